@@ -1,0 +1,298 @@
+"""Configuration: environment variables, a ``.env`` file, and ``helios.connect(**overrides)``.
+
+Keys are upper case in the environment (``INITIAL_CAPITAL_ZAR``) and lower case as Python
+keyword arguments (``initial_capital_zar=...``). Every key is validated on start; a bad value
+stops start-up with a ``ConfigError`` naming the key, the value and the allowed range.
+
+The ``.env`` file only seeds first-start values (trading mode, risk limits) and holds secrets. Once
+a database exists, the database is the source of truth for the trading mode, the halt flag and the
+risk limits (see ``helios.controls`` and, from issue #3, ``helios.risk``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from helios.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'helios.db'}"
+PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,12}ZAR$")
+
+
+class TradingMode(StrEnum):
+    PAPER = "PAPER"
+    LIVE = "LIVE"
+
+
+class FeedKind(StrEnum):
+    SIM = "sim"
+    REPLAY = "replay"
+    VALR = "valr"
+    MANUAL = "manual"
+
+
+def _fraction(default: float, low: float, high: float, *, low_open: bool = True) -> Any:
+    """A fraction field: ``low < x <= high`` (or ``low <= x`` when low_open is False)."""
+    if low_open:
+        return Field(default=default, gt=low, le=high)
+    return Field(default=default, ge=low, le=high)
+
+
+class Settings(BaseSettings):
+    """Every setting Helios reads. Field names are the lower-case form of the environment keys."""
+
+    model_config = SettingsConfigDict(
+        env_file=None,  # chosen at load time, see load_settings()
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        validate_default=True,
+    )
+
+    # --- where and how --------------------------------------------------------------------
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, min_length=1)
+    trading_mode: TradingMode = TradingMode.PAPER
+    market_feed: FeedKind = FeedKind.SIM
+    initial_capital_zar: Decimal = Field(default=Decimal("100000"), gt=0, le=Decimal("1e12"))
+    pairs: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["BTCZAR", "ETHZAR", "SOLZAR"], min_length=1, max_length=50
+    )
+    trading_day_timezone: str = "Africa/Johannesburg"
+
+    # --- paper exchange -------------------------------------------------------------------
+    # VALR ZAR pairs, tier 1: taker 0.35% (VALR_API.md section 8); market orders are takers.
+    paper_fee_pct: Decimal = Field(default=Decimal("0.0035"), ge=0, le=Decimal("0.05"))
+    paper_slippage_pct: Decimal = Field(default=Decimal("0.0005"), ge=0, le=Decimal("0.05"))
+
+    # --- the seed's risk limits (first-start values; the database holds the versions in force)
+    max_drawdown_pct: float = _fraction(0.15, 0.0, 1.0)
+    daily_loss_limit_pct: float = _fraction(0.05, 0.0, 1.0)
+    max_portfolio_risk_exposure_pct: float = _fraction(0.15, 0.0, 1.0)
+    max_single_position_pct: float = _fraction(0.20, 0.0, 1.0)
+    max_sector_exposure_pct: float = _fraction(0.60, 0.0, 1.0)
+    max_correlation_threshold: float = _fraction(0.90, 0.0, 1.0)
+    max_leverage: float = Field(default=3.0, ge=1.0, le=10.0)
+    min_position_size_pct: float = _fraction(0.05, 0.0, 1.0)
+
+    # --- the seed's position defaults -----------------------------------------------------
+    default_stop_loss_pct: float = Field(default=0.02, gt=0.0, le=0.5)
+    default_take_profit_pct: float = Field(default=0.06, gt=0.0, le=5.0)
+    max_position_holding_hours: float = Field(default=72.0, gt=0.0, le=24.0 * 90)
+
+    # --- sizing (issue #3 uses these) -----------------------------------------------------
+    kelly_fraction: float = _fraction(0.25, 0.0, 1.0)
+    vol_target_annual: float = Field(default=0.10, gt=0.0, le=5.0)
+    periods_per_year: int = Field(default=365, ge=1, le=366)
+    sector_map: dict[str, str] = Field(default_factory=dict)
+
+    # --- market data ----------------------------------------------------------------------
+    sim_seed: int = Field(default=20261126, ge=0)
+    sim_backfill_days: int = Field(default=400, ge=0, le=3650)
+    replay_path: str = ""
+    replay_history_days: int = Field(default=120, ge=0, le=3650)
+    replay_price_scale: Decimal = Field(default=Decimal("1"), gt=0, le=Decimal("1e6"))
+    replay_bars_per_poll: int = Field(default=1, ge=1, le=10000)
+    valr_base_url: str = "https://api.valr.com"
+    valr_timeout_seconds: float = Field(default=10.0, gt=0.0, le=120.0)
+    intraday_retention_days: int = Field(default=30, ge=1, le=3650)
+
+    # --- secrets (never stored, logged or shown) ------------------------------------------
+    valr_api_key: SecretStr | None = None
+    valr_api_secret: SecretStr | None = None
+
+    # --- processes ------------------------------------------------------------------------
+    price_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600.0)
+    snapshot_interval_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
+    heartbeat_interval_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
+    dashboard_address: str = "127.0.0.1"
+    dashboard_port: int = Field(default=8501, ge=1, le=65535)
+    dashboard_refresh_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+
+    @field_validator("trading_mode", mode="before")
+    @classmethod
+    def _upper_mode(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("market_feed", mode="before")
+    @classmethod
+    def _lower_feed(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("pairs", mode="before")
+    @classmethod
+    def _split_pairs(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        if isinstance(value, list | tuple):
+            return [str(part).strip().upper().replace("/", "").replace("-", "") for part in value]
+        return value
+
+    @field_validator("pairs")
+    @classmethod
+    def _check_pairs(cls, value: list[str]) -> list[str]:
+        bad = [pair for pair in value if not PAIR_PATTERN.match(pair)]
+        if bad:
+            raise ValueError(
+                f"pairs {bad} are not ZAR pairs: each must look like BTCZAR "
+                "(2-12 letters or digits followed by ZAR)"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError("pairs must not repeat")
+        return value
+
+    @field_validator("trading_day_timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Africa/Johannesburg") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError(
+                "must start with sqlite:/// or postgresql:// (or postgresql+psycopg://)"
+            )
+        return value
+
+    @field_validator("valr_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL such as https://api.valr.com")
+        return value.rstrip("/")
+
+    def cross_check(self) -> list[tuple[str, Any, str]]:
+        """Rules that tie two keys together, as (KEY, value, allowed) problems."""
+        problems: list[tuple[str, Any, str]] = []
+        if self.market_feed is FeedKind.REPLAY and not self.replay_path:
+            problems.append(
+                (
+                    "REPLAY_PATH",
+                    self.replay_path,
+                    "must name a folder of <PAIR>.csv files when MARKET_FEED=replay",
+                )
+            )
+        if self.trading_mode is TradingMode.LIVE and self.market_feed is not FeedKind.VALR:
+            problems.append(
+                (
+                    "MARKET_FEED",
+                    self.market_feed.value,
+                    "must be valr when TRADING_MODE=LIVE (real prices for real money)",
+                )
+            )
+        return problems
+
+    def sector_of(self, pair: str) -> str:
+        """The sector a pair belongs to (default: every pair is 'crypto')."""
+        return self.sector_map.get(pair, "crypto")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+# Human-readable allowed ranges, derived from the field constraints, for error messages.
+def _allowed(field_name: str, error_type: str, error_msg: str) -> str:
+    field = Settings.model_fields.get(field_name)
+    if field is None:
+        return error_msg
+    bounds: list[str] = []
+    for meta in field.metadata:
+        for attr, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            bound = getattr(meta, attr, None)
+            if bound is not None:
+                shown = format(bound, "f") if isinstance(bound, Decimal) else bound
+                bounds.append(f"{symbol} {shown}")
+    annotation = field.annotation
+    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+        return "one of " + ", ".join(member.value for member in annotation)
+    if bounds and error_type in {
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+    }:
+        return "must be " + " and ".join(bounds)
+    if bounds and error_type.endswith("_parsing"):
+        return "must be a number " + " and ".join(bounds)
+    return error_msg.removeprefix("Value error, ")
+
+
+def env_file_path() -> Path | None:
+    """The .env file to read: ``HELIOS_ENV_FILE`` if set (empty disables), else ./.env or the
+    project's .env."""
+    chosen = os.environ.get("HELIOS_ENV_FILE")
+    if chosen is not None:
+        return Path(chosen) if chosen else None
+    for candidate in (Path.cwd() / ".env", PROJECT_ROOT / ".env"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and .env, with keyword overrides on top.
+
+    Raises ConfigError naming every bad key (in its environment spelling), the value and the
+    allowed range. Unknown override keys are errors too, so a typo is not silently ignored.
+    """
+    unknown = sorted(key for key in overrides if key.lower() not in Settings.model_fields)
+    if unknown:
+        raise ConfigError(
+            [(key.upper(), overrides[key], "unknown setting; see .env.example") for key in unknown]
+        )
+    clean = {key.lower(): value for key, value in overrides.items() if value is not None}
+    try:
+        settings = Settings(_env_file=env_file_path(), **clean)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems: list[tuple[str, Any, str]] = []
+        for error in exc.errors():
+            location = [str(part) for part in error["loc"]]
+            name = location[0] if location else "settings"
+            problems.append(
+                (name.upper(), error.get("input"), _allowed(name, error["type"], error["msg"]))
+            )
+        raise ConfigError(problems) from None
+    cross = settings.cross_check()
+    if cross:
+        raise ConfigError(cross)
+    return settings
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """Settings as a dict safe to show or log: secrets are replaced by whether they are set."""
+    shown: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr) or name.startswith("valr_api_"):
+            shown[name] = "set" if value else "not set"
+        elif name == "database_url":
+            shown[name] = redact_url(value)
+        else:
+            shown[name] = value
+    return shown
+
+
+def redact_url(url: str) -> str:
+    """A database URL with any password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)

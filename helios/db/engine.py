@@ -1,0 +1,99 @@
+"""Engine and sessions.
+
+SQLite (the embedded default) runs in WAL mode with a busy timeout so the scheduler and the
+dashboard can share one file; write transactions start with ``BEGIN IMMEDIATE`` so two writers
+queue on the busy timeout instead of failing on a read-to-write lock upgrade. PostgreSQL goes
+through psycopg 3.
+
+Use ``db.read()`` for reads and ``db.write()`` for anything that changes the database; both are
+context managers yielding a ``Session`` whose transaction commits on success and rolls back on any
+exception, so nothing half-written stays.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from helios.config import redact_url
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+_WRITE = "helios_write"
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 here (SQLAlchemy's bare default is psycopg2)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def build_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below issue BEGIN (pysqlite's own handling defers it).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        if connection.get_execution_options().get(_WRITE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """One engine per process, a session per unit of work."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        self.engine = build_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        self._lock = threading.Lock()
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        with self.engine.connect() as connection:
+            connection.execution_options(**{_WRITE: True})
+            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,315 @@
+"""The tables (SQLAlchemy 2.0 declarative models).
+
+Every schema change goes through an Alembic migration in ``helios/db/migrations/versions``; the
+models here and the migrations must agree (``tests/test_migrations.py`` checks it).
+
+Money, prices and quantities use ``Exact`` (never floats). Times use ``UTCDateTime``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from helios.db.types import Exact, UTCDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
+        Decimal: Exact(),
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Setting(Base):
+    """Key/value system state: trading mode, halt flag and cause. The database wins over .env."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(120))
+
+
+class Event(Base):
+    """What happened to the system: mode changes, halts, emergency actions, errors, job failures."""
+
+    __tablename__ = "events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))
+    details: Mapped[dict[str, Any] | None]
+
+
+class PortfolioState(Base):
+    """The account, one row (id = 1). Cash is also the sum of ledger_entries (checked)."""
+
+    __tablename__ = "portfolio_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    initial_capital: Mapped[Decimal]
+    cash: Mapped[Decimal]
+    peak_equity: Mapped[Decimal]
+    start_of_day_equity: Mapped[Decimal]
+    trading_day: Mapped[date] = mapped_column(Date)
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class LedgerEntry(Base):
+    """One movement of cash. Cash = the sum of all entries (the first is the initial capital)."""
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[Decimal]
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"), index=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class PortfolioSnapshot(Base):
+    """The portfolio every snapshot interval: what the dashboard's charts and metrics read."""
+
+    __tablename__ = "portfolio_snapshots"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    equity: Mapped[Decimal]
+    cash: Mapped[Decimal]
+    margin: Mapped[Decimal]
+    unrealized_pnl: Mapped[Decimal]
+    gross_exposure: Mapped[Decimal]
+    peak_equity: Mapped[Decimal]
+    start_of_day_equity: Mapped[Decimal]
+    drawdown: Mapped[Decimal]
+    daily_pnl: Mapped[Decimal]
+    daily_loss: Mapped[Decimal]
+    leverage: Mapped[Decimal]
+    open_positions: Mapped[int] = mapped_column(Integer)
+    risk_used: Mapped[Decimal | None]
+    halted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Candle(Base):
+    """OHLCV for one pair and interval, keyed by the bar's open time (UTC)."""
+
+    __tablename__ = "candles"
+    __table_args__ = (
+        # the unique constraint's index also serves "candles of a pair in a time range"
+        UniqueConstraint("pair", "interval_seconds", "ts", name="uq_candles_pair_interval_ts"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(20))
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime]
+    open: Mapped[Decimal]
+    high: Mapped[Decimal]
+    low: Mapped[Decimal]
+    close: Mapped[Decimal]
+    volume: Mapped[Decimal]
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class LatestPrice(Base):
+    """The last known price per pair (close of the newest candle), with when it was observed and
+    when it reached the database. Written in the same transaction as the candles."""
+
+    __tablename__ = "latest_prices"
+    pair: Mapped[str] = mapped_column(String(20), primary_key=True)
+    price: Mapped[Decimal]
+    ts: Mapped[datetime]
+    received_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class Signal(Base):
+    """An upstream trading signal (ML prediction + LLM approval) and what became of it."""
+
+    __tablename__ = "signals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedup_key: Mapped[str] = mapped_column(String(120), unique=True)
+    pair: Mapped[str] = mapped_column(String(20), index=True)
+    side: Mapped[str] = mapped_column(String(4))
+    predicted_return: Mapped[Decimal | None]
+    confidence: Mapped[Decimal]
+    llm_approved: Mapped[bool] = mapped_column(Boolean)
+    llm_reasoning: Mapped[str] = mapped_column(Text, default="")
+    trade_params: Mapped[dict[str, Any] | None]
+    source: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    # plain id, not a foreign key: positions.signal_id already points the other way
+    position_id: Mapped[int | None] = mapped_column(Integer)
+    processed_at: Mapped[datetime | None]
+
+
+class RiskLimitVersion(Base):
+    """One full set of the risk limits. The highest version is in force; older ones stay."""
+
+    __tablename__ = "risk_limits"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    max_drawdown_pct: Mapped[Decimal]
+    daily_loss_limit_pct: Mapped[Decimal]
+    max_portfolio_risk_exposure_pct: Mapped[Decimal]
+    max_single_position_pct: Mapped[Decimal]
+    max_sector_exposure_pct: Mapped[Decimal]
+    max_correlation_threshold: Mapped[Decimal]
+    max_leverage: Mapped[Decimal]
+    min_position_size_pct: Mapped[Decimal]
+    changed_by: Mapped[str] = mapped_column(String(120))
+    changed_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class RiskDecision(Base):
+    """The audit of one risk check: inputs, all 7 results, the verdict. Replayable."""
+
+    __tablename__ = "risk_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(index=True)
+    pair: Mapped[str] = mapped_column(String(20))
+    side: Mapped[str] = mapped_column(String(4))
+    trade_params: Mapped[dict[str, Any]]
+    inputs: Mapped[dict[str, Any]]
+    checks: Mapped[dict[str, Any]]
+    passed: Mapped[bool] = mapped_column(Boolean, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    violated_limits: Mapped[dict[str, Any]]
+    limits_version: Mapped[int | None] = mapped_column(Integer)
+    signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"))
+
+
+class Position(Base):
+    """A position from intent to archive.
+
+    Margin S = position_size_zar, notional N = S x leverage, quantity = N / entry price.
+    """
+
+    __tablename__ = "positions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(20), index=True)
+    side: Mapped[str] = mapped_column(String(4))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    position_size_zar: Mapped[Decimal]
+    leverage: Mapped[Decimal]
+    notional: Mapped[Decimal | None]
+    quantity: Mapped[Decimal | None]
+    entry_price: Mapped[Decimal | None]
+    exit_price: Mapped[Decimal | None]
+    entry_fee: Mapped[Decimal | None]
+    exit_fee: Mapped[Decimal | None]
+    realized_pnl: Mapped[Decimal | None]
+    stop_loss_pct: Mapped[Decimal]
+    take_profit_pct: Mapped[Decimal]
+    stop_loss_price: Mapped[Decimal | None]
+    take_profit_price: Mapped[Decimal | None]
+    trailing_activation_pct: Mapped[Decimal | None]
+    trailing_distance_pct: Mapped[Decimal | None]
+    best_price: Mapped[Decimal | None]
+    max_holding_hours: Mapped[Decimal]
+    strategic_reasoning: Mapped[str] = mapped_column(Text, default="")
+    risk_decision_id: Mapped[int | None] = mapped_column(ForeignKey("risk_decisions.id"))
+    signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"))
+    close_reason: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    last_monitored_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Order(Base):
+    """Our record of an order: written as an intent before it is sent (client order id unique)."""
+
+    __tablename__ = "orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(50), unique=True)
+    position_id: Mapped[int | None] = mapped_column(ForeignKey("positions.id"), index=True)
+    action: Mapped[str] = mapped_column(String(8))
+    mode: Mapped[str] = mapped_column(String(8))
+    pair: Mapped[str] = mapped_column(String(20))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Decimal]
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    exchange_order_id: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Fill(Base):
+    """An execution of an order at a price, with its fee (ZAR)."""
+
+    __tablename__ = "fills"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    client_order_id: Mapped[str] = mapped_column(String(50), index=True)
+    price: Mapped[Decimal]
+    quantity: Mapped[Decimal]
+    fee: Mapped[Decimal]
+    ts: Mapped[datetime]
+
+
+class PaperVenueOrder(Base):
+    """The paper exchange's own book: what a venue remembers, kept apart from our orders table so
+    the paper exchange behaves like a real one (it knows client order ids, not our positions)."""
+
+    __tablename__ = "paper_venue_orders"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(50), unique=True)
+    exchange_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    pair: Mapped[str] = mapped_column(String(20))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Decimal]
+    status: Mapped[str] = mapped_column(String(12))
+    reference_price: Mapped[Decimal | None]
+    fill_price: Mapped[Decimal | None]
+    fee: Mapped[Decimal | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Heartbeat(Base):
+    """A process's last sign of life (scheduler, dashboard); the dashboard shows its age."""
+
+    __tablename__ = "heartbeats"
+    process: Mapped[str] = mapped_column(String(40), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(120))
+    started_at: Mapped[datetime]
+    last_beat_at: Mapped[datetime]
+    details: Mapped[dict[str, Any] | None]

@@ -1,0 +1,87 @@
+"""Column types that keep money exact and times in UTC on both SQLite and PostgreSQL.
+
+- ``Exact``: ``NUMERIC(38, 18)`` on PostgreSQL; on SQLite, whose NUMERIC affinity would store a
+  binary float, the canonical decimal text. Values come back as ``Decimal``. Consequence: on SQLite
+  do not SUM or ORDER BY these columns in SQL; Helios adds them up in Python.
+- ``UTCDateTime``: timezone-aware UTC in Python; ``TIMESTAMP WITH TIME ZONE`` on PostgreSQL and
+  naive UTC text on SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import DateTime, Numeric, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class Exact(TypeDecorator[Decimal]):
+    impl = Numeric(38, 18)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(64))
+        return dialect.type_descriptor(Numeric(38, 18, asdecimal=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("floats never enter the ledger: pass a Decimal")
+        number = value if isinstance(value, Decimal) else Decimal(value)
+        if not number.is_finite():
+            raise ValueError(f"non-finite number {number!r} cannot be stored")
+        if dialect.name == "sqlite":
+            return format(trim(number), "f")
+        return number
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        return trim(number)
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
+
+def trim(number: Decimal) -> Decimal:
+    """The same number without trailing fractional zeros, in plain (not exponent) form."""
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".") or "0"
+    return Decimal(text)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(DateTime(timezone=False))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {value!r}")
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return aware.replace(tzinfo=None) if dialect.name == "sqlite" else aware
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime

@@ -1,0 +1,45 @@
+"""The event log: mode changes, halts, emergency actions, errors. Written in the caller's
+transaction so an event exists exactly when the change it describes does."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helios.db.models import Event
+
+log = logging.getLogger("helios.events")
+
+SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def record_event(
+    session: Session,
+    *,
+    ts: datetime,
+    kind: str,
+    message: str,
+    actor: str,
+    severity: str = "INFO",
+    details: dict[str, Any] | None = None,
+) -> Event:
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity={severity!r}: one of {SEVERITIES}")
+    event = Event(
+        ts=ts, kind=kind, severity=severity, message=message, actor=actor, details=details
+    )
+    session.add(event)
+    session.flush()
+    log.log(getattr(logging, severity), "%s: %s (by %s)", kind, message, actor)
+    return event
+
+
+def recent_events(session: Session, limit: int = 50, kind: str | None = None) -> list[Event]:
+    query = select(Event).order_by(Event.id.desc()).limit(limit)
+    if kind:
+        query = query.where(Event.kind == kind)
+    return list(session.scalars(query))

@@ -1,0 +1,98 @@
+"""The exchange interface every venue implements (paper now, VALR in issue #8).
+
+Market orders only (the seed trades at market). An order is identified by a client order id that
+the caller derives deterministically (position id + action), so a resend after a timeout or crash
+is recognised: ``submit_market_order`` with an id the venue already knows returns that first
+order (``duplicate=True``) and never fills twice.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from helios.errors import InvalidInput
+from helios.money import positive
+
+CLIENT_ORDER_ID = re.compile(r"^[0-9A-Za-z-]{1,50}$")  # VALR's customerOrderId rule
+
+
+class OrderStatus(StrEnum):
+    FILLED = "FILLED"
+    REJECTED = "REJECTED"
+    PENDING = "PENDING"  # accepted, fill not known yet (VALR v1 places asynchronously)
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """A market order for ``base_amount`` units, or for ``quote_amount`` ZAR worth."""
+
+    client_order_id: str
+    pair: str
+    side: Side
+    base_amount: Decimal | None = None
+    quote_amount: Decimal | None = None
+
+    @classmethod
+    def build(
+        cls, client_order_id: Any, pair: Any, side: Any, *, base_amount: Any = None,
+        quote_amount: Any = None,
+    ) -> OrderRequest:
+        if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID.match(client_order_id):
+            raise InvalidInput("client_order_id", client_order_id,
+                               "1-50 letters, digits or dashes")
+        if not isinstance(pair, str) or not pair:
+            raise InvalidInput("pair", pair, "a pair such as BTCZAR")
+        try:
+            chosen_side = Side(str(side).upper())
+        except ValueError:
+            raise InvalidInput("side", side, "BUY or SELL") from None
+        if (base_amount is None) == (quote_amount is None):
+            raise InvalidInput("base_amount/quote_amount", (base_amount, quote_amount),
+                               "exactly one of them")
+        base = positive(base_amount, "base_amount") if base_amount is not None else None
+        quote = positive(quote_amount, "quote_amount") if quote_amount is not None else None
+        return cls(client_order_id, pair.upper(), chosen_side, base, quote)
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    client_order_id: str
+    exchange_order_id: str | None
+    status: OrderStatus
+    pair: str
+    side: str
+    quantity: Decimal | None = None  # base units filled
+    price: Decimal | None = None  # average fill price (ZAR)
+    fee: Decimal | None = None  # ZAR
+    reason: str | None = None
+    created_at: datetime | None = None
+    duplicate: bool = False  # True when this id was already known and no new order was placed
+
+
+class Exchange(ABC):
+    """What the position manager needs from a venue."""
+
+    name: str
+
+    @abstractmethod
+    def submit_market_order(self, request: OrderRequest) -> OrderResult:
+        """Place a market order, or return the order already placed under its client id."""
+
+    @abstractmethod
+    def get_order(self, client_order_id: str) -> OrderResult | None:
+        """The order known under ``client_order_id``, or None if the venue never saw it."""
+
+    @abstractmethod
+    def balances(self) -> dict[str, Decimal]:
+        """Available balance per currency."""

@@ -1,0 +1,118 @@
+"""The paper exchange: fills market orders at the latest price plus or minus slippage, charges
+the configured fee, and remembers every client order id so a resubmission returns the first
+order and never fills twice (DESIGN.md, "Modes and halts").
+
+Its book lives in ``paper_venue_orders``, apart from our own ``orders``: like a real venue, it
+knows client order ids, not positions. It fills instantly or rejects (no price, bad pair).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from helios.clock import Clock
+from helios.config import Settings
+from helios.db.engine import Database
+from helios.db.models import LatestPrice, PaperVenueOrder
+from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus, Side
+from helios.ledger import account_state
+from helios.money import ZERO, price, qty, zar
+
+
+class PaperExchange(Exchange):
+    name = "paper"
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+
+    def fill_price(self, side: Side, reference: Decimal) -> Decimal:
+        """Market orders pay the slippage: buys above the reference price, sells below."""
+        slip = self._settings.paper_slippage_pct
+        factor = 1 + slip if side is Side.BUY else 1 - slip
+        return price(reference * factor)
+
+    def submit_market_order(self, request: OrderRequest) -> OrderResult:
+        known = self.get_order(request.client_order_id)
+        if known is not None:
+            return _as_duplicate(known)
+        now = self._clock.now()
+        try:
+            return self._place(request, now)
+        except IntegrityError:  # a concurrent submit with the same id won the insert
+            raced = self.get_order(request.client_order_id)
+            if raced is None:
+                raise
+            return _as_duplicate(raced)
+
+    def _place(self, request: OrderRequest, now: datetime) -> OrderResult:
+        with self._db.write() as session:
+            # re-check inside the write lock: a concurrent submit may have won
+            existing = session.scalars(
+                select(PaperVenueOrder).where(
+                    PaperVenueOrder.client_order_id == request.client_order_id
+                )
+            ).one_or_none()
+            if existing is not None:
+                return _as_duplicate(_result(existing))
+            order = PaperVenueOrder(
+                client_order_id=request.client_order_id,
+                exchange_order_id=str(uuid.uuid4()),
+                pair=request.pair, side=request.side.value, created_at=now,
+                quantity=ZERO, status=OrderStatus.REJECTED.value,
+            )
+            latest = session.get(LatestPrice, request.pair)
+            if request.pair not in self._settings.pairs:
+                order.reason = f"unknown pair {request.pair}: this venue trades " + ", ".join(
+                    self._settings.pairs)
+            elif latest is None:
+                order.reason = f"no market price for {request.pair} yet"
+            else:
+                fill = self.fill_price(request.side, latest.price)
+                quantity = (
+                    qty(request.base_amount) if request.base_amount is not None
+                    else qty(request.quote_amount / fill)  # type: ignore[operator]
+                )
+                if quantity <= 0:
+                    order.reason = "order amount rounds to zero quantity"
+                else:
+                    order.status = OrderStatus.FILLED.value
+                    order.reference_price = latest.price
+                    order.fill_price = fill
+                    order.quantity = quantity
+                    order.fee = zar(fill * quantity * self._settings.paper_fee_pct)
+            session.add(order)
+            session.flush()
+            return _result(order)
+
+    def get_order(self, client_order_id: str) -> OrderResult | None:
+        with self._db.read() as session:
+            order = session.scalars(
+                select(PaperVenueOrder).where(PaperVenueOrder.client_order_id == client_order_id)
+            ).one_or_none()
+            return _result(order) if order else None
+
+    def balances(self) -> dict[str, Decimal]:
+        """The paper account's ZAR cash (the ledger's), for parity with real venues."""
+        with self._db.read() as session:
+            return {"ZAR": account_state(session).cash}
+
+
+def _result(order: PaperVenueOrder) -> OrderResult:
+    return OrderResult(
+        client_order_id=order.client_order_id, exchange_order_id=order.exchange_order_id,
+        status=OrderStatus(order.status), pair=order.pair, side=order.side,
+        quantity=order.quantity if order.status == OrderStatus.FILLED else None,
+        price=order.fill_price, fee=order.fee, reason=order.reason, created_at=order.created_at,
+    )
+
+
+def _as_duplicate(result: OrderResult) -> OrderResult:
+    return replace(result, duplicate=True)

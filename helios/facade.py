@@ -1,0 +1,129 @@
+"""``helios.connect()``: the one public entry point (DESIGN.md).
+
+Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
+``.ledger``, ``.controls``, ``.exchange`` and (filled by later issues) ``.risk``, ``.positions``,
+``.optimizer``, ``.signals``, ``.metrics``. The dashboard, the scheduler, tests and notebooks all
+go through it, so nothing is computed twice in two places.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+from helios.clock import Clock, SystemClock
+from helios.config import ConfigError, Settings, TradingMode, load_settings
+from helios.controls import MODE_KEY, Controls, get_setting, seed_defaults
+from helios.db.engine import Database
+from helios.db.migrate import upgrade_to_head
+from helios.errors import NotYetAvailable
+from helios.exchange.base import Exchange
+from helios.exchange.paper import PaperExchange
+from helios.ledger import ensure_account
+from helios.market.feeds import MarketFeed, build_feed
+from helios.market.store import MarketData
+from helios.portfolio import Ledger
+
+log = logging.getLogger(__name__)
+
+
+class _Pending:
+    """A part of the facade a later issue builds: any use says which issue."""
+
+    def __init__(self, name: str, issue: int) -> None:
+        self._name = name
+        self._issue = issue
+
+    def __getattr__(self, attribute: str) -> NoReturn:
+        if attribute.startswith("__"):
+            raise AttributeError(attribute)
+        raise NotYetAvailable(f"hx.{self._name}.{attribute}", self._issue)
+
+    def __repr__(self) -> str:
+        return f"<hx.{self._name}: arrives with issue #{self._issue}>"
+
+
+class Helios:
+    """The library, wired to one database, one configuration and one clock."""
+
+    def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.market = MarketData(db, settings, clock)
+        self.ledger = Ledger(db, settings, clock)
+        self.controls = Controls(db, clock)
+        self.paper_exchange = PaperExchange(db, settings, clock)
+        self.risk: Any = _Pending("risk", 3)
+        self.positions: Any = _Pending("positions", 4)
+        self.optimizer: Any = _Pending("optimizer", 5)
+        self.signals: Any = _Pending("signals", 6)
+        self.metrics: Any = _Pending("metrics", 7)
+
+    @property
+    def exchange(self) -> Exchange:
+        """The exchange of the mode in force (read from the database on every use)."""
+        mode = self.controls.trading_mode()
+        if mode is TradingMode.LIVE:
+            raise NotYetAvailable("the VALR exchange for LIVE mode", 8)
+        return self.paper_exchange
+
+    def build_feed(self) -> MarketFeed:
+        """The configured market feed, continuing from the prices already stored."""
+        latest = {pair: float(value) for pair, value in self.market.latest_prices().items()}
+        return build_feed(self.settings, latest)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> Helios:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"<Helios {self.db.display_url} mode={self.controls.trading_mode().value} "
+                f"feed={self.settings.market_feed.value}>")
+
+
+def connect(
+    database_url: str | None = None,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    **overrides: Any,
+) -> Helios:
+    """Open Helios on a database (default: ``DATABASE_URL``, else ``data/helios.db``).
+
+    Applies migrations, creates the account on first start (``INITIAL_CAPITAL_ZAR``) and seeds the
+    trading mode. ``overrides`` take the configuration keys in lower case
+    (``market_feed="manual"``, ``initial_capital_zar=50000``); bad values raise ConfigError.
+    """
+    settings = load_settings(database_url=database_url, **overrides)
+    chosen_clock = clock or SystemClock()
+    db = Database(settings.database_url)
+    try:
+        if migrate:
+            upgrade_to_head(db.engine)
+        now = chosen_clock.now()
+        with db.write() as session:
+            ensure_account(session, settings.initial_capital_zar, now,
+                           settings.trading_day_timezone)
+            seed_defaults(session, settings.trading_mode, now)
+            stored = get_setting(session, MODE_KEY)
+        if (
+            "trading_mode" in settings.model_fields_set
+            and stored is not None
+            and stored.value != settings.trading_mode.value
+        ):
+            raise ConfigError([(
+                "TRADING_MODE", settings.trading_mode.value,
+                f"the database is in {stored.value} mode (changed by {stored.updated_by} at "
+                f"{stored.updated_at:%Y-%m-%d %H:%M} UTC); remove TRADING_MODE or change the "
+                "mode with hx.controls.set_mode so the two agree",
+            )])
+    except BaseException:
+        db.dispose()
+        raise
+    return Helios(settings, db, chosen_clock)

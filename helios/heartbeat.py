@@ -1,0 +1,42 @@
+"""Heartbeats: each long-running process writes one row; the dashboard shows its age."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from helios.db.engine import Database
+from helios.db.models import Heartbeat
+
+
+@dataclass(frozen=True)
+class Beat:
+    process: str
+    pid: int
+    host: str
+    started_at: datetime
+    last_beat_at: datetime
+    details: dict[str, Any] | None
+
+
+def beat(db: Database, process: str, now: datetime, started_at: datetime,
+         details: dict[str, Any] | None = None) -> None:
+    with db.write() as session:
+        row = session.get(Heartbeat, process)
+        if row is None:
+            session.add(Heartbeat(process=process, pid=os.getpid(), host=socket.gethostname(),
+                                  started_at=started_at, last_beat_at=now, details=details))
+        else:
+            row.pid, row.host, row.started_at = os.getpid(), socket.gethostname(), started_at
+            row.last_beat_at, row.details = now, details
+
+
+def last_beat(db: Database, process: str) -> Beat | None:
+    with db.read() as session:
+        row = session.get(Heartbeat, process)
+        if row is None:
+            return None
+        return Beat(row.process, row.pid, row.host, row.started_at, row.last_beat_at, row.details)

@@ -1,0 +1,283 @@
+"""The ledger: cash, equity, peak equity and start-of-day equity, kept exactly (DESIGN.md).
+
+Definitions (DESIGN.md, "Definitions"):
+
+- A position of margin S (``position_size_zar``) at leverage L has notional N = S x L and quantity
+  N / entry price.
+- Opening moves S (margin) and the entry fee out of cash. Closing returns S + gross P&L - exit fee.
+- Unrealized P&L of an open position at mark price m: BUY (m - entry) x qty; SELL (entry - m) x qty.
+  Exit fees are not anticipated in it.
+- Equity = cash + sum over open positions of (S + unrealized P&L).
+- Drawdown = 1 - equity / peak equity. Daily loss = 1 - equity / start-of-day equity, where the day
+  is the trading day in the configured time zone.
+- A position's ``realized_pnl`` is net: gross P&L minus its entry and exit fees.
+
+Every cash movement is one ``ledger_entries`` row, so cash is also the sum of the entries;
+``check_invariants`` proves the books agree with themselves after every operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helios.clock import trading_day
+from helios.db.models import LedgerEntry, Order, PortfolioState, Position
+from helios.errors import HeliosError, InvalidInput
+from helios.money import ZERO, zar
+
+OPEN_STATUSES = ("OPEN",)
+# statuses whose margin is still out of cash (open, or closing but not yet filled)
+MARGIN_HELD_STATUSES = ("OPEN", "CLOSING")
+STATE_ID = 1
+
+
+class LedgerInvariantError(HeliosError):
+    """The books disagree with themselves. Never expected; always a bug worth stopping for."""
+
+
+@dataclass(frozen=True)
+class PositionMark:
+    position_id: int
+    pair: str
+    side: str
+    margin: Decimal
+    notional: Decimal
+    quantity: Decimal
+    entry_price: Decimal
+    mark_price: Decimal | None
+    unrealized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """The account at one instant, every figure exact."""
+
+    cash: Decimal
+    margin: Decimal
+    unrealized_pnl: Decimal
+    equity: Decimal
+    gross_exposure: Decimal
+    peak_equity: Decimal
+    start_of_day_equity: Decimal
+    initial_capital: Decimal
+    positions: list[PositionMark] = field(default_factory=list)
+    missing_prices: list[str] = field(default_factory=list)
+
+    @property
+    def drawdown(self) -> Decimal:
+        peak = max(self.peak_equity, self.equity)
+        return ZERO if peak <= 0 else max(ZERO, 1 - self.equity / peak)
+
+    @property
+    def daily_pnl(self) -> Decimal:
+        return self.equity - self.start_of_day_equity
+
+    @property
+    def daily_loss(self) -> Decimal:
+        if self.start_of_day_equity <= 0:
+            return ZERO
+        return max(ZERO, 1 - self.equity / self.start_of_day_equity)
+
+    @property
+    def leverage(self) -> Decimal:
+        return ZERO if self.equity <= 0 else self.gross_exposure / self.equity
+
+
+def unrealized(side: str, entry_price: Decimal, mark: Decimal, quantity: Decimal) -> Decimal:
+    move = mark - entry_price if side == "BUY" else entry_price - mark
+    return zar(move * quantity)
+
+
+def ensure_account(session: Session, initial_capital: Decimal, now: datetime, zone: str) -> bool:
+    """Create the account (state row and the initial-capital entry) once. True if created."""
+    if session.get(PortfolioState, STATE_ID) is not None:
+        return False
+    capital = zar(initial_capital, "initial_capital_zar")
+    session.add(
+        PortfolioState(
+            id=STATE_ID, initial_capital=capital, cash=capital, peak_equity=capital,
+            start_of_day_equity=capital, trading_day=trading_day(now, zone), updated_at=now,
+        )
+    )
+    session.add(LedgerEntry(ts=now, kind="INITIAL_CAPITAL", amount=capital,
+                            note="initial capital"))
+    session.flush()
+    return True
+
+
+def account_state(session: Session) -> PortfolioState:
+    state = session.get(PortfolioState, STATE_ID)
+    if state is None:
+        raise LedgerInvariantError("no account: the database was not initialised by connect()")
+    return state
+
+
+def open_positions(session: Session) -> list[Position]:
+    return list(
+        session.scalars(
+            select(Position).where(Position.status.in_(MARGIN_HELD_STATUSES)).order_by(Position.id)
+        )
+    )
+
+
+def value_account(session: Session, prices: dict[str, Decimal]) -> Valuation:
+    """Mark every open position to ``prices`` and add up the account."""
+    state = account_state(session)
+    marks: list[PositionMark] = []
+    missing: list[str] = []
+    for position in open_positions(session):
+        assert position.entry_price is not None and position.quantity is not None
+        assert position.notional is not None
+        mark = prices.get(position.pair)
+        if mark is None:
+            missing.append(position.pair)
+            pnl = ZERO  # no price: carried at entry, and reported as missing
+        else:
+            pnl = unrealized(position.side, position.entry_price, mark, position.quantity)
+        notional_now = position.notional if mark is None else zar(position.quantity * mark)
+        marks.append(
+            PositionMark(position.id, position.pair, position.side, position.position_size_zar,
+                         notional_now, position.quantity, position.entry_price, mark, pnl)
+        )
+    margin = sum((m.margin for m in marks), ZERO)
+    upnl = sum((m.unrealized_pnl for m in marks), ZERO)
+    return Valuation(
+        cash=state.cash, margin=margin, unrealized_pnl=upnl, equity=state.cash + margin + upnl,
+        gross_exposure=sum((m.notional for m in marks), ZERO), peak_equity=state.peak_equity,
+        start_of_day_equity=state.start_of_day_equity, initial_capital=state.initial_capital,
+        positions=marks, missing_prices=sorted(set(missing)),
+    )
+
+
+def _move_cash(
+    session: Session, state: PortfolioState, now: datetime, kind: str, amount: Decimal,
+    position: Position | None, order: Order | None, note: str = "",
+) -> None:
+    state.cash = state.cash + amount
+    state.updated_at = now
+    state.version += 1
+    session.add(LedgerEntry(ts=now, kind=kind, amount=amount,
+                            position_id=position.id if position else None,
+                            order_id=order.id if order else None, note=note))
+
+
+def book_open(
+    session: Session, position: Position, *, fill_price: Decimal, quantity: Decimal,
+    fee: Decimal, now: datetime, order: Order | None = None,
+) -> None:
+    """Record an opening fill: margin and entry fee leave cash; the position gets its entry.
+
+    Runs in the caller's transaction together with the position's status change.
+    """
+    if fill_price <= 0 or quantity <= 0 or fee < 0:
+        raise InvalidInput("fill", {"price": fill_price, "quantity": quantity, "fee": fee},
+                           "price > 0, quantity > 0, fee >= 0")
+    state = account_state(session)
+    margin = zar(position.position_size_zar)
+    position.entry_price = fill_price
+    position.quantity = quantity
+    position.notional = zar(fill_price * quantity)
+    position.entry_fee = zar(fee)
+    _move_cash(session, state, now, "MARGIN_LOCK", -margin, position, order, "margin posted")
+    _move_cash(session, state, now, "FEE", -position.entry_fee, position, order, "entry fee")
+    session.flush()
+
+
+def book_close(
+    session: Session, position: Position, *, fill_price: Decimal, fee: Decimal, now: datetime,
+    order: Order | None = None,
+) -> Decimal:
+    """Record a closing fill: margin + gross P&L - exit fee return to cash. Returns the net
+    realized P&L (gross minus entry and exit fees), which is also stored on the position."""
+    if position.entry_price is None or position.quantity is None:
+        raise LedgerInvariantError(f"position {position.id} has no entry to close")
+    if fill_price <= 0 or fee < 0:
+        raise InvalidInput("fill", {"price": fill_price, "fee": fee}, "price > 0, fee >= 0")
+    state = account_state(session)
+    gross = unrealized(position.side, position.entry_price, fill_price, position.quantity)
+    position.exit_price = fill_price
+    position.exit_fee = zar(fee)
+    position.realized_pnl = gross - (position.entry_fee or ZERO) - position.exit_fee
+    _move_cash(session, state, now, "MARGIN_RELEASE", zar(position.position_size_zar), position,
+               order, "margin returned")
+    _move_cash(session, state, now, "REALIZED_PNL", gross, position, order, "gross P&L")
+    _move_cash(session, state, now, "FEE", -position.exit_fee, position, order, "exit fee")
+    session.flush()
+    return position.realized_pnl
+
+
+def mark_to_market(
+    session: Session, prices: dict[str, Decimal], now: datetime, zone: str
+) -> Valuation:
+    """Value the account, raise the peak if equity is higher, and roll the trading day (the first
+    valuation of a new day sets its start-of-day equity). Returns the valuation after that."""
+    state = account_state(session)
+    valuation = value_account(session, prices)
+    today = trading_day(now, zone)
+    changed = False
+    if today != state.trading_day:
+        state.trading_day = today
+        state.start_of_day_equity = valuation.equity
+        changed = True
+    if valuation.equity > state.peak_equity and not valuation.missing_prices:
+        state.peak_equity = valuation.equity
+        changed = True
+    if changed:
+        state.updated_at = now
+        state.version += 1
+        session.flush()
+        valuation = value_account(session, prices)
+    return valuation
+
+
+def check_invariants(session: Session, prices: dict[str, Decimal]) -> Valuation:
+    """Prove the books agree; raise LedgerInvariantError listing every disagreement.
+
+    1. cash = sum of ledger entries;
+    2. equity = cash + margin + unrealized P&L, and equally initial capital + net realized P&L of
+       closed positions - entry fees of open positions + unrealized P&L (two independent paths);
+    3. margin held = sum of MARGIN_LOCK - MARGIN_RELEASE entries;
+    4. open positions have an entry price, quantity and notional = S x leverage (to the cent);
+    5. cash, peak and start-of-day equity are not negative.
+    """
+    problems: list[str] = []
+    state = account_state(session)
+    entries = list(session.scalars(select(LedgerEntry)))
+    entry_sum = sum((entry.amount for entry in entries), ZERO)
+    if entry_sum != state.cash:
+        problems.append(f"cash {state.cash} != sum of ledger entries {entry_sum}")
+    valuation = value_account(session, prices)
+    if valuation.equity != valuation.cash + valuation.margin + valuation.unrealized_pnl:
+        problems.append("equity != cash + margin + unrealized P&L")
+    closed = session.scalars(select(Position).where(Position.closed_at.is_not(None)))
+    realized = sum((p.realized_pnl or ZERO for p in closed), ZERO)
+    held = open_positions(session)
+    open_fees = sum((p.entry_fee or ZERO for p in held), ZERO)
+    via_history = state.initial_capital + realized - open_fees + valuation.unrealized_pnl
+    if via_history != valuation.equity:
+        problems.append(
+            f"equity {valuation.equity} != initial {state.initial_capital} + realized {realized}"
+            f" - open entry fees {open_fees} + unrealized {valuation.unrealized_pnl}"
+        )
+    locked = sum((e.amount for e in entries if e.kind in ("MARGIN_LOCK", "MARGIN_RELEASE")), ZERO)
+    if -locked != valuation.margin:
+        problems.append(f"margin held {valuation.margin} != margin entries {-locked}")
+    for position in held:
+        if position.entry_price is None or position.quantity is None:
+            problems.append(f"open position {position.id} has no entry price or quantity")
+            continue
+        expected = zar(position.position_size_zar * position.leverage)
+        if abs((position.notional or ZERO) - expected) > Decimal("0.01"):
+            problems.append(f"position {position.id} notional {position.notional} != S x L "
+                            f"{expected}")
+    for name in ("cash", "peak_equity", "start_of_day_equity"):
+        if getattr(state, name) < 0:
+            problems.append(f"{name} is negative: {getattr(state, name)}")
+    if problems:
+        raise LedgerInvariantError("; ".join(problems))
+    return valuation

@@ -1,0 +1,398 @@
+"""Market feeds: where prices come from. One interface, four implementations.
+
+- ``sim``: the embedded default. A seeded, correlated random walk with realistic daily
+  volatilities and correlations (GARCH(1,1)-like volatility clustering in the daily history,
+  Gaussian steps intraday), so a new install trades offline. Clearly simulated: never for LIVE.
+- ``replay``: candles from CSV files ``<REPLAY_PATH>/<PAIR>.csv`` (timestamp, open, high, low,
+  close, volume), one bar per poll after a history backfill.
+- ``valr``: VALR's public market data (``/v1/public/{pair}/buckets``) over ``requests``.
+- ``manual``: nothing arrives by itself; tests and notebooks call ``hx.market.set_price``.
+
+A feed returns candle tables; ``MarketData.pull`` and ``MarketData.backfill``
+(in ``helios.market.store``) validate and store them. Feeds never write to the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import requests
+
+from helios.config import FeedKind, Settings
+from helios.errors import HeliosError
+from helios.market.candles import DAY, infer_interval, validate_candles
+
+log = logging.getLogger(__name__)
+MINUTE = 60
+
+
+class FeedError(HeliosError):
+    """A feed could not deliver prices (network, HTTP error, bad payload, missing file)."""
+
+
+@dataclass
+class Batch:
+    """Candles of one pair at one interval."""
+
+    pair: str
+    interval: int
+    candles: pd.DataFrame
+
+
+class MarketFeed(ABC):
+    kind: FeedKind
+
+    @abstractmethod
+    def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
+        """History for a pair that has fewer daily candles than needed."""
+
+    @abstractmethod
+    def poll(self, pair: str, now: datetime, last: dict[int, datetime]) -> list[Batch]:
+        """New or updated candles since the last stored ones (``last``: interval -> newest ts)."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook)
+        """Release connections."""
+
+
+# --- sim -------------------------------------------------------------------------------------
+# Annualised volatility and a ZAR starting price per base asset; pairs not listed get defaults.
+SIM_ASSETS: dict[str, tuple[float, float]] = {
+    "BTC": (0.55, 1_200_000.0),  # the seed's R1,200,000 BTC
+    "ETH": (0.68, 60_000.0),
+    "SOL": (0.95, 2_500.0),
+    "XRP": (0.85, 40.0),
+    "USDT": (0.08, 18.0),
+}
+SIM_DEFAULT_ASSET = (0.80, 100.0)
+# Daily log-return correlations, close to 2023-2024 Binance data (shared/data README).
+SIM_CORRELATIONS: dict[frozenset[str], float] = {
+    frozenset({"BTC", "ETH"}): 0.81,
+    frozenset({"BTC", "SOL"}): 0.74,
+    frozenset({"ETH", "SOL"}): 0.74,
+    frozenset({"BTC", "XRP"}): 0.60,
+    frozenset({"ETH", "XRP"}): 0.60,
+    frozenset({"SOL", "XRP"}): 0.58,
+}
+SIM_DEFAULT_CORRELATION = 0.6
+SECONDS_PER_YEAR = 365 * DAY
+
+
+def base_asset(pair: str) -> str:
+    return pair[:-3] if pair.endswith("ZAR") else pair
+
+
+def sim_correlation(pairs: list[str]) -> np.ndarray:
+    """The correlation matrix the simulation uses for ``pairs`` (positive definite)."""
+    n = len(pairs)
+    matrix = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            a, b = base_asset(pairs[i]), base_asset(pairs[j])
+            if "USDT" in (a, b):
+                rho = 0.05
+            else:
+                rho = SIM_CORRELATIONS.get(frozenset({a, b}), SIM_DEFAULT_CORRELATION)
+            matrix[i, j] = matrix[j, i] = rho
+    values, vectors = np.linalg.eigh(matrix)
+    if values.min() < 1e-6:  # repair to the nearest positive definite correlation matrix
+        values = np.clip(values, 1e-6, None)
+        matrix = vectors @ np.diag(values) @ vectors.T
+        scale = np.sqrt(np.diag(matrix))
+        matrix = matrix / np.outer(scale, scale)
+    return matrix
+
+
+@dataclass
+class _SimState:
+    now: datetime
+    prices: np.ndarray
+    # (bar open epoch, pair index) -> {open, high, low, close} of the bars still open
+    bars: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
+    bar_ts: datetime | None = None
+
+
+class SimFeed(MarketFeed):
+    """Correlated random walk over all configured pairs at once (so correlations are real)."""
+
+    kind = FeedKind.SIM
+
+    def __init__(self, settings: Settings, latest: dict[str, float] | None = None) -> None:
+        self.pairs = list(settings.pairs)
+        self.seed = settings.sim_seed
+        self.vols = np.array([SIM_ASSETS.get(base_asset(p), SIM_DEFAULT_ASSET)[0]
+                              for p in self.pairs])
+        self.start_prices = np.array([SIM_ASSETS.get(base_asset(p), SIM_DEFAULT_ASSET)[1]
+                                      for p in self.pairs])
+        self.cholesky = np.linalg.cholesky(sim_correlation(self.pairs))
+        self._latest = latest or {}
+        self._state: _SimState | None = None
+        self._history_cache: dict[str, pd.DataFrame] = {}
+
+    # history: GARCH(1,1)-like daily returns ending at the starting price yesterday
+    def daily_history(self, now: datetime, days: int) -> dict[str, pd.DataFrame]:
+        rng = np.random.default_rng(self.seed)
+        n = len(self.pairs)
+        daily_vol = self.vols / math.sqrt(365)
+        alpha, beta = 0.08, 0.90
+        omega = daily_vol**2 * (1 - alpha - beta)
+        variance = daily_vol**2
+        shocks = rng.standard_normal((days, n)) @ self.cholesky.T
+        returns = np.empty((days, n))
+        for t in range(days):
+            sigma = np.sqrt(variance)
+            returns[t] = sigma * shocks[t] - 0.5 * variance
+            variance = omega + alpha * returns[t] ** 2 + beta * variance
+        # closes end at the start price on the last day
+        log_closes = np.log(self.start_prices) - returns[::-1].cumsum(axis=0)[::-1] + returns
+        closes = np.exp(log_closes)
+        opens = np.vstack([closes[0] * np.exp(-returns[0]), closes[:-1]])
+        intraday = np.abs(rng.standard_normal((days, n))) * daily_vol * 0.6
+        highs = np.maximum(opens, closes) * np.exp(intraday)
+        lows = np.minimum(opens, closes) * np.exp(-np.abs(rng.standard_normal((days, n)))
+                                                   * daily_vol * 0.6)
+        last_day = pd.Timestamp(now).floor("D") - pd.Timedelta(days=1)
+        stamps = pd.date_range(end=last_day, periods=days, freq="D", tz="UTC")
+        volumes = np.abs(rng.normal(1000, 200, (days, n)))
+        history = {}
+        for i, pair in enumerate(self.pairs):
+            history[pair] = pd.DataFrame({
+                "timestamp": stamps,
+                "open": np.round(opens[:, i], 2), "high": np.round(highs[:, i], 2),
+                "low": np.round(lows[:, i], 2), "close": np.round(closes[:, i], 2),
+                "volume": np.round(volumes[:, i] / max(closes[-1, i], 1) * 1e4, 6),
+            })
+        return history
+
+    def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
+        if days <= 0:
+            return []
+        if pair not in self._history_cache:
+            self._history_cache = self.daily_history(now, days)
+        return [Batch(pair, DAY, self._history_cache[pair])]
+
+    def _ensure_state(self, now: datetime) -> _SimState:
+        if self._state is None:
+            prices = np.array([
+                float(self._latest.get(p, self.start_prices[i])) for i, p in enumerate(self.pairs)
+            ])
+            self._state = _SimState(now=now, prices=prices)
+            self._rng = np.random.default_rng([self.seed, int(now.timestamp())])
+        return self._state
+
+    def set_latest(self, latest: dict[str, float]) -> None:
+        """Continue the walk from these prices (the database's, after a restart)."""
+        self._latest = latest
+        self._state = None
+
+    def advance(self, now: datetime) -> dict[int, dict[str, dict[str, float]]]:
+        """Walk from the last step to ``now`` in one-second steps (at most an hour of them).
+
+        Returns the minute bars touched: {bar open epoch: {pair: {open, high, low, close}}}.
+        """
+        state = self._ensure_state(now)
+        elapsed = (now - state.now).total_seconds()
+        steps = int(min(max(elapsed, 0.0), 3600.0))
+        if steps == 0:
+            steps = 1 if state.bar_ts is None else 0
+        step_vol = self.vols / math.sqrt(SECONDS_PER_YEAR)
+        touched: dict[int, dict[str, dict[str, float]]] = {}
+        start_epoch = int(now.timestamp()) - steps
+        if steps:
+            shocks = self._rng.standard_normal((steps, len(self.pairs))) @ self.cholesky.T
+            paths = state.prices * np.exp(np.cumsum(shocks * step_vol - 0.5 * step_vol**2, axis=0))
+            for k in range(steps):
+                epoch = start_epoch + k + 1
+                bar = epoch - epoch % MINUTE
+                for i, pair in enumerate(self.pairs):
+                    key = (bar, i)
+                    price = float(paths[k, i])
+                    current = state.bars.get(key)
+                    if current is None:
+                        opening = float(state.prices[i]) if k == 0 else float(paths[k - 1, i])
+                        current = {"open": opening, "high": max(opening, price),
+                                   "low": min(opening, price), "close": price}
+                        state.bars[key] = current
+                    else:
+                        current["high"] = max(current["high"], price)
+                        current["low"] = min(current["low"], price)
+                        current["close"] = price
+                    touched.setdefault(bar, {})[pair] = current
+            state.prices = paths[-1]
+        state.now = now
+        # forget closed bars older than the newest one
+        newest = max((bar for bar, _ in state.bars), default=None)
+        state.bars = {key: value for key, value in state.bars.items() if key[0] == newest}
+        return touched
+
+    def poll(self, pair: str, now: datetime, last: dict[int, datetime]) -> list[Batch]:
+        # one walk serves all pairs: advance once per "now", then hand out per pair
+        if getattr(self, "_polled_at", None) != now:
+            self._touched = self.advance(now)
+            self._polled_at = now
+        bars = sorted(self._touched.items())
+        rows = [
+            {"timestamp": datetime.fromtimestamp(bar, UTC), "open": round(v[pair]["open"], 2),
+             "high": round(v[pair]["high"], 2), "low": round(v[pair]["low"], 2),
+             "close": round(v[pair]["close"], 2), "volume": 0.0}
+            for bar, v in bars if pair in v
+        ]
+        if not rows:
+            return []
+        return [Batch(pair, MINUTE, pd.DataFrame(rows))]
+
+
+# --- replay ----------------------------------------------------------------------------------
+class ReplayFeed(MarketFeed):
+    """Historical candles from ``<REPLAY_PATH>/<PAIR>.csv``, one bar per poll."""
+
+    kind = FeedKind.REPLAY
+
+    def __init__(self, settings: Settings) -> None:
+        self.folder = Path(settings.replay_path)
+        self.scale = float(settings.replay_price_scale)
+        self.bars_per_poll = settings.replay_bars_per_poll
+        self._tables: dict[str, tuple[int, pd.DataFrame]] = {}
+
+    def table(self, pair: str) -> tuple[int, pd.DataFrame]:
+        if pair not in self._tables:
+            path = self.folder / f"{pair}.csv"
+            if not path.is_file():
+                raise FeedError(f"replay file {path} not found (REPLAY_PATH={self.folder})")
+            try:
+                raw = pd.read_csv(path)
+            except (OSError, ValueError) as exc:
+                raise FeedError(f"replay file {path} unreadable: {exc}") from exc
+            table = validate_candles(raw, f"{path.name}")
+            for column in ("open", "high", "low", "close"):
+                table[column] = pd.to_numeric(table[column]) * self.scale
+            self._tables[pair] = (infer_interval(table), table)
+        return self._tables[pair]
+
+    def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
+        interval, table = self.table(pair)
+        if days <= 0:
+            return []
+        end = table["timestamp"].iloc[0] + pd.Timedelta(days=days)
+        history = table[table["timestamp"] < end]
+        return [Batch(pair, interval, history)] if len(history) else []
+
+    def poll(self, pair: str, now: datetime, last: dict[int, datetime]) -> list[Batch]:
+        interval, table = self.table(pair)
+        newest = last.get(interval)
+        upcoming = table if newest is None else table[table["timestamp"] > pd.Timestamp(newest)]
+        upcoming = upcoming.head(self.bars_per_poll)
+        return [Batch(pair, interval, upcoming)] if len(upcoming) else []
+
+
+# --- valr ------------------------------------------------------------------------------------
+class ValrPublicFeed(MarketFeed):
+    """VALR public candles (``GET /v1/public/{pair}/buckets``): no keys needed."""
+
+    kind = FeedKind.VALR
+    MAX_BUCKETS = 300  # VALR's limit per request
+
+    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+        self.base_url = settings.valr_base_url
+        self.timeout = settings.valr_timeout_seconds
+        self.http = session or requests.Session()
+        self.http.headers.update({"Accept": "application/json", "User-Agent": "helios-pm"})
+
+    def _get(self, path: str, params: dict[str, Any]) -> Any:
+        url = self.base_url + path
+        try:
+            response = self.http.get(url, params=params, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise FeedError(f"VALR {path}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code != 200:
+            detail = response.text[:200]
+            try:
+                body = response.json()
+                if isinstance(body, dict) and "message" in body:
+                    detail = f"code {body.get('code')}: {body['message']}"
+            except ValueError:
+                pass
+            raise FeedError(f"VALR {path}: HTTP {response.status_code} ({detail})")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise FeedError(f"VALR {path}: response is not JSON") from exc
+
+    def buckets(self, pair: str, period: int, start: datetime, end: datetime) -> pd.DataFrame:
+        """All buckets of ``period`` seconds from ``start`` to ``end``, oldest first."""
+        frames = []
+        window_end = end
+        while window_end > start:
+            window_start = max(start, window_end - timedelta(seconds=period * self.MAX_BUCKETS))
+            items = self._get(
+                f"/v1/public/{pair}/buckets",
+                {"periodSeconds": period, "startTime": int(window_start.timestamp()),
+                 "endTime": int(window_end.timestamp()), "limit": self.MAX_BUCKETS},
+            )
+            if not isinstance(items, list):
+                raise FeedError(f"VALR buckets for {pair}: expected a list, got {type(items)}")
+            if items:
+                frames.append(self._to_frame(pair, items))
+            window_end = window_start
+        if not frames:
+            return pd.DataFrame(columns=["timestamp", "open", "high", "low", "close", "volume"])
+        table = pd.concat(frames).drop_duplicates("timestamp").sort_values("timestamp")
+        return table.reset_index(drop=True)
+
+    @staticmethod
+    def _to_frame(pair: str, items: list[dict[str, Any]]) -> pd.DataFrame:
+        try:
+            return pd.DataFrame({
+                "timestamp": pd.to_datetime([item["startTime"] for item in items], utc=True),
+                **{column: [str(item[column]) for item in items]
+                   for column in ("open", "high", "low", "close", "volume")},
+            })
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FeedError(f"VALR buckets for {pair}: malformed item ({exc})") from exc
+
+    def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
+        if days <= 0:
+            return []
+        today = pd.Timestamp(now).floor("D").to_pydatetime()
+        table = self.buckets(pair, DAY, today - timedelta(days=days), today)
+        table = table[table["timestamp"] < pd.Timestamp(today)]  # only complete days
+        return [Batch(pair, DAY, table)] if len(table) else []
+
+    def poll(self, pair: str, now: datetime, last: dict[int, datetime]) -> list[Batch]:
+        newest = last.get(MINUTE)
+        start = newest if newest is not None else now - timedelta(minutes=30)
+        start = max(start, now - timedelta(hours=4))
+        table = self.buckets(pair, MINUTE, start, now + timedelta(seconds=MINUTE))
+        return [Batch(pair, MINUTE, table)] if len(table) else []
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class ManualFeed(MarketFeed):
+    """No prices arrive by themselves: call ``hx.market.set_price`` or ``hx.market.ingest``."""
+
+    kind = FeedKind.MANUAL
+
+    def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
+        return []
+
+    def poll(self, pair: str, now: datetime, last: dict[int, datetime]) -> list[Batch]:
+        return []
+
+
+def build_feed(settings: Settings, latest: dict[str, float] | None = None) -> MarketFeed:
+    if settings.market_feed is FeedKind.SIM:
+        return SimFeed(settings, latest)
+    if settings.market_feed is FeedKind.REPLAY:
+        return ReplayFeed(settings)
+    if settings.market_feed is FeedKind.VALR:
+        return ValrPublicFeed(settings)
+    return ManualFeed()

@@ -1,0 +1,393 @@
+"""Market data in the database: candles, the latest price per pair, return series.
+
+Every process reads the market from here, so the scheduler, the dashboard and a notebook see the
+same prices. Feeds and ``ingest`` write; everything else reads.
+
+Intraday candles also roll up into the daily candle of their UTC day (high = max, low = min,
+close = the newest close, volume adjusted by the change), so daily returns, volatility and
+correlation stay current while the market runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from helios.clock import Clock, ensure_utc
+from helios.config import Settings
+from helios.db.engine import Database
+from helios.db.models import Candle, LatestPrice
+from helios.errors import InvalidInput
+from helios.market.candles import (
+    DAY,
+    CandleRow,
+    check_interval,
+    infer_interval,
+    parse_interval,
+    to_rows,
+    validate_candles,
+)
+from helios.market.feeds import FeedError, MarketFeed
+from helios.money import positive
+from helios.money import price as to_price
+
+MINUTE = 60
+
+
+def floor_time(when: datetime, seconds: int) -> datetime:
+    """The open time of the ``seconds``-long bar containing ``when`` (UTC, epoch-aligned)."""
+    epoch = int(ensure_utc(when).timestamp())
+    return datetime.fromtimestamp(epoch - epoch % seconds, tz=ensure_utc(when).tzinfo)
+
+
+class MarketData:
+    """``hx.market``: prices and candles shared through the database."""
+
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+
+    # --- validation helpers -------------------------------------------------------------
+    @property
+    def pairs(self) -> list[str]:
+        return list(self._settings.pairs)
+
+    def check_pair(self, pair: Any, field: str = "pair") -> str:
+        if not isinstance(pair, str) or pair.upper() not in self._settings.pairs:
+            raise InvalidInput(field, pair, f"one of the configured pairs {self._settings.pairs}")
+        return pair.upper()
+
+    # --- writing ------------------------------------------------------------------------
+    def ingest(
+        self,
+        pair: str,
+        candles: pd.DataFrame,
+        interval: int | str | None = None,
+        source: str = "ingest",
+    ) -> int:
+        """Store a candle table (columns timestamp, open, high, low, close, volume).
+
+        The interval is inferred from the timestamps unless given. Existing candles with the same
+        pair, interval and timestamp are replaced. Returns the number of candles written.
+        """
+        pair = self.check_pair(pair)
+        table = validate_candles(candles)
+        seconds = parse_interval(interval) if interval is not None else infer_interval(table)
+        check_interval(seconds, "interval (inferred from the timestamps)")
+        misaligned = [
+            ts for ts in table["timestamp"] if int(ts.timestamp()) % seconds != 0
+        ]
+        if misaligned:
+            raise InvalidInput("candles.timestamp", misaligned[0].isoformat(),
+                               f"bar open times on a {seconds}-second grid (UTC)")
+        rows = to_rows(table)
+        with self._db.write() as session:
+            written = self.write_candles(session, pair, seconds, rows, source)
+        return written
+
+    def write_candles(
+        self,
+        session: Session,
+        pair: str,
+        seconds: int,
+        rows: list[CandleRow],
+        source: str,
+        observed: datetime | None = None,
+    ) -> int:
+        """Upsert validated rows inside the caller's transaction (feeds use this directly).
+
+        ``observed`` is when the newest close was seen (default: the end of its bar, or now if
+        the bar is still open).
+        """
+        if not rows:
+            return 0
+        now = self._clock.now()
+        existing = {
+            candle.ts: candle
+            for candle in session.scalars(
+                select(Candle).where(
+                    Candle.pair == pair,
+                    Candle.interval_seconds == seconds,
+                    Candle.ts >= rows[0].ts,
+                    Candle.ts <= rows[-1].ts,
+                )
+            )
+        }
+        volume_change: dict[datetime, Decimal] = {}
+        for row in rows:
+            old = existing.get(row.ts)
+            if old is None:
+                session.add(
+                    Candle(pair=pair, interval_seconds=seconds, ts=row.ts, open=row.open,
+                           high=row.high, low=row.low, close=row.close, volume=row.volume,
+                           source=source)
+                )
+                delta = row.volume
+            else:
+                delta = row.volume - old.volume
+                old.open, old.high, old.low, old.close = row.open, row.high, row.low, row.close
+                old.volume, old.source = row.volume, source
+            if seconds < DAY:
+                day = floor_time(row.ts, DAY)
+                volume_change[day] = volume_change.get(day, Decimal(0)) + delta
+        if seconds < DAY:
+            self._roll_up_days(session, pair, rows, volume_change, source, seconds)
+        last = rows[-1]
+        if observed is None:
+            observed = min(last.ts + timedelta(seconds=seconds), max(now, last.ts))
+        self._set_latest(session, pair, last.close, observed, now, source)
+        session.flush()
+        return len(rows)
+
+    def _roll_up_days(
+        self,
+        session: Session,
+        pair: str,
+        rows: list[CandleRow],
+        volume_change: dict[datetime, Decimal],
+        source: str,
+        rows_interval: int,
+    ) -> None:
+        by_day: dict[datetime, list[CandleRow]] = {}
+        for row in rows:
+            by_day.setdefault(floor_time(row.ts, DAY), []).append(row)
+        for day, day_rows in by_day.items():
+            daily = session.scalars(
+                select(Candle).where(
+                    Candle.pair == pair, Candle.interval_seconds == DAY, Candle.ts == day
+                )
+            ).one_or_none()
+            high = max(row.high for row in day_rows)
+            low = min(row.low for row in day_rows)
+            if daily is None:
+                session.add(
+                    Candle(pair=pair, interval_seconds=DAY, ts=day, open=day_rows[0].open,
+                           high=high, low=low, close=day_rows[-1].close,
+                           volume=max(volume_change.get(day, Decimal(0)), Decimal(0)),
+                           source=source)
+                )
+            else:
+                daily.high = max(daily.high, high)
+                daily.low = min(daily.low, low)
+                newest = session.scalar(
+                    select(func.max(Candle.ts)).where(
+                        Candle.pair == pair,
+                        Candle.interval_seconds == rows_interval,
+                        Candle.ts >= day,
+                        Candle.ts < day + timedelta(seconds=DAY),
+                    )
+                )
+                if newest is None or day_rows[-1].ts >= newest:
+                    daily.close = day_rows[-1].close
+                daily.volume = max(daily.volume + volume_change.get(day, Decimal(0)), Decimal(0))
+
+    def _set_latest(
+        self, session: Session, pair: str, close: Decimal, observed: datetime, now: datetime,
+        source: str,
+    ) -> None:
+        latest = session.get(LatestPrice, pair)
+        if latest is None:
+            session.add(LatestPrice(pair=pair, price=close, ts=observed, received_at=now,
+                                    source=source))
+        elif observed >= latest.ts:
+            latest.price, latest.ts, latest.received_at, latest.source = (
+                close, observed, now, source,
+            )
+
+    def set_price(self, pair: str, price: Any, ts: datetime | None = None) -> Decimal:
+        """Set the price of a pair at ``ts`` (default: now), as a trade would.
+
+        Updates the one-minute candle containing ``ts`` (and the day's candle) so stop monitors
+        see the high and low, and the latest price. For tests and notebooks (``manual`` feed).
+        """
+        pair = self.check_pair(pair)
+        value = to_price(positive(price, "price", maximum=Decimal("1e15")))
+        if value <= 0:
+            raise InvalidInput("price", price, "a number > 0 with at most 8 decimal places")
+        when = ensure_utc(ts) if ts is not None else self._clock.now()
+        if not isinstance(when, datetime):
+            raise InvalidInput("ts", ts, "a datetime")
+        bar = floor_time(when, MINUTE)
+        with self._db.write() as session:
+            candle = session.scalars(
+                select(Candle).where(
+                    Candle.pair == pair, Candle.interval_seconds == MINUTE, Candle.ts == bar
+                )
+            ).one_or_none()
+            if candle is None:
+                row = CandleRow(bar, value, value, value, value, Decimal(0))
+            else:
+                row = CandleRow(bar, candle.open, max(candle.high, value), min(candle.low, value),
+                                value, candle.volume)
+            self.write_candles(session, pair, MINUTE, [row], "manual", observed=when)
+        return value
+
+    # --- feeds --------------------------------------------------------------------------
+    def backfill(self, feed: MarketFeed, days: int) -> dict[str, int]:
+        """Give every pair at least ``days`` daily candles of history from ``feed`` (pairs that
+        already have them are left alone). Returns candles written per pair."""
+        now = self._clock.now()
+        written: dict[str, int] = {}
+        for pair in self._settings.pairs:
+            if self.history_days(pair) >= days:
+                continue
+            for batch in feed.backfill(pair, now, days):
+                if len(batch.candles):
+                    written[pair] = written.get(pair, 0) + self.ingest(
+                        pair, batch.candles, batch.interval, source=feed.kind.value
+                    )
+        return written
+
+    def pull(self, feed: MarketFeed) -> dict[str, int]:
+        """One poll of ``feed`` for every pair; stores what arrived. Returns candles per pair.
+
+        A pair whose feed call fails does not stop the others; the first failure is raised
+        after all pairs were tried, so the caller records it.
+        """
+        now = self._clock.now()
+        written: dict[str, int] = {}
+        failures: list[str] = []
+        for pair in self._settings.pairs:
+            try:
+                batches = feed.poll(pair, now, self.newest_candle_times(pair))
+                for batch in batches:
+                    if len(batch.candles):
+                        written[pair] = written.get(pair, 0) + self.ingest(
+                            pair, batch.candles, batch.interval, source=feed.kind.value
+                        )
+            except (FeedError, InvalidInput) as exc:
+                failures.append(f"{pair}: {exc}")
+        if failures:
+            raise FeedError("; ".join(failures))
+        return written
+
+    def newest_candle_times(self, pair: str) -> dict[int, datetime]:
+        """{interval seconds: open time of the newest stored candle} for ``pair``."""
+        with self._db.read() as session:
+            rows = session.execute(
+                select(Candle.interval_seconds, func.max(Candle.ts))
+                .where(Candle.pair == pair)
+                .group_by(Candle.interval_seconds)
+            ).all()
+        return {int(interval): ensure_utc(ts) for interval, ts in rows if ts is not None}
+
+    def prune_intraday(self, older_than: datetime | None = None) -> int:
+        """Delete intraday candles older than the retention (daily candles are kept)."""
+        cutoff = older_than or (
+            self._clock.now() - timedelta(days=self._settings.intraday_retention_days)
+        )
+        with self._db.write() as session:
+            result = session.execute(
+                delete(Candle).where(Candle.interval_seconds < DAY, Candle.ts < cutoff)
+            )
+            return int(result.rowcount or 0)
+
+    # --- reading ------------------------------------------------------------------------
+    def latest_price(self, pair: str) -> Decimal | None:
+        """The last known price of ``pair`` in ZAR, or None if there is none yet."""
+        pair = self.check_pair(pair)
+        with self._db.read() as session:
+            latest = session.get(LatestPrice, pair)
+            return latest.price if latest else None
+
+    def latest_prices(self) -> dict[str, Decimal]:
+        """``{pair: price}`` for every pair that has a price."""
+        with self._db.read() as session:
+            return latest_prices(session)
+
+    def price_table(self) -> pd.DataFrame:
+        """One row per configured pair: price, observed at, received at, source, age (s)."""
+        now = self._clock.now()
+        with self._db.read() as session:
+            found = {row.pair: row for row in session.scalars(select(LatestPrice))}
+        records = []
+        for pair in self._settings.pairs:
+            row = found.get(pair)
+            records.append({
+                "pair": pair,
+                "price": row.price if row else None,
+                "observed_at": row.ts if row else None,
+                "received_at": row.received_at if row else None,
+                "source": row.source if row else None,
+                "age_seconds": (now - row.received_at).total_seconds() if row else None,
+            })
+        return pd.DataFrame.from_records(records)
+
+    def candles(
+        self,
+        pair: str,
+        interval: int | str = "1d",
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int | None = None,
+    ) -> pd.DataFrame:
+        """Candles of ``pair`` (columns timestamp, open, high, low, close, volume as floats for
+        analysis; the exact values stay in the database). ``limit`` keeps the newest rows."""
+        pair = self.check_pair(pair)
+        seconds = parse_interval(interval)
+        if limit is not None and (not isinstance(limit, int) or limit <= 0):
+            raise InvalidInput("limit", limit, "a whole number > 0")
+        query = select(Candle).where(Candle.pair == pair, Candle.interval_seconds == seconds)
+        if start is not None:
+            query = query.where(Candle.ts >= ensure_utc(start))
+        if end is not None:
+            query = query.where(Candle.ts <= ensure_utc(end))
+        query = query.order_by(Candle.ts.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        with self._db.read() as session:
+            rows = list(session.scalars(query))
+        rows.reverse()
+        return candles_frame(rows)
+
+    def returns(
+        self, pair: str, interval: int | str = "1d", lookback: int | None = None,
+        kind: str = "log",
+    ) -> pd.Series:
+        """Close-to-close returns (``kind`` 'log' or 'simple') indexed by the bar open time."""
+        if kind not in ("log", "simple"):
+            raise InvalidInput("kind", kind, "'log' or 'simple'")
+        frame = self.candles(pair, interval, limit=None if lookback is None else lookback + 1)
+        closes = frame.set_index("timestamp")["close"]
+        series = np.log(closes).diff() if kind == "log" else closes.pct_change()
+        return series.dropna().rename(pair)
+
+    def returns_frame(
+        self, pairs: Iterable[str] | None = None, interval: int | str = "1d",
+        lookback: int | None = None,
+    ) -> pd.DataFrame:
+        """Aligned log returns of several pairs (rows where every pair has a return)."""
+        chosen = list(pairs) if pairs is not None else self.pairs
+        series = [self.returns(pair, interval, lookback) for pair in chosen]
+        if not series:
+            return pd.DataFrame()
+        return pd.concat(series, axis=1, join="inner")
+
+    def history_days(self, pair: str) -> int:
+        """How many daily candles are stored for ``pair``."""
+        return len(self.candles(pair, "1d"))
+
+
+def latest_prices(session: Session) -> dict[str, Decimal]:
+    return {row.pair: row.price for row in session.scalars(select(LatestPrice))}
+
+
+def candles_frame(rows: list[Candle]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "timestamp": pd.to_datetime([row.ts for row in rows], utc=True),
+            "open": [float(row.open) for row in rows],
+            "high": [float(row.high) for row in rows],
+            "low": [float(row.low) for row in rows],
+            "close": [float(row.close) for row in rows],
+            "volume": [float(row.volume) for row in rows],
+        }
+    )

@@ -1,0 +1,93 @@
+"""``hx.ledger``: the account as the rest of the system sees it, and its snapshots.
+
+The accounting rules live in ``helios.ledger``; this service opens the transactions, reads the
+latest prices from the market store and writes ``portfolio_snapshots``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pandas as pd
+from sqlalchemy import select
+
+from helios.clock import Clock
+from helios.config import Settings
+from helios.controls import HALTED_KEY, MODE_KEY, get_setting
+from helios.db.engine import Database
+from helios.db.models import LedgerEntry, PortfolioSnapshot
+from helios.ledger import Valuation, check_invariants, mark_to_market, value_account
+from helios.market.store import latest_prices
+from helios.money import ZERO, zar
+
+
+class Ledger:
+    def __init__(self, db: Database, settings: Settings, clock: Clock) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+
+    def valuation(self) -> Valuation:
+        """The account now, marked to the latest stored prices (read only)."""
+        with self._db.read() as session:
+            return value_account(session, latest_prices(session))
+
+    def check(self) -> Valuation:
+        """Run the ledger invariants; raises LedgerInvariantError if the books disagree."""
+        with self._db.read() as session:
+            return check_invariants(session, latest_prices(session))
+
+    def entries(self, limit: int = 200) -> pd.DataFrame:
+        with self._db.read() as session:
+            rows = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())
+                                        .limit(limit)))
+        return pd.DataFrame([{"id": r.id, "ts": r.ts, "kind": r.kind, "amount": r.amount,
+                              "position_id": r.position_id, "note": r.note} for r in rows])
+
+    def take_snapshot(self, risk_used: Decimal | None = None) -> PortfolioSnapshot:
+        """Mark to market (peak, day roll) and store one ``portfolio_snapshots`` row."""
+        now = self._clock.now()
+        with self._db.write() as session:
+            valuation = mark_to_market(session, latest_prices(session), now,
+                                       self._settings.trading_day_timezone)
+            mode = get_setting(session, MODE_KEY)
+            halted = get_setting(session, HALTED_KEY)
+            snapshot = PortfolioSnapshot(
+                ts=now, mode=mode.value if mode else "PAPER",
+                equity=valuation.equity, cash=valuation.cash, margin=valuation.margin,
+                unrealized_pnl=valuation.unrealized_pnl,
+                gross_exposure=valuation.gross_exposure, peak_equity=valuation.peak_equity,
+                start_of_day_equity=valuation.start_of_day_equity,
+                drawdown=_ratio(valuation.drawdown), daily_pnl=valuation.daily_pnl,
+                daily_loss=_ratio(valuation.daily_loss), leverage=_ratio(valuation.leverage),
+                open_positions=len(valuation.positions), risk_used=risk_used,
+                halted=bool(halted and halted.value == "true"),
+            )
+            session.add(snapshot)
+            session.flush()
+            return snapshot
+
+    def snapshots(self, since: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
+        """Snapshots oldest first, as floats for charts (the exact values stay stored)."""
+        query = select(PortfolioSnapshot).order_by(PortfolioSnapshot.ts.desc())
+        if since is not None:
+            query = query.where(PortfolioSnapshot.ts >= since)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._db.read() as session:
+            rows = list(session.scalars(query))
+        rows.reverse()
+        columns = ["ts", "mode", "equity", "cash", "margin", "unrealized_pnl", "gross_exposure",
+                   "peak_equity", "drawdown", "daily_pnl", "daily_loss", "leverage",
+                   "open_positions", "halted"]
+        return pd.DataFrame(
+            [{c: (float(v) if isinstance(v := getattr(r, c), Decimal) else v) for c in columns}
+             for r in rows],
+            columns=columns,
+        )
+
+
+def _ratio(value: Decimal) -> Decimal:
+    """Ratios are stored to 8 places like money (they are shown as percentages)."""
+    return zar(value) if value else ZERO
