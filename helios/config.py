@@ -27,6 +27,10 @@ from helios.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'helios.db'}"
 PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,12}ZAR$")
+DATABASE_URL_PATTERN = re.compile(r"^(sqlite(\+pysqlite)?|postgres|postgresql(\+psycopg)?)://")
+# Keys whose values are secrets: never shown in errors, logs, describe() or repr().
+SECRET_KEYS = frozenset({"valr_api_key", "valr_api_secret"})
+_SECRET_HINT = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 
 
 class TradingMode(StrEnum):
@@ -43,9 +47,10 @@ class FeedKind(StrEnum):
 
 def _fraction(default: float, low: float, high: float, *, low_open: bool = True) -> Any:
     """A fraction field: ``low < x <= high`` (or ``low <= x`` when low_open is False)."""
+    extra = {"fraction": True}
     if low_open:
-        return Field(default=default, gt=low, le=high)
-    return Field(default=default, ge=low, le=high)
+        return Field(default=default, gt=low, le=high, json_schema_extra=extra)
+    return Field(default=default, ge=low, le=high, json_schema_extra=extra)
 
 
 class Settings(BaseSettings):
@@ -119,6 +124,11 @@ class Settings(BaseSettings):
     dashboard_refresh_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
 
+    @field_validator("valr_api_key", "valr_api_secret", mode="before")
+    @classmethod
+    def _empty_secret_is_none(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("trading_mode", mode="before")
     @classmethod
     def _upper_mode(cls, value: Any) -> Any:
@@ -146,14 +156,15 @@ class Settings(BaseSettings):
     @field_validator("pairs")
     @classmethod
     def _check_pairs(cls, value: list[str]) -> list[str]:
-        bad = [pair for pair in value if not PAIR_PATTERN.match(pair)]
+        bad = [pair for pair in value if not PAIR_PATTERN.fullmatch(pair)]
         if bad:
             raise ValueError(
                 f"pairs {bad} are not ZAR pairs: each must look like BTCZAR "
                 "(2-12 letters or digits followed by ZAR)"
             )
-        if len(set(value)) != len(value):
-            raise ValueError("pairs must not repeat")
+        repeated = sorted({pair for pair in value if value.count(pair) > 1})
+        if repeated:
+            raise ValueError(f"pairs must not repeat: {', '.join(repeated)} appears more than once")
         return value
 
     @field_validator("trading_day_timezone")
@@ -161,16 +172,22 @@ class Settings(BaseSettings):
     def _check_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
+        # a folder of the zone database ("America") raises IsADirectoryError, an OSError
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError("must be an IANA time zone such as Africa/Johannesburg") from None
         return value
 
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+        if not DATABASE_URL_PATTERN.match(value):
             raise ValueError(
                 "must start with sqlite:/// or postgresql:// (or postgresql+psycopg://)"
+            )
+        if value.startswith("sqlite") and _sqlite_in_memory(value):
+            raise ValueError(
+                "must name an SQLite file (sqlite:///path/to/helios.db): an in-memory database "
+                "is not shared between connections or processes"
             )
         return value
 
@@ -179,6 +196,13 @@ class Settings(BaseSettings):
     def _check_base_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("must be an http(s) URL such as https://api.valr.com")
+        host = re.sub(r"^https?://(\[[^\]]*\]|[^:/]*).*$", r"\1", value).lower()
+        if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "[::1]"):
+            # signed order requests must not travel in clear text
+            raise ValueError(
+                "must be an https URL such as https://api.valr.com (plain http only for a "
+                "test server on this machine: 127.0.0.1 or localhost)"
+            )
         return value.rstrip("/")
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
@@ -210,12 +234,23 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def __repr_args__(self) -> Any:
+        # repr() and str() of the settings must not carry the database password
+        for name, value in super().__repr_args__():
+            yield name, (redact_url(value) if name == "database_url" else value)
+
+
+def _sqlite_in_memory(url: str) -> bool:
+    path = url.split("://", 1)[1].split("?", 1)[0]
+    return path in ("", "/", "/:memory:") or "mode=memory" in url
+
 
 # Human-readable allowed ranges, derived from the field constraints, for error messages.
-def _allowed(field_name: str, error_type: str, error_msg: str) -> str:
+def _allowed(field_name: str, error_type: str, error_msg: str, value: Any = None) -> str:
     field = Settings.model_fields.get(field_name)
     if field is None:
         return error_msg
+    message = error_msg.removeprefix("Value error, ")
     bounds: list[str] = []
     for meta in field.metadata:
         for attr, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
@@ -226,16 +261,40 @@ def _allowed(field_name: str, error_type: str, error_msg: str) -> str:
     annotation = field.annotation
     if isinstance(annotation, type) and issubclass(annotation, StrEnum):
         return "one of " + ", ".join(member.value for member in annotation)
-    if bounds and error_type in {
-        "greater_than",
-        "greater_than_equal",
-        "less_than",
-        "less_than_equal",
-    }:
-        return "must be " + " and ".join(bounds)
-    if bounds and error_type.endswith("_parsing"):
-        return "must be a number " + " and ".join(bounds)
-    return error_msg.removeprefix("Value error, ")
+    if not bounds:
+        if field_name == "pairs" and error_type in {"too_short", "too_long"}:
+            return "1 to 50 ZAR pairs, comma separated (e.g. BTCZAR,ETHZAR,SOLZAR)"
+        return message
+    # a number out of range, not a number, NaN or infinity: always say the allowed range
+    kind = "a whole number" if field.annotation is int else "a finite number"
+    allowed = f"must be {kind} " + " and ".join(bounds)
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and extra.get("fraction"):
+        allowed += " (a fraction: 0.15 means 15%"
+        shown = _as_percent(value)
+        allowed += f"; {value} would be {shown})" if shown else ")"
+    return allowed
+
+
+def _as_percent(value: Any) -> str | None:
+    try:
+        number = Decimal(str(value).strip())
+    except (ArithmeticError, ValueError):
+        return None
+    if not number.is_finite():
+        return None
+    return f"{(number * 100).normalize():f}%"
+
+
+def _shown(key: str, value: Any) -> Any:
+    """A configuration value as it may appear in an error: secrets hidden, URLs redacted."""
+    if value is None:
+        return value
+    if key.lower() in SECRET_KEYS or key.lower().startswith("valr_api") or _SECRET_HINT.search(key):
+        return "***"
+    if key.lower() == "database_url" and isinstance(value, str):
+        return redact_url(value)
+    return value
 
 
 def env_file_path() -> Path | None:
@@ -256,26 +315,38 @@ def load_settings(**overrides: Any) -> Settings:
     Raises ConfigError naming every bad key (in its environment spelling), the value and the
     allowed range. Unknown override keys are errors too, so a typo is not silently ignored.
     """
-    unknown = sorted(key for key in overrides if key.lower() not in Settings.model_fields)
-    if unknown:
-        raise ConfigError(
-            [(key.upper(), overrides[key], "unknown setting; see .env.example") for key in unknown]
-        )
-    clean = {key.lower(): value for key, value in overrides.items() if value is not None}
+    problems: list[tuple[str, Any, str]] = [
+        (key.upper(), _shown(key, overrides[key]), "unknown setting; see .env.example")
+        for key in sorted(overrides)
+        if key.lower() not in Settings.model_fields
+    ]
+    clean = {
+        key.lower(): value
+        for key, value in overrides.items()
+        if value is not None and key.lower() in Settings.model_fields
+    }
+    env_file = env_file_path()
+    if env_file is not None and not env_file.is_file():
+        problems.append(("HELIOS_ENV_FILE", str(env_file), "must name an existing .env file"))
+        env_file = None
     try:
-        settings = Settings(_env_file=env_file_path(), **clean)  # type: ignore[call-arg]
+        settings = Settings(_env_file=env_file, **clean)  # type: ignore[call-arg]
     except ValidationError as exc:
-        problems: list[tuple[str, Any, str]] = []
         for error in exc.errors():
             location = [str(part) for part in error["loc"]]
             name = location[0] if location else "settings"
+            value = error.get("input")
             problems.append(
-                (name.upper(), error.get("input"), _allowed(name, error["type"], error["msg"]))
+                (
+                    name.upper(),
+                    _shown(name, value),
+                    _allowed(name, error["type"], error["msg"], value),
+                )
             )
         raise ConfigError(problems) from None
-    cross = settings.cross_check()
-    if cross:
-        raise ConfigError(cross)
+    problems.extend(settings.cross_check())
+    if problems:
+        raise ConfigError(problems)
     return settings
 
 
@@ -294,5 +365,7 @@ def describe(settings: Settings) -> dict[str, Any]:
 
 
 def redact_url(url: str) -> str:
-    """A database URL with any password replaced by ***."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    """A database URL with any password replaced by ***.
+
+    The password runs to the last ``@`` before the host (a password may itself hold an ``@``)."""
+    return re.sub(r"(://[^:/@]+:)[^/?#]*@", r"\1***@", url)

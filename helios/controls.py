@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock
@@ -56,8 +57,13 @@ def seed_defaults(session: Session, mode: TradingMode, now: datetime) -> bool:
     put_setting(session, MODE_KEY, mode.value, now, "configuration")
     put_setting(session, HALTED_KEY, "false", now, "configuration")
     put_setting(session, HALT_REASON_KEY, "", now, "configuration")
-    record_event(session, ts=now, kind="MODE_SET", actor="configuration",
-                 message=f"trading mode {mode.value} at first start")
+    record_event(
+        session,
+        ts=now,
+        kind="MODE_SET",
+        actor="configuration",
+        message=f"trading mode {mode.value} at first start",
+    )
     return True
 
 
@@ -87,9 +93,14 @@ class Controls:
             previous = row.value if row else None
             if previous != chosen.value:
                 put_setting(session, MODE_KEY, chosen.value, now, by)
-                record_event(session, ts=now, kind="MODE_CHANGE", actor=by,
-                             message=f"trading mode {previous} -> {chosen.value}",
-                             details={"reason": reason})
+                record_event(
+                    session,
+                    ts=now,
+                    kind="MODE_CHANGE",
+                    actor=by,
+                    message=f"trading mode {previous} -> {chosen.value}",
+                    details={"reason": reason},
+                )
         return chosen
 
     def halt_state(self) -> HaltState:
@@ -108,28 +119,57 @@ class Controls:
         return self.halt_state().halted
 
     def halt(self, reason: str, by: str) -> HaltState:
-        """Stop all opening trades until a person resumes. Closing stays allowed."""
+        """Stop all opening trades until a person resumes. Closing stays allowed.
+
+        A halt in force is not overwritten: its first reason, time and author stay until a
+        person resumes (the monitor may ask to halt on every pass while a limit stays breached).
+        The change is a conditional update, so two processes halting at once record one halt.
+        """
         for name, value in (("reason", reason), ("by", by)):
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInput(name, value, "a non-empty text")
         now = self._clock.now()
         with self._db.write() as session:
-            put_setting(session, HALTED_KEY, "true", now, by)
-            put_setting(session, HALT_REASON_KEY, reason, now, by)
-            record_event(session, ts=now, kind="HALT", actor=by, severity="CRITICAL",
-                         message=f"trading halted: {reason}")
+            if _flip(session, HALTED_KEY, "false", "true", now, by):
+                put_setting(session, HALT_REASON_KEY, reason, now, by)
+                record_event(
+                    session,
+                    ts=now,
+                    kind="HALT",
+                    actor=by,
+                    severity="CRITICAL",
+                    message=f"trading halted: {reason}",
+                )
         return self.halt_state()
 
     def resume(self, by: str, note: str = "") -> HaltState:
-        """Lift a halt (a person's decision, recorded with who)."""
+        """Lift a halt (a person's decision, recorded with who). Not halted: nothing changes."""
         if not isinstance(by, str) or not by.strip():
             raise InvalidInput("by", by, "who is resuming (a non-empty name)")
         now = self._clock.now()
         with self._db.write() as session:
             was = get_setting(session, HALT_REASON_KEY)
-            put_setting(session, HALTED_KEY, "false", now, by)
-            put_setting(session, HALT_REASON_KEY, "", now, by)
-            record_event(session, ts=now, kind="RESUME", actor=by,
-                         message=f"trading resumed (halt was: {was.value if was else ''})",
-                         details={"note": note})
+            reason = was.value if was else ""
+            if _flip(session, HALTED_KEY, "true", "false", now, by):
+                put_setting(session, HALT_REASON_KEY, "", now, by)
+                record_event(
+                    session,
+                    ts=now,
+                    kind="RESUME",
+                    actor=by,
+                    message=f"trading resumed (halt was: {reason})",
+                    details={"note": note},
+                )
         return self.halt_state()
+
+
+def _flip(session: Session, key: str, old: str, new: str, now: datetime, by: str) -> bool:
+    """Set ``key`` from ``old`` to ``new`` in one conditional UPDATE; True if this call did it."""
+    if get_setting(session, key) is None:  # a database seeded before the key existed
+        put_setting(session, key, old, now, "configuration")
+    result = session.execute(
+        update(Setting)
+        .where(Setting.key == key, Setting.value == old)
+        .values(value=new, updated_at=now, updated_by=by)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -11,11 +11,14 @@ from __future__ import annotations
 import logging
 from typing import Any, NoReturn
 
+from sqlalchemy.exc import IntegrityError
+
 from helios.clock import Clock, SystemClock
 from helios.config import ConfigError, Settings, TradingMode, load_settings
 from helios.controls import MODE_KEY, Controls, get_setting, seed_defaults
 from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
+from helios.db.models import Setting
 from helios.errors import NotYetAvailable
 from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
@@ -83,8 +86,32 @@ class Helios:
         self.close()
 
     def __repr__(self) -> str:
-        return (f"<Helios {self.db.display_url} mode={self.controls.trading_mode().value} "
-                f"feed={self.settings.market_feed.value}>")
+        return (
+            f"<Helios {self.db.display_url} mode={self.controls.trading_mode().value} "
+            f"feed={self.settings.market_feed.value}>"
+        )
+
+
+def _first_start(db: Database, settings: Settings, clock: Clock) -> Setting | None:
+    """Create the account and seed the mode once; returns the stored mode.
+
+    Two processes starting together on a new PostgreSQL database may both find no account and
+    both insert it: the loser's insert fails on the primary key, and its second attempt finds
+    the winner's rows and leaves them alone. (SQLite's write lock already lets only one in.)
+    """
+    for attempt in (1, 2):
+        now = clock.now()
+        try:
+            with db.write() as session:
+                ensure_account(
+                    session, settings.initial_capital_zar, now, settings.trading_day_timezone
+                )
+                seed_defaults(session, settings.trading_mode, now)
+                return get_setting(session, MODE_KEY)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    return None  # unreachable
 
 
 def connect(
@@ -106,23 +133,18 @@ def connect(
     try:
         if migrate:
             upgrade_to_head(db.engine)
-        now = chosen_clock.now()
-        with db.write() as session:
-            ensure_account(session, settings.initial_capital_zar, now,
-                           settings.trading_day_timezone)
-            seed_defaults(session, settings.trading_mode, now)
-            stored = get_setting(session, MODE_KEY)
+        stored = _first_start(db, settings, chosen_clock)
         if (
             "trading_mode" in settings.model_fields_set
             and stored is not None
             and stored.value != settings.trading_mode.value
         ):
-            raise ConfigError([(
-                "TRADING_MODE", settings.trading_mode.value,
-                f"the database is in {stored.value} mode (changed by {stored.updated_by} at "
-                f"{stored.updated_at:%Y-%m-%d %H:%M} UTC); remove TRADING_MODE or change the "
-                "mode with hx.controls.set_mode so the two agree",
-            )])
+            changed = f"changed by {stored.updated_by} at {stored.updated_at:%Y-%m-%d %H:%M} UTC"
+            allowed = (
+                f"the database is in {stored.value} mode ({changed}); remove TRADING_MODE or "
+                "change the mode with hx.controls.set_mode so the two agree"
+            )
+            raise ConfigError([("TRADING_MODE", settings.trading_mode.value, allowed)])
     except BaseException:
         db.dispose()
         raise

@@ -22,13 +22,26 @@ class Beat:
     details: dict[str, Any] | None
 
 
-def beat(db: Database, process: str, now: datetime, started_at: datetime,
-         details: dict[str, Any] | None = None) -> None:
+def beat(
+    db: Database,
+    process: str,
+    now: datetime,
+    started_at: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
     with db.write() as session:
         row = session.get(Heartbeat, process)
         if row is None:
-            session.add(Heartbeat(process=process, pid=os.getpid(), host=socket.gethostname(),
-                                  started_at=started_at, last_beat_at=now, details=details))
+            session.add(
+                Heartbeat(
+                    process=process,
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    started_at=started_at,
+                    last_beat_at=now,
+                    details=details,
+                )
+            )
         else:
             row.pid, row.host, row.started_at = os.getpid(), socket.gethostname(), started_at
             row.last_beat_at, row.details = now, details

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -28,12 +29,13 @@ from sqlalchemy.orm import Session
 from helios.clock import trading_day
 from helios.db.models import LedgerEntry, Order, PortfolioState, Position
 from helios.errors import HeliosError, InvalidInput
-from helios.money import ZERO, zar
+from helios.money import ZERO, price, qty, zar
 
 OPEN_STATUSES = ("OPEN",)
 # statuses whose margin is still out of cash (open, or closing but not yet filled)
 MARGIN_HELD_STATUSES = ("OPEN", "CLOSING")
 STATE_ID = 1
+SIDES = ("BUY", "SELL")
 
 
 class LedgerInvariantError(HeliosError):
@@ -100,18 +102,29 @@ def ensure_account(session: Session, initial_capital: Decimal, now: datetime, zo
     capital = zar(initial_capital, "initial_capital_zar")
     session.add(
         PortfolioState(
-            id=STATE_ID, initial_capital=capital, cash=capital, peak_equity=capital,
-            start_of_day_equity=capital, trading_day=trading_day(now, zone), updated_at=now,
+            id=STATE_ID,
+            initial_capital=capital,
+            cash=capital,
+            peak_equity=capital,
+            start_of_day_equity=capital,
+            trading_day=trading_day(now, zone),
+            updated_at=now,
         )
     )
-    session.add(LedgerEntry(ts=now, kind="INITIAL_CAPITAL", amount=capital,
-                            note="initial capital"))
+    session.add(LedgerEntry(ts=now, kind="INITIAL_CAPITAL", amount=capital, note="initial capital"))
     session.flush()
     return True
 
 
-def account_state(session: Session) -> PortfolioState:
-    state = session.get(PortfolioState, STATE_ID)
+def account_state(session: Session, *, for_update: bool = False) -> PortfolioState:
+    """The account row. ``for_update`` locks it until the transaction ends (PostgreSQL
+    ``SELECT ... FOR UPDATE``; SQLite's write transactions hold the database lock already), so
+    two processes booking at once add to the cash one after the other instead of both writing
+    ``old cash + their amount`` and losing one of them."""
+    if for_update:
+        state = session.get(PortfolioState, STATE_ID, with_for_update=True, populate_existing=True)
+    else:
+        state = session.get(PortfolioState, STATE_ID)
     if state is None:
         raise LedgerInvariantError("no account: the database was not initialised by connect()")
     return state
@@ -131,8 +144,11 @@ def value_account(session: Session, prices: dict[str, Decimal]) -> Valuation:
     marks: list[PositionMark] = []
     missing: list[str] = []
     for position in open_positions(session):
-        assert position.entry_price is not None and position.quantity is not None
-        assert position.notional is not None
+        if position.entry_price is None or position.quantity is None or position.notional is None:
+            raise LedgerInvariantError(
+                f"position {position.id} is {position.status} but has no entry booked "
+                "(entry price, quantity and notional come from book_open)"
+            )
         mark = prices.get(position.pair)
         if mark is None:
             missing.append(position.pair)
@@ -141,44 +157,90 @@ def value_account(session: Session, prices: dict[str, Decimal]) -> Valuation:
             pnl = unrealized(position.side, position.entry_price, mark, position.quantity)
         notional_now = position.notional if mark is None else zar(position.quantity * mark)
         marks.append(
-            PositionMark(position.id, position.pair, position.side, position.position_size_zar,
-                         notional_now, position.quantity, position.entry_price, mark, pnl)
+            PositionMark(
+                position.id,
+                position.pair,
+                position.side,
+                position.position_size_zar,
+                notional_now,
+                position.quantity,
+                position.entry_price,
+                mark,
+                pnl,
+            )
         )
     margin = sum((m.margin for m in marks), ZERO)
     upnl = sum((m.unrealized_pnl for m in marks), ZERO)
     return Valuation(
-        cash=state.cash, margin=margin, unrealized_pnl=upnl, equity=state.cash + margin + upnl,
-        gross_exposure=sum((m.notional for m in marks), ZERO), peak_equity=state.peak_equity,
-        start_of_day_equity=state.start_of_day_equity, initial_capital=state.initial_capital,
-        positions=marks, missing_prices=sorted(set(missing)),
+        cash=state.cash,
+        margin=margin,
+        unrealized_pnl=upnl,
+        equity=state.cash + margin + upnl,
+        gross_exposure=sum((m.notional for m in marks), ZERO),
+        peak_equity=state.peak_equity,
+        start_of_day_equity=state.start_of_day_equity,
+        initial_capital=state.initial_capital,
+        positions=marks,
+        missing_prices=sorted(set(missing)),
     )
 
 
 def _move_cash(
-    session: Session, state: PortfolioState, now: datetime, kind: str, amount: Decimal,
-    position: Position | None, order: Order | None, note: str = "",
+    session: Session,
+    state: PortfolioState,
+    now: datetime,
+    kind: str,
+    amount: Decimal,
+    position: Position | None,
+    order: Order | None,
+    note: str = "",
 ) -> None:
     state.cash = state.cash + amount
     state.updated_at = now
     state.version += 1
-    session.add(LedgerEntry(ts=now, kind=kind, amount=amount,
-                            position_id=position.id if position else None,
-                            order_id=order.id if order else None, note=note))
+    session.add(
+        LedgerEntry(
+            ts=now,
+            kind=kind,
+            amount=amount,
+            position_id=position.id if position else None,
+            order_id=order.id if order else None,
+            note=note,
+        )
+    )
 
 
 def book_open(
-    session: Session, position: Position, *, fill_price: Decimal, quantity: Decimal,
-    fee: Decimal, now: datetime, order: Order | None = None,
+    session: Session,
+    position: Position,
+    *,
+    fill_price: Decimal,
+    quantity: Decimal,
+    fee: Decimal,
+    now: datetime,
+    order: Order | None = None,
 ) -> None:
     """Record an opening fill: margin and entry fee leave cash; the position gets its entry.
 
     Runs in the caller's transaction together with the position's status change.
     """
-    if fill_price <= 0 or quantity <= 0 or fee < 0:
-        raise InvalidInput("fill", {"price": fill_price, "quantity": quantity, "fee": fee},
-                           "price > 0, quantity > 0, fee >= 0")
-    state = account_state(session)
-    margin = zar(position.position_size_zar)
+    fill_price, quantity, fee = _fill(fill_price, quantity, fee)
+    if quantity <= 0:
+        raise InvalidInput("fill.quantity", quantity, "a quantity > 0")
+    _check_side(position)
+    if position.entry_price is not None or position.entry_fee is not None:
+        # booking one fill twice would post the margin twice: never expected, always a bug
+        raise LedgerInvariantError(
+            f"position {position.id} already has an entry booked (price {position.entry_price});"
+            " an opening fill is booked once"
+        )
+    margin = zar(position.position_size_zar, "position_size_zar")
+    if margin <= 0:
+        raise InvalidInput("position_size_zar", position.position_size_zar, "a ZAR amount > 0")
+    state = account_state(session, for_update=True)
+    # the margin as it left cash (8 places) is the margin the position holds: equity adds back
+    # exactly what was taken out
+    position.position_size_zar = margin
     position.entry_price = fill_price
     position.quantity = quantity
     position.notional = zar(fill_price * quantity)
@@ -189,26 +251,64 @@ def book_open(
 
 
 def book_close(
-    session: Session, position: Position, *, fill_price: Decimal, fee: Decimal, now: datetime,
+    session: Session,
+    position: Position,
+    *,
+    fill_price: Decimal,
+    fee: Decimal,
+    now: datetime,
     order: Order | None = None,
 ) -> Decimal:
     """Record a closing fill: margin + gross P&L - exit fee return to cash. Returns the net
     realized P&L (gross minus entry and exit fees), which is also stored on the position."""
     if position.entry_price is None or position.quantity is None:
         raise LedgerInvariantError(f"position {position.id} has no entry to close")
-    if fill_price <= 0 or fee < 0:
-        raise InvalidInput("fill", {"price": fill_price, "fee": fee}, "price > 0, fee >= 0")
-    state = account_state(session)
+    if position.exit_price is not None or position.realized_pnl is not None:
+        # booking a close twice would return the margin twice: never expected, always a bug
+        raise LedgerInvariantError(
+            f"position {position.id} already has its exit booked (price {position.exit_price});"
+            " a closing fill is booked once"
+        )
+    fill_price, _quantity, fee = _fill(fill_price, position.quantity, fee)
+    _check_side(position)
+    state = account_state(session, for_update=True)
     gross = unrealized(position.side, position.entry_price, fill_price, position.quantity)
     position.exit_price = fill_price
     position.exit_fee = zar(fee)
     position.realized_pnl = gross - (position.entry_fee or ZERO) - position.exit_fee
-    _move_cash(session, state, now, "MARGIN_RELEASE", zar(position.position_size_zar), position,
-               order, "margin returned")
+    _move_cash(
+        session,
+        state,
+        now,
+        "MARGIN_RELEASE",
+        zar(position.position_size_zar),
+        position,
+        order,
+        "margin returned",
+    )
     _move_cash(session, state, now, "REALIZED_PNL", gross, position, order, "gross P&L")
     _move_cash(session, state, now, "FEE", -position.exit_fee, position, order, "exit fee")
     session.flush()
     return position.realized_pnl
+
+
+def _fill(fill_price: Any, quantity: Any, fee: Any) -> tuple[Decimal, Decimal, Decimal]:
+    """A fill as the ledger stores it: price 8 places, quantity 12, fee 8; floats refused."""
+    for name, value in (("price", fill_price), ("quantity", quantity), ("fee", fee)):
+        if not isinstance(value, Decimal | int | str) or isinstance(value, bool):
+            raise InvalidInput(f"fill.{name}", value, "a Decimal (floats never enter the ledger)")
+    checked_price = price(fill_price, "fill.price")
+    if checked_price <= 0:
+        raise InvalidInput("fill.price", fill_price, "a price > 0")
+    checked_fee = zar(fee, "fill.fee")
+    if checked_fee < 0:
+        raise InvalidInput("fill.fee", fee, "a fee >= 0")
+    return checked_price, qty(quantity, "fill.quantity"), checked_fee
+
+
+def _check_side(position: Position) -> None:
+    if position.side not in SIDES:
+        raise InvalidInput("position.side", position.side, "BUY or SELL")
 
 
 def mark_to_market(
@@ -216,7 +316,7 @@ def mark_to_market(
 ) -> Valuation:
     """Value the account, raise the peak if equity is higher, and roll the trading day (the first
     valuation of a new day sets its start-of-day equity). Returns the valuation after that."""
-    state = account_state(session)
+    state = account_state(session, for_update=True)
     valuation = value_account(session, prices)
     today = trading_day(now, zone)
     changed = False
@@ -243,7 +343,9 @@ def check_invariants(session: Session, prices: dict[str, Decimal]) -> Valuation:
        closed positions - entry fees of open positions + unrealized P&L (two independent paths);
     3. margin held = sum of MARGIN_LOCK - MARGIN_RELEASE entries;
     4. open positions have an entry price, quantity and notional = S x leverage (to the cent);
-    5. cash, peak and start-of-day equity are not negative.
+    5. cash, peak and start-of-day equity are not negative;
+    6. a position's status agrees with what was booked: OPEN/CLOSING exactly while its entry is
+       booked and its exit is not.
     """
     problems: list[str] = []
     state = account_state(session)
@@ -254,9 +356,25 @@ def check_invariants(session: Session, prices: dict[str, Decimal]) -> Valuation:
     valuation = value_account(session, prices)
     if valuation.equity != valuation.cash + valuation.margin + valuation.unrealized_pnl:
         problems.append("equity != cash + margin + unrealized P&L")
-    closed = session.scalars(select(Position).where(Position.closed_at.is_not(None)))
+    # closed = the ledger booked the exit (realized_pnl is set), whatever else the row says
+    closed = list(session.scalars(select(Position).where(Position.realized_pnl.is_not(None))))
     realized = sum((p.realized_pnl or ZERO for p in closed), ZERO)
     held = open_positions(session)
+    for position in closed:
+        if position.status in MARGIN_HELD_STATUSES:
+            problems.append(f"position {position.id} is {position.status} but its exit is booked")
+    booked_not_closed = session.scalars(
+        select(Position).where(
+            Position.entry_fee.is_not(None),
+            Position.realized_pnl.is_(None),
+            Position.status.not_in(MARGIN_HELD_STATUSES),
+        )
+    )
+    for position in booked_not_closed:
+        problems.append(
+            f"position {position.id} is {position.status} but its margin is still posted "
+            "(entry booked, exit not booked)"
+        )
     open_fees = sum((p.entry_fee or ZERO for p in held), ZERO)
     via_history = state.initial_capital + realized - open_fees + valuation.unrealized_pnl
     if via_history != valuation.equity:
@@ -268,13 +386,11 @@ def check_invariants(session: Session, prices: dict[str, Decimal]) -> Valuation:
     if -locked != valuation.margin:
         problems.append(f"margin held {valuation.margin} != margin entries {-locked}")
     for position in held:
-        if position.entry_price is None or position.quantity is None:
-            problems.append(f"open position {position.id} has no entry price or quantity")
-            continue
         expected = zar(position.position_size_zar * position.leverage)
         if abs((position.notional or ZERO) - expected) > Decimal("0.01"):
-            problems.append(f"position {position.id} notional {position.notional} != S x L "
-                            f"{expected}")
+            problems.append(
+                f"position {position.id} notional {position.notional} != S x L {expected}"
+            )
     for name in ("cash", "peak_equity", "start_of_day_equity"):
         if getattr(state, name) < 0:
             problems.append(f"{name} is negative: {getattr(state, name)}")

@@ -41,7 +41,7 @@ def to_decimal(value: Any, field: str) -> Decimal:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(field, value, "a finite number")
-        result = Decimal(repr(value))
+        result = Decimal(repr(float(value)))  # np.float64 is a float subclass
     elif isinstance(value, str):
         try:
             result = Decimal(value.strip())
@@ -77,7 +77,7 @@ def positive(value: Any, field: str, *, maximum: Decimal | None = None) -> Decim
     """A Decimal strictly above zero (and at most ``maximum``), or InvalidInput."""
     number = to_decimal(value, field)
     if number <= 0 or (maximum is not None and number > maximum):
-        allowed = "a number > 0" + (f" and <= {maximum}" if maximum is not None else "")
+        allowed = "a number > 0" + (f" and <= {maximum:f}" if maximum is not None else "")
         raise InvalidInput(field, value, allowed)
     return number
 

@@ -40,28 +40,48 @@ class Ledger:
 
     def entries(self, limit: int = 200) -> pd.DataFrame:
         with self._db.read() as session:
-            rows = list(session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc())
-                                        .limit(limit)))
-        return pd.DataFrame([{"id": r.id, "ts": r.ts, "kind": r.kind, "amount": r.amount,
-                              "position_id": r.position_id, "note": r.note} for r in rows])
+            rows = list(
+                session.scalars(select(LedgerEntry).order_by(LedgerEntry.id.desc()).limit(limit))
+            )
+        return pd.DataFrame(
+            [
+                {
+                    "id": r.id,
+                    "ts": r.ts,
+                    "kind": r.kind,
+                    "amount": r.amount,
+                    "position_id": r.position_id,
+                    "note": r.note,
+                }
+                for r in rows
+            ]
+        )
 
     def take_snapshot(self, risk_used: Decimal | None = None) -> PortfolioSnapshot:
         """Mark to market (peak, day roll) and store one ``portfolio_snapshots`` row."""
         now = self._clock.now()
         with self._db.write() as session:
-            valuation = mark_to_market(session, latest_prices(session), now,
-                                       self._settings.trading_day_timezone)
+            valuation = mark_to_market(
+                session, latest_prices(session), now, self._settings.trading_day_timezone
+            )
             mode = get_setting(session, MODE_KEY)
             halted = get_setting(session, HALTED_KEY)
             snapshot = PortfolioSnapshot(
-                ts=now, mode=mode.value if mode else "PAPER",
-                equity=valuation.equity, cash=valuation.cash, margin=valuation.margin,
+                ts=now,
+                mode=mode.value if mode else "PAPER",
+                equity=valuation.equity,
+                cash=valuation.cash,
+                margin=valuation.margin,
                 unrealized_pnl=valuation.unrealized_pnl,
-                gross_exposure=valuation.gross_exposure, peak_equity=valuation.peak_equity,
+                gross_exposure=valuation.gross_exposure,
+                peak_equity=valuation.peak_equity,
                 start_of_day_equity=valuation.start_of_day_equity,
-                drawdown=_ratio(valuation.drawdown), daily_pnl=valuation.daily_pnl,
-                daily_loss=_ratio(valuation.daily_loss), leverage=_ratio(valuation.leverage),
-                open_positions=len(valuation.positions), risk_used=risk_used,
+                drawdown=_ratio(valuation.drawdown),
+                daily_pnl=valuation.daily_pnl,
+                daily_loss=_ratio(valuation.daily_loss),
+                leverage=_ratio(valuation.leverage),
+                open_positions=len(valuation.positions),
+                risk_used=risk_used,
                 halted=bool(halted and halted.value == "true"),
             )
             session.add(snapshot)
@@ -78,12 +98,27 @@ class Ledger:
         with self._db.read() as session:
             rows = list(session.scalars(query))
         rows.reverse()
-        columns = ["ts", "mode", "equity", "cash", "margin", "unrealized_pnl", "gross_exposure",
-                   "peak_equity", "drawdown", "daily_pnl", "daily_loss", "leverage",
-                   "open_positions", "halted"]
+        columns = [
+            "ts",
+            "mode",
+            "equity",
+            "cash",
+            "margin",
+            "unrealized_pnl",
+            "gross_exposure",
+            "peak_equity",
+            "drawdown",
+            "daily_pnl",
+            "daily_loss",
+            "leverage",
+            "open_positions",
+            "halted",
+        ]
         return pd.DataFrame(
-            [{c: (float(v) if isinstance(v := getattr(r, c), Decimal) else v) for c in columns}
-             for r in rows],
+            [
+                {c: (float(v) if isinstance(v := getattr(r, c), Decimal) else v) for c in columns}
+                for r in rows
+            ],
             columns=columns,
         )
 

@@ -59,9 +59,11 @@ def _admin_engine():  # type: ignore[no-untyped-def]
 def _drop_stale(admin) -> None:  # type: ignore[no-untyped-def]
     """Drop databases left by earlier runs whose process is gone."""
     with admin.connect() as conn:
-        names = conn.execute(
-            text("SELECT datname FROM pg_database WHERE datname LIKE 'helios_test_%'")
-        ).scalars().all()
+        names = (
+            conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'helios_test_%'"))
+            .scalars()
+            .all()
+        )
         for name in names:
             match = re.match(r"helios_test_(\d+)_", name)
             pid = int(match.group(1)) if match else None
@@ -80,7 +82,7 @@ def pg_template() -> Iterator[str]:
     admin = _admin_engine()
     try:
         _drop_stale(admin)
-    except Exception as exc:  # noqa: BLE001 - report the server problem plainly
+    except Exception as exc:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")
         pytest.skip(f"PostgreSQL at {PG_ENV} is unreachable: {exc}")

@@ -25,7 +25,10 @@ from sqlalchemy.orm import Session
 from helios.config import redact_url
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-_WRITE = "helios_write"
+# Execution option marking a connection whose transactions write: on SQLite they start with
+# BEGIN IMMEDIATE (the write lock first), so writers queue instead of failing.
+WRITE_OPTION = "helios_write"
+_WRITE = WRITE_OPTION
 
 
 def normalise_url(url: str) -> str:

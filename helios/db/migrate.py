@@ -32,6 +32,12 @@ def upgrade_to_head(engine: Engine) -> str:
     return head
 
 
+def downgrade_to(engine: Engine, revision: str = "base") -> None:
+    """Step the schema back to ``revision`` ("base" drops every table). For tests and for
+    undoing a migration by hand; nothing in Helios calls it."""
+    command.downgrade(alembic_config(engine), revision)
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -1,8 +1,10 @@
 """Column types that keep money exact and times in UTC on both SQLite and PostgreSQL.
 
 - ``Exact``: ``NUMERIC(38, 18)`` on PostgreSQL; on SQLite, whose NUMERIC affinity would store a
-  binary float, the canonical decimal text. Values come back as ``Decimal``. Consequence: on SQLite
-  do not SUM or ORDER BY these columns in SQL; Helios adds them up in Python.
+  binary float, the canonical decimal text. Values come back as ``Decimal``. Both hold the same
+  number: at most 18 decimal places (rounded half-even before storing) and less than 1e20.
+  Floats are refused. Consequence: on SQLite do not SUM or ORDER BY these columns in SQL; Helios
+  adds them up in Python.
 - ``UTCDateTime``: timezone-aware UTC in Python; ``TIMESTAMP WITH TIME ZONE`` on PostgreSQL and
   naive UTC text on SQLite.
 """
@@ -10,12 +12,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from sqlalchemy import DateTime, Numeric, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+SCALE = Decimal("1e-18")
+LIMIT = Decimal("1e20")
+WIDE = Context(prec=80)  # room for any value quantize() is asked to round to 18 places
 
 
 class Exact(TypeDecorator[Decimal]):
@@ -30,14 +36,10 @@ class Exact(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        if isinstance(value, float):
-            raise TypeError("floats never enter the ledger: pass a Decimal")
+        if isinstance(value, float | bool):
+            raise TypeError(f"floats never enter the ledger: pass a Decimal, not {value!r}")
         number = value if isinstance(value, Decimal) else Decimal(value)
-        if not number.is_finite():
-            raise ValueError(f"non-finite number {number!r} cannot be stored")
-        if dialect.name == "sqlite":
-            return format(trim(number), "f")
-        return number
+        return stored_form(number, dialect.name)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
@@ -48,6 +50,20 @@ class Exact(TypeDecorator[Decimal]):
     @property
     def python_type(self) -> type[Decimal]:
         return Decimal
+
+
+def stored_form(number: Decimal, dialect_name: str) -> Decimal | str:
+    """The value both databases store for ``number``: NUMERIC(38, 18), so at most 20 integer
+    digits (larger raises on both, not only on PostgreSQL) and 18 decimal places (rounded
+    half-even here, so SQLite keeps the same number PostgreSQL would, not more)."""
+    if not number.is_finite():
+        raise ValueError(f"non-finite number {number!r} cannot be stored")
+    rounded = number.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=WIDE)
+    if rounded.copy_abs() >= LIMIT:
+        raise ValueError(f"{number} is out of range: an exact column holds less than 1e20")
+    if dialect_name == "sqlite":
+        return format(trim(rounded), "f")
+    return rounded
 
 
 def trim(number: Decimal) -> Decimal:

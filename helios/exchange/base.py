@@ -20,6 +20,8 @@ from helios.errors import InvalidInput
 from helios.money import positive
 
 CLIENT_ORDER_ID = re.compile(r"^[0-9A-Za-z-]{1,50}$")  # VALR's customerOrderId rule
+# No order is worth 1e15 units or ZAR; the bound keeps every figure inside the exact columns.
+MAX_AMOUNT = Decimal("1e15")
 
 
 class OrderStatus(StrEnum):
@@ -45,24 +47,47 @@ class OrderRequest:
 
     @classmethod
     def build(
-        cls, client_order_id: Any, pair: Any, side: Any, *, base_amount: Any = None,
+        cls,
+        client_order_id: Any,
+        pair: Any,
+        side: Any,
+        *,
+        base_amount: Any = None,
         quote_amount: Any = None,
     ) -> OrderRequest:
-        if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID.match(client_order_id):
-            raise InvalidInput("client_order_id", client_order_id,
-                               "1-50 letters, digits or dashes")
-        if not isinstance(pair, str) or not pair:
+        if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID.fullmatch(client_order_id):
+            raise InvalidInput("client_order_id", client_order_id, "1-50 letters, digits or dashes")
+        if not isinstance(pair, str) or not pair.strip():
             raise InvalidInput("pair", pair, "a pair such as BTCZAR")
         try:
             chosen_side = Side(str(side).upper())
         except ValueError:
             raise InvalidInput("side", side, "BUY or SELL") from None
         if (base_amount is None) == (quote_amount is None):
-            raise InvalidInput("base_amount/quote_amount", (base_amount, quote_amount),
-                               "exactly one of them")
-        base = positive(base_amount, "base_amount") if base_amount is not None else None
-        quote = positive(quote_amount, "quote_amount") if quote_amount is not None else None
-        return cls(client_order_id, pair.upper(), chosen_side, base, quote)
+            raise InvalidInput(
+                "base_amount/quote_amount", (base_amount, quote_amount), "exactly one of them"
+            )
+        base = (
+            positive(base_amount, "base_amount", maximum=MAX_AMOUNT)
+            if base_amount is not None
+            else None
+        )
+        quote = (
+            positive(quote_amount, "quote_amount", maximum=MAX_AMOUNT)
+            if quote_amount is not None
+            else None
+        )
+        return cls(client_order_id, pair.strip().upper(), chosen_side, base, quote)
+
+    def validated(self) -> OrderRequest:
+        """The same request checked as ``build`` checks it (for one constructed directly)."""
+        return OrderRequest.build(
+            self.client_order_id,
+            self.pair,
+            self.side,
+            base_amount=self.base_amount,
+            quote_amount=self.quote_amount,
+        )
 
 
 @dataclass(frozen=True)

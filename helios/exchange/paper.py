@@ -40,6 +40,7 @@ class PaperExchange(Exchange):
         return price(reference * factor)
 
     def submit_market_order(self, request: OrderRequest) -> OrderResult:
+        request = request.validated()  # raises InvalidInput before anything is written
         known = self.get_order(request.client_order_id)
         if known is not None:
             return _as_duplicate(known)
@@ -65,19 +66,24 @@ class PaperExchange(Exchange):
             order = PaperVenueOrder(
                 client_order_id=request.client_order_id,
                 exchange_order_id=str(uuid.uuid4()),
-                pair=request.pair, side=request.side.value, created_at=now,
-                quantity=ZERO, status=OrderStatus.REJECTED.value,
+                pair=request.pair,
+                side=request.side.value,
+                created_at=now,
+                quantity=ZERO,
+                status=OrderStatus.REJECTED.value,
             )
             latest = session.get(LatestPrice, request.pair)
             if request.pair not in self._settings.pairs:
                 order.reason = f"unknown pair {request.pair}: this venue trades " + ", ".join(
-                    self._settings.pairs)
+                    self._settings.pairs
+                )
             elif latest is None:
                 order.reason = f"no market price for {request.pair} yet"
             else:
                 fill = self.fill_price(request.side, latest.price)
                 quantity = (
-                    qty(request.base_amount) if request.base_amount is not None
+                    qty(request.base_amount)
+                    if request.base_amount is not None
                     else qty(request.quote_amount / fill)  # type: ignore[operator]
                 )
                 if quantity <= 0:
@@ -107,10 +113,16 @@ class PaperExchange(Exchange):
 
 def _result(order: PaperVenueOrder) -> OrderResult:
     return OrderResult(
-        client_order_id=order.client_order_id, exchange_order_id=order.exchange_order_id,
-        status=OrderStatus(order.status), pair=order.pair, side=order.side,
+        client_order_id=order.client_order_id,
+        exchange_order_id=order.exchange_order_id,
+        status=OrderStatus(order.status),
+        pair=order.pair,
+        side=order.side,
         quantity=order.quantity if order.status == OrderStatus.FILLED else None,
-        price=order.fill_price, fee=order.fee, reason=order.reason, created_at=order.created_at,
+        price=order.fill_price,
+        fee=order.fee,
+        reason=order.reason,
+        created_at=order.created_at,
     )
 
 

@@ -35,12 +35,16 @@ class CandleRow:
 def validate_candles(frame: pd.DataFrame, field: str = "candles") -> pd.DataFrame:
     """Check a candle table and return it sorted by timestamp with UTC timestamps."""
     if not isinstance(frame, pd.DataFrame):
-        raise InvalidInput(field, type(frame).__name__, "a pandas DataFrame with columns " +
-                           ", ".join(COLUMNS))
+        raise InvalidInput(
+            field, type(frame).__name__, "a pandas DataFrame with columns " + ", ".join(COLUMNS)
+        )
     missing = [column for column in COLUMNS if column not in frame.columns]
     if missing:
-        raise InvalidInput(f"{field}.columns", list(frame.columns),
-                           f"must include {', '.join(COLUMNS)} (missing {', '.join(missing)})")
+        raise InvalidInput(
+            f"{field}.columns",
+            list(frame.columns),
+            f"must include {', '.join(COLUMNS)} (missing {', '.join(missing)})",
+        )
     if frame.empty:
         raise InvalidInput(field, "an empty table", "at least one candle")
     table = frame.loc[:, list(COLUMNS)].copy()
@@ -56,8 +60,9 @@ def validate_candles(frame: pd.DataFrame, field: str = "candles") -> pd.DataFram
         bad = ~np.isfinite(values.to_numpy(dtype=float))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise InvalidInput(f"{field}.{column}[{row}]", frame[column].iloc[row],
-                               "a finite number")
+            raise InvalidInput(
+                f"{field}.{column}[{row}]", frame[column].iloc[row], "a finite number"
+            )
         limit_ok = values >= 0 if column == "volume" else values > 0
         if not limit_ok.all():
             row = int(np.flatnonzero(~limit_ok.to_numpy())[0])
@@ -73,12 +78,18 @@ def validate_candles(frame: pd.DataFrame, field: str = "candles") -> pd.DataFram
     if bad_high.any() or bad_low.any():
         position = int(np.flatnonzero((bad_high | bad_low).to_numpy())[0])
         row = table.iloc[position]
+        column = "high" if bad_high.iloc[position] else "low"
         raise InvalidInput(
-            f"{field}[{row['timestamp'].isoformat()}]",
-            {k: row[k] for k in ("open", "high", "low", "close")},
+            f"{field}.{column}[{row['timestamp'].isoformat()}]",
+            {k: _plain(row[k]) for k in ("open", "high", "low", "close")},
             "high >= open, close, low and low <= open, close",
         )
     return table.reset_index(drop=True)
+
+
+def _plain(value: object) -> object:
+    """A numpy scalar as the Python number it holds (readable in error messages)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def infer_interval(table: pd.DataFrame) -> int:
@@ -117,11 +128,11 @@ def to_rows(table: pd.DataFrame) -> list[CandleRow]:
         rows.append(
             CandleRow(
                 ts=record.timestamp.to_pydatetime(),
-                open=to_price(record.open, "open"),
-                high=to_price(record.high, "high"),
-                low=to_price(record.low, "low"),
-                close=to_price(record.close, "close"),
-                volume=to_qty(record.volume, "volume"),
+                open=to_price(_plain(record.open), "open"),
+                high=to_price(_plain(record.high), "high"),
+                low=to_price(_plain(record.low), "low"),
+                close=to_price(_plain(record.close), "close"),
+                volume=to_qty(_plain(record.volume), "volume"),
             )
         )
     return rows

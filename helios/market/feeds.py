@@ -1,8 +1,9 @@
 """Market feeds: where prices come from. One interface, four implementations.
 
 - ``sim``: the embedded default. A seeded, correlated random walk with realistic daily
-  volatilities and correlations (GARCH(1,1)-like volatility clustering in the daily history,
-  Gaussian steps intraday), so a new install trades offline. Clearly simulated: never for LIVE.
+  volatilities and correlations (GARCH(1,1)-like volatility clustering in the daily history, one
+  volatility regime shared by all pairs so the correlations come out as configured; Gaussian
+  steps intraday), so a new install trades offline. Clearly simulated: never for LIVE.
 - ``replay``: candles from CSV files ``<REPLAY_PATH>/<PAIR>.csv`` (timestamp, open, high, low,
   close, volume), one bar per poll after a history backfill.
 - ``valr``: VALR's public market data (``/v1/public/{pair}/buckets``) over ``requests``.
@@ -27,7 +28,7 @@ import pandas as pd
 import requests
 
 from helios.config import FeedKind, Settings
-from helios.errors import HeliosError
+from helios.errors import HeliosError, InvalidInput
 from helios.market.candles import DAY, infer_interval, validate_candles
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,9 @@ class Batch:
 
 class MarketFeed(ABC):
     kind: FeedKind
+    # True when the feed may have seen only part of a bar it reports (the simulation after a
+    # restart): the store then extends the stored bar instead of replacing it.
+    partial_bars: bool = False
 
     @abstractmethod
     def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
@@ -116,21 +120,24 @@ class _SimState:
     prices: np.ndarray
     # (bar open epoch, pair index) -> {open, high, low, close} of the bars still open
     bars: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict)
-    bar_ts: datetime | None = None
+    fresh: bool = True  # no step walked yet: the first poll walks one second to show a price
 
 
 class SimFeed(MarketFeed):
     """Correlated random walk over all configured pairs at once (so correlations are real)."""
 
     kind = FeedKind.SIM
+    partial_bars = True  # after a restart the walk sees only the rest of the current minute
 
     def __init__(self, settings: Settings, latest: dict[str, float] | None = None) -> None:
         self.pairs = list(settings.pairs)
         self.seed = settings.sim_seed
-        self.vols = np.array([SIM_ASSETS.get(base_asset(p), SIM_DEFAULT_ASSET)[0]
-                              for p in self.pairs])
-        self.start_prices = np.array([SIM_ASSETS.get(base_asset(p), SIM_DEFAULT_ASSET)[1]
-                                      for p in self.pairs])
+        self.vols = np.array(
+            [SIM_ASSETS.get(base_asset(p), SIM_DEFAULT_ASSET)[0] for p in self.pairs]
+        )
+        self.start_prices = np.array(
+            [SIM_ASSETS.get(base_asset(p), SIM_DEFAULT_ASSET)[1] for p in self.pairs]
+        )
         self.cholesky = np.linalg.cholesky(sim_correlation(self.pairs))
         self._latest = latest or {}
         self._state: _SimState | None = None
@@ -138,37 +145,50 @@ class SimFeed(MarketFeed):
 
     # history: GARCH(1,1)-like daily returns ending at the starting price yesterday
     def daily_history(self, now: datetime, days: int) -> dict[str, pd.DataFrame]:
+        """``days`` daily candles per pair, the last one yesterday (UTC), closing at the start
+        price. Deterministic for a seed.
+
+        Volatility clusters as in a GARCH(1,1) (alpha 0.08, beta 0.90) through one variance
+        multiplier ``h`` (mean 1) shared by every pair and driven by their average squared
+        shock: crypto calms down and panics together, and a shared regime keeps the correlation
+        of the returns equal to the configured one (a separate variance path per pair would
+        shrink it by about 0.02).
+        """
         rng = np.random.default_rng(self.seed)
         n = len(self.pairs)
         daily_vol = self.vols / math.sqrt(365)
         alpha, beta = 0.08, 0.90
-        omega = daily_vol**2 * (1 - alpha - beta)
-        variance = daily_vol**2
+        h = 1.0
         shocks = rng.standard_normal((days, n)) @ self.cholesky.T
         returns = np.empty((days, n))
         for t in range(days):
-            sigma = np.sqrt(variance)
-            returns[t] = sigma * shocks[t] - 0.5 * variance
-            variance = omega + alpha * returns[t] ** 2 + beta * variance
+            variance = daily_vol**2 * h
+            returns[t] = np.sqrt(variance) * shocks[t] - 0.5 * variance
+            h = (1 - alpha - beta) + alpha * h * float(np.mean(shocks[t] ** 2)) + beta * h
         # closes end at the start price on the last day
         log_closes = np.log(self.start_prices) - returns[::-1].cumsum(axis=0)[::-1] + returns
         closes = np.exp(log_closes)
         opens = np.vstack([closes[0] * np.exp(-returns[0]), closes[:-1]])
         intraday = np.abs(rng.standard_normal((days, n))) * daily_vol * 0.6
         highs = np.maximum(opens, closes) * np.exp(intraday)
-        lows = np.minimum(opens, closes) * np.exp(-np.abs(rng.standard_normal((days, n)))
-                                                   * daily_vol * 0.6)
+        lows = np.minimum(opens, closes) * np.exp(
+            -np.abs(rng.standard_normal((days, n))) * daily_vol * 0.6
+        )
         last_day = pd.Timestamp(now).floor("D") - pd.Timedelta(days=1)
         stamps = pd.date_range(end=last_day, periods=days, freq="D", tz="UTC")
         volumes = np.abs(rng.normal(1000, 200, (days, n)))
         history = {}
         for i, pair in enumerate(self.pairs):
-            history[pair] = pd.DataFrame({
-                "timestamp": stamps,
-                "open": np.round(opens[:, i], 2), "high": np.round(highs[:, i], 2),
-                "low": np.round(lows[:, i], 2), "close": np.round(closes[:, i], 2),
-                "volume": np.round(volumes[:, i] / max(closes[-1, i], 1) * 1e4, 6),
-            })
+            history[pair] = pd.DataFrame(
+                {
+                    "timestamp": stamps,
+                    "open": np.round(opens[:, i], 2),
+                    "high": np.round(highs[:, i], 2),
+                    "low": np.round(lows[:, i], 2),
+                    "close": np.round(closes[:, i], 2),
+                    "volume": np.round(volumes[:, i] / max(closes[-1, i], 1) * 1e4, 6),
+                }
+            )
         return history
 
     def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
@@ -180,9 +200,9 @@ class SimFeed(MarketFeed):
 
     def _ensure_state(self, now: datetime) -> _SimState:
         if self._state is None:
-            prices = np.array([
-                float(self._latest.get(p, self.start_prices[i])) for i, p in enumerate(self.pairs)
-            ])
+            prices = np.array(
+                [float(self._latest.get(p, self.start_prices[i])) for i, p in enumerate(self.pairs)]
+            )
             self._state = _SimState(now=now, prices=prices)
             self._rng = np.random.default_rng([self.seed, int(now.timestamp())])
         return self._state
@@ -200,8 +220,10 @@ class SimFeed(MarketFeed):
         state = self._ensure_state(now)
         elapsed = (now - state.now).total_seconds()
         steps = int(min(max(elapsed, 0.0), 3600.0))
-        if steps == 0:
-            steps = 1 if state.bar_ts is None else 0
+        if steps == 0 and state.fresh:
+            steps = 1
+        if elapsed < 0:  # the clock went back: wait until it passes the last step again
+            return {}
         step_vol = self.vols / math.sqrt(SECONDS_PER_YEAR)
         touched: dict[int, dict[str, dict[str, float]]] = {}
         start_epoch = int(now.timestamp()) - steps
@@ -217,8 +239,12 @@ class SimFeed(MarketFeed):
                     current = state.bars.get(key)
                     if current is None:
                         opening = float(state.prices[i]) if k == 0 else float(paths[k - 1, i])
-                        current = {"open": opening, "high": max(opening, price),
-                                   "low": min(opening, price), "close": price}
+                        current = {
+                            "open": opening,
+                            "high": max(opening, price),
+                            "low": min(opening, price),
+                            "close": price,
+                        }
                         state.bars[key] = current
                     else:
                         current["high"] = max(current["high"], price)
@@ -226,6 +252,7 @@ class SimFeed(MarketFeed):
                         current["close"] = price
                     touched.setdefault(bar, {})[pair] = current
             state.prices = paths[-1]
+            state.fresh = False
         state.now = now
         # forget closed bars older than the newest one
         newest = max((bar for bar, _ in state.bars), default=None)
@@ -239,10 +266,16 @@ class SimFeed(MarketFeed):
             self._polled_at = now
         bars = sorted(self._touched.items())
         rows = [
-            {"timestamp": datetime.fromtimestamp(bar, UTC), "open": round(v[pair]["open"], 2),
-             "high": round(v[pair]["high"], 2), "low": round(v[pair]["low"], 2),
-             "close": round(v[pair]["close"], 2), "volume": 0.0}
-            for bar, v in bars if pair in v
+            {
+                "timestamp": datetime.fromtimestamp(bar, UTC),
+                "open": round(v[pair]["open"], 2),
+                "high": round(v[pair]["high"], 2),
+                "low": round(v[pair]["low"], 2),
+                "close": round(v[pair]["close"], 2),
+                "volume": 0.0,
+            }
+            for bar, v in bars
+            if pair in v
         ]
         if not rows:
             return []
@@ -270,7 +303,10 @@ class ReplayFeed(MarketFeed):
                 raw = pd.read_csv(path)
             except (OSError, ValueError) as exc:
                 raise FeedError(f"replay file {path} unreadable: {exc}") from exc
-            table = validate_candles(raw, f"{path.name}")
+            try:
+                table = validate_candles(raw, f"{path.name}")
+            except InvalidInput as exc:
+                raise FeedError(f"replay file {path}: {exc}") from exc
             for column in ("open", "high", "low", "close"):
                 table[column] = pd.to_numeric(table[column]) * self.scale
             self._tables[pair] = (infer_interval(table), table)
@@ -319,6 +355,9 @@ class ValrPublicFeed(MarketFeed):
                     detail = f"code {body.get('code')}: {body['message']}"
             except ValueError:
                 pass
+            if response.status_code == 429:
+                limited = response.headers.get("x-valr-ratelimited", "")
+                detail = f"rate limited (x-valr-ratelimited: {limited or 'absent'}); {detail}"
             raise FeedError(f"VALR {path}: HTTP {response.status_code} ({detail})")
         try:
             return response.json()
@@ -333,8 +372,12 @@ class ValrPublicFeed(MarketFeed):
             window_start = max(start, window_end - timedelta(seconds=period * self.MAX_BUCKETS))
             items = self._get(
                 f"/v1/public/{pair}/buckets",
-                {"periodSeconds": period, "startTime": int(window_start.timestamp()),
-                 "endTime": int(window_end.timestamp()), "limit": self.MAX_BUCKETS},
+                {
+                    "periodSeconds": period,
+                    "startTime": int(window_start.timestamp()),
+                    "endTime": int(window_end.timestamp()),
+                    "limit": self.MAX_BUCKETS,
+                },
             )
             if not isinstance(items, list):
                 raise FeedError(f"VALR buckets for {pair}: expected a list, got {type(items)}")
@@ -349,11 +392,15 @@ class ValrPublicFeed(MarketFeed):
     @staticmethod
     def _to_frame(pair: str, items: list[dict[str, Any]]) -> pd.DataFrame:
         try:
-            return pd.DataFrame({
-                "timestamp": pd.to_datetime([item["startTime"] for item in items], utc=True),
-                **{column: [str(item[column]) for item in items]
-                   for column in ("open", "high", "low", "close", "volume")},
-            })
+            return pd.DataFrame(
+                {
+                    "timestamp": pd.to_datetime([item["startTime"] for item in items], utc=True),
+                    **{
+                        column: [str(item[column]) for item in items]
+                        for column in ("open", "high", "low", "close", "volume")
+                    },
+                }
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise FeedError(f"VALR buckets for {pair}: malformed item ({exc})") from exc
 

@@ -78,19 +78,32 @@ class MarketData:
         The interval is inferred from the timestamps unless given. Existing candles with the same
         pair, interval and timestamp are replaced. Returns the number of candles written.
         """
+        return self._store(pair, candles, interval, source)
+
+    def _store(
+        self,
+        pair: str,
+        candles: pd.DataFrame,
+        interval: int | str | None,
+        source: str,
+        *,
+        merge: bool = False,
+    ) -> int:
+        """Validate and write in one transaction (``merge``: see ``write_candles``)."""
         pair = self.check_pair(pair)
         table = validate_candles(candles)
         seconds = parse_interval(interval) if interval is not None else infer_interval(table)
         check_interval(seconds, "interval (inferred from the timestamps)")
-        misaligned = [
-            ts for ts in table["timestamp"] if int(ts.timestamp()) % seconds != 0
-        ]
+        misaligned = [ts for ts in table["timestamp"] if int(ts.timestamp()) % seconds != 0]
         if misaligned:
-            raise InvalidInput("candles.timestamp", misaligned[0].isoformat(),
-                               f"bar open times on a {seconds}-second grid (UTC)")
+            raise InvalidInput(
+                "candles.timestamp",
+                misaligned[0].isoformat(),
+                f"bar open times on a {seconds}-second grid (UTC)",
+            )
         rows = to_rows(table)
         with self._db.write() as session:
-            written = self.write_candles(session, pair, seconds, rows, source)
+            written = self.write_candles(session, pair, seconds, rows, source, merge=merge)
         return written
 
     def write_candles(
@@ -101,11 +114,15 @@ class MarketData:
         rows: list[CandleRow],
         source: str,
         observed: datetime | None = None,
+        *,
+        merge: bool = False,
     ) -> int:
         """Upsert validated rows inside the caller's transaction (feeds use this directly).
 
         ``observed`` is when the newest close was seen (default: the end of its bar, or now if
-        the bar is still open).
+        the bar is still open). ``merge``: a row extends the stored bar instead of replacing it
+        (open kept, high = max, low = min, close = the row's), for a feed that may have seen only
+        part of a bar (the simulation after a restart).
         """
         if not rows:
             return 0
@@ -122,13 +139,33 @@ class MarketData:
             )
         }
         volume_change: dict[datetime, Decimal] = {}
-        for row in rows:
-            old = existing.get(row.ts)
+        written: list[CandleRow] = []
+        for incoming in rows:
+            old = existing.get(incoming.ts)
+            row = incoming
+            if old is not None and merge:  # the stored bar, extended by what the feed saw
+                row = CandleRow(
+                    incoming.ts,
+                    old.open,
+                    max(old.high, incoming.high),
+                    min(old.low, incoming.low),
+                    incoming.close,
+                    max(old.volume, incoming.volume),
+                )
+            written.append(row)
             if old is None:
                 session.add(
-                    Candle(pair=pair, interval_seconds=seconds, ts=row.ts, open=row.open,
-                           high=row.high, low=row.low, close=row.close, volume=row.volume,
-                           source=source)
+                    Candle(
+                        pair=pair,
+                        interval_seconds=seconds,
+                        ts=row.ts,
+                        open=row.open,
+                        high=row.high,
+                        low=row.low,
+                        close=row.close,
+                        volume=row.volume,
+                        source=source,
+                    )
                 )
                 delta = row.volume
             else:
@@ -138,8 +175,10 @@ class MarketData:
             if seconds < DAY:
                 day = floor_time(row.ts, DAY)
                 volume_change[day] = volume_change.get(day, Decimal(0)) + delta
+        rows = written
         if seconds < DAY:
-            self._roll_up_days(session, pair, rows, volume_change, source, seconds)
+            new = {row.ts for row in rows if row.ts not in existing}
+            self._roll_up_days(session, pair, rows, new, volume_change, source, seconds)
         last = rows[-1]
         if observed is None:
             observed = min(last.ts + timedelta(seconds=seconds), max(now, last.ts))
@@ -152,10 +191,13 @@ class MarketData:
         session: Session,
         pair: str,
         rows: list[CandleRow],
+        new: set[datetime],
         volume_change: dict[datetime, Decimal],
         source: str,
         rows_interval: int,
     ) -> None:
+        """Fold intraday ``rows`` (``new``: the open times not stored before) into the daily
+        candles of their UTC days."""
         by_day: dict[datetime, list[CandleRow]] = {}
         for row in rows:
             by_day.setdefault(floor_time(row.ts, DAY), []).append(row)
@@ -169,37 +211,62 @@ class MarketData:
             low = min(row.low for row in day_rows)
             if daily is None:
                 session.add(
-                    Candle(pair=pair, interval_seconds=DAY, ts=day, open=day_rows[0].open,
-                           high=high, low=low, close=day_rows[-1].close,
-                           volume=max(volume_change.get(day, Decimal(0)), Decimal(0)),
-                           source=source)
+                    Candle(
+                        pair=pair,
+                        interval_seconds=DAY,
+                        ts=day,
+                        open=day_rows[0].open,
+                        high=high,
+                        low=low,
+                        close=day_rows[-1].close,
+                        volume=max(volume_change.get(day, Decimal(0)), Decimal(0)),
+                        source=source,
+                    )
                 )
             else:
                 daily.high = max(daily.high, high)
                 daily.low = min(daily.low, low)
-                newest = session.scalar(
-                    select(func.max(Candle.ts)).where(
+                # the bars of this interval stored for the day, these rows included (autoflush)
+                oldest, newest, count = session.execute(
+                    select(func.min(Candle.ts), func.max(Candle.ts), func.count()).where(
                         Candle.pair == pair,
                         Candle.interval_seconds == rows_interval,
                         Candle.ts >= day,
                         Candle.ts < day + timedelta(seconds=DAY),
                     )
-                )
-                if newest is None or day_rows[-1].ts >= newest:
+                ).one()
+                first = day_rows[0]
+                new_today = sum(1 for row in day_rows if row.ts in new)
+                # The open moves to a new bar that is earlier than every bar of the day stored
+                # before (or that opens at midnight). A day that came from a daily source keeps
+                # its open when its last minutes arrive, and so does a bar fetched again.
+                earliest_new = first.ts in new and first.ts == ensure_utc(oldest)
+                if first.ts == day or (earliest_new and int(count) > new_today):
+                    daily.open = first.open
+                if newest is None or day_rows[-1].ts >= ensure_utc(newest):
                     daily.close = day_rows[-1].close
                 daily.volume = max(daily.volume + volume_change.get(day, Decimal(0)), Decimal(0))
 
     def _set_latest(
-        self, session: Session, pair: str, close: Decimal, observed: datetime, now: datetime,
+        self,
+        session: Session,
+        pair: str,
+        close: Decimal,
+        observed: datetime,
+        now: datetime,
         source: str,
     ) -> None:
         latest = session.get(LatestPrice, pair)
         if latest is None:
-            session.add(LatestPrice(pair=pair, price=close, ts=observed, received_at=now,
-                                    source=source))
+            session.add(
+                LatestPrice(pair=pair, price=close, ts=observed, received_at=now, source=source)
+            )
         elif observed >= latest.ts:
             latest.price, latest.ts, latest.received_at, latest.source = (
-                close, observed, now, source,
+                close,
+                observed,
+                now,
+                source,
             )
 
     def set_price(self, pair: str, price: Any, ts: datetime | None = None) -> Decimal:
@@ -209,12 +276,14 @@ class MarketData:
         see the high and low, and the latest price. For tests and notebooks (``manual`` feed).
         """
         pair = self.check_pair(pair)
+        if isinstance(price, np.generic):  # a value taken out of pandas or numpy
+            price = price.item()
         value = to_price(positive(price, "price", maximum=Decimal("1e15")))
         if value <= 0:
             raise InvalidInput("price", price, "a number > 0 with at most 8 decimal places")
+        if ts is not None and not isinstance(ts, datetime):
+            raise InvalidInput("ts", ts, "a datetime (naive means UTC)")
         when = ensure_utc(ts) if ts is not None else self._clock.now()
-        if not isinstance(when, datetime):
-            raise InvalidInput("ts", ts, "a datetime")
         bar = floor_time(when, MINUTE)
         with self._db.write() as session:
             candle = session.scalars(
@@ -225,8 +294,20 @@ class MarketData:
             if candle is None:
                 row = CandleRow(bar, value, value, value, value, Decimal(0))
             else:
-                row = CandleRow(bar, candle.open, max(candle.high, value), min(candle.low, value),
-                                value, candle.volume)
+                # a price from earlier in the bar than the latest one seen keeps the bar's close
+                latest = session.get(LatestPrice, pair)
+                if latest is not None and latest.ts > when and floor_time(latest.ts, MINUTE) == bar:
+                    close = candle.close
+                else:
+                    close = value
+                row = CandleRow(
+                    bar,
+                    candle.open,
+                    max(candle.high, value),
+                    min(candle.low, value),
+                    close,
+                    candle.volume,
+                )
             self.write_candles(session, pair, MINUTE, [row], "manual", observed=when)
         return value
 
@@ -260,8 +341,12 @@ class MarketData:
                 batches = feed.poll(pair, now, self.newest_candle_times(pair))
                 for batch in batches:
                     if len(batch.candles):
-                        written[pair] = written.get(pair, 0) + self.ingest(
-                            pair, batch.candles, batch.interval, source=feed.kind.value
+                        written[pair] = written.get(pair, 0) + self._store(
+                            pair,
+                            batch.candles,
+                            batch.interval,
+                            feed.kind.value,
+                            merge=feed.partial_bars,
                         )
             except (FeedError, InvalidInput) as exc:
                 failures.append(f"{pair}: {exc}")
@@ -311,14 +396,16 @@ class MarketData:
         records = []
         for pair in self._settings.pairs:
             row = found.get(pair)
-            records.append({
-                "pair": pair,
-                "price": row.price if row else None,
-                "observed_at": row.ts if row else None,
-                "received_at": row.received_at if row else None,
-                "source": row.source if row else None,
-                "age_seconds": (now - row.received_at).total_seconds() if row else None,
-            })
+            records.append(
+                {
+                    "pair": pair,
+                    "price": row.price if row else None,
+                    "observed_at": row.ts if row else None,
+                    "received_at": row.received_at if row else None,
+                    "source": row.source if row else None,
+                    "age_seconds": (now - row.received_at).total_seconds() if row else None,
+                }
+            )
         return pd.DataFrame.from_records(records)
 
     def candles(
@@ -333,7 +420,9 @@ class MarketData:
         analysis; the exact values stay in the database). ``limit`` keeps the newest rows."""
         pair = self.check_pair(pair)
         seconds = parse_interval(interval)
-        if limit is not None and (not isinstance(limit, int) or limit <= 0):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0
+        ):
             raise InvalidInput("limit", limit, "a whole number > 0")
         query = select(Candle).where(Candle.pair == pair, Candle.interval_seconds == seconds)
         if start is not None:
@@ -349,19 +438,28 @@ class MarketData:
         return candles_frame(rows)
 
     def returns(
-        self, pair: str, interval: int | str = "1d", lookback: int | None = None,
+        self,
+        pair: str,
+        interval: int | str = "1d",
+        lookback: int | None = None,
         kind: str = "log",
     ) -> pd.Series:
         """Close-to-close returns (``kind`` 'log' or 'simple') indexed by the bar open time."""
         if kind not in ("log", "simple"):
             raise InvalidInput("kind", kind, "'log' or 'simple'")
+        if lookback is not None and (
+            isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1
+        ):
+            raise InvalidInput("lookback", lookback, "a whole number of returns >= 1")
         frame = self.candles(pair, interval, limit=None if lookback is None else lookback + 1)
         closes = frame.set_index("timestamp")["close"]
         series = np.log(closes).diff() if kind == "log" else closes.pct_change()
         return series.dropna().rename(pair)
 
     def returns_frame(
-        self, pairs: Iterable[str] | None = None, interval: int | str = "1d",
+        self,
+        pairs: Iterable[str] | None = None,
+        interval: int | str = "1d",
         lookback: int | None = None,
     ) -> pd.DataFrame:
         """Aligned log returns of several pairs (rows where every pair has a return)."""

@@ -1,0 +1,31 @@
+"""Helios Portfolio Manager: the Streamlit dashboard's entry point.
+
+Run with ``streamlit run app.py``. This file is the frame around every page: page config,
+navigation over ``pages/``, the database connection, the mode badge, the halt banner and the
+scheduler heartbeat. Pages read from ``helios`` and render; they hold no business rule.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+
+st.set_page_config(
+    page_title="Helios Portfolio Manager",
+    page_icon=":material/wb_sunny:",
+    layout="wide",
+    initial_sidebar_state="expanded",
+)
+
+# Registering the pages first turns off Streamlit's legacy pages/ auto-discovery, even when the
+# configuration is broken and the script stops below.
+PAGES = [
+    st.Page("pages/summary.py", title="Summary", icon=":material/dashboard:", default=True),
+]
+page = st.navigation(PAGES, position="sidebar")
+
+hx = ui.helios_or_stop()
+ui.sidebar_status(hx)
+ui.page_header(hx, page.title)
+page.run()

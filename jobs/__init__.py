@@ -1,0 +1,1 @@
+"""The scheduler process: wires helios services to APScheduler jobs. Holds no business rule."""

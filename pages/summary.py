@@ -1,0 +1,162 @@
+"""Summary: the account, its risk against the limits, the latest prices and the equity curve.
+
+Every figure comes from ``helios`` (``hx.ledger.valuation()``, ``hx.market.price_table()``,
+``hx.ledger.snapshots()``); this page only formats and lays them out.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+
+SNAPSHOT_LIMIT = 2000  # about a day and a half at the default 60 s snapshot interval
+
+hx = ui.helios_or_stop()
+settings = hx.settings
+zone = settings.trading_day_timezone
+
+
+@st.fragment(run_every=settings.dashboard_refresh_seconds)
+def account() -> None:
+    valuation = hx.ledger.valuation()
+
+    st.subheader("Account")
+    cols = st.columns(5)
+    cols[0].metric(
+        "Equity",
+        ui.fmt_zar(valuation.equity),
+        help="Portfolio value: cash + margin of open positions + unrealized P&L.",
+        border=True,
+    )
+    cols[1].metric("Cash", ui.fmt_zar(valuation.cash), border=True)
+    cols[2].metric("Margin in use", ui.fmt_zar(valuation.margin), border=True)
+    cols[3].metric("Unrealized P&L", ui.fmt_zar(valuation.unrealized_pnl), border=True)
+    cols[4].metric(
+        "Daily P&L",
+        ui.fmt_zar(valuation.daily_pnl),
+        help=f"Equity minus equity at the start of the trading day ({zone}).",
+        border=True,
+    )
+
+    st.subheader("Risk")
+    cols = st.columns(5)
+    cols[0].metric(
+        "Drawdown",
+        ui.fmt_pct(valuation.drawdown),
+        delta=f"limit {ui.fmt_pct(settings.max_drawdown_pct)}",
+        delta_color="off",
+        delta_arrow="off",
+        help="1 - equity / peak equity. Above the limit trading halts.",
+        border=True,
+    )
+    cols[1].metric(
+        "Daily loss",
+        ui.fmt_pct(valuation.daily_loss),
+        delta=f"limit {ui.fmt_pct(settings.daily_loss_limit_pct)}",
+        delta_color="off",
+        delta_arrow="off",
+        help="1 - equity / start-of-day equity. Above the limit trading halts.",
+        border=True,
+    )
+    cols[2].metric(
+        "Leverage",
+        ui.fmt_multiple(valuation.leverage),
+        delta=f"limit {ui.fmt_multiple(settings.max_leverage)}",
+        delta_color="off",
+        delta_arrow="off",
+        help="Total notional of open positions / equity.",
+        border=True,
+    )
+    cols[3].metric("Gross exposure", ui.fmt_zar(valuation.gross_exposure), border=True)
+    cols[4].metric("Open positions", len(valuation.positions), border=True)
+    if valuation.missing_prices:
+        st.warning(
+            "No price for " + ", ".join(valuation.missing_prices) + ": those positions are "
+            "carried at their entry price.",
+            icon=":material/warning:",
+        )
+
+
+@st.fragment(run_every=settings.dashboard_refresh_seconds)
+def latest_prices() -> None:
+    st.subheader("Latest prices")
+    prices = hx.market.price_table()
+    table = pd.DataFrame(
+        {
+            "Pair": prices["pair"],
+            "Price": [ui.fmt_zar(value) for value in prices["price"]],
+            "Age": [ui.fmt_age(value) for value in prices["age_seconds"]],
+            "Source": prices["source"].fillna("-"),
+        }
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Price": st.column_config.TextColumn("Price (ZAR)", alignment="right"),
+            "Age": st.column_config.TextColumn(
+                "Age", alignment="right", help="Time since the price reached the database."
+            ),
+        },
+    )
+    st.caption(
+        f"As of {ui.fmt_time(hx.clock.now(), zone)} · refreshes every "
+        f"{settings.dashboard_refresh_seconds:g} s"
+    )
+
+
+@st.fragment(run_every=settings.snapshot_interval_seconds)
+def equity_chart() -> None:
+    st.subheader("Equity")
+    history = hx.ledger.snapshots(limit=SNAPSHOT_LIMIT)
+    if history.empty:
+        st.info("No snapshots yet: start the scheduler.", icon=":material/schedule:")
+        return
+    if len(history) == 1:
+        first = history.iloc[0]
+        st.info(
+            f"One snapshot so far ({ui.fmt_zar(first['equity'])} at "
+            f"{ui.fmt_time(first['ts'], zone)}); the curve starts with the next one.",
+            icon=":material/schedule:",
+        )
+        return
+    times = pd.to_datetime(history["ts"], utc=True).dt.tz_convert(zone)
+    figure = go.Figure()
+    figure.add_scatter(
+        x=times,
+        y=history["peak_equity"],
+        name="Peak equity",
+        mode="lines",
+        line={"color": "#9ca3af", "width": 1, "dash": "dot"},
+        hovertemplate="Peak R%{y:,.2f}<extra></extra>",
+    )
+    figure.add_scatter(
+        x=times,
+        y=history["equity"],
+        name="Equity",
+        mode="lines",
+        line={"color": "#2563eb", "width": 2},
+        hovertemplate="Equity R%{y:,.2f}<extra></extra>",
+    )
+    figure.update_layout(
+        template="plotly_white",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        yaxis={"tickprefix": "R", "tickformat": ",.2f", "nticks": 6},
+        hovermode="x unified",
+    )
+    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False})
+    st.caption(f"Last {len(history)} snapshots · times in {zone}")
+
+
+account()
+chart_column, prices_column = st.columns([3, 2], gap="large")
+with chart_column:
+    equity_chart()
+with prices_column:
+    latest_prices()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Set up (once) and run the whole test suite on SQLite and PostgreSQL.
+# PostgreSQL: HELIOS_TEST_POSTGRES_URL (default: the local server, trust auth, database `test`);
+# the suite creates and drops its own databases there. HELIOS_REQUIRE_POSTGRES=1 makes a missing
+# server a failure instead of a skip (CI sets it). Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres@127.0.0.1:5432/test}
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+exec "$VENV/bin/python" -m pytest "$@"

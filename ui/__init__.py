@@ -1,0 +1,23 @@
+"""Shared Streamlit helpers for the dashboard (``app.py`` and ``pages/``).
+
+Only presentation lives here: the cached connection, the mode badge and status lines, and
+formatting. Every number shown comes from ``helios``; nothing here computes money.
+"""
+
+from ui.connection import helios_or_stop
+from ui.format import fmt_age, fmt_multiple, fmt_pct, fmt_time, fmt_zar
+from ui.status import halt_banner, mode_badge, page_header, scheduler_line, sidebar_status
+
+__all__ = [
+    "fmt_age",
+    "fmt_multiple",
+    "fmt_pct",
+    "fmt_time",
+    "fmt_zar",
+    "halt_banner",
+    "helios_or_stop",
+    "mode_badge",
+    "page_header",
+    "scheduler_line",
+    "sidebar_status",
+]

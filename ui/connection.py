@@ -1,0 +1,55 @@
+"""One ``helios.connect()`` per dashboard process.
+
+The ``Helios`` object holds an engine and a sessionmaker, both thread-safe, so it is cached
+globally with ``st.cache_resource`` and shared by every browser session. Sessions and ORM objects
+are never cached: each ``hx.*`` call opens and closes its own transaction. Configuration comes
+from the environment (``DATABASE_URL`` and friends) exactly as for the scheduler.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import helios
+from helios.config import redact_url
+
+# Keys whose value may hold a secret: never echo what was typed.
+_SECRET_KEYS = ("VALR_API_KEY", "VALR_API_SECRET")
+
+
+@st.cache_resource(show_spinner="Connecting to the database...", on_release=helios.Helios.close)
+def _connect() -> helios.Helios:
+    return helios.connect()
+
+
+def helios_or_stop() -> helios.Helios:
+    """The process's Helios, or an error on the page and ``st.stop()``.
+
+    A ConfigError is not cached (``st.cache_resource`` caches only returned values), so fixing
+    the environment and reloading the page is enough once the process is restarted with it.
+    """
+    try:
+        return _connect()
+    except helios.ConfigError as exc:
+        st.error(_config_message(exc), icon=":material/settings_alert:")
+    except Exception as exc:  # the database may be unreachable: say so instead of a traceback
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        st.error(
+            f"**Cannot open the Helios database.** {type(exc).__name__}: {first_line}",
+            icon=":material/database_off:",
+        )
+    st.stop()
+    raise AssertionError("unreachable: st.stop() ends the script run")
+
+
+def _config_message(exc: helios.ConfigError) -> str:
+    lines = ["**Invalid configuration.** Fix these keys in the environment or `.env`:", ""]
+    for key, value, allowed in exc.problems:
+        if key in _SECRET_KEYS:
+            shown = "(hidden)"
+        elif key == "DATABASE_URL" and isinstance(value, str):
+            shown = f"`{redact_url(value)}`"
+        else:
+            shown = f"`{value!r}`"
+        lines.append(f"- `{key}` = {shown}: {allowed}")
+    return "\n".join(lines)

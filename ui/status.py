@@ -1,0 +1,124 @@
+"""The status every page shows: trading mode, halt state, scheduler heartbeat, database.
+
+``app.py`` renders these around every page, inside fragments that refresh on
+``settings.dashboard_refresh_seconds``, so a halt or a dead scheduler shows up on an open tab
+without a reload.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+import helios
+from helios.config import TradingMode
+from helios.controls import HaltState
+from helios.heartbeat import Beat, last_beat
+from ui.format import fmt_age, fmt_time
+
+SCHEDULER = "scheduler"
+# A heartbeat older than this many intervals means the scheduler is gone.
+STALE_INTERVALS = 3
+
+
+def mode_badge(mode: TradingMode, *, large: bool = False) -> None:
+    """PAPER in a calm blue, LIVE in red: the first thing an operator must see.
+
+    ``large`` (the page header) draws a coloured callout box, visible at a glance; the sidebar
+    uses a badge.
+    """
+    live = mode is TradingMode.LIVE
+    label = "LIVE TRADING" if live else "PAPER TRADING"
+    icon = ":material/bolt:" if live else ":material/science:"
+    if large:
+        (st.error if live else st.info)(f"**{label}**", icon=icon)
+        return
+    st.badge(
+        label,
+        icon=icon,
+        color="red" if live else "blue",
+        help="Orders go to VALR with real money."
+        if live
+        else "Simulated fills at market price with the configured fee and slippage.",
+    )
+
+
+def halt_banner(state: HaltState, zone: str) -> None:
+    """A red banner with the halt's cause, who set it and when (nothing when not halted)."""
+    if not state.halted:
+        return
+    st.error(
+        f"**Trading halted: {state.reason}**  \n"
+        f"Halted by {state.by} at {fmt_time(state.since, zone)}. New positions are refused; "
+        "closing stays allowed. A person must resume trading.",
+        icon=":material/block:",
+    )
+
+
+def scheduler_age(beat: Beat | None, now: datetime) -> float | None:
+    """Seconds since the scheduler's last heartbeat (None when it never beat).
+
+    Wished in ``helios.heartbeat`` (liveness is a rule, not presentation); kept here until then.
+    """
+    if beat is None:
+        return None
+    return (now - beat.last_beat_at).total_seconds()
+
+
+def scheduler_line(beat: Beat | None, now: datetime, interval_seconds: float) -> None:
+    """'Scheduler running, heartbeat 4 s ago' or 'Scheduler not running'."""
+    age = scheduler_age(beat, now)
+    if age is None:
+        st.markdown(":red[:material/error:] **Scheduler not running**")
+        st.caption("No heartbeat recorded yet.")
+    elif age > STALE_INTERVALS * interval_seconds:
+        st.markdown(":red[:material/error:] **Scheduler not running**")
+        st.caption(f"Last heartbeat {fmt_age(age)} ago.")
+    else:
+        st.markdown(":green[:material/check_circle:] **Scheduler running**")
+        st.caption(f"Heartbeat {fmt_age(age)} ago.")
+
+
+def page_header(hx: helios.Helios, title: str) -> None:
+    """The top of every page: its title, the mode badge and, when halted, the halt banner.
+
+    Shown in the main area (not only the sidebar) so a collapsed sidebar never hides the mode.
+    """
+
+    @st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+    def _header() -> None:
+        left, right = st.columns([4, 1], vertical_alignment="center")
+        left.title(title)
+        with right, st.container(horizontal_alignment="right"):
+            mode_badge(hx.controls.trading_mode(), large=True)
+        halt_banner(hx.controls.halt_state(), hx.settings.trading_day_timezone)
+
+    _header()
+
+
+def sidebar_status(hx: helios.Helios) -> None:
+    """The sidebar block shared by all pages (refreshing on the dashboard interval)."""
+
+    @st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+    def _status() -> None:
+        st.caption("MODE")
+        mode_badge(hx.controls.trading_mode())
+        st.caption("TRADING")
+        state = hx.controls.halt_state()
+        if state.halted:
+            st.error(f"**Halted:** {state.reason}", icon=":material/block:")
+        else:
+            st.markdown(":green[:material/check_circle:] **Trading active**")
+        st.caption("SCHEDULER")
+        scheduler_line(
+            last_beat(hx.db, SCHEDULER), hx.clock.now(), hx.settings.heartbeat_interval_seconds
+        )
+
+    with st.sidebar:
+        st.markdown("### :material/wb_sunny: Helios")
+        st.caption("Portfolio manager · VALR ZAR pairs")
+        _status()
+        st.divider()
+        st.caption(f"Database: `{hx.db.display_url}`")
+        st.caption(f"Market feed: `{hx.settings.market_feed.value}`")
