@@ -23,6 +23,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helios.errors import ConfigError
+from helios.risk.limits import LIMIT_RULES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'helios.db'}"
@@ -53,6 +54,14 @@ def _fraction(default: float, low: float, high: float, *, low_open: bool = True)
     return Field(default=default, ge=low, le=high, json_schema_extra=extra)
 
 
+def _limit(name: str) -> Any:
+    """A risk-limit field with the default and range of its rule."""
+    rule = LIMIT_RULES[name]
+    bound = {"ge": rule.low} if rule.low_inclusive else {"gt": rule.low}
+    extra = {"fraction": name != "max_leverage"}
+    return Field(default=rule.default, le=rule.high, json_schema_extra=extra, **bound)
+
+
 class Settings(BaseSettings):
     """Every setting Helios reads. Field names are the lower-case form of the environment keys."""
 
@@ -80,14 +89,15 @@ class Settings(BaseSettings):
     paper_slippage_pct: Decimal = Field(default=Decimal("0.0005"), ge=0, le=Decimal("0.05"))
 
     # --- the seed's risk limits (first-start values; the database holds the versions in force)
-    max_drawdown_pct: float = _fraction(0.15, 0.0, 1.0)
-    daily_loss_limit_pct: float = _fraction(0.05, 0.0, 1.0)
-    max_portfolio_risk_exposure_pct: float = _fraction(0.15, 0.0, 1.0)
-    max_single_position_pct: float = _fraction(0.20, 0.0, 1.0)
-    max_sector_exposure_pct: float = _fraction(0.60, 0.0, 1.0)
-    max_correlation_threshold: float = _fraction(0.90, 0.0, 1.0)
-    max_leverage: float = Field(default=3.0, ge=1.0, le=10.0)
-    min_position_size_pct: float = _fraction(0.05, 0.0, 1.0)
+    # (defaults and ranges live in helios.risk.limits.LIMIT_RULES, the one place for them)
+    max_drawdown_pct: float = _limit("max_drawdown_pct")
+    daily_loss_limit_pct: float = _limit("daily_loss_limit_pct")
+    max_portfolio_risk_exposure_pct: float = _limit("max_portfolio_risk_exposure_pct")
+    max_single_position_pct: float = _limit("max_single_position_pct")
+    max_sector_exposure_pct: float = _limit("max_sector_exposure_pct")
+    max_correlation_threshold: float = _limit("max_correlation_threshold")
+    max_leverage: float = _limit("max_leverage")
+    min_position_size_pct: float = _limit("min_position_size_pct")
 
     # --- the seed's position defaults -----------------------------------------------------
     default_stop_loss_pct: float = Field(default=0.02, gt=0.0, le=0.5)

@@ -26,6 +26,7 @@ from helios.ledger import ensure_account
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
 from helios.portfolio import Ledger
+from helios.risk.service import RiskManager, seed_limits
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Helios:
         self.ledger = Ledger(db, settings, clock)
         self.controls = Controls(db, clock)
         self.paper_exchange = PaperExchange(db, settings, clock)
-        self.risk: Any = _Pending("risk", 3)
+        self.risk = RiskManager(db, settings, clock, self.market)
         self.positions: Any = _Pending("positions", 4)
         self.optimizer: Any = _Pending("optimizer", 5)
         self.signals: Any = _Pending("signals", 6)
@@ -93,7 +94,7 @@ class Helios:
 
 
 def _first_start(db: Database, settings: Settings, clock: Clock) -> Setting | None:
-    """Create the account and seed the mode once; returns the stored mode.
+    """Create the account and seed the mode and the risk limits once; returns the stored mode.
 
     Two processes starting together on a new PostgreSQL database may both find no account and
     both insert it: the loser's insert fails on the primary key, and its second attempt finds
@@ -107,6 +108,7 @@ def _first_start(db: Database, settings: Settings, clock: Clock) -> Setting | No
                     session, settings.initial_capital_zar, now, settings.trading_day_timezone
                 )
                 seed_defaults(session, settings.trading_mode, now)
+                seed_limits(session, settings, now)
                 return get_setting(session, MODE_KEY)
         except IntegrityError:
             if attempt == 2:

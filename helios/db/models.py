@@ -202,10 +202,10 @@ class RiskDecision(Base):
     side: Mapped[str] = mapped_column(String(4))
     trade_params: Mapped[dict[str, Any]]
     inputs: Mapped[dict[str, Any]]
-    checks: Mapped[dict[str, Any]]
+    checks: Mapped[list[Any]] = mapped_column(JSON)
     passed: Mapped[bool] = mapped_column(Boolean, index=True)
     reason: Mapped[str] = mapped_column(Text)
-    violated_limits: Mapped[dict[str, Any]]
+    violated_limits: Mapped[list[Any]] = mapped_column(JSON)
     limits_version: Mapped[int | None] = mapped_column(Integer)
     signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"))
 

@@ -443,15 +443,19 @@ class MarketData:
         interval: int | str = "1d",
         lookback: int | None = None,
         kind: str = "log",
+        end: datetime | None = None,
     ) -> pd.Series:
-        """Close-to-close returns (``kind`` 'log' or 'simple') indexed by the bar open time."""
+        """Close-to-close returns (``kind`` 'log' or 'simple') indexed by the bar open time;
+        ``end`` leaves out bars opening after it (e.g. today's unfinished day)."""
         if kind not in ("log", "simple"):
             raise InvalidInput("kind", kind, "'log' or 'simple'")
         if lookback is not None and (
             isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1
         ):
             raise InvalidInput("lookback", lookback, "a whole number of returns >= 1")
-        frame = self.candles(pair, interval, limit=None if lookback is None else lookback + 1)
+        frame = self.candles(
+            pair, interval, end=end, limit=None if lookback is None else lookback + 1
+        )
         closes = frame.set_index("timestamp")["close"]
         series = np.log(closes).diff() if kind == "log" else closes.pct_change()
         return series.dropna().rename(pair)

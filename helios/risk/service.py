@@ -1,0 +1,575 @@
+"""``hx.risk``: the guardian wired to the database.
+
+``check_trade_risk`` builds the portfolio state, the limits in force and the market statistics
+from the database, calls the pure ``checks.evaluate`` and stores the decision (inputs and all 7
+results) in ``risk_decisions``, passed or not, so it can be replayed and explained later.
+``preview`` does the same without storing and adds the headroom on each limit.
+
+Market statistics (GARCH/EWMA volatility, covariance of daily returns) are cached per process and
+refitted only when a new completed daily candle arrives (``volatility`` uses completed UTC days).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from helios.clock import Clock
+from helios.config import Settings
+from helios.controls import HALT_REASON_KEY, HALTED_KEY, get_setting
+from helios.db.engine import Database
+from helios.db.models import Candle, LatestPrice, Position, RiskDecision, RiskLimitVersion
+from helios.errors import InvalidInput
+from helios.events import record_event
+from helios.ledger import MARGIN_HELD_STATUSES, account_state
+from helios.market.candles import DAY
+from helios.market.store import MarketData, floor_time
+from helios.risk.checks import (
+    MarketStats,
+    OpenExposure,
+    PortfolioState,
+    ProposedTrade,
+    RiskResult,
+    evaluate,
+    halted_result,
+)
+from helios.risk.limits import LIMIT_NAMES, RiskLimits, loosened, validate_changes
+from helios.risk.sizing import SizingResult, size
+from helios.risk.volatility import VolEstimate, covariance, estimate_vol
+from helios.trade import TradeParams, parse_side
+
+MIN_COV_RETURNS = 30  # a pair with fewer daily returns is left out of the covariance matrix
+
+
+@dataclass(frozen=True)
+class RiskStats:
+    """The market statistics in force, with how each volatility was estimated."""
+
+    vols: dict[str, VolEstimate]
+    stats: MarketStats
+    marker: tuple[Any, ...]
+    fitted_at: datetime
+    fit_seconds: float
+
+    def daily_vol(self, pair: str) -> float | None:
+        estimate = self.vols.get(pair)
+        return estimate.daily_vol if estimate else None
+
+    def correlation_matrix(self) -> pd.DataFrame:
+        pairs = list(self.stats.pairs)
+        cov = self.stats.covariance
+        data = [
+            [
+                cov[i][j] / math.sqrt(cov[i][i] * cov[j][j])
+                if cov[i][i] > 0 and cov[j][j] > 0
+                else float("nan")
+                for j in range(len(pairs))
+            ]
+            for i in range(len(pairs))
+        ]
+        return pd.DataFrame(data, index=pairs, columns=pairs)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the pure function saw: stored with each decision, enough to replay it."""
+
+    state: PortfolioState
+    limits: RiskLimits
+    trade: ProposedTrade
+    stats: MarketStats
+    halted: bool
+    halt_reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": {**asdict(self.state), "positions": [asdict(p) for p in self.state.positions]},
+            "limits": self.limits.to_dict(),
+            "trade": asdict(self.trade),
+            "stats": {
+                "daily_vol": dict(self.stats.daily_vol),
+                "pairs": list(self.stats.pairs),
+                "covariance": [list(row) for row in self.stats.covariance],
+                "aligned_obs": self.stats.aligned_obs,
+            },
+            "halted": self.halted,
+            "halt_reason": self.halt_reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Inputs:
+        state = data["state"]
+        limits = {k: v for k, v in data["limits"].items() if k != "changed_at"}
+        return cls(
+            state=PortfolioState(
+                equity=state["equity"],
+                peak_equity=state["peak_equity"],
+                start_of_day_equity=state["start_of_day_equity"],
+                positions=tuple(OpenExposure(**p) for p in state["positions"]),
+            ),
+            limits=RiskLimits(**limits),
+            trade=ProposedTrade(**data["trade"]),
+            stats=MarketStats(
+                daily_vol=data["stats"]["daily_vol"],
+                pairs=tuple(data["stats"]["pairs"]),
+                covariance=tuple(tuple(row) for row in data["stats"]["covariance"]),
+                aligned_obs=data["stats"]["aligned_obs"],
+            ),
+            halted=data["halted"],
+            halt_reason=data["halt_reason"],
+        )
+
+
+@dataclass(frozen=True)
+class Headroom:
+    check: str
+    limit_name: str
+    value: float | None
+    limit: float
+    headroom: float | None  # limit - value, in the check's own unit
+    max_additional_notional_zar: float | None  # more notional of this trade's kind that fits
+
+
+@dataclass(frozen=True)
+class Preview:
+    result: RiskResult
+    headroom: list[Headroom]
+    capacity: dict[str, Any]
+    trade: TradeParams
+    inputs: dict[str, Any] = field(repr=False)
+
+    @property
+    def passed(self) -> bool:
+        return self.result.passed
+
+
+def _f(value: Decimal | float) -> float:
+    return float(value)
+
+
+class RiskManager:
+    def __init__(self, db: Database, settings: Settings, clock: Clock, market: MarketData) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._market = market
+        self._stats: RiskStats | None = None
+        self._stats_lock = threading.Lock()
+
+    # --- limits -------------------------------------------------------------------------
+    def get_limits(self) -> RiskLimits:
+        """The limits in force (the newest version)."""
+        with self._db.read() as session:
+            return _limits_in_force(session)
+
+    def limit_history(self) -> list[RiskLimits]:
+        """Every version, newest first."""
+        with self._db.read() as session:
+            rows = session.scalars(
+                select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc())
+            )
+            return [_limits_from_row(row) for row in rows]
+
+    def update_limits(self, changes: dict[str, Any], changed_by: str, note: str = "") -> RiskLimits:
+        """Store a new version with ``changes`` applied (validated), who and when.
+
+        Loosening a limit while positions are open is allowed and recorded as an event.
+        """
+        clean = validate_changes(changes)
+        if not isinstance(changed_by, str) or not changed_by.strip():
+            raise InvalidInput("changed_by", changed_by, "who is making the change (non-empty)")
+        now = self._clock.now()
+        with self._db.write() as session:
+            before = _limits_in_force(session)
+            after = RiskLimits.from_values({**before.values(), **clean})
+            version = (before.version or 0) + 1
+            session.add(_limits_row(after, version, changed_by.strip(), now, note))
+            changed = {
+                k: [getattr(before, k), v] for k, v in clean.items() if getattr(before, k) != v
+            }
+            record_event(
+                session,
+                ts=now,
+                kind="LIMITS_CHANGED",
+                actor=changed_by,
+                message=f"risk limits v{before.version} -> v{version}: "
+                + ", ".join(f"{k} {a:g} -> {b:g}" for k, (a, b) in changed.items()),
+                details={"changes": changed, "note": note},
+            )
+            looser = loosened(before, after)
+            open_count = session.scalar(
+                select(func.count())
+                .select_from(Position)
+                .where(Position.status.in_(MARGIN_HELD_STATUSES))
+            )
+            if looser and open_count:
+                record_event(
+                    session,
+                    ts=now,
+                    kind="LIMITS_LOOSENED",
+                    actor=changed_by,
+                    severity="WARNING",
+                    message=f"loosened {', '.join(looser)} with {open_count} open position(s)",
+                    details={"limits": looser},
+                )
+        return replace(after, version=version, changed_by=changed_by.strip(), changed_at=now)
+
+    # --- market statistics --------------------------------------------------------------
+    def market_stats(self) -> RiskStats:
+        """Volatility and covariance, refitted only when a new completed day arrives."""
+        today = floor_time(self._clock.now(), DAY)
+        with self._db.read() as session:
+            marker = _candle_marker(session, today)
+        cached = self._stats
+        if cached is not None and cached.marker == marker:
+            return cached
+        with self._stats_lock:
+            if self._stats is not None and self._stats.marker == marker:
+                return self._stats
+            self._stats = self._fit(marker, today)
+            return self._stats
+
+    def refresh_stats(self) -> RiskStats:
+        """Refit now, whatever the cache holds (timing, tests)."""
+        self._stats = None
+        return self.market_stats()
+
+    def _fit(self, marker: tuple[Any, ...], today: datetime) -> RiskStats:
+        import time
+
+        began = time.perf_counter()
+        end = today - timedelta(seconds=1)
+        series: dict[str, pd.Series] = {}
+        vols: dict[str, VolEstimate] = {}
+        for pair in self._settings.pairs:
+            returns = self._market.returns(pair, "1d", end=end)
+            series[pair] = returns
+            vols[pair] = estimate_vol(pair, returns)
+        usable = [p for p, r in series.items() if len(r) >= MIN_COV_RETURNS]
+        frame = (
+            pd.concat([series[p] for p in usable], axis=1, join="inner")
+            if usable
+            else pd.DataFrame()
+        )
+        pairs, cov, aligned = covariance(frame) if usable else ((), [], 0)
+        stats = MarketStats(
+            daily_vol={p: v.daily_vol for p, v in vols.items() if v.daily_vol is not None},
+            pairs=tuple(pairs),
+            covariance=tuple(tuple(float(x) for x in row) for row in cov),
+            aligned_obs=int(aligned),
+        )
+        return RiskStats(vols, stats, marker, self._clock.now(), time.perf_counter() - began)
+
+    def volatility(self, pair: str) -> VolEstimate:
+        pair = self._market.check_pair(pair)
+        return self.market_stats().vols[pair]
+
+    # --- the checks ---------------------------------------------------------------------
+    def gather(self, pair: Any, signal: Any, trade_params: Any) -> tuple[Inputs, TradeParams]:
+        """Validate the request and read everything the checks need, in one transaction."""
+        pair = self._market.check_pair(pair)
+        side = parse_side(signal)
+        stats = self.market_stats().stats
+        with self._db.read() as session:
+            limits = _limits_in_force(session)
+            params = TradeParams.parse(trade_params, self._settings, limits.max_leverage)
+            state = self._portfolio_state(session)
+            latest = session.get(LatestPrice, pair)
+            halted = get_setting(session, HALTED_KEY)
+            reason = get_setting(session, HALT_REASON_KEY)
+        trade = ProposedTrade(
+            pair=pair,
+            side=side,
+            position_size_zar=params.position_size_zar,
+            leverage=params.leverage,
+            sector=self._settings.sector_of(pair),
+            price=_f(latest.price) if latest else None,
+        )
+        is_halted = bool(halted and halted.value == "true")
+        inputs = Inputs(
+            state, limits, trade, stats, is_halted, reason.value if reason and is_halted else ""
+        )
+        return inputs, params
+
+    def _portfolio_state(self, session: Session) -> PortfolioState:
+        account = account_state(session)
+        prices = {row.pair: row.price for row in session.scalars(select(LatestPrice))}
+        exposures = []
+        equity = account.cash
+        for position in session.scalars(
+            select(Position).where(Position.status.in_(MARGIN_HELD_STATUSES))
+        ):
+            mark = prices.get(position.pair)
+            quantity = position.quantity or Decimal(0)
+            entry = position.entry_price or Decimal(0)
+            if mark is None:
+                notional = float("nan")
+                pnl = Decimal(0)
+            else:
+                notional = _f(quantity * mark)
+                pnl = (
+                    (mark - entry) * quantity
+                    if position.side == "BUY"
+                    else (entry - mark) * quantity
+                )
+            equity += position.position_size_zar + pnl
+            exposures.append(
+                OpenExposure(
+                    position.pair, position.side, notional, self._settings.sector_of(position.pair)
+                )
+            )
+        return PortfolioState(
+            equity=_f(equity),
+            peak_equity=_f(account.peak_equity),
+            start_of_day_equity=_f(account.start_of_day_equity),
+            positions=tuple(exposures),
+        )
+
+    def check_trade_risk(
+        self, pair: Any, signal: Any, trade_params: Any, *, signal_id: int | None = None
+    ) -> RiskResult:
+        """The seed's call: run the 7 checks on an opening trade and store the decision.
+
+        A halted system rejects before the checks. Returns ``RiskResult`` (``passed``,
+        ``reason``, ``violated_limits``, ``checks``) with the stored ``decision_id``.
+        """
+        inputs, params = self.gather(pair, signal, trade_params)
+        result = _decide(inputs)
+        now = self._clock.now()
+        with self._db.write() as session:
+            decision = RiskDecision(
+                ts=now,
+                pair=inputs.trade.pair,
+                side=inputs.trade.side,
+                trade_params=params.to_dict(),
+                inputs=inputs.to_dict(),
+                checks=[c.to_dict() for c in result.checks],
+                passed=result.passed,
+                reason=result.reason,
+                violated_limits=list(result.violated_limits),
+                limits_version=inputs.limits.version,
+                signal_id=signal_id,
+            )
+            session.add(decision)
+            session.flush()
+            decision_id = decision.id
+        return replace(result, decision_id=decision_id)
+
+    def check_close(self, position_id: int) -> RiskResult:
+        """Closing reduces risk: never blocked, not even while halted."""
+        return RiskResult(
+            passed=True,
+            reason=f"closing position {position_id}: always allowed",
+            violated_limits=[],
+            checks=[],
+        )
+
+    def preview(self, pair: Any, signal: Any, trade_params: Any) -> Preview:
+        """``check_trade_risk`` without storing, plus the headroom on each limit."""
+        inputs, params = self.gather(pair, signal, trade_params)
+        result = _decide(inputs)
+        return Preview(
+            result, _headroom(inputs, result), self._capacity(inputs), params, inputs.to_dict()
+        )
+
+    def replay(self, decision_id: int) -> RiskResult:
+        """Re-run a stored decision's inputs through today's pure function."""
+        with self._db.read() as session:
+            decision = session.get(RiskDecision, decision_id)
+            if decision is None:
+                raise InvalidInput("decision_id", decision_id, "the id of a stored decision")
+            inputs = Inputs.from_dict(decision.inputs)
+        return _decide(inputs)
+
+    def decisions(self, limit: int = 100, passed: bool | None = None) -> pd.DataFrame:
+        query = select(RiskDecision).order_by(RiskDecision.id.desc()).limit(limit)
+        if passed is not None:
+            query = query.where(RiskDecision.passed.is_(passed))
+        with self._db.read() as session:
+            rows = list(session.scalars(query))
+        return pd.DataFrame(
+            [
+                {
+                    "id": r.id,
+                    "ts": r.ts,
+                    "pair": r.pair,
+                    "side": r.side,
+                    "passed": r.passed,
+                    "reason": r.reason,
+                    "violated_limits": ", ".join(r.violated_limits),
+                    "position_size_zar": r.trade_params.get("position_size_zar"),
+                    "leverage": r.trade_params.get("leverage"),
+                    "limits_version": r.limits_version,
+                }
+                for r in rows
+            ]
+        )
+
+    # --- sizing and capacity ------------------------------------------------------------
+    def size_position(
+        self,
+        pair: Any,
+        signal: Any,
+        confidence: Any,
+        stop_loss_pct: Any = None,
+        take_profit_pct: Any = None,
+        leverage: Any = 1.0,
+    ) -> SizingResult:
+        """Fractional Kelly x volatility scalar x equity, capped by the single-position limit."""
+        pair = self._market.check_pair(pair)
+        parse_side(signal)
+        p = _probability(confidence)
+        limits = self.get_limits()
+        params = TradeParams.parse(
+            {
+                "position_size_zar": 1,
+                "leverage": leverage,
+                "stop_loss_pct": stop_loss_pct,
+                "take_profit_pct": take_profit_pct,
+            },
+            self._settings,
+            limits.max_leverage,
+        )
+        with self._db.read() as session:
+            state = self._portfolio_state(session)
+        existing = sum(
+            x.notional for x in state.positions if x.pair == pair and math.isfinite(x.notional)
+        )
+        return size(
+            equity=state.equity,
+            win_probability=p,
+            stop_loss_pct=params.stop_loss_pct,
+            take_profit_pct=params.take_profit_pct,
+            daily_vol=self.volatility(pair).daily_vol,
+            kelly_fraction=self._settings.kelly_fraction,
+            vol_target_annual=self._settings.vol_target_annual,
+            periods_per_year=self._settings.periods_per_year,
+            max_single_position_pct=limits.max_single_position_pct,
+            leverage=params.leverage,
+            existing_pair_notional=existing,
+        )
+
+    def capacity(self) -> dict[str, Any]:
+        """Risk budget used and left, and how many minimum-size positions still fit per pair
+        at current volatility (the seed's dynamic capacity, not a position count)."""
+        stats = self.market_stats().stats
+        with self._db.read() as session:
+            limits = _limits_in_force(session)
+            state = self._portfolio_state(session)
+        dummy = ProposedTrade(self._settings.pairs[0], "BUY", 0.0, 1.0, "crypto", None)
+        return self._capacity(Inputs(state, limits, dummy, stats, False, ""))
+
+    def _capacity(self, inputs: Inputs) -> dict[str, Any]:
+        state, limits, stats = inputs.state, inputs.limits, inputs.stats
+        budget = limits.max_portfolio_risk_exposure_pct * state.equity
+        used = sum(p.notional * stats.daily_vol.get(p.pair, float("nan")) for p in state.positions)
+        left = budget - used if math.isfinite(used) else float("nan")
+        min_notional = limits.min_position_size_pct * state.equity
+        fits = {}
+        for pair in self._settings.pairs:
+            vol = stats.daily_vol.get(pair)
+            per = min_notional * vol if vol else None
+            fits[pair] = max(0, math.floor(left / per)) if per and math.isfinite(left) else None
+        return {
+            "risk_budget_zar": budget,
+            "risk_used_zar": used,
+            "risk_left_zar": left,
+            "risk_used_pct_of_budget": used / budget if budget > 0 else None,
+            "min_position_notional_zar": min_notional,
+            "min_positions_that_fit": fits,
+        }
+
+
+def _decide(inputs: Inputs) -> RiskResult:
+    if inputs.halted:
+        return halted_result(inputs.halt_reason or "no reason recorded")
+    return evaluate(inputs.state, inputs.limits, inputs.trade, inputs.stats)
+
+
+def _probability(confidence: Any) -> float:
+    allowed = "a probability > 0 and < 1 (the ML confidence)"
+    if isinstance(confidence, bool):
+        raise InvalidInput("confidence", confidence, allowed)
+    try:
+        p = float(confidence)
+    except (TypeError, ValueError):
+        raise InvalidInput("confidence", confidence, allowed) from None
+    if not math.isfinite(p) or not 0 < p < 1:
+        raise InvalidInput("confidence", confidence, allowed)
+    return p
+
+
+def _headroom(inputs: Inputs, result: RiskResult) -> list[Headroom]:
+    """How far each limit is from binding, and how much more notional of this trade fits."""
+    state, trade, stats = inputs.state, inputs.trade, inputs.stats
+    equity = state.equity
+    rows = []
+    for check in result.checks:
+        room = None if check.value is None else check.limit - check.value
+        extra: float | None = None
+        if room is not None and equity > 0:
+            if check.name in ("single_position", "sector_exposure", "leverage"):
+                extra = max(0.0, room * equity)
+            elif check.name == "risk_capacity" and stats.daily_vol.get(trade.pair):
+                extra = max(0.0, room * equity / stats.daily_vol[trade.pair])
+        rows.append(Headroom(check.name, check.limit_name, check.value, check.limit, room, extra))
+    return rows
+
+
+def _limits_row(
+    limits: RiskLimits, version: int, by: str, now: datetime, note: str
+) -> RiskLimitVersion:
+    return RiskLimitVersion(
+        version=version,
+        changed_by=by,
+        changed_at=now,
+        note=note,
+        **{name: Decimal(repr(getattr(limits, name))) for name in LIMIT_NAMES},
+    )
+
+
+def _limits_from_row(row: RiskLimitVersion) -> RiskLimits:
+    return RiskLimits(
+        **{name: float(getattr(row, name)) for name in LIMIT_NAMES},
+        version=row.version,
+        changed_by=row.changed_by,
+        changed_at=row.changed_at,
+    )
+
+
+def _limits_in_force(session: Session) -> RiskLimits:
+    row = session.scalars(
+        select(RiskLimitVersion).order_by(RiskLimitVersion.version.desc()).limit(1)
+    ).one_or_none()
+    if row is None:
+        raise InvalidInput("risk_limits", None, "a stored version (connect() seeds version 1)")
+    return _limits_from_row(row)
+
+
+def seed_limits(session: Session, settings: Settings, now: datetime) -> bool:
+    """First start: version 1 from configuration. True if seeded."""
+    if session.scalar(select(func.count()).select_from(RiskLimitVersion)):
+        return False
+    limits = RiskLimits.from_values({name: getattr(settings, name) for name in LIMIT_NAMES})
+    session.add(_limits_row(limits, 1, "configuration", now, "first start"))
+    session.flush()
+    return True
+
+
+def _candle_marker(session: Session, today: datetime) -> tuple[Any, ...]:
+    """Changes exactly when a completed daily candle is added or replaced."""
+    rows = session.execute(
+        select(Candle.pair, func.max(Candle.ts), func.count())
+        .where(Candle.interval_seconds == DAY, Candle.ts < today)
+        .group_by(Candle.pair)
+        .order_by(Candle.pair)
+    ).all()
+    return tuple((pair, str(ts), int(n)) for pair, ts, n in rows)

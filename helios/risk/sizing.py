@@ -1,0 +1,117 @@
+"""Position sizing (the seed's Tier 3 example, with its arithmetic corrected).
+
+    full Kelly      f = (p x b - (1 - p)) / b       p = win probability (ML confidence),
+                                                    b = reward/risk = take profit / stop loss
+    fractional      f x kelly_fraction (0.25)
+    vol scalar      target annual vol / (daily vol x sqrt(periods per year))
+    size (margin)   fractional x scalar x equity, capped so the notional (size x leverage)
+                    stays within the single-position limit
+
+The seed writes full Kelly 0.23 for p = 0.85, b = 3; the correct value is
+(0.85 x 3 - 0.15) / 3 = 0.80 (DESIGN.md). With 4% daily vol, 365 periods, a 10% target and
+R100,000 equity: 0.80 x 0.25 = 0.20; scalar 0.10 / (0.04 x sqrt(365)) = 0.1309; size R2,617.12
+(R3,149.70 with the seed's 252 periods). No edge (f <= 0) means no trade: size 0.
+
+Pure: no I/O. ``hx.risk.size_position`` supplies equity, volatility and limits from the database.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SizingResult:
+    position_size_zar: float  # the margin S to request
+    notional_zar: float  # S x leverage
+    win_probability: float
+    reward_risk: float
+    full_kelly: float
+    kelly_fraction: float
+    fractional_kelly: float
+    daily_vol: float | None
+    annual_vol: float | None
+    vol_target_annual: float
+    periods_per_year: int
+    vol_scalar: float | None
+    uncapped_size_zar: float
+    cap_zar: float  # largest margin the single-position limit allows
+    capped: bool
+    equity: float
+    leverage: float
+    explanation: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def kelly(win_probability: float, reward_risk: float) -> float:
+    """Full Kelly fraction f = (p b - (1 - p)) / b (may be negative: no edge)."""
+    return (win_probability * reward_risk - (1 - win_probability)) / reward_risk
+
+
+def size(
+    *,
+    equity: float,
+    win_probability: float,
+    stop_loss_pct: float,
+    take_profit_pct: float,
+    daily_vol: float | None,
+    kelly_fraction: float,
+    vol_target_annual: float,
+    periods_per_year: int,
+    max_single_position_pct: float,
+    leverage: float = 1.0,
+    existing_pair_notional: float = 0.0,
+) -> SizingResult:
+    reward_risk = take_profit_pct / stop_loss_pct
+    full = kelly(win_probability, reward_risk)
+    fractional = max(0.0, full) * kelly_fraction
+    annual = daily_vol * math.sqrt(periods_per_year) if daily_vol else None
+    scalar = vol_target_annual / annual if annual else None
+    cap = max(0.0, (max_single_position_pct * equity - existing_pair_notional) / leverage)
+    if full <= 0:
+        uncapped, why = (
+            0.0,
+            (
+                f"no edge: full Kelly {full:.4f} <= 0 at p={win_probability:.2f}, "
+                f"b={reward_risk:.2f}"
+            ),
+        )
+    elif scalar is None:
+        uncapped, why = 0.0, "no volatility estimate: cannot size (fail closed)"
+    elif equity <= 0:
+        uncapped, why = 0.0, "equity is not positive"
+    else:
+        uncapped = fractional * scalar * equity
+        why = (
+            f"Kelly {full:.4f} x {kelly_fraction:g} = {fractional:.4f}; vol scalar "
+            f"{vol_target_annual:g} / ({daily_vol:.4f} x sqrt({periods_per_year})) = "
+            f"{scalar:.4f}; x equity R{equity:,.2f} = R{uncapped:,.2f}"
+        )
+    final = min(uncapped, cap)
+    capped = uncapped > cap
+    if capped:
+        why += f"; capped at R{cap:,.2f} by the single-position limit"
+    return SizingResult(
+        position_size_zar=round(final, 2),
+        notional_zar=round(final * leverage, 2),
+        win_probability=win_probability,
+        reward_risk=reward_risk,
+        full_kelly=full,
+        kelly_fraction=kelly_fraction,
+        fractional_kelly=fractional,
+        daily_vol=daily_vol,
+        annual_vol=annual,
+        vol_target_annual=vol_target_annual,
+        periods_per_year=periods_per_year,
+        vol_scalar=scalar,
+        uncapped_size_zar=uncapped,
+        cap_zar=cap,
+        capped=capped,
+        equity=equity,
+        leverage=leverage,
+        explanation=why,
+    )
