@@ -9,6 +9,7 @@ go through it, so nothing is computed twice in two places.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any, NoReturn
 
 from sqlalchemy.exc import IntegrityError
@@ -18,13 +19,14 @@ from helios.config import ConfigError, Settings, TradingMode, load_settings
 from helios.controls import MODE_KEY, Controls, get_setting, seed_defaults
 from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
-from helios.db.models import Setting
+from helios.db.models import PortfolioSnapshot, Setting
 from helios.errors import NotYetAvailable
 from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
 from helios.ledger import ensure_account
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
+from helios.money import zar
 from helios.portfolio import Ledger
 from helios.risk.service import RiskManager, seed_limits
 
@@ -71,6 +73,13 @@ class Helios:
         if mode is TradingMode.LIVE:
             raise NotYetAvailable("the VALR exchange for LIVE mode", 8)
         return self.paper_exchange
+
+    def take_snapshot(self) -> PortfolioSnapshot:
+        """One portfolio snapshot with the risk budget in use (sum of notional x daily vol);
+        risk used is left empty when a volatility estimate is missing, never guessed."""
+        risk_used = self.risk.capacity()["risk_used_zar"]
+        used = zar(risk_used) if math.isfinite(risk_used) else None
+        return self.ledger.take_snapshot(risk_used=used)
 
     def build_feed(self) -> MarketFeed:
         """The configured market feed, continuing from the prices already stored."""

@@ -70,7 +70,7 @@ class Worker:
         return written
 
     def snapshot(self) -> None:
-        self.hx.ledger.take_snapshot()
+        self.hx.take_snapshot()
 
     def heartbeat(self) -> None:
         beat(
