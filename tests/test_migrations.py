@@ -46,6 +46,9 @@ SEED_TABLES = {
     "settings",
 }
 
+# the newest file in helios/db/migrations/versions: bump it with each new migration
+NEWEST_REVISION = "0002"
+
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
@@ -95,7 +98,7 @@ def test_an_empty_database_is_migrated_to_every_table_of_the_models(empty_engine
 
     revision = upgrade_to_head(empty_engine)
 
-    assert revision == head_revision() == "0001"
+    assert revision == head_revision() == NEWEST_REVISION
     assert current_revision(empty_engine) == revision
     found = tables(empty_engine)
     assert found == set(Base.metadata.tables) | {"alembic_version"}
@@ -119,7 +122,7 @@ def test_migrating_a_migrated_database_again_changes_nothing(empty_engine: Engin
     assert written == []
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            "0001"
+            NEWEST_REVISION
         ]
 
 
@@ -198,10 +201,10 @@ def test_processes_starting_together_on_an_empty_database_all_get_the_schema(
     assert [
         (process.returncode, out.strip())
         for process, (out, _err) in zip(processes, outputs, strict=True)
-    ] == [(0, "0001 100000 PAPER")] * count, [err[-2000:] for _out, err in outputs]
+    ] == [(0, f"{NEWEST_REVISION} 100000 PAPER")] * count, [err[-2000:] for _out, err in outputs]
     engine = build_engine(empty_url)
     try:
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == NEWEST_REVISION
         assert schema_drift(engine) == []
         with engine.connect() as conn:
             kinds = conn.execute(text("SELECT kind FROM ledger_entries")).scalars().all()

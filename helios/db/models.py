@@ -263,12 +263,25 @@ class Order(Base):
     mode: Mapped[str] = mapped_column(String(8))
     pair: Mapped[str] = mapped_column(String(20))
     side: Mapped[str] = mapped_column(String(4))
-    quantity: Mapped[Decimal]
+    quantity: Mapped[Decimal | None]  # base units (closing orders)
+    quote_amount: Mapped[Decimal | None]  # ZAR to spend or receive (opening orders)
     status: Mapped[str] = mapped_column(String(12), index=True)
     exchange_order_id: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class PositionEvent(Base):
+    """One step in a position's story: opened, stop moved, close requested, closed, reconciled."""
+
+    __tablename__ = "position_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position_id: Mapped[int] = mapped_column(ForeignKey("positions.id"), index=True)
+    ts: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(24))
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None]
 
 
 class Fill(Base):
