@@ -28,6 +28,7 @@ from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
 from helios.money import zar
 from helios.portfolio import Ledger
+from helios.positions.manager import PositionManager, seed_installation_id
 from helios.risk.service import RiskManager, seed_limits
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,14 @@ class Helios:
         self.controls = Controls(db, clock)
         self.paper_exchange = PaperExchange(db, settings, clock)
         self.risk = RiskManager(db, settings, clock, self.market)
-        self.positions: Any = _Pending("positions", 4)
+        self.positions = PositionManager(
+            db,
+            settings,
+            clock,
+            self.market,
+            self.risk,
+            {TradingMode.PAPER: self.paper_exchange},
+        )
         self.optimizer: Any = _Pending("optimizer", 5)
         self.signals: Any = _Pending("signals", 6)
         self.metrics: Any = _Pending("metrics", 7)
@@ -118,6 +126,7 @@ def _first_start(db: Database, settings: Settings, clock: Clock) -> Setting | No
                 )
                 seed_defaults(session, settings.trading_mode, now)
                 seed_limits(session, settings, now)
+                seed_installation_id(session, now)
                 return get_setting(session, MODE_KEY)
         except IntegrityError:
             if attempt == 2:

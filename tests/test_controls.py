@@ -3,6 +3,7 @@ when, and a process whose configuration disagrees with the database refuses to s
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,7 +41,10 @@ def test_a_first_start_seeds_PAPER_and_not_halted(hx: helios.Helios):
     assert hx.controls.trading_mode() is TradingMode.PAPER
     assert hx.controls.halt_state() == HaltState(halted=False, reason="", since=None, by="")
     assert hx.controls.is_halted() is False
-    assert settings_rows(hx) == {
+    rows = settings_rows(hx)
+    installation = rows.pop("installation_id")  # part of every client order id
+    assert re.fullmatch(r"[0-9a-f]{6}", installation[0])
+    assert rows == {
         MODE_KEY: ("PAPER", "configuration", START),
         HALTED_KEY: ("false", "configuration", START),
         HALT_REASON_KEY: ("", "configuration", START),

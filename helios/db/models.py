@@ -248,6 +248,11 @@ class Position(Base):
     opened_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     last_monitored_at: Mapped[datetime | None]
+    # the intraday bar the monitor last looked at and its range then: a later widening of that
+    # bar's high or low happened after the last pass (monitor.py)
+    monitor_bar_ts: Mapped[datetime | None]
+    monitor_bar_high: Mapped[Decimal | None]
+    monitor_bar_low: Mapped[Decimal | None]
     updated_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
 

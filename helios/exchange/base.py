@@ -37,13 +37,19 @@ class Side(StrEnum):
 
 @dataclass(frozen=True)
 class OrderRequest:
-    """A market order for ``base_amount`` units, or for ``quote_amount`` ZAR worth."""
+    """A market order for ``base_amount`` units, or for ``quote_amount`` ZAR worth.
+
+    ``stop_price``: the level a stop monitor saw crossed. The paper venue then fills no better
+    than that level (a sell at most, a buy at least that price), as a resting stop order would
+    have; a real venue fills at its market and ignores it.
+    """
 
     client_order_id: str
     pair: str
     side: Side
     base_amount: Decimal | None = None
     quote_amount: Decimal | None = None
+    stop_price: Decimal | None = None
 
     @classmethod
     def build(
@@ -54,6 +60,7 @@ class OrderRequest:
         *,
         base_amount: Any = None,
         quote_amount: Any = None,
+        stop_price: Any = None,
     ) -> OrderRequest:
         if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID.fullmatch(client_order_id):
             raise InvalidInput("client_order_id", client_order_id, "1-50 letters, digits or dashes")
@@ -77,7 +84,12 @@ class OrderRequest:
             if quote_amount is not None
             else None
         )
-        return cls(client_order_id, pair.strip().upper(), chosen_side, base, quote)
+        stop = (
+            positive(stop_price, "stop_price", maximum=MAX_AMOUNT)
+            if stop_price is not None
+            else None
+        )
+        return cls(client_order_id, pair.strip().upper(), chosen_side, base, quote, stop)
 
     def validated(self) -> OrderRequest:
         """The same request checked as ``build`` checks it (for one constructed directly)."""
@@ -87,6 +99,7 @@ class OrderRequest:
             self.side,
             base_amount=self.base_amount,
             quote_amount=self.quote_amount,
+            stop_price=self.stop_price,
         )
 
 

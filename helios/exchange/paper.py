@@ -33,8 +33,11 @@ class PaperExchange(Exchange):
         self._settings = settings
         self._clock = clock
 
-    def fill_price(self, side: Side, reference: Decimal) -> Decimal:
-        """Market orders pay the slippage: buys above the reference price, sells below."""
+    def fill_price(self, side: Side, reference: Decimal, stop: Decimal | None = None) -> Decimal:
+        """Market orders pay the slippage: buys above the reference price, sells below. A stop
+        order fills no better than its stop: the worse of the stop and the market."""
+        if stop is not None:
+            reference = max(reference, stop) if side is Side.BUY else min(reference, stop)
         slip = self._settings.paper_slippage_pct
         factor = 1 + slip if side is Side.BUY else 1 - slip
         return price(reference * factor)
@@ -80,7 +83,7 @@ class PaperExchange(Exchange):
             elif latest is None:
                 order.reason = f"no market price for {request.pair} yet"
             else:
-                fill = self.fill_price(request.side, latest.price)
+                fill = self.fill_price(request.side, latest.price, request.stop_price)
                 quantity = (
                     qty(request.base_amount)
                     if request.base_amount is not None

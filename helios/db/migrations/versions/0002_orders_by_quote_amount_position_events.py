@@ -1,4 +1,4 @@
-"""orders by quote amount, position events
+"""orders by quote amount, position events, monitor bar state
 
 Revision ID: 0002
 Revises: 0001
@@ -39,6 +39,21 @@ def upgrade() -> None:
             batch_op.f("ix_position_events_position_id"), ["position_id"], unique=False
         )
 
+    with op.batch_alter_table("positions", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("monitor_bar_ts", helios.db.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column(
+                "monitor_bar_high", helios.db.types.Exact(precision=38, scale=18), nullable=True
+            )
+        )
+        batch_op.add_column(
+            sa.Column(
+                "monitor_bar_low", helios.db.types.Exact(precision=38, scale=18), nullable=True
+            )
+        )
+
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("quote_amount", helios.db.types.Exact(precision=38, scale=18), nullable=True)
@@ -49,6 +64,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("positions", schema=None) as batch_op:
+        batch_op.drop_column("monitor_bar_low")
+        batch_op.drop_column("monitor_bar_high")
+        batch_op.drop_column("monitor_bar_ts")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.alter_column(
             "quantity", existing_type=helios.db.types.Exact(precision=38, scale=18), nullable=False

@@ -1,0 +1,951 @@
+"""``hx.positions``: open, monitor, close and reconcile positions, exactly once, crash-safe.
+
+Every order is first written as an intent with a deterministic client order id (position id +
+action), then sent, then its fill is recorded; each step is its own transaction and every status
+change is a conditional update, so:
+
+- two callers closing one position (the stop monitor and a person on the dashboard): one wins the
+  OPEN -> CLOSING update and sends the order; the other gets ``success: False`` ("already
+  closing/closed") and sends nothing;
+- a process killed between two steps leaves the position OPENING or CLOSING with its intent;
+  ``reconcile`` (run by every process at start) asks the exchange about that client order id and
+  records what happened, sending the order only if the exchange never saw it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from helios.clock import Clock, ensure_utc
+from helios.config import Settings, TradingMode
+from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY, get_setting, put_setting
+from helios.db.engine import Database
+from helios.db.models import (
+    Candle,
+    Fill,
+    LatestPrice,
+    Order,
+    Position,
+    PositionEvent,
+    RiskDecision,
+)
+from helios.db.state import transition
+from helios.errors import HeliosError, InvalidInput
+from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
+from helios.faults import crash_point
+from helios.ledger import book_close, book_open, unrealized
+from helios.market.candles import DAY
+from helios.market.store import MarketData, floor_time
+from helios.money import ZERO, zar
+from helios.money import price as to_price
+from helios.positions.lifecycle import (
+    ALL_STATUSES,
+    CLOSE_REASONS,
+    CLOSING,
+    FAILED,
+    OPEN,
+    OPENING,
+    STOPPED_OUT,
+    client_order_id,
+    closing_side,
+)
+from helios.positions.monitor import Bar, Levels, Verdict, judge
+from helios.risk.service import RiskManager
+from helios.trade import TradeParams, parse_side
+
+log = logging.getLogger("helios.positions")
+INSTALLATION_KEY = "installation_id"
+RECONCILE_GRACE = timedelta(seconds=30)
+
+
+def seed_installation_id(session: Session, now: datetime) -> str:
+    """A short random id for this database, part of every client order id."""
+    row = get_setting(session, INSTALLATION_KEY)
+    if row is not None:
+        return row.value
+    value = secrets.token_hex(3)
+    put_setting(session, INSTALLATION_KEY, value, now, "configuration")
+    return value
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    position_id: int
+    pair: str
+    side: str
+    price: Decimal | None
+    unrealized_pnl: Decimal | None
+    unrealized_pnl_pct: float | None  # of entry notional: the price move in the position's favour
+    stop_loss_price: Decimal
+    take_profit_price: Decimal
+    action: str  # HOLD, STOP_MOVED or the closing status
+    explanation: str
+    trigger_price: Decimal | None = None
+    close: dict[str, Any] | None = None
+
+
+def _event(
+    session: Session,
+    position_id: int,
+    now: datetime,
+    kind: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        PositionEvent(position_id=position_id, ts=now, kind=kind, message=message, details=details)
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+class PositionManager:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        market: MarketData,
+        risk: RiskManager,
+        exchanges: dict[TradingMode, Exchange],
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._market = market
+        self._risk = risk
+        self._exchanges = exchanges
+        self._installation: str | None = None
+
+    # --- helpers ------------------------------------------------------------------------
+    def _exchange(self, mode: str) -> Exchange:
+        exchange = self._exchanges.get(TradingMode(mode))
+        if exchange is None:
+            raise HeliosError(f"no exchange for {mode} mode")
+        return exchange
+
+    def _installation_id(self) -> str:
+        if self._installation is None:
+            with self._db.write() as session:
+                self._installation = seed_installation_id(session, self._clock.now())
+        return self._installation
+
+    @staticmethod
+    def _send(exchange: Exchange, request: OrderRequest) -> tuple[OrderResult | None, str]:
+        try:
+            return exchange.submit_market_order(request), ""
+        except HeliosError as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            log.exception("sending %s failed", request.client_order_id)
+            return None, f"{type(exc).__name__}: {exc}"
+
+    # --- open ---------------------------------------------------------------------------
+    def open_position(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        strategic_reasoning: Any = "",
+        *,
+        signal_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Risk-check, then open at market. The seed's dict: ``success``, ``position_id``,
+        ``entry_price``; on refusal ``success: False`` with ``reason`` (and ``error``)."""
+        if not isinstance(strategic_reasoning, str):
+            raise InvalidInput("strategic_reasoning", strategic_reasoning, "a text")
+        risk = self._risk.check_trade_risk(pair, signal, trade_params, signal_id=signal_id)
+        if not risk.passed:
+            return {
+                "success": False,
+                "reason": risk.reason,
+                "error": risk.reason,
+                "violated_limits": list(risk.violated_limits),
+                "decision_id": risk.decision_id,
+                "halted": risk.halted,
+            }
+        pair, side = self._market.check_pair(pair), parse_side(signal)
+        params = TradeParams.parse(trade_params, self._settings, float("inf"))
+        installation = self._installation_id()
+        now = self._clock.now()
+        with self._db.write() as session:
+            halted = get_setting(session, HALTED_KEY)
+            if halted is not None and halted.value == "true":  # halted since the check
+                reason = get_setting(session, HALT_REASON_KEY)
+                text = f"Trading is halted: {reason.value if reason else ''}"
+                return {
+                    "success": False,
+                    "reason": text,
+                    "error": text,
+                    "halted": True,
+                    "decision_id": risk.decision_id,
+                }
+            mode_row = get_setting(session, MODE_KEY)
+            mode = mode_row.value if mode_row else TradingMode.PAPER.value
+            position = Position(
+                pair=pair,
+                side=side,
+                status=OPENING,
+                mode=mode,
+                position_size_zar=zar(params.position_size_zar, "position_size_zar"),
+                leverage=Decimal(repr(params.leverage)),
+                stop_loss_pct=Decimal(repr(params.stop_loss_pct)),
+                take_profit_pct=Decimal(repr(params.take_profit_pct)),
+                trailing_activation_pct=_dec(params.trailing_activation_pct),
+                trailing_distance_pct=_dec(params.trailing_distance_pct),
+                max_holding_hours=Decimal(repr(params.max_holding_hours)),
+                strategic_reasoning=strategic_reasoning,
+                risk_decision_id=risk.decision_id,
+                signal_id=signal_id,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(position)
+            session.flush()
+            notional = zar(position.position_size_zar * position.leverage)
+            order = Order(
+                client_order_id=client_order_id(installation, position.id, "OPEN"),
+                position_id=position.id,
+                action="OPEN",
+                mode=mode,
+                pair=pair,
+                side=side,
+                quote_amount=notional,
+                status="INTENT",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(order)
+            _event(
+                session,
+                position.id,
+                now,
+                "OPEN_REQUESTED",
+                f"{side} {pair} margin {position.position_size_zar} x {position.leverage} "
+                f"= {notional} ZAR ({mode}); risk decision {risk.decision_id}",
+            )
+            session.flush()
+            position_id, order_id, coid = position.id, order.id, order.client_order_id
+        log.info("[%s] open %s %s %s ZAR: order %s", mode, side, pair, notional, coid)
+        crash_point("open:after_intent")
+        result, error = self._send(
+            self._exchange(mode), OrderRequest.build(coid, pair, side, quote_amount=notional)
+        )
+        crash_point("open:after_send")
+        if result is None:
+            return {
+                "success": False,
+                "position_id": position_id,
+                "error": error,
+                "reason": f"exchange error: {error}; the position stays OPENING until "
+                "reconcile settles it",
+            }
+        return self._record_open(position_id, order_id, result)
+
+    def _record_open(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
+        now = self._clock.now()
+        with self._db.write() as session:
+            order = session.get(Order, order_id)
+            assert order is not None
+            order.exchange_order_id = result.exchange_order_id
+            order.updated_at = now
+            if result.status is OrderStatus.PENDING:
+                order.status = "SENT"
+                return {
+                    "success": False,
+                    "position_id": position_id,
+                    "reason": "order accepted, fill not known yet: reconcile will record it",
+                }
+            if result.status is OrderStatus.REJECTED:
+                if transition(
+                    session,
+                    Position,
+                    position_id,
+                    from_status=OPENING,
+                    to_status=FAILED,
+                    error=result.reason,
+                    updated_at=now,
+                ):
+                    order.status, order.error = "REJECTED", result.reason
+                    _event(
+                        session, position_id, now, "OPEN_FAILED", f"order rejected: {result.reason}"
+                    )
+                return {
+                    "success": False,
+                    "position_id": position_id,
+                    "reason": f"order rejected: {result.reason}",
+                    "error": f"order rejected: {result.reason}",
+                }
+            if not transition(
+                session,
+                Position,
+                position_id,
+                from_status=OPENING,
+                to_status=OPEN,
+                opened_at=now,
+                updated_at=now,
+            ):
+                current = session.get(Position, position_id, populate_existing=True)
+                assert current is not None
+                return {
+                    "success": current.status != FAILED,
+                    "position_id": position_id,
+                    "entry_price": current.entry_price,
+                    "status": current.status,
+                    "reason": f"already recorded ({current.status})",
+                }
+            position = session.get(Position, position_id, populate_existing=True)
+            assert position is not None and result.price is not None
+            assert result.quantity is not None
+            book_open(
+                session,
+                position,
+                fill_price=result.price,
+                quantity=result.quantity,
+                fee=result.fee or ZERO,
+                now=now,
+                order=order,
+            )
+            entry = position.entry_price
+            assert entry is not None
+            if position.side == "BUY":
+                position.stop_loss_price = to_price(entry * (1 - position.stop_loss_pct))
+                position.take_profit_price = to_price(entry * (1 + position.take_profit_pct))
+            else:
+                position.stop_loss_price = to_price(entry * (1 + position.stop_loss_pct))
+                position.take_profit_price = to_price(entry * (1 - position.take_profit_pct))
+            position.best_price = entry
+            bar = self._current_bar(session, position.pair, now)
+            if bar is not None:  # excursions before the fill must never trigger this position
+                position.monitor_bar_ts, position.monitor_bar_high, position.monitor_bar_low = bar
+            order.status = "FILLED"
+            session.add(
+                Fill(
+                    order_id=order.id,
+                    client_order_id=order.client_order_id,
+                    price=position.entry_price,
+                    quantity=position.quantity,
+                    fee=position.entry_fee,
+                    ts=now,
+                )
+            )
+            _event(
+                session,
+                position_id,
+                now,
+                "OPENED",
+                f"filled {position.quantity} at {entry}, fee {position.entry_fee}; stop "
+                f"{position.stop_loss_price}, target {position.take_profit_price}",
+            )
+            return {
+                "success": True,
+                "position_id": position_id,
+                "entry_price": entry,
+                "quantity": position.quantity,
+                "stop_loss_price": position.stop_loss_price,
+                "take_profit_price": position.take_profit_price,
+                "entry_fee": position.entry_fee,
+                "status": OPEN,
+            }
+
+    # --- close --------------------------------------------------------------------------
+    def close_position(
+        self, position_id: Any, reason: Any = "CLOSED", *, actor: str = "system"
+    ) -> dict[str, Any]:
+        """Close at market with ``reason`` as the final status (CLOSED is a manual close).
+        Exactly one caller wins; a loser gets ``success: False`` and nothing is sent."""
+        if isinstance(position_id, bool) or not isinstance(position_id, int) or position_id <= 0:
+            raise InvalidInput("position_id", position_id, "a position id (whole number > 0)")
+        if reason not in CLOSE_REASONS:
+            raise InvalidInput("reason", reason, f"one of {', '.join(CLOSE_REASONS)}")
+        installation = self._installation_id()
+        now = self._clock.now()
+        with self._db.write() as session:
+            position = session.get(Position, position_id)
+            if position is None:
+                raise InvalidInput("position_id", position_id, "the id of an existing position")
+            if not transition(
+                session,
+                Position,
+                position_id,
+                from_status=OPEN,
+                to_status=CLOSING,
+                close_reason=reason,
+                updated_at=now,
+            ):
+                session.refresh(position)
+                state = (
+                    "already closing/closed"
+                    if position.status not in (OPENING, FAILED)
+                    else "not open"
+                )
+                text = f"position {position_id} is {state} ({position.status})"
+                return {
+                    "success": False,
+                    "position_id": position_id,
+                    "error": text,
+                    "reason": text,
+                    "status": position.status,
+                }
+            attempt = 1 + (
+                session.scalar(
+                    select(func.count())
+                    .select_from(Order)
+                    .where(Order.position_id == position_id, Order.action == "CLOSE")
+                )
+                or 0
+            )
+            assert position.quantity is not None
+            order = Order(
+                client_order_id=client_order_id(installation, position_id, "CLOSE", attempt),
+                position_id=position_id,
+                action="CLOSE",
+                mode=position.mode,
+                pair=position.pair,
+                side=closing_side(position.side),
+                quantity=position.quantity,
+                status="INTENT",
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(order)
+            _event(session, position_id, now, "CLOSE_REQUESTED", f"{reason} requested by {actor}")
+            session.flush()
+            order_id, coid, mode = order.id, order.client_order_id, position.mode
+            request = OrderRequest.build(
+                coid, position.pair, order.side, base_amount=position.quantity
+            )
+        log.info("[%s] close position %s (%s): order %s", mode, position_id, reason, coid)
+        crash_point("close:after_intent")
+        result, error = self._send(self._exchange(mode), request)
+        crash_point("close:after_send")
+        if result is None:
+            return {
+                "success": False,
+                "position_id": position_id,
+                "error": error,
+                "reason": f"exchange error: {error}; the position stays CLOSING until "
+                "reconcile settles it",
+            }
+        return self._record_close(position_id, order_id, result)
+
+    def _record_close(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
+        now = self._clock.now()
+        with self._db.write() as session:
+            order = session.get(Order, order_id)
+            position = session.get(Position, position_id)
+            assert order is not None and position is not None
+            order.exchange_order_id, order.updated_at = result.exchange_order_id, now
+            if result.status is OrderStatus.PENDING:
+                order.status = "SENT"
+                return {
+                    "success": False,
+                    "position_id": position_id,
+                    "reason": "close accepted, fill not known yet: reconcile will record it",
+                }
+            if result.status is OrderStatus.REJECTED:
+                if transition(
+                    session,
+                    Position,
+                    position_id,
+                    from_status=CLOSING,
+                    to_status=OPEN,
+                    close_reason=None,
+                    updated_at=now,
+                ):
+                    order.status, order.error = "REJECTED", result.reason
+                    _event(
+                        session,
+                        position_id,
+                        now,
+                        "CLOSE_FAILED",
+                        f"close rejected: {result.reason}; the position stays open",
+                    )
+                text = f"close rejected: {result.reason}"
+                return {"success": False, "position_id": position_id, "error": text, "reason": text}
+            final = position.close_reason or "CLOSED"
+            if not transition(
+                session,
+                Position,
+                position_id,
+                from_status=CLOSING,
+                to_status=final,
+                closed_at=now,
+                updated_at=now,
+            ):
+                session.refresh(position)
+                return {
+                    "success": position.status == final,
+                    "position_id": position_id,
+                    "realized_pnl": position.realized_pnl,
+                    "status": position.status,
+                    "reason": f"already recorded ({position.status})",
+                }
+            session.refresh(position)
+            assert result.price is not None
+            realized = book_close(
+                session,
+                position,
+                fill_price=result.price,
+                fee=result.fee or ZERO,
+                now=now,
+                order=order,
+            )
+            order.status = "FILLED"
+            session.add(
+                Fill(
+                    order_id=order.id,
+                    client_order_id=order.client_order_id,
+                    price=position.exit_price,
+                    quantity=result.quantity or ZERO,
+                    fee=position.exit_fee,
+                    ts=now,
+                )
+            )
+            held = now - (position.opened_at or now)
+            _event(
+                session,
+                position_id,
+                now,
+                "CLOSED",
+                f"{final}: filled at {position.exit_price}, fee {position.exit_fee}, realized "
+                f"{realized} after {held.total_seconds() / 3600:.2f} h",
+            )
+            return {
+                "success": True,
+                "position_id": position_id,
+                "status": final,
+                "realized_pnl": realized,
+                "exit_price": position.exit_price,
+                "entry_price": position.entry_price,
+                "fees": (position.entry_fee or ZERO) + (position.exit_fee or ZERO),
+                "holding_hours": held.total_seconds() / 3600,
+            }
+
+    def close_all(self, reason: Any = "CLOSED", *, actor: str = "system") -> list[dict[str, Any]]:
+        """Close every open position with ``reason``; returns each close's dict."""
+        if reason not in CLOSE_REASONS:
+            raise InvalidInput("reason", reason, f"one of {', '.join(CLOSE_REASONS)}")
+        with self._db.read() as session:
+            ids = list(
+                session.scalars(
+                    select(Position.id).where(Position.status == OPEN).order_by(Position.id)
+                )
+            )
+        return [self.close_position(position_id, reason, actor=actor) for position_id in ids]
+
+    # --- monitor ------------------------------------------------------------------------
+    def _current_bar(
+        self, session: Session, pair: str, now: datetime
+    ) -> tuple[datetime, Decimal, Decimal] | None:
+        candle = session.scalars(
+            select(Candle)
+            .where(Candle.pair == pair, Candle.interval_seconds < DAY, Candle.ts <= now)
+            .order_by(Candle.ts.desc(), Candle.interval_seconds)
+            .limit(1)
+        ).first()
+        return (candle.ts, candle.high, candle.low) if candle else None
+
+    def monitor_positions(self, now: datetime | None = None) -> list[MonitorResult]:
+        """One pass over open positions: P&L, stop, target, trailing stop, timeout. Hits close
+        the position with STOPPED_OUT, TAKE_PROFIT or TIMEOUT."""
+        now = ensure_utc(now) if now is not None else self._clock.now()
+        with self._db.read() as session:
+            positions = list(
+                session.scalars(
+                    select(Position).where(Position.status == OPEN).order_by(Position.id)
+                )
+            )
+            prices = {row.pair: row.price for row in session.scalars(select(LatestPrice))}
+            bars_by_pair: dict[str, list[Candle]] = {}
+            for pair in {p.pair for p in positions}:
+                starts = [
+                    p.monitor_bar_ts or p.opened_at or now for p in positions if p.pair == pair
+                ]
+                since = floor_time(min(starts), 3600)
+                rows = list(
+                    session.scalars(
+                        select(Candle)
+                        .where(
+                            Candle.pair == pair,
+                            Candle.interval_seconds < DAY,
+                            Candle.ts >= since,
+                            Candle.ts <= now,
+                        )
+                        .order_by(Candle.ts)
+                    )
+                )
+                finest = min((c.interval_seconds for c in rows), default=None)
+                bars_by_pair[pair] = [c for c in rows if c.interval_seconds == finest]
+        results: list[MonitorResult] = []
+        updates: list[dict[str, Any]] = []
+        for position in positions:
+            verdict, seen = self._judge(
+                position, bars_by_pair.get(position.pair, []), prices.get(position.pair), now
+            )
+            mark = prices.get(position.pair)
+            pnl = pct = None
+            if mark is not None and position.entry_price and position.quantity:
+                pnl = unrealized(position.side, position.entry_price, mark, position.quantity)
+                pct = float(pnl / (position.entry_price * position.quantity))
+            action = verdict.exit_status or ("STOP_MOVED" if verdict.stop_moved else "HOLD")
+            update_row = {
+                "pid": position.id,
+                "best": verdict.best_price,
+                "stop": verdict.stop_loss_price,
+                "at": now,
+                "bar_ts": seen[0] if seen else position.monitor_bar_ts,
+                "bar_high": seen[1] if seen else position.monitor_bar_high,
+                "bar_low": seen[2] if seen else position.monitor_bar_low,
+            }
+            updates.append(update_row)
+            results.append(
+                MonitorResult(
+                    position.id,
+                    position.pair,
+                    position.side,
+                    mark,
+                    pnl,
+                    pct,
+                    verdict.stop_loss_price,
+                    position.take_profit_price or ZERO,
+                    action,
+                    verdict.explanation,
+                )
+            )
+            if verdict.stop_moved:
+                with self._db.write() as session:
+                    _event(
+                        session,
+                        position.id,
+                        now,
+                        "STOP_MOVED",
+                        f"trailing stop {position.stop_loss_price} -> "
+                        f"{verdict.stop_loss_price} (best {verdict.best_price})",
+                        {"from": str(position.stop_loss_price), "to": str(verdict.stop_loss_price)},
+                    )
+        if updates:
+            with self._db.write() as session:
+                session.connection().execute(
+                    update(Position.__table__)
+                    .where(
+                        Position.__table__.c.id == bindparam("pid"),
+                        Position.__table__.c.status == OPEN,
+                    )
+                    .values(
+                        best_price=bindparam("best"),
+                        stop_loss_price=bindparam("stop"),
+                        last_monitored_at=bindparam("at"),
+                        monitor_bar_ts=bindparam("bar_ts"),
+                        monitor_bar_high=bindparam("bar_high"),
+                        monitor_bar_low=bindparam("bar_low"),
+                    ),
+                    updates,
+                )
+        closed: list[MonitorResult] = []
+        for result in results:
+            if result.action in CLOSE_REASONS:
+                outcome = self.close_position(
+                    result.position_id,
+                    result.action,
+                    actor="monitor",
+                    stop_price=result.trigger_price if result.action == STOPPED_OUT else None,
+                )
+                closed.append(MonitorResult(**{**result.__dict__, "close": outcome}))
+            else:
+                closed.append(result)
+        return closed
+
+    @staticmethod
+    def _judge(
+        position: Position, candles: list[Candle], latest: Decimal | None, now: datetime
+    ) -> tuple[Verdict, tuple[datetime, Decimal, Decimal] | None]:
+        """The bars new since the last pass, then the pure ``judge``. Also returns the newest
+        bar's (ts, high, low) to remember for the next pass."""
+        seen_ts = position.monitor_bar_ts
+        start = seen_ts or position.opened_at or now
+        bars: list[Bar] = []
+        for candle in candles:
+            if seen_ts is not None and candle.ts == seen_ts:
+                high = (
+                    candle.high
+                    if position.monitor_bar_high is None or candle.high > position.monitor_bar_high
+                    else None
+                )
+                low = (
+                    candle.low
+                    if position.monitor_bar_low is None or candle.low < position.monitor_bar_low
+                    else None
+                )
+                bars.append(Bar(candle.ts, high, low))
+            elif candle.ts > start:
+                bars.append(Bar(candle.ts, candle.high, candle.low))
+        newest = candles[-1] if candles else None
+        seen = (
+            (newest.ts, newest.high, newest.low)
+            if newest is not None and newest.ts >= (seen_ts or newest.ts)
+            else None
+        )
+        assert position.entry_price is not None and position.stop_loss_price is not None
+        assert position.take_profit_price is not None and position.opened_at is not None
+        levels = Levels(
+            side=position.side,
+            entry_price=position.entry_price,
+            stop_loss_price=position.stop_loss_price,
+            take_profit_price=position.take_profit_price,
+            best_price=position.best_price or position.entry_price,
+            trailing_activation_pct=position.trailing_activation_pct,
+            trailing_distance_pct=position.trailing_distance_pct,
+            opened_at=position.opened_at,
+            max_holding_hours=position.max_holding_hours,
+        )
+        return judge(levels, bars, latest, now), seen
+
+    # --- recovery -----------------------------------------------------------------------
+    def reconcile(self, grace: timedelta = RECONCILE_GRACE) -> list[dict[str, Any]]:
+        """Settle positions stuck OPENING or CLOSING for longer than ``grace`` from the
+        exchange's record of their client order id; send only orders the exchange never saw."""
+        cutoff = self._clock.now() - grace
+        with self._db.read() as session:
+            stuck = list(
+                session.execute(
+                    select(Position.id, Position.status, Position.mode)
+                    .where(Position.status.in_((OPENING, CLOSING)), Position.updated_at <= cutoff)
+                    .order_by(Position.id)
+                ).all()
+            )
+        outcomes = []
+        for position_id, status, mode in stuck:
+            action = "OPEN" if status == OPENING else "CLOSE"
+            with self._db.read() as session:
+                order = session.scalars(
+                    select(Order)
+                    .where(Order.position_id == position_id, Order.action == action)
+                    .order_by(Order.id.desc())
+                    .limit(1)
+                ).first()
+            if order is None:
+                continue
+            exchange = self._exchange(mode)
+            known = exchange.get_order(order.client_order_id)
+            sent_now = known is None
+            if known is None:
+                request = (
+                    OrderRequest.build(
+                        order.client_order_id,
+                        order.pair,
+                        order.side,
+                        quote_amount=order.quote_amount,
+                    )
+                    if action == "OPEN"
+                    else OrderRequest.build(
+                        order.client_order_id, order.pair, order.side, base_amount=order.quantity
+                    )
+                )
+                known, error = self._send(exchange, request)
+                if known is None:
+                    outcomes.append(
+                        {
+                            "position_id": position_id,
+                            "success": False,
+                            "reason": f"exchange error: {error}",
+                        }
+                    )
+                    continue
+            outcome = (
+                self._record_open(position_id, order.id, known)
+                if action == "OPEN"
+                else self._record_close(position_id, order.id, known)
+            )
+            with self._db.write() as session:
+                _event(
+                    session,
+                    position_id,
+                    self._clock.now(),
+                    "RECONCILED",
+                    f"{status} settled from the exchange's record of {order.client_order_id}"
+                    f" ({known.status}); {'sent now' if sent_now else 'nothing resent'}",
+                )
+            outcomes.append({**outcome, "sent_now": sent_now, "was": status})
+        return outcomes
+
+    # --- queries ------------------------------------------------------------------------
+    def get_open_positions(self) -> list[dict[str, Any]]:
+        """Open positions with live P&L, distance to stop and target and time left."""
+        now = self._clock.now()
+        with self._db.read() as session:
+            rows = list(
+                session.scalars(
+                    select(Position).where(Position.status == OPEN).order_by(Position.id)
+                )
+            )
+            prices = {row.pair: row.price for row in session.scalars(select(LatestPrice))}
+        out = []
+        for p in rows:
+            mark = prices.get(p.pair)
+            assert p.entry_price is not None and p.quantity is not None
+            pnl = unrealized(p.side, p.entry_price, mark, p.quantity) if mark else None
+            opened = p.opened_at or now
+            left = timedelta(hours=float(p.max_holding_hours)) - (now - opened)
+            out.append(
+                {
+                    "position_id": p.id,
+                    "pair": p.pair,
+                    "side": p.side,
+                    "status": p.status,
+                    "mode": p.mode,
+                    "position_size_zar": p.position_size_zar,
+                    "leverage": p.leverage,
+                    "notional": p.notional,
+                    "quantity": p.quantity,
+                    "entry_price": p.entry_price,
+                    "price": mark,
+                    "unrealized_pnl": pnl,
+                    "unrealized_pnl_pct": float(pnl / p.notional)
+                    if pnl is not None and p.notional
+                    else None,
+                    "stop_loss_price": p.stop_loss_price,
+                    "take_profit_price": p.take_profit_price,
+                    "distance_to_stop_pct": float(abs(mark - p.stop_loss_price) / mark)
+                    if mark and p.stop_loss_price
+                    else None,
+                    "distance_to_target_pct": float(abs(p.take_profit_price - mark) / mark)
+                    if mark and p.take_profit_price
+                    else None,
+                    "opened_at": p.opened_at,
+                    "time_left_hours": left.total_seconds() / 3600,
+                    "strategic_reasoning": p.strategic_reasoning,
+                }
+            )
+        return out
+
+    def closed_positions(
+        self,
+        status: str | None = None,
+        pair: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 1000,
+    ) -> pd.DataFrame:
+        """Closed (and failed) positions, newest first, filtered by status, pair, close date."""
+        if status is not None and status not in ALL_STATUSES:
+            raise InvalidInput("status", status, f"one of {', '.join(ALL_STATUSES)}")
+        query = select(Position).where(Position.status.in_((*CLOSE_REASONS, FAILED)))
+        if status is not None:
+            query = query.where(Position.status == status)
+        if pair is not None:
+            query = query.where(Position.pair == self._market.check_pair(pair))
+        if start is not None:
+            query = query.where(Position.closed_at >= ensure_utc(start))
+        if end is not None:
+            query = query.where(Position.closed_at <= ensure_utc(end))
+        query = query.order_by(Position.id.desc()).limit(limit)
+        with self._db.read() as session:
+            rows = list(session.scalars(query))
+        return pd.DataFrame(
+            [
+                {
+                    "position_id": p.id,
+                    "pair": p.pair,
+                    "side": p.side,
+                    "status": p.status,
+                    "position_size_zar": p.position_size_zar,
+                    "leverage": p.leverage,
+                    "entry_price": p.entry_price,
+                    "exit_price": p.exit_price,
+                    "realized_pnl": p.realized_pnl,
+                    "fees": (p.entry_fee or ZERO) + (p.exit_fee or ZERO),
+                    "opened_at": p.opened_at,
+                    "closed_at": p.closed_at,
+                    "holding_hours": (p.closed_at - p.opened_at).total_seconds() / 3600
+                    if p.closed_at and p.opened_at
+                    else None,
+                    "error": p.error,
+                }
+                for p in rows
+            ]
+        )
+
+    def position_history(self, position_id: Any) -> dict[str, Any]:
+        """One position's full story: the position, its risk decision, orders, fills, events."""
+        if isinstance(position_id, bool) or not isinstance(position_id, int):
+            raise InvalidInput("position_id", position_id, "a position id (whole number)")
+        with self._db.read() as session:
+            position = session.get(Position, position_id)
+            if position is None:
+                raise InvalidInput("position_id", position_id, "the id of an existing position")
+            orders = list(
+                session.scalars(
+                    select(Order).where(Order.position_id == position_id).order_by(Order.id)
+                )
+            )
+            fills = (
+                list(
+                    session.scalars(
+                        select(Fill)
+                        .where(Fill.order_id.in_([o.id for o in orders]))
+                        .order_by(Fill.id)
+                    )
+                )
+                if orders
+                else []
+            )
+            events = list(
+                session.scalars(
+                    select(PositionEvent)
+                    .where(PositionEvent.position_id == position_id)
+                    .order_by(PositionEvent.id)
+                )
+            )
+            decision = (
+                session.get(RiskDecision, position.risk_decision_id)
+                if position.risk_decision_id
+                else None
+            )
+            return {
+                "position": _row(position),
+                "decision": None
+                if decision is None
+                else {
+                    "id": decision.id,
+                    "ts": decision.ts.isoformat(),
+                    "passed": decision.passed,
+                    "reason": decision.reason,
+                    "checks": decision.checks,
+                },
+                "orders": [_row(o) for o in orders],
+                "fills": [_row(f) for f in fills],
+                "events": [
+                    {
+                        "ts": e.ts.isoformat(),
+                        "kind": e.kind,
+                        "message": e.message,
+                        "details": e.details,
+                    }
+                    for e in events
+                ],
+            }
+
+
+def _row(obj: Any) -> dict[str, Any]:
+    """A model row as a JSON-friendly dict (Decimals as text, times in ISO 8601)."""
+    return {column.key: _jsonable(getattr(obj, column.key)) for column in obj.__table__.columns}
+
+
+def _dec(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(repr(value))
