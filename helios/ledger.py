@@ -19,15 +19,15 @@ Every cash movement is one ``ledger_entries`` row, so cash is also the sum of th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helios.clock import trading_day
-from helios.db.models import LedgerEntry, Order, PortfolioState, Position
+from helios.clock import trading_day, trading_day_start
+from helios.db.models import LedgerEntry, Order, PortfolioSnapshot, PortfolioState, Position
 from helios.errors import HeliosError, InvalidInput
 from helios.money import ZERO, price, qty, zar
 
@@ -138,8 +138,38 @@ def open_positions(session: Session) -> list[Position]:
     )
 
 
-def value_account(session: Session, prices: dict[str, Decimal]) -> Valuation:
-    """Mark every open position to ``prices`` and add up the account."""
+def start_of_day_equity(
+    session: Session, stored_day: date, stored_equity: Decimal, now: datetime, zone: str
+) -> Decimal | None:
+    """Equity at the start of the current trading day.
+
+    The stored value when the day has been rolled; otherwise (no valuation yet today: the
+    scheduler was down over midnight) the equity of the last snapshot taken in the 24 hours
+    before the day started, or None when there is none (callers then use the current equity and
+    say so). Never yesterday's start, which would hide today's losses.
+    """
+    today = trading_day(now, zone)
+    if stored_day == today:
+        return stored_equity
+    day_start = trading_day_start(today, zone)
+    return session.scalar(
+        select(PortfolioSnapshot.equity)
+        .where(
+            PortfolioSnapshot.ts <= day_start, PortfolioSnapshot.ts > day_start - timedelta(days=1)
+        )
+        .order_by(PortfolioSnapshot.ts.desc())
+        .limit(1)
+    )
+
+
+def value_account(
+    session: Session,
+    prices: dict[str, Decimal],
+    now: datetime | None = None,
+    zone: str | None = None,
+) -> Valuation:
+    """Mark every open position to ``prices`` and add up the account. With ``now`` and ``zone``
+    the start-of-day equity is the current trading day's even before the day roll."""
     state = account_state(session)
     marks: list[PositionMark] = []
     missing: list[str] = []
@@ -171,14 +201,19 @@ def value_account(session: Session, prices: dict[str, Decimal]) -> Valuation:
         )
     margin = sum((m.margin for m in marks), ZERO)
     upnl = sum((m.unrealized_pnl for m in marks), ZERO)
+    equity = state.cash + margin + upnl
+    sod = state.start_of_day_equity
+    if now is not None and zone is not None:
+        estimate = start_of_day_equity(session, state.trading_day, sod, now, zone)
+        sod = estimate if estimate is not None else equity
     return Valuation(
         cash=state.cash,
         margin=margin,
         unrealized_pnl=upnl,
-        equity=state.cash + margin + upnl,
+        equity=equity,
         gross_exposure=sum((m.notional for m in marks), ZERO),
         peak_equity=state.peak_equity,
-        start_of_day_equity=state.start_of_day_equity,
+        start_of_day_equity=sod,
         initial_capital=state.initial_capital,
         positions=marks,
         missing_prices=sorted(set(missing)),
@@ -314,15 +349,19 @@ def _check_side(position: Position) -> None:
 def mark_to_market(
     session: Session, prices: dict[str, Decimal], now: datetime, zone: str
 ) -> Valuation:
-    """Value the account, raise the peak if equity is higher, and roll the trading day (the first
-    valuation of a new day sets its start-of-day equity). Returns the valuation after that."""
+    """Value the account, raise the peak if equity is higher, and roll the trading day: the first
+    valuation of a new day sets its start-of-day equity (``start_of_day_equity``: the last
+    snapshot before the day started, else the equity now). Returns the valuation after that."""
     state = account_state(session, for_update=True)
     valuation = value_account(session, prices)
     today = trading_day(now, zone)
     changed = False
     if today != state.trading_day:
+        estimate = start_of_day_equity(
+            session, state.trading_day, state.start_of_day_equity, now, zone
+        )
         state.trading_day = today
-        state.start_of_day_equity = valuation.equity
+        state.start_of_day_equity = estimate if estimate is not None else valuation.equity
         changed = True
     if valuation.equity > state.peak_equity and not valuation.missing_prices:
         state.peak_equity = valuation.equity

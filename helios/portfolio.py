@@ -29,9 +29,15 @@ class Ledger:
         self._clock = clock
 
     def valuation(self) -> Valuation:
-        """The account now, marked to the latest stored prices (read only)."""
+        """The account now, marked to the latest stored prices (read only). Daily figures are the
+        current trading day's even before the scheduler's day roll."""
         with self._db.read() as session:
-            return value_account(session, latest_prices(session))
+            return value_account(
+                session,
+                latest_prices(session),
+                self._clock.now(),
+                self._settings.trading_day_timezone,
+            )
 
     def check(self) -> Valuation:
         """Run the ledger invariants; raises LedgerInvariantError if the books disagree."""

@@ -88,9 +88,11 @@ class TradeParams:
         unknown = sorted(set(params) - set(KNOWN_PARAMS))
         if unknown:
             raise InvalidInput("trade_params", unknown, f"keys among {', '.join(KNOWN_PARAMS)}")
-        if "position_size_zar" not in params:
+        if params.get("position_size_zar") is None:  # absent or None: there is no default
             raise InvalidInput(
-                "trade_params.position_size_zar", None, "required: the margin in ZAR, > 0"
+                "trade_params.position_size_zar",
+                params.get("position_size_zar"),
+                f"required: the margin in ZAR, > 0 and <= {MAX_POSITION_SIZE_ZAR:g}",
             )
         size = _number(params, "position_size_zar", 0, MAX_POSITION_SIZE_ZAR)
         leverage = _number(params, "leverage", 1.0, max_leverage, low_inclusive=True, default=1.0)

@@ -11,6 +11,7 @@ import ast
 import base64
 import json
 import re
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,15 @@ from helios.heartbeat import beat
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 PRICES = {"BTCZAR": "1200000", "ETHZAR": "60000", "SOLZAR": "2500"}
+
+
+@pytest.fixture(autouse=True)
+def keep_the_main_module() -> Iterator[None]:
+    """AppTest runs app.py as ``__main__`` and leaves it in sys.modules; a later test that starts
+    processes with the "spawn" method would then re-import app.py in each child."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture

@@ -48,10 +48,10 @@ from helios.market.store import MarketData, floor_time
 from helios.money import ZERO, zar
 from helios.money import price as to_price
 from helios.positions.lifecycle import (
-    ALL_STATUSES,
     CLOSE_REASONS,
     CLOSING,
     FAILED,
+    FINAL_STATUSES,
     OPEN,
     OPENING,
     STOPPED_OUT,
@@ -259,6 +259,7 @@ class PositionManager:
 
     def _record_open(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
         now = self._clock.now()
+        filled_at = _filled_at(result, now)
         with self._db.write() as session:
             order = session.get(Order, order_id)
             assert order is not None
@@ -297,7 +298,7 @@ class PositionManager:
                 position_id,
                 from_status=OPENING,
                 to_status=OPEN,
-                opened_at=now,
+                opened_at=filled_at,
                 updated_at=now,
             ):
                 current = session.get(Position, position_id, populate_existing=True)
@@ -330,7 +331,7 @@ class PositionManager:
                 position.stop_loss_price = to_price(entry * (1 + position.stop_loss_pct))
                 position.take_profit_price = to_price(entry * (1 - position.take_profit_pct))
             position.best_price = entry
-            bar = self._current_bar(session, position.pair, now)
+            bar = self._current_bar(session, position.pair, filled_at)
             if bar is not None:  # excursions before the fill must never trigger this position
                 position.monitor_bar_ts, position.monitor_bar_high, position.monitor_bar_low = bar
             order.status = "FILLED"
@@ -341,7 +342,7 @@ class PositionManager:
                     price=position.entry_price,
                     quantity=position.quantity,
                     fee=position.entry_fee,
-                    ts=now,
+                    ts=filled_at,
                 )
             )
             _event(
@@ -365,10 +366,19 @@ class PositionManager:
 
     # --- close --------------------------------------------------------------------------
     def close_position(
-        self, position_id: Any, reason: Any = "CLOSED", *, actor: str = "system"
+        self,
+        position_id: Any,
+        reason: Any = "CLOSED",
+        *,
+        actor: str = "system",
+        stop_price: Decimal | None = None,
     ) -> dict[str, Any]:
         """Close at market with ``reason`` as the final status (CLOSED is a manual close).
-        Exactly one caller wins; a loser gets ``success: False`` and nothing is sent."""
+        Exactly one caller wins; a loser gets ``success: False`` and nothing is sent.
+
+        ``stop_price``: the stop level the monitor saw crossed; the order carries it so a paper
+        fill is no better than the stop (a resting stop order's fill). It is recorded with the
+        close request, so a resend by ``reconcile`` after a crash carries it too."""
         if isinstance(position_id, bool) or not isinstance(position_id, int) or position_id <= 0:
             raise InvalidInput("position_id", position_id, "a position id (whole number > 0)")
         if reason not in CLOSE_REASONS:
@@ -424,11 +434,23 @@ class PositionManager:
                 updated_at=now,
             )
             session.add(order)
-            _event(session, position_id, now, "CLOSE_REQUESTED", f"{reason} requested by {actor}")
+            _event(
+                session,
+                position_id,
+                now,
+                "CLOSE_REQUESTED",
+                f"{reason} requested by {actor}"
+                + (f" (stop {stop_price} crossed)" if stop_price is not None else ""),
+                {"stop_price": str(stop_price)} if stop_price is not None else None,
+            )
             session.flush()
             order_id, coid, mode = order.id, order.client_order_id, position.mode
             request = OrderRequest.build(
-                coid, position.pair, order.side, base_amount=position.quantity
+                coid,
+                position.pair,
+                order.side,
+                base_amount=position.quantity,
+                stop_price=stop_price,
             )
         log.info("[%s] close position %s (%s): order %s", mode, position_id, reason, coid)
         crash_point("close:after_intent")
@@ -485,7 +507,7 @@ class PositionManager:
                 position_id,
                 from_status=CLOSING,
                 to_status=final,
-                closed_at=now,
+                closed_at=_filled_at(result, now),
                 updated_at=now,
             ):
                 session.refresh(position)
@@ -507,6 +529,7 @@ class PositionManager:
                 order=order,
             )
             order.status = "FILLED"
+            closed_at = position.closed_at or now
             session.add(
                 Fill(
                     order_id=order.id,
@@ -514,10 +537,10 @@ class PositionManager:
                     price=position.exit_price,
                     quantity=result.quantity or ZERO,
                     fee=position.exit_fee,
-                    ts=now,
+                    ts=closed_at,
                 )
             )
-            held = now - (position.opened_at or now)
+            held = closed_at - (position.opened_at or closed_at)
             _event(
                 session,
                 position_id,
@@ -594,6 +617,7 @@ class PositionManager:
                 bars_by_pair[pair] = [c for c in rows if c.interval_seconds == finest]
         results: list[MonitorResult] = []
         updates: list[dict[str, Any]] = []
+        moved: dict[int, tuple[str, dict[str, str]]] = {}
         for position in positions:
             verdict, seen = self._judge(
                 position, bars_by_pair.get(position.pair, []), prices.get(position.pair), now
@@ -606,6 +630,7 @@ class PositionManager:
             action = verdict.exit_status or ("STOP_MOVED" if verdict.stop_moved else "HOLD")
             update_row = {
                 "pid": position.id,
+                "seen_version": position.version,
                 "best": verdict.best_price,
                 "stop": verdict.stop_loss_price,
                 "at": now,
@@ -626,37 +651,17 @@ class PositionManager:
                     position.take_profit_price or ZERO,
                     action,
                     verdict.explanation,
+                    verdict.trigger_price,
                 )
             )
             if verdict.stop_moved:
-                with self._db.write() as session:
-                    _event(
-                        session,
-                        position.id,
-                        now,
-                        "STOP_MOVED",
-                        f"trailing stop {position.stop_loss_price} -> "
-                        f"{verdict.stop_loss_price} (best {verdict.best_price})",
-                        {"from": str(position.stop_loss_price), "to": str(verdict.stop_loss_price)},
-                    )
-        if updates:
-            with self._db.write() as session:
-                session.connection().execute(
-                    update(Position.__table__)
-                    .where(
-                        Position.__table__.c.id == bindparam("pid"),
-                        Position.__table__.c.status == OPEN,
-                    )
-                    .values(
-                        best_price=bindparam("best"),
-                        stop_loss_price=bindparam("stop"),
-                        last_monitored_at=bindparam("at"),
-                        monitor_bar_ts=bindparam("bar_ts"),
-                        monitor_bar_high=bindparam("bar_high"),
-                        monitor_bar_low=bindparam("bar_low"),
-                    ),
-                    updates,
+                moved[position.id] = (
+                    f"trailing stop {position.stop_loss_price} -> "
+                    f"{verdict.stop_loss_price} (best {verdict.best_price})",
+                    {"from": str(position.stop_loss_price), "to": str(verdict.stop_loss_price)},
                 )
+        if updates:
+            self._save_levels(updates, moved, now)
         closed: list[MonitorResult] = []
         for result in results:
             if result.action in CLOSE_REASONS:
@@ -670,6 +675,47 @@ class PositionManager:
             else:
                 closed.append(result)
         return closed
+
+    def _save_levels(
+        self,
+        updates: list[dict[str, Any]],
+        moved: dict[int, tuple[str, dict[str, str]]],
+        now: datetime,
+    ) -> None:
+        """Store each position's best price, (trailed) stop and the bar seen, in one
+        transaction, with a STOP_MOVED event for each stop that moved.
+
+        Each row is written only if it is still OPEN and unchanged since this pass read it
+        (``version``): a slower pass that overlapped a newer one (a notebook and the scheduler)
+        never writes its older view over the newer one, so a trailed stop never moves back.
+        """
+        table = Position.__table__
+        guarded = (
+            update(table)
+            .where(
+                table.c.id == bindparam("pid"),
+                table.c.status == OPEN,
+                table.c.version == bindparam("seen_version"),
+            )
+            .values(
+                best_price=bindparam("best"),
+                stop_loss_price=bindparam("stop"),
+                last_monitored_at=bindparam("at"),
+                monitor_bar_ts=bindparam("bar_ts"),
+                monitor_bar_high=bindparam("bar_high"),
+                monitor_bar_low=bindparam("bar_low"),
+                version=table.c.version + 1,
+            )
+        )
+        with self._db.write() as session:
+            connection = session.connection()
+            plain = [row for row in updates if row["pid"] not in moved]
+            if plain:
+                connection.execute(guarded, plain)
+            for row in updates:
+                if row["pid"] in moved and connection.execute(guarded, row).rowcount == 1:
+                    message, details = moved[row["pid"]]
+                    _event(session, row["pid"], now, "STOP_MOVED", message, details)
 
     @staticmethod
     def _judge(
@@ -754,7 +800,11 @@ class PositionManager:
                     )
                     if action == "OPEN"
                     else OrderRequest.build(
-                        order.client_order_id, order.pair, order.side, base_amount=order.quantity
+                        order.client_order_id,
+                        order.pair,
+                        order.side,
+                        base_amount=order.quantity,
+                        stop_price=self._requested_stop(position_id),
                     )
                 )
                 known, error = self._send(exchange, request)
@@ -784,24 +834,55 @@ class PositionManager:
             outcomes.append({**outcome, "sent_now": sent_now, "was": status})
         return outcomes
 
+    def _requested_stop(self, position_id: int) -> Decimal | None:
+        """The stop level recorded with the latest close request (None: a market close)."""
+        with self._db.read() as session:
+            details = session.scalars(
+                select(PositionEvent.details)
+                .where(
+                    PositionEvent.position_id == position_id,
+                    PositionEvent.kind == "CLOSE_REQUESTED",
+                )
+                .order_by(PositionEvent.id.desc())
+                .limit(1)
+            ).first()
+        stop = (details or {}).get("stop_price")
+        return Decimal(stop) if stop is not None else None
+
     # --- queries ------------------------------------------------------------------------
     def get_open_positions(self) -> list[dict[str, Any]]:
-        """Open positions with live P&L, distance to stop and target and time left."""
+        """Open positions with live P&L, distance to stop and target and time left.
+
+        Positions caught between two states (OPENING: order sent, fill not recorded; CLOSING:
+        close sent, fill not recorded) are listed too, with their status: their margin may be
+        out of cash, and a person must see them until ``reconcile`` settles them.
+
+        The distances are signed, as a fraction of the price: positive is room left before the
+        level is reached, negative means the price is already past it (the monitor has not
+        acted yet), so a crossed stop never reads as a safe one.
+        """
         now = self._clock.now()
         with self._db.read() as session:
             rows = list(
                 session.scalars(
-                    select(Position).where(Position.status == OPEN).order_by(Position.id)
+                    select(Position)
+                    .where(Position.status.in_((OPENING, OPEN, CLOSING)))
+                    .order_by(Position.id)
                 )
             )
             prices = {row.pair: row.price for row in session.scalars(select(LatestPrice))}
         out = []
         for p in rows:
             mark = prices.get(p.pair)
-            assert p.entry_price is not None and p.quantity is not None
-            pnl = unrealized(p.side, p.entry_price, mark, p.quantity) if mark else None
+            booked = p.entry_price is not None and p.quantity is not None
+            pnl = (
+                unrealized(p.side, p.entry_price, mark, p.quantity)  # type: ignore[arg-type]
+                if mark and booked
+                else None
+            )
             opened = p.opened_at or now
             left = timedelta(hours=float(p.max_holding_hours)) - (now - opened)
+            sign = 1 if p.side == "BUY" else -1
             out.append(
                 {
                     "position_id": p.id,
@@ -821,10 +902,10 @@ class PositionManager:
                     else None,
                     "stop_loss_price": p.stop_loss_price,
                     "take_profit_price": p.take_profit_price,
-                    "distance_to_stop_pct": float(abs(mark - p.stop_loss_price) / mark)
+                    "distance_to_stop_pct": float(sign * (mark - p.stop_loss_price) / mark)
                     if mark and p.stop_loss_price
                     else None,
-                    "distance_to_target_pct": float(abs(p.take_profit_price - mark) / mark)
+                    "distance_to_target_pct": float(sign * (p.take_profit_price - mark) / mark)
                     if mark and p.take_profit_price
                     else None,
                     "opened_at": p.opened_at,
@@ -842,10 +923,12 @@ class PositionManager:
         end: datetime | None = None,
         limit: int = 1000,
     ) -> pd.DataFrame:
-        """Closed (and failed) positions, newest first, filtered by status, pair, close date."""
-        if status is not None and status not in ALL_STATUSES:
-            raise InvalidInput("status", status, f"one of {', '.join(ALL_STATUSES)}")
-        query = select(Position).where(Position.status.in_((*CLOSE_REASONS, FAILED)))
+        """Closed (and failed) positions, newest first, filtered by status, pair, close date.
+        A status no closed position can have (OPEN, OPENING, CLOSING) is refused rather than
+        answered with an empty table that reads as "none"."""
+        if status is not None and status not in FINAL_STATUSES:
+            raise InvalidInput("status", status, f"one of {', '.join(FINAL_STATUSES)}")
+        query = select(Position).where(Position.status.in_(FINAL_STATUSES))
         if status is not None:
             query = query.where(Position.status == status)
         if pair is not None:
@@ -945,6 +1028,14 @@ class PositionManager:
 def _row(obj: Any) -> dict[str, Any]:
     """A model row as a JSON-friendly dict (Decimals as text, times in ISO 8601)."""
     return {column.key: _jsonable(getattr(obj, column.key)) for column in obj.__table__.columns}
+
+
+def _filled_at(result: OrderResult, now: datetime) -> datetime:
+    """When the venue filled the order: the position's holding time (and its 72-hour limit)
+    runs from the fill, also when the fill is recorded later (by ``reconcile`` after a crash)."""
+    if result.created_at is None:
+        return now
+    return min(ensure_utc(result.created_at), now)
 
 
 def _dec(value: float | None) -> Decimal | None:

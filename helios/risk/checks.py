@@ -120,6 +120,23 @@ def _pct(x: float) -> str:
     return f"{x:.2%}"
 
 
+def _apart(value: float | None, limit: float, unit: str = "%") -> tuple[str, str]:
+    """``value`` and ``limit`` as a trader reads them (percent, ``x`` or plain), with as many
+    decimals as it takes to tell them apart: "15.001% > 15.000%", never "15.00% > 15.00%"."""
+
+    def shown(x: float, places: int) -> str:
+        if unit == "%":
+            return f"{x:.{places}%}"
+        return f"{x:.{places}f}{unit}"
+
+    if value is None or not math.isfinite(value):
+        return "-", shown(limit, 2)
+    for places in range(2, 7):
+        if shown(value, places) != shown(limit, places):
+            return shown(value, places), shown(limit, places)
+    return shown(value, 2), shown(limit, 2)  # equal as far as anyone can read: at the limit
+
+
 def _zar(x: float) -> str:
     return f"R{x:,.2f}"
 
@@ -156,8 +173,11 @@ def portfolio_correlation(
     notional-weighted returns of the open portfolio, from the pairs' covariance matrix.
     Returns (value, None) or (None, why it cannot be computed)."""
     index = {pair: i for i, pair in enumerate(stats.pairs)}
-    if trade.pair not in index:
-        return None, f"no return history for {trade.pair}"
+    if trade.pair not in index:  # the service leaves pairs with too short a history out
+        return None, (
+            f"too little history for the correlation: {trade.pair} has fewer than "
+            f"{MIN_CORRELATION_OBS} daily returns"
+        )
     if stats.aligned_obs < MIN_CORRELATION_OBS:
         return None, (
             f"too little history for the correlation: {stats.aligned_obs} aligned "
@@ -166,7 +186,10 @@ def portfolio_correlation(
     weights = [0.0] * len(stats.pairs)
     for position in positions:
         if position.pair not in index:
-            return None, f"no return history for open position's pair {position.pair}"
+            return None, (
+                f"too little history for the correlation: open position's pair "
+                f"{position.pair} has fewer than {MIN_CORRELATION_OBS} daily returns"
+            )
         sign = 1.0 if position.side == "BUY" else -1.0
         weights[index[position.pair]] += sign * position.notional
     cov = stats.covariance
@@ -208,13 +231,14 @@ def evaluate(
     limit = limits.max_drawdown_pct
     peak = max(state.peak_equity, equity)
     drawdown = (1 - equity / peak) if peak > 0 else None
+    shown, bound = _apart(drawdown, limit)
     results.append(
         _result(
             1,
             drawdown,
             limit,
-            f"Drawdown {_pct(drawdown or 0)} <= {_pct(limit)} limit",
-            f"Drawdown {_pct(drawdown or 0)} > {_pct(limit)} limit",
+            f"Drawdown {shown} <= {bound} limit",
+            f"Drawdown {shown} > {bound} limit",
             no_equity,
         )
     )
@@ -223,23 +247,28 @@ def evaluate(
     limit = limits.daily_loss_limit_pct
     sod = state.start_of_day_equity
     daily_loss = max(0.0, 1 - equity / sod) if sod > 0 else None
+    shown, bound = _apart(daily_loss, limit)
     results.append(
         _result(
             2,
             daily_loss,
             limit,
-            f"Daily loss {_pct(daily_loss or 0)} <= {_pct(limit)} limit",
-            f"Daily loss {_pct(daily_loss or 0)} > {_pct(limit)} limit",
+            f"Daily loss {shown} <= {bound} limit",
+            f"Daily loss {shown} > {bound} limit",
             no_equity or (None if sod > 0 else "no start-of-day equity"),
         )
     )
 
     # 3 risk capacity: sum of N x daily vol, open positions plus the new one
     limit = limits.max_portfolio_risk_exposure_pct
-    missing_vol = sorted(
-        {p.pair for p in positions if p.pair not in stats.daily_vol}
-        | ({trade.pair} - set(stats.daily_vol))
-    )
+    # a volatility that is absent, zero or not a number is no estimate: zero would make any
+    # size look riskless
+    usable_vol = {
+        pair
+        for pair, vol in stats.daily_vol.items()
+        if vol is not None and math.isfinite(vol) and vol > 0
+    }
+    missing_vol = sorted({p.pair for p in positions} - usable_vol | ({trade.pair} - usable_vol))
     risk_missing = (
         no_equity
         or no_mark
@@ -273,15 +302,14 @@ def evaluate(
     if missing4 is None:
         pair_notional = sum(p.notional for p in positions if p.pair == trade.pair) + new_notional
         ratio = pair_notional / equity
+        shown, bound = _apart(ratio, limit)
         results.append(
             _result(
                 4,
                 ratio,
                 limit,
-                f"{trade.pair} position {_zar(pair_notional)} = {_pct(ratio)} of equity <= "
-                f"{_pct(limit)} limit",
-                f"{trade.pair} position {_zar(pair_notional)} = {_pct(ratio)} of equity > "
-                f"{_pct(limit)} limit",
+                f"{trade.pair} position {_zar(pair_notional)} = {shown} of equity <= {bound} limit",
+                f"{trade.pair} position {_zar(pair_notional)} = {shown} of equity > {bound} limit",
             )
         )
     else:
@@ -294,13 +322,14 @@ def evaluate(
             sum(p.notional for p in positions if p.sector == trade.sector) + new_notional
         )
         ratio = sector_notional / equity
+        shown, bound = _apart(ratio, limit)
         results.append(
             _result(
                 5,
                 ratio,
                 limit,
-                f"Sector '{trade.sector}' exposure {_pct(ratio)} <= {_pct(limit)} limit",
-                f"Sector '{trade.sector}' exposure {_pct(ratio)} > {_pct(limit)} limit",
+                f"Sector '{trade.sector}' exposure {shown} <= {bound} limit",
+                f"Sector '{trade.sector}' exposure {shown} > {bound} limit",
             )
         )
     else:
@@ -324,14 +353,14 @@ def evaluate(
         results.append(_result(6, None, limit, "", "", no_mark))
     else:
         correlation, why = portfolio_correlation(trade, positions, stats)
-        shown = f"{correlation:.2f}" if correlation is not None else "-"
+        shown, bound = _apart(correlation, limit, "")
         results.append(
             _result(
                 6,
                 correlation,
                 limit,
-                f"Correlation with the open portfolio {shown} <= {limit:.2f} limit",
-                f"Correlation with the open portfolio {shown} > {limit:.2f} limit",
+                f"Correlation with the open portfolio {shown} <= {bound} limit",
+                f"Correlation with the open portfolio {shown} > {bound} limit",
                 why,
             )
         )
@@ -341,23 +370,24 @@ def evaluate(
     if missing4 is None:
         gross = sum(p.notional for p in positions) + new_notional
         ratio = gross / equity
+        shown, bound = _apart(ratio, limit, "x")
         results.append(
             _result(
                 7,
                 ratio,
                 limit,
-                f"Leverage after trade {ratio:.2f}x <= {limit:.2f}x limit",
-                f"Leverage after trade {ratio:.2f}x > {limit:.2f}x limit",
+                f"Leverage after trade {shown} <= {bound} limit",
+                f"Leverage after trade {shown} > {bound} limit",
             )
         )
     else:
         results.append(_result(7, None, limit, "", "", missing4))
 
-    if no_price is not None:  # every sizing figure above assumed a price exists
+    if no_price is not None:  # no trade without a price: every sizing check fails closed
         results = [
             r
             if r.number not in (3, 4, 5, 7) or not r.passed
-            else CheckResult(r.number, r.name, r.limit_name, False, r.value, r.limit, no_price)
+            else CheckResult(r.number, r.name, r.limit_name, False, None, r.limit, no_price)
             for r in results
         ]
     failed = [r for r in results if not r.passed]

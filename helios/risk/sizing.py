@@ -4,15 +4,21 @@
                                                     b = reward/risk = take profit / stop loss
     fractional      f x kelly_fraction (0.25)
     vol scalar      target annual vol / (daily vol x sqrt(periods per year))
-    size (margin)   fractional x scalar x equity, capped so the notional (size x leverage)
-                    stays within the single-position limit
+    exposure        fractional x scalar x equity: the notional N the trade should carry
+    margin          S = N / leverage (leverage lowers the margin posted, never raises the risk)
+    caps            N at most what the single-position limit leaves for the pair and what the
+                    leverage limit leaves for the book, so a sized trade passes checks 4 and 7
 
 The seed writes full Kelly 0.23 for p = 0.85, b = 3; the correct value is
 (0.85 x 3 - 0.15) / 3 = 0.80 (DESIGN.md). With 4% daily vol, 365 periods, a 10% target and
 R100,000 equity: 0.80 x 0.25 = 0.20; scalar 0.10 / (0.04 x sqrt(365)) = 0.1309; size R2,617.12
-(R3,149.70 with the seed's 252 periods). No edge (f <= 0) means no trade: size 0.
+(R3,149.70 with the seed's 252 periods). No edge (f <= 0) means no trade: size 0. No usable
+volatility estimate means no size either (fail closed).
 
-Pure: no I/O. ``hx.risk.size_position`` supplies equity, volatility and limits from the database.
+Sizes are in cents: rounded to the nearest cent, but never above a cap (a capped size is rounded
+down), so "size, then check" never fails on a cent of rounding.
+
+Pure: no I/O. ``hx.risk.size_position`` supplies equity, volatility, the book and the limits.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class SizingResult:
-    position_size_zar: float  # the margin S to request
+    position_size_zar: float  # the margin S to request (cents)
     notional_zar: float  # S x leverage
     win_probability: float
     reward_risk: float
@@ -36,8 +42,10 @@ class SizingResult:
     vol_target_annual: float
     periods_per_year: int
     vol_scalar: float | None
-    uncapped_size_zar: float
-    cap_zar: float  # largest margin the single-position limit allows
+    target_notional_zar: float  # fractional x scalar x equity, before the caps
+    uncapped_size_zar: float  # the margin that target needs: target / leverage
+    cap_zar: float  # largest margin the limits allow
+    cap_limit: str  # the limit behind cap_zar (max_single_position_pct or max_leverage)
     capped: bool
     equity: float
     leverage: float
@@ -50,6 +58,11 @@ class SizingResult:
 def kelly(win_probability: float, reward_risk: float) -> float:
     """Full Kelly fraction f = (p b - (1 - p)) / b (may be negative: no edge)."""
     return (win_probability * reward_risk - (1 - win_probability)) / reward_risk
+
+
+def _cents_down(amount: float) -> float:
+    """``amount`` rounded down to a cent (a hair of float noise above a cent is a cent)."""
+    return math.floor(round(amount * 100, 6)) / 100
 
 
 def size(
@@ -65,15 +78,25 @@ def size(
     max_single_position_pct: float,
     leverage: float = 1.0,
     existing_pair_notional: float = 0.0,
+    max_leverage: float | None = None,
+    existing_gross_notional: float = 0.0,
 ) -> SizingResult:
     reward_risk = take_profit_pct / stop_loss_pct
     full = kelly(win_probability, reward_risk)
     fractional = max(0.0, full) * kelly_fraction
-    annual = daily_vol * math.sqrt(periods_per_year) if daily_vol else None
+    usable_vol = daily_vol is not None and math.isfinite(daily_vol) and daily_vol > 0
+    annual = daily_vol * math.sqrt(periods_per_year) if usable_vol else None
     scalar = vol_target_annual / annual if annual else None
-    cap = max(0.0, (max_single_position_pct * equity - existing_pair_notional) / leverage)
+
+    caps = {"max_single_position_pct": max_single_position_pct * equity - existing_pair_notional}
+    if max_leverage is not None:
+        caps["max_leverage"] = max_leverage * equity - existing_gross_notional
+    cap_limit = min(caps, key=lambda name: caps[name])
+    cap_notional = max(0.0, caps[cap_limit])
+    cap = _cents_down(cap_notional / leverage)
+
     if full <= 0:
-        uncapped, why = (
+        target, why = (
             0.0,
             (
                 f"no edge: full Kelly {full:.4f} <= 0 at p={win_probability:.2f}, "
@@ -81,23 +104,26 @@ def size(
             ),
         )
     elif scalar is None:
-        uncapped, why = 0.0, "no volatility estimate: cannot size (fail closed)"
-    elif equity <= 0:
-        uncapped, why = 0.0, "equity is not positive"
+        target, why = 0.0, "no volatility estimate: cannot size (fail closed)"
+    elif not equity > 0:
+        target, why = 0.0, "equity is not positive"
     else:
-        uncapped = fractional * scalar * equity
+        target = fractional * scalar * equity
         why = (
             f"Kelly {full:.4f} x {kelly_fraction:g} = {fractional:.4f}; vol scalar "
             f"{vol_target_annual:g} / ({daily_vol:.4f} x sqrt({periods_per_year})) = "
-            f"{scalar:.4f}; x equity R{equity:,.2f} = R{uncapped:,.2f}"
+            f"{scalar:.4f}; x equity R{equity:,.2f} = R{target:,.2f} of notional"
         )
-    final = min(uncapped, cap)
-    capped = uncapped > cap
+        if leverage != 1:
+            why += f"; at {leverage:g}x leverage R{target / leverage:,.2f} of margin"
+    uncapped = target / leverage
+    capped = round(uncapped, 2) > cap
+    final = cap if capped else round(uncapped, 2)
     if capped:
-        why += f"; capped at R{cap:,.2f} by the single-position limit"
+        why += f"; capped at R{cap:,.2f} of margin by {cap_limit}"
     return SizingResult(
-        position_size_zar=round(final, 2),
-        notional_zar=round(final * leverage, 2),
+        position_size_zar=final,
+        notional_zar=final * leverage,
         win_probability=win_probability,
         reward_risk=reward_risk,
         full_kelly=full,
@@ -108,8 +134,10 @@ def size(
         vol_target_annual=vol_target_annual,
         periods_per_year=periods_per_year,
         vol_scalar=scalar,
+        target_notional_zar=target,
         uncapped_size_zar=uncapped,
         cap_zar=cap,
+        cap_limit=cap_limit,
         capped=capped,
         equity=equity,
         leverage=leverage,

@@ -73,17 +73,27 @@ def estimate_vol(pair: str, returns: pd.Series) -> VolEstimate:
             pair, None, "none", f"only {n} daily returns (< {EWMA_MIN_OBS}): no estimate", n
         )
     if n < GARCH_MIN_OBS:
-        return VolEstimate(
-            pair,
-            ewma_vol(values),
-            "ewma",
-            f"EWMA: {n} daily returns < {GARCH_MIN_OBS} needed for GARCH",
-            n,
-        )
+        return _ewma(pair, values, f"EWMA: {n} daily returns < {GARCH_MIN_OBS} needed for GARCH")
     vol, why = garch_vol(values)
     if vol is None:
-        return VolEstimate(pair, ewma_vol(values), "ewma", f"EWMA: {why}", n)
+        return _ewma(pair, values, f"EWMA: {why}")
     return VolEstimate(pair, vol, "garch", f"GARCH(1,1) on {n} daily returns", n)
+
+
+def _ewma(pair: str, values: np.ndarray, reason: str) -> VolEstimate:
+    """The EWMA estimate, unless it is zero or not a number: a price that has not moved for
+    weeks (a stuck feed, a halted market) says nothing about risk, and a zero volatility would
+    let any size through the risk check. Then there is no estimate, and the checks fail closed."""
+    vol = ewma_vol(values)
+    if not math.isfinite(vol) or vol <= 0:
+        return VolEstimate(
+            pair,
+            None,
+            "none",
+            f"{len(values)} daily returns without any price movement: no estimate",
+            len(values),
+        )
+    return VolEstimate(pair, vol, "ewma", reason, len(values))
 
 
 def covariance(returns: pd.DataFrame) -> tuple[tuple[str, ...], np.ndarray, int]:

@@ -1,0 +1,448 @@
+"""Benchmark for issue 3 (the guardian): how long a risk check takes on a realistic book.
+
+The scenario: 5 pairs (BTCZAR, ETHZAR, SOLZAR, XRPZAR, ADAZAR), a year of hourly candles each
+(the real Binance USDT history in ``../shared/data/binance_spot`` scaled by a fixed USD->ZAR rate,
+or a seeded random walk when that folder is absent), the latest prices set, and 20 open positions
+spread over the 5 pairs, each opened on the paper exchange and booked by the real ledger. The
+clock stands on the day after the data ends, so every candle belongs to a completed day.
+
+Measured (time.perf_counter, many iterations after a warm-up; median, p90, p99):
+
+- ``hx.risk.check_trade_risk``: the seed's call, reads the state and stores a decision each time
+  (target: median < 2 ms);
+- ``hx.risk.preview``: the same without storing, plus headroom and capacity;
+- ``hx.risk.gather``: the reads alone;
+- ``helios.risk.checks.evaluate``: the pure function on the real inputs (target: < 100 us);
+- ``hx.risk.market_stats()`` on a cache hit;
+- ``hx.risk.refresh_stats()``: the GARCH(1,1) refit of the 5 pairs.
+
+Usage::
+
+    python bench/bench_risk.py                       # a temporary SQLite file
+    python bench/bench_risk.py --database-url postgresql://postgres@127.0.0.1:5432/test
+
+A PostgreSQL URL names the server: the benchmark creates a scratch database on it
+(``helios_bench_<pid>``) and drops it at the end; the named database is not touched. Results are
+printed and appended to ``bench/results/risk.md``. Timings are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "risk.md"
+DEFAULT_DATA = HERE.parents[1] / "shared" / "data" / "binance_spot"
+PAIRS = ("BTCZAR", "ETHZAR", "SOLZAR", "XRPZAR", "ADAZAR")
+USD_ZAR = Decimal("18.5")  # a fixed, approximate 2024 rate: the shape of the history is what counts
+HOURS = 365 * 24
+# the seed's Tier 5 trade: a R903 BTCZAR buy
+TRADE = ("BTCZAR", "BUY", {"position_size_zar": 903, "leverage": 1})
+# the fallback random walk: start price (ZAR) and daily volatility per pair
+WALK = {
+    "BTCZAR": (780_000.0, 0.030),
+    "ETHZAR": (42_000.0, 0.035),
+    "SOLZAR": (1_900.0, 0.050),
+    "XRPZAR": (11.5, 0.045),
+    "ADAZAR": (11.0, 0.045),
+}
+
+
+# --- the scenario -------------------------------------------------------------------------------
+
+
+def load_history(data_dir: Path) -> tuple[dict[str, pd.DataFrame], str]:
+    """A year of hourly candles per pair, in ZAR, and where they came from."""
+    files = {pair: data_dir / f"{pair[:-3]}-USDT_1h.csv" for pair in PAIRS}
+    if all(path.is_file() for path in files.values()):
+        history = {}
+        for pair, path in files.items():
+            frame = pd.read_csv(path).tail(HOURS).reset_index(drop=True)
+            for column in ("open", "high", "low", "close"):
+                frame[column] = [
+                    (Decimal(repr(float(v))) * USD_ZAR).quantize(Decimal("1e-8"))
+                    for v in frame[column]
+                ]
+            history[pair] = frame
+        return history, f"{data_dir} (USDT x {USD_ZAR} ZAR)"
+    return random_walk(), f"seeded random walk ({data_dir} not found)"
+
+
+def random_walk(seed: int = 20261126) -> dict[str, pd.DataFrame]:
+    """Correlated hourly geometric random walks (one market factor), ending 2024-12-30 01:00."""
+    rng = np.random.default_rng(seed)
+    end = datetime(2024, 12, 30, 1, tzinfo=UTC)
+    stamps = pd.date_range(end=end, periods=HOURS, freq="h")
+    market = rng.standard_normal(HOURS)
+    history = {}
+    for pair, (start, daily_vol) in WALK.items():
+        hourly = daily_vol / np.sqrt(24)
+        shocks = hourly * (0.8 * market + 0.6 * rng.standard_normal(HOURS))
+        close = start * np.exp(np.cumsum(shocks))
+        open_ = np.concatenate([[start], close[:-1]])
+        wiggle = np.abs(rng.standard_normal(HOURS)) * hourly * 0.5
+        high = np.maximum(open_, close) * (1 + wiggle)
+        low = np.minimum(open_, close) * (1 - wiggle)
+        history[pair] = pd.DataFrame(
+            {
+                "timestamp": stamps,
+                "open": [Decimal(f"{v:.8f}") for v in open_],
+                "high": [Decimal(f"{v:.8f}") for v in high],
+                "low": [Decimal(f"{v:.8f}") for v in low],
+                "close": [Decimal(f"{v:.8f}") for v in close],
+                "volume": rng.uniform(1, 100, HOURS).round(4),
+            }
+        )
+    return history
+
+
+def positions_plan() -> list[tuple[str, str, Decimal, Decimal]]:
+    """20 positions, 4 per pair: (pair, side, margin ZAR, leverage). One short per pair.
+
+    Per pair: notional 1,500 + 2,625 + 4,000 + 2,250 = R10,375; in all R51,875 on a R100k book,
+    inside every default limit, so the R903 buy is checked against a full but legal book."""
+    shape = [
+        ("BUY", Decimal("1500"), Decimal("1")),
+        ("BUY", Decimal("1750"), Decimal("1.5")),
+        ("BUY", Decimal("2000"), Decimal("2")),
+        ("SELL", Decimal("2250"), Decimal("1")),
+    ]
+    return [(pair, *shape[k]) for k in range(4) for pair in PAIRS]
+
+
+def build_scenario(hx, history: dict[str, pd.DataFrame]) -> None:  # type: ignore[no-untyped-def]
+    from helios.db.models import Position
+    from helios.exchange.base import OrderRequest, OrderStatus
+    from helios.ledger import book_open
+
+    for pair, frame in history.items():
+        hx.market.ingest(pair, frame, interval="1h", source="bench")
+        # the latest price: the last close, seen now (today's first tick)
+        hx.market.set_price(pair, frame["close"].iloc[-1])
+    for pair, side, size, leverage in positions_plan():
+        now = hx.clock.now()
+        with hx.db.write() as session:
+            position = Position(
+                pair=pair,
+                side=side,
+                status="OPENING",
+                mode="PAPER",
+                position_size_zar=size,
+                leverage=leverage,
+                stop_loss_pct=Decimal("0.02"),
+                take_profit_pct=Decimal("0.06"),
+                max_holding_hours=Decimal("72"),
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(position)
+            session.flush()
+            position_id = position.id
+        fill = hx.paper_exchange.submit_market_order(
+            OrderRequest.build(f"pos-{position_id}-open", pair, side, quote_amount=size * leverage)
+        )
+        if fill.status is not OrderStatus.FILLED:
+            raise RuntimeError(f"the paper exchange did not fill position {position_id}: {fill}")
+        with hx.db.write() as session:
+            position = session.get(Position, position_id)
+            book_open(
+                session,
+                position,
+                fill_price=fill.price,
+                quantity=fill.quantity,
+                fee=fill.fee,
+                now=now,
+            )
+            position.status = "OPEN"
+            position.opened_at = now
+            position.updated_at = now
+
+
+# --- measuring ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Timing:
+    name: str
+    n: int
+    median: float  # seconds
+    p90: float
+    p99: float
+    mean: float
+
+
+def measure(name: str, call: Callable[[], object], n: int, warmup: int) -> Timing:
+    for _ in range(warmup):
+        call()
+    gc.collect()
+    samples = np.empty(n)
+    clock = time.perf_counter
+    for i in range(n):
+        began = clock()
+        call()
+        samples[i] = clock() - began
+    p50, p90, p99 = np.percentile(samples, [50, 90, 99])
+    return Timing(name, n, float(p50), float(p90), float(p99), float(samples.mean()))
+
+
+def fmt(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3f} ms"
+    return f"{seconds:.3f} s"
+
+
+# --- the database -------------------------------------------------------------------------------
+
+
+@contextmanager
+def scratch_database(url: str | None) -> Iterator[tuple[str, str]]:
+    """(URL to use, database kind). SQLite: a new file; PostgreSQL: a scratch database."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from helios.db.engine import normalise_url
+
+    if url is None:
+        with tempfile.TemporaryDirectory(prefix="helios-bench-") as folder:
+            yield f"sqlite:///{folder}/bench.db", "sqlite"
+        return
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and Path(parsed.database).exists():
+            sys.exit(f"{parsed.database} exists: give the name of a new SQLite file")
+        yield url, "sqlite"
+        return
+    name = f"helios_bench_{os.getpid()}"
+    admin = create_engine(parsed, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield parsed.set(database=name).render_as_string(hide_password=False), "postgresql"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def database_version(hx) -> str:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    if hx.db.dialect == "sqlite":
+        return f"SQLite {sqlite3.sqlite_version} (WAL, file)"
+    with hx.db.engine.connect() as conn:
+        version = conn.execute(text("SHOW server_version")).scalar_one()
+    return f"PostgreSQL {version} (psycopg 3, local TCP)"
+
+
+def machine_info() -> dict[str, str]:
+    import arch
+    import sqlalchemy
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return {
+        "cpu": f"{cpu}, {os.cpu_count()} logical CPUs, load average {load} at the end of the run",
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+        "arch": arch.__version__,
+    }
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> None:
+    # the benchmark configures Helios explicitly: a developer's .env and shell must not leak in
+    os.environ["HELIOS_ENV_FILE"] = ""
+    import helios
+    from helios.config import Settings
+    from helios.risk.checks import evaluate
+
+    for key in Settings.model_fields:
+        os.environ.pop(key.upper(), None)
+
+    history, source = load_history(args.data_dir)
+    last = max(pd.to_datetime(frame["timestamp"], utc=True).iloc[-1] for frame in history.values())
+    today = (last.floor("D") + pd.Timedelta(days=1)).to_pydatetime()  # the day after the data
+    clock = helios.ManualClock(today + timedelta(hours=8))  # 10:00 in Johannesburg
+
+    with scratch_database(args.database_url) as (url, kind):
+        began = time.perf_counter()
+        with helios.connect(url, clock=clock, market_feed="manual", pairs=list(PAIRS)) as hx:
+            build_scenario(hx, history)
+            setup = time.perf_counter() - began
+            pair, side, params = TRADE
+            inputs, _ = hx.risk.gather(pair, side, params)
+            n_open = len(inputs.state.positions)
+            stats = hx.risk.market_stats()
+            result = hx.risk.check_trade_risk(pair, side, params)
+            replayed = hx.risk.replay(result.decision_id)
+            print(f"database: {database_version(hx)}")
+            print(f"history: {source}; {len(history)} pairs x {HOURS} hourly candles")
+            print(
+                f"book: {n_open} open positions, equity R{inputs.state.equity:,.2f}; "
+                f"clock {clock.now():%Y-%m-%d %H:%M} UTC; setup {setup:.1f} s"
+            )
+            print(
+                "volatility: "
+                + ", ".join(
+                    f"{p} {v.daily_vol:.2%} ({v.method})"
+                    for p, v in stats.vols.items()
+                    if v.daily_vol is not None
+                )
+            )
+            print(
+                f"R903 BTCZAR buy: passed={result.passed} ({result.reason}); "
+                f"replay agrees: {replayed.to_dict() == result.to_dict()}"
+            )
+            if n_open != 20:
+                raise RuntimeError(f"expected 20 open positions, found {n_open}")
+
+            scale = args.scale
+            timings = [
+                measure(
+                    "check_trade_risk (stores a decision)",
+                    lambda: hx.risk.check_trade_risk(pair, side, params),
+                    int(2000 * scale),
+                    100,
+                ),
+                measure(
+                    "preview (no store, + headroom)",
+                    lambda: hx.risk.preview(pair, side, params),
+                    int(2000 * scale),
+                    100,
+                ),
+                measure(
+                    "gather (the reads alone)",
+                    lambda: hx.risk.gather(pair, side, params),
+                    int(2000 * scale),
+                    100,
+                ),
+                measure(
+                    "checks.evaluate (pure function)",
+                    lambda: evaluate(inputs.state, inputs.limits, inputs.trade, inputs.stats),
+                    int(20000 * scale),
+                    1000,
+                ),
+                measure(
+                    "market_stats() cache hit",
+                    hx.risk.market_stats,
+                    int(2000 * scale),
+                    100,
+                ),
+                measure(
+                    "refresh_stats() (GARCH refit, 5 pairs)",
+                    hx.risk.refresh_stats,
+                    max(3, int(10 * scale)),
+                    1,
+                ),
+            ]
+            fit = hx.risk.market_stats().fit_seconds
+            db_version = database_version(hx)
+
+    print()
+    header = f"{'operation':42} {'n':>6} {'median':>11} {'p90':>11} {'p99':>11} {'mean':>11}"
+    print(header)
+    print("-" * len(header))
+    for t in timings:
+        print(
+            f"{t.name:42} {t.n:>6} {fmt(t.median):>11} {fmt(t.p90):>11} "
+            f"{fmt(t.p99):>11} {fmt(t.mean):>11}"
+        )
+    print(f"(last refit: the fit itself took {fmt(fit)} of the refresh)")
+    check, pure = timings[0], timings[3]
+    print(
+        f"\ntargets: check_trade_risk median {fmt(check.median)} "
+        f"({'meets' if check.median < 2e-3 else 'MISSES'} < 2 ms); evaluate median "
+        f"{fmt(pure.median)} ({'meets' if pure.median < 100e-6 else 'MISSES'} < 100 us)"
+    )
+    if not args.no_record:
+        record(timings, fit, kind, db_version, source, args.note)
+        print(f"recorded in {RESULTS.relative_to(HERE.parent)}")
+
+
+def record(
+    timings: list[Timing], fit: float, kind: str, db_version: str, source: str, note: str
+) -> None:
+    info = machine_info()
+    lines = [
+        "",
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {kind}" + (f": {note}" if note else ""),
+        "",
+        f"- database: {db_version}",
+        f"- machine: {info['cpu']}",
+        f"- python {info['python']}, numpy {info['numpy']}, pandas {info['pandas']}, "
+        f"sqlalchemy {info['sqlalchemy']}, arch {info['arch']}",
+        f"- scenario: 5 pairs x {HOURS} hourly candles from {source}; 20 open positions; "
+        "the R903 BTCZAR buy",
+        "",
+        "| operation | n | median | p90 | p99 | mean |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {t.name} | {t.n} | {fmt(t.median)} | {fmt(t.p90)} | {fmt(t.p99)} | {fmt(t.mean)} |"
+            for t in timings
+        ),
+        "",
+        f"GARCH fit alone (last refit): {fmt(fit)}.",
+        "",
+    ]
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if not RESULTS.exists():
+        RESULTS.write_text(
+            "# Risk check benchmark (issue 3)\n\n"
+            "Produced by `python bench/bench_risk.py [--database-url URL]`; newest section last.\n"
+            "Targets: `check_trade_risk` median < 2 ms, `checks.evaluate` median < 100 us.\n"
+        )
+    with RESULTS.open("a") as out:
+        out.write("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="default: a temporary SQLite file; a PostgreSQL URL names the server on which a "
+        "scratch database is created and dropped",
+    )
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="multiply the iteration counts (default 1)"
+    )
+    parser.add_argument("--note", default="", help="a label for the recorded section")
+    parser.add_argument(
+        "--no-record", action="store_true", help=f"print only, do not append to {RESULTS.name}"
+    )
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

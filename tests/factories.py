@@ -1,0 +1,136 @@
+"""Shared builders for the position tests: a market the 7 risk checks can judge, the seed's
+trade, and counts of what was written.
+
+The risk checks need a volatility estimate for every pair (DESIGN.md, "Fail closed"), so a book
+gets ``HISTORY_DAYS`` completed daily candles per pair: a seeded random walk (3% daily log
+returns) ending yesterday at the pair's price, which makes the estimates GARCH fits (>= 100
+returns) and the statistics the same on every run. Today's price is then set at ``now``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, select
+
+import helios
+from helios.clock import ManualClock
+from helios.db.models import (
+    Fill,
+    LedgerEntry,
+    Order,
+    PaperVenueOrder,
+    Position,
+    PositionEvent,
+    RiskDecision,
+)
+from helios.market.store import floor_time
+
+D = Decimal
+HISTORY_DAYS = 200
+DAILY_VOL = 0.03
+PRICES = {"BTCZAR": "1200000", "ETHZAR": "60000", "SOLZAR": "2500"}
+SEEDS = {"BTCZAR": 11, "ETHZAR": 12, "SOLZAR": 13}
+
+# The seed's trade (portfolio-manager.md, "Execution"): R903 of BTC at 1x, 2% stop, 6% target.
+SEED_TRADE: dict[str, Any] = {
+    "position_size_zar": 903.0,
+    "leverage": 1.0,
+    "stop_loss_pct": 0.02,
+    "take_profit_pct": 0.06,
+}
+SEED_REASONING = "Kelly + Vol targeting, LLM approved"
+
+
+def daily_history(pair: str, last_close: float, days: int, end: Any) -> pd.DataFrame:
+    """``days`` + 1 daily candles, the last one opening on ``end``'s UTC day and closing at
+    ``last_close``: a random walk seeded per pair, walked backwards from that close."""
+    rng = np.random.default_rng(SEEDS.get(pair, 1))
+    steps = rng.normal(0.0, DAILY_VOL, days)
+    log_closes = np.log(last_close) - np.concatenate([np.cumsum(steps[::-1])[::-1], [0.0]])
+    closes = np.round(np.exp(log_closes), 2)
+    opens = np.concatenate([[closes[0]], closes[:-1]])
+    last_day = floor_time(end, 86400)
+    return pd.DataFrame(
+        {
+            "timestamp": [last_day - timedelta(days=days - i) for i in range(days + 1)],
+            "open": opens,
+            "high": np.maximum(opens, closes) * 1.01,
+            "low": np.minimum(opens, closes) * 0.99,
+            "close": closes,
+            "volume": 10.0,
+        }
+    )
+
+
+def give_market(hx: helios.Helios, pairs: list[str] | None = None) -> None:
+    """Each pair (default: every configured one) gets its daily history ending yesterday, then
+    today's price (``PRICES``)."""
+    chosen = pairs if pairs is not None else list(hx.settings.pairs)
+    yesterday = hx.clock.now() - timedelta(days=1)
+    for pair in chosen:
+        frame = daily_history(pair, float(PRICES[pair]), HISTORY_DAYS, yesterday)
+        hx.market.ingest(pair, frame, "1d", source="test")
+    for pair in chosen:
+        hx.market.set_price(pair, PRICES[pair])
+
+
+def connect_book(database_url: str, clock: ManualClock, **overrides: Any) -> helios.Helios:
+    """The seed's R100,000 paper book: the 0.35% taker fee, no slippage unless given."""
+    settings: dict[str, Any] = {"market_feed": "manual", "paper_slippage_pct": "0"}
+    settings.update(overrides)
+    return helios.connect(database_url, clock=clock, **settings)
+
+
+def count_rows(hx: helios.Helios) -> dict[str, int]:
+    """How many rows each table a trade writes holds (to prove nothing was written)."""
+    tables = {
+        "positions": Position,
+        "orders": Order,
+        "fills": Fill,
+        "venue_orders": PaperVenueOrder,
+        "position_events": PositionEvent,
+        "risk_decisions": RiskDecision,
+        "ledger_entries": LedgerEntry,
+    }
+    with hx.db.read() as session:
+        return {
+            name: int(session.scalar(select(func.count()).select_from(model)) or 0)
+            for name, model in tables.items()
+        }
+
+
+def position(hx: helios.Helios, position_id: int) -> Position:
+    with hx.db.read() as session:
+        row = session.get(Position, position_id)
+        assert row is not None
+        return row
+
+
+def venue_orders(hx: helios.Helios) -> list[PaperVenueOrder]:
+    with hx.db.read() as session:
+        return list(session.scalars(select(PaperVenueOrder).order_by(PaperVenueOrder.id)))
+
+
+def orders_of(hx: helios.Helios, position_id: int) -> list[Order]:
+    with hx.db.read() as session:
+        return list(
+            session.scalars(
+                select(Order).where(Order.position_id == position_id).order_by(Order.id)
+            )
+        )
+
+
+def event_kinds(hx: helios.Helios, position_id: int) -> list[str]:
+    with hx.db.read() as session:
+        return list(
+            session.scalars(
+                select(PositionEvent.kind)
+                .where(PositionEvent.position_id == position_id)
+                .order_by(PositionEvent.id)
+            )
+        )
