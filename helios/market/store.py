@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings
 from helios.db.engine import Database
-from helios.db.models import Candle, LatestPrice
+from helios.db.models import Candle, LatestPrice, Setting
 from helios.errors import InvalidInput
 from helios.market.candles import (
     DAY,
@@ -39,6 +39,7 @@ from helios.money import positive
 from helios.money import price as to_price
 
 MINUTE = 60
+HISTORY_EPOCH_KEY = "history_epoch"
 
 
 def floor_time(when: datetime, seconds: int) -> datetime:
@@ -183,6 +184,8 @@ class MarketData:
         if observed is None:
             observed = min(last.ts + timedelta(seconds=seconds), max(now, last.ts))
         self._set_latest(session, pair, last.close, observed, now, source)
+        if floor_time(rows[0].ts, DAY) < floor_time(now, DAY):
+            bump_history_epoch(session, now)  # a completed day's candle changed
         session.flush()
         return len(rows)
 
@@ -476,6 +479,16 @@ class MarketData:
     def history_days(self, pair: str) -> int:
         """How many daily candles are stored for ``pair``."""
         return len(self.candles(pair, "1d"))
+
+
+def bump_history_epoch(session: Session, now: datetime) -> None:
+    """Count a change to completed days' candles. Statistics fitted on completed days (the risk
+    service's volatility and covariance) are current while this counter and the date stand."""
+    row = session.get(Setting, HISTORY_EPOCH_KEY)
+    if row is None:
+        session.add(Setting(key=HISTORY_EPOCH_KEY, value="1", updated_at=now, updated_by="market"))
+    else:
+        row.value, row.updated_at = str(int(row.value) + 1), now
 
 
 def latest_prices(session: Session) -> dict[str, Decimal]:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings, TradingMode
-from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY, get_setting, put_setting
+from helios.controls import MODE_KEY, get_setting, put_setting
 from helios.db.engine import Database
 from helios.db.models import (
     Candle,
@@ -59,6 +59,7 @@ from helios.positions.lifecycle import (
     closing_side,
 )
 from helios.positions.monitor import Bar, Levels, Verdict, judge
+from helios.risk.checks import RiskResult
 from helios.risk.service import RiskManager
 from helios.trade import TradeParams, parse_side
 
@@ -169,37 +170,16 @@ class PositionManager:
         ``entry_price``; on refusal ``success: False`` with ``reason`` (and ``error``)."""
         if not isinstance(strategic_reasoning, str):
             raise InvalidInput("strategic_reasoning", strategic_reasoning, "a text")
-        risk = self._risk.check_trade_risk(pair, signal, trade_params, signal_id=signal_id)
-        if not risk.passed:
-            return {
-                "success": False,
-                "reason": risk.reason,
-                "error": risk.reason,
-                "violated_limits": list(risk.violated_limits),
-                "decision_id": risk.decision_id,
-                "halted": risk.halted,
-            }
-        pair, side = self._market.check_pair(pair), parse_side(signal)
-        params = TradeParams.parse(trade_params, self._settings, float("inf"))
         installation = self._installation_id()
         now = self._clock.now()
-        with self._db.write() as session:
-            halted = get_setting(session, HALTED_KEY)
-            if halted is not None and halted.value == "true":  # halted since the check
-                reason = get_setting(session, HALT_REASON_KEY)
-                text = f"Trading is halted: {reason.value if reason else ''}"
-                return {
-                    "success": False,
-                    "reason": text,
-                    "error": text,
-                    "halted": True,
-                    "decision_id": risk.decision_id,
-                }
+
+        def reserve(session: Session, risk: RiskResult, params: TradeParams) -> dict[str, Any]:
+            """In the risk decision's transaction: the position (OPENING) and its order intent."""
             mode_row = get_setting(session, MODE_KEY)
             mode = mode_row.value if mode_row else TradingMode.PAPER.value
             position = Position(
-                pair=pair,
-                side=side,
+                pair=self._market.check_pair(pair),  # validated by the check already
+                side=parse_side(signal),
                 status=OPENING,
                 mode=mode,
                 position_size_zar=zar(params.position_size_zar, "position_size_zar"),
@@ -223,8 +203,8 @@ class PositionManager:
                 position_id=position.id,
                 action="OPEN",
                 mode=mode,
-                pair=pair,
-                side=side,
+                pair=position.pair,
+                side=position.side,
                 quote_amount=notional,
                 status="INTENT",
                 created_at=now,
@@ -236,11 +216,35 @@ class PositionManager:
                 position.id,
                 now,
                 "OPEN_REQUESTED",
-                f"{side} {pair} margin {position.position_size_zar} x {position.leverage} "
-                f"= {notional} ZAR ({mode}); risk decision {risk.decision_id}",
+                f"{position.side} {position.pair} margin {position.position_size_zar} x "
+                f"{position.leverage} = {notional} ZAR ({mode}); risk decision {risk.decision_id}",
             )
             session.flush()
-            position_id, order_id, coid = position.id, order.id, order.client_order_id
+            return {
+                "position_id": position.id,
+                "order_id": order.id,
+                "mode": mode,
+                "coid": order.client_order_id,
+                "notional": notional,
+                "pair": position.pair,
+                "side": position.side,
+            }
+
+        risk, reserved = self._risk.decide_and_reserve(
+            pair, signal, trade_params, reserve, signal_id=signal_id
+        )
+        if not risk.passed or reserved is None:
+            return {
+                "success": False,
+                "reason": risk.reason,
+                "error": risk.reason,
+                "violated_limits": list(risk.violated_limits),
+                "decision_id": risk.decision_id,
+                "halted": risk.halted,
+            }
+        position_id, order_id = reserved["position_id"], reserved["order_id"]
+        mode, coid, notional = reserved["mode"], reserved["coid"], reserved["notional"]
+        pair, side = reserved["pair"], reserved["side"]
         log.info("[%s] open %s %s %s ZAR: order %s", mode, side, pair, notional, coid)
         crash_point("open:after_intent")
         result, error = self._send(

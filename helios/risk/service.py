@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, true
@@ -36,7 +36,6 @@ from helios.config import Settings
 from helios.controls import HALT_REASON_KEY, HALTED_KEY
 from helios.db.engine import WRITE_OPTION, Database
 from helios.db.models import (
-    Candle,
     LatestPrice,
     Position,
     RiskDecision,
@@ -46,9 +45,14 @@ from helios.db.models import (
 from helios.db.models import PortfolioState as Account
 from helios.errors import InvalidInput
 from helios.events import record_event
-from helios.ledger import MARGIN_HELD_STATUSES, STATE_ID, LedgerInvariantError
+from helios.ledger import (
+    MARGIN_HELD_STATUSES,
+    STATE_ID,
+    LedgerInvariantError,
+    start_of_day_equity,
+)
 from helios.market.candles import DAY
-from helios.market.store import MarketData, floor_time
+from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
 from helios.risk.checks import (
     MarketStats,
     OpenExposure,
@@ -64,6 +68,9 @@ from helios.risk.volatility import VolEstimate, covariance, estimate_vol
 from helios.trade import TradeParams, parse_side
 
 MIN_COV_RETURNS = 30  # a pair with fewer daily returns is left out of the covariance matrix
+# positions whose exposure the checks count: open, closing, and being opened (a reserved trade)
+EXPOSED_STATUSES = (*MARGIN_HELD_STATUSES, "OPENING")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -273,7 +280,7 @@ class RiskManager:
         """Volatility and covariance, refitted only when a new completed day arrives."""
         today = floor_time(self._clock.now(), DAY)
         with self._db.read() as session:
-            marker = _candle_marker(session, today, self._settings.pairs)
+            marker = _history_marker(session, today)
         return self._stats_for(marker, today)
 
     def _stats_for(self, marker: tuple[Any, ...], today: datetime) -> RiskStats:
@@ -325,27 +332,31 @@ class RiskManager:
     # --- the checks ---------------------------------------------------------------------
     def gather(self, pair: Any, signal: Any, trade_params: Any) -> tuple[Inputs, TradeParams]:
         """Validate the request and read everything the checks need in one consistent read
-        transaction: the limits, the portfolio, the prices, the halt flag and the candle marker
+        transaction: the limits, the portfolio, the prices, the halt flag and the history epoch
         that says whether the cached statistics are still current (refit after, if not)."""
-        with self._db.engine.connect() as conn:
-            return self._gather(conn, pair, signal, trade_params)
+        with self._db.engine.connect() as conn, _snapshot(conn):
+            return self._read_inputs(conn, pair, signal, trade_params)
 
-    def _gather(
+    def _read_inputs(
         self, conn: Connection, pair: Any, signal: Any, trade_params: Any
     ) -> tuple[Inputs, TradeParams]:
+        """The reads behind a decision, in the caller's transaction."""
         pair = self._market.check_pair(pair)
         side = parse_side(signal)
-        today = floor_time(self._clock.now(), DAY)
-        with _snapshot(conn):
-            marker = _candle_marker(conn, today, self._settings.pairs)
-            head = conn.execute(_CHECK_HEAD, {"pair": pair}).one_or_none()
-            if head is None:
-                raise LedgerInvariantError(_NO_ACCOUNT)
-            limits = _limits_or_fail(head)
-            params = TradeParams.parse(trade_params, self._settings, limits.max_leverage)
-            positions = conn.execute(_OPEN_POSITIONS).all()
-        state = _portfolio(head, positions, self._settings)
-        stats = self._stats_for(marker, today).stats
+        now = self._clock.now()
+        today = floor_time(now, DAY)
+        head = conn.execute(_CHECK_HEAD, {"pair": pair}).one_or_none()
+        if head is None:
+            raise LedgerInvariantError(_NO_ACCOUNT)
+        limits = _limits_or_fail(head)
+        params = TradeParams.parse(trade_params, self._settings, limits.max_leverage)
+        positions = conn.execute(_OPEN_POSITIONS).all()
+        zone = self._settings.trading_day_timezone
+        start_of_day = start_of_day_equity(
+            conn, head.trading_day, head.start_of_day_equity, now, zone
+        )  # type: ignore[arg-type]  # a Connection answers .scalar like a Session
+        state = _portfolio(head, positions, self._settings, start_of_day)
+        stats = self._stats_for((today.isoformat(), head.history_epoch or "0"), today).stats
         trade = ProposedTrade(
             pair=pair,
             side=side,
@@ -362,7 +373,7 @@ class RiskManager:
         return inputs, params
 
     def _portfolio_state(self, session: Session | Connection) -> PortfolioState:
-        return _read_portfolio(session, self._settings)
+        return _read_portfolio(session, self._settings, self._clock.now())
 
     def check_trade_risk(
         self, pair: Any, signal: Any, trade_params: Any, *, signal_id: int | None = None
@@ -374,23 +385,63 @@ class RiskManager:
         """
         # one connection for the read and the write (each checkout from the pool costs a ping)
         with self._db.engine.connect() as conn:
-            inputs, params = self._gather(conn, pair, signal, trade_params)
+            with _snapshot(conn):
+                inputs, params = self._read_inputs(conn, pair, signal, trade_params)
             result = _decide(inputs)
-            row = {
-                "ts": self._clock.now(),
-                "pair": inputs.trade.pair,
-                "side": inputs.trade.side,
-                "trade_params": params.to_dict(),
-                "inputs": inputs.to_dict(),
-                "checks": [c.to_dict() for c in result.checks],
-                "passed": result.passed,
-                "reason": result.reason,
-                "violated_limits": list(result.violated_limits),
-                "limits_version": inputs.limits.version,
-                "signal_id": signal_id,
-            }
-            decision_id = _store_decision(conn, row)
+            decision_id = _store_decision(
+                conn, self._decision_row(inputs, params, result, signal_id)
+            )
         return replace(result, decision_id=decision_id)
+
+    def decide_and_reserve(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        reserve: Callable[[Session, RiskResult, TradeParams], T],
+        *,
+        signal_id: int | None = None,
+    ) -> tuple[RiskResult, T | None]:
+        """Check an opening trade and, if it passes, ``reserve`` it (write the position and its
+        order intent) in the same write transaction, with the account locked.
+
+        Two processes opening at once are serialised, and a position being opened (OPENING)
+        already counts in the exposure the next check sees, so two trades can never both use
+        the same room under a limit. The decision is stored either way.
+        """
+        with self._db.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
+            with conn.begin():
+                conn.execute(_LOCK_ACCOUNT)
+                inputs, params = self._read_inputs(conn, pair, signal, trade_params)
+                result = _decide(inputs)
+                row = self._decision_row(inputs, params, result, signal_id)
+                decision_id = int(conn.execute(_INSERT_DECISION, row).inserted_primary_key[0])
+                result = replace(result, decision_id=decision_id)
+                reserved = None
+                if result.passed:
+                    with Session(bind=conn, expire_on_commit=False) as session:
+                        reserved = reserve(session, result, params)
+                        session.flush()
+        return result, reserved
+
+    def _decision_row(
+        self, inputs: Inputs, params: TradeParams, result: RiskResult, signal_id: int | None
+    ) -> dict[str, Any]:
+        return {
+            "ts": self._clock.now(),
+            "pair": inputs.trade.pair,
+            "side": inputs.trade.side,
+            "trade_params": params.to_dict(),
+            "inputs": inputs.to_dict(),
+            "checks": [c.to_dict() for c in result.checks],
+            "passed": result.passed,
+            "reason": result.reason,
+            "violated_limits": list(result.violated_limits),
+            "limits_version": inputs.limits.version,
+            "signal_id": signal_id,
+        }
 
     def check_close(self, position_id: int) -> RiskResult:
         """Closing reduces risk: never blocked, not even while halted."""
@@ -594,9 +645,9 @@ _LIMITS_IN_FORCE = (
     .order_by(RiskLimitVersion.version.desc())
     .limit(1)
 )
-_ACCOUNT = select(Account.cash, Account.peak_equity, Account.start_of_day_equity).where(
-    Account.id == STATE_ID
-)
+_ACCOUNT = select(
+    Account.cash, Account.peak_equity, Account.start_of_day_equity, Account.trading_day
+).where(Account.id == STATE_ID)
 _NEWEST_LIMITS = _LIMITS_IN_FORCE.subquery("limits_in_force")
 
 
@@ -614,6 +665,8 @@ _CHECK_HEAD = (
         *_NEWEST_LIMITS.c,
         _setting_value(HALTED_KEY).label("halted"),
         _setting_value(HALT_REASON_KEY).label("halt_reason"),
+        _setting_value(HISTORY_EPOCH_KEY).label("history_epoch"),
+        Account.trading_day,
         select(LatestPrice.price)
         .where(LatestPrice.pair == bindparam("pair"))
         .scalar_subquery()
@@ -622,7 +675,7 @@ _CHECK_HEAD = (
     .outerjoin(_NEWEST_LIMITS, true())
     .where(Account.id == STATE_ID)
 )
-# The open positions with the latest price of their pair (NULL when it has none).
+# The exposed positions with the latest price of their pair (NULL when it has none).
 _OPEN_POSITIONS = (
     select(
         Position.pair,
@@ -630,30 +683,19 @@ _OPEN_POSITIONS = (
         Position.quantity,
         Position.entry_price,
         Position.position_size_zar,
+        Position.leverage,
         LatestPrice.price,
     )
     .outerjoin(LatestPrice, LatestPrice.pair == Position.pair)
-    .where(Position.status.in_(MARGIN_HELD_STATUSES))
+    .where(Position.status.in_(EXPOSED_STATUSES))
     .order_by(Position.id)
 )
 _NO_ACCOUNT = "no account: the database was not initialised by connect()"  # as ledger.account_state
-# Naming the pairs lets the database probe the (pair, interval, ts) index for each one instead
-# of scanning every candle of every interval (that scan grows with the intraday history: with a
-# year of hourly candles it took 1.7 ms on SQLite and 3.8 ms on PostgreSQL, every check). What is
-# left grows with the daily history only: about 0.3-0.4 ms for a year of 5 pairs.
-_CANDLE_MARKER = (
-    # the sum of closes: a completed day replaced (a late bar rolled up, a corrected print)
-    # changes the returns as much as a new day does
-    select(Candle.pair, func.max(Candle.ts), func.count(), func.sum(Candle.close))
-    .where(
-        Candle.pair.in_(bindparam("pairs", expanding=True)),
-        Candle.interval_seconds == DAY,
-        Candle.ts < bindparam("today"),
-    )
-    .group_by(Candle.pair)
-    .order_by(Candle.pair)
-)
 _INSERT_DECISION = insert(RiskDecision)
+_HISTORY_EPOCH = select(Setting.value).where(Setting.key == HISTORY_EPOCH_KEY)
+# SELECT ... FOR UPDATE on PostgreSQL (the ledger's bookings take the same row lock); SQLite's
+# BEGIN IMMEDIATE already holds the one write lock and ignores FOR UPDATE
+_LOCK_ACCOUNT = select(Account.id).where(Account.id == STATE_ID).with_for_update()
 
 
 @contextmanager
@@ -699,39 +741,50 @@ def _limits_or_fail(row: Row[Any] | None) -> RiskLimits:
     return _limits_from_row(row)  # type: ignore[arg-type]  # a Row has the same attributes
 
 
-def _read_portfolio(db: Session | Connection, settings: Settings) -> PortfolioState:
-    """The portfolio as the checks see it (two statements: the account, the open positions)."""
+def _read_portfolio(db: Session | Connection, settings: Settings, now: datetime) -> PortfolioState:
+    """The portfolio as the checks see it (the account, the exposed positions)."""
     account = db.execute(_ACCOUNT).one_or_none()
     if account is None:
         raise LedgerInvariantError(_NO_ACCOUNT)
-    return _portfolio(account, db.execute(_OPEN_POSITIONS).all(), settings)
+    start_of_day = start_of_day_equity(
+        db, account.trading_day, account.start_of_day_equity, now, settings.trading_day_timezone
+    )  # type: ignore[arg-type]
+    return _portfolio(account, db.execute(_OPEN_POSITIONS).all(), settings, start_of_day)
 
 
-def _portfolio(account: Row[Any], positions: list[Row[Any]], settings: Settings) -> PortfolioState:
-    """``account`` (cash, peak and start-of-day equity) and the open ``positions`` (pair, side,
-    quantity, entry price, margin, latest price or None) as the checks see them.
+def _portfolio(
+    account: Row[Any],
+    positions: list[Row[Any]],
+    settings: Settings,
+    start_of_day: Decimal | None,
+) -> PortfolioState:
+    """``account`` (cash, peak equity) and the exposed ``positions`` (pair, side, quantity,
+    entry price, margin, leverage, latest price or None) as the checks see them.
 
     Equity = cash + sum over open positions of (margin + unrealized P&L at the latest price),
-    added up exactly in Decimal. Only the columns needed are read (full ``Position`` rows cost
-    a Decimal conversion for each of their ~17 exact columns).
+    added up exactly in Decimal. A position being opened has no entry yet: it counts with its
+    intended notional (margin x leverage) and adds nothing to equity (its margin is still cash).
+    ``start_of_day``: the current trading day's start (None: not known, the equity now is used,
+    see ``ledger.start_of_day_equity``). Only the columns needed are read (full ``Position``
+    rows cost a Decimal conversion for each of their ~17 exact columns).
     """
     exposures = []
     equity = account.cash
-    for pair, side, quantity, entry, margin, mark in positions:
-        quantity = quantity or Decimal(0)
-        entry = entry or Decimal(0)
-        if mark is None:
+    for pair, side, quantity, entry, margin, leverage, mark in positions:
+        if quantity is None or entry is None:  # OPENING: reserved, not filled
+            notional = _f(margin * leverage)
+        elif mark is None:
             notional = float("nan")
-            pnl = Decimal(0)
+            equity += margin
         else:
             notional = _f(quantity * mark)
             pnl = (mark - entry) * quantity if side == "BUY" else (entry - mark) * quantity
-        equity += margin + pnl
+            equity += margin + pnl
         exposures.append(OpenExposure(pair, side, notional, settings.sector_of(pair)))
     return PortfolioState(
         equity=_f(equity),
         peak_equity=_f(account.peak_equity),
-        start_of_day_equity=_f(account.start_of_day_equity),
+        start_of_day_equity=_f(start_of_day if start_of_day is not None else equity),
         positions=tuple(exposures),
     )
 
@@ -746,8 +799,8 @@ def seed_limits(session: Session, settings: Settings, now: datetime) -> bool:
     return True
 
 
-def _candle_marker(db: Session | Connection, today: datetime, pairs: list[str]) -> tuple[Any, ...]:
-    """Changes exactly when a completed daily candle of a configured pair is added or its
-    close replaced."""
-    rows = db.execute(_CANDLE_MARKER, {"pairs": list(pairs), "today": today}).all()
-    return tuple((pair, str(ts), int(n), str(closes)) for pair, ts, n, closes in rows)
+def _history_marker(db: Session | Connection, today: datetime) -> tuple[Any, ...]:
+    """The date and the market's history epoch: together they change exactly when the
+    statistics (fitted on completed days) may change. One primary-key read."""
+    epoch = db.execute(_HISTORY_EPOCH).scalar_one_or_none()
+    return (today.isoformat(), epoch or "0")
