@@ -50,7 +50,9 @@ def build_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # no pre-ping: it costs a round trip on every checkout; a connection found dead (the server
+    # restarted) fails that one statement and SQLAlchemy then replaces the whole pool
+    return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600)
 
 
 def _configure_sqlite(engine: Engine) -> None:

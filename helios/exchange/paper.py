@@ -44,9 +44,6 @@ class PaperExchange(Exchange):
 
     def submit_market_order(self, request: OrderRequest) -> OrderResult:
         request = request.validated()  # raises InvalidInput before anything is written
-        known = self.get_order(request.client_order_id)
-        if known is not None:
-            return _as_duplicate(known)
         now = self._clock.now()
         try:
             return self._place(request, now)
@@ -58,7 +55,8 @@ class PaperExchange(Exchange):
 
     def _place(self, request: OrderRequest, now: datetime) -> OrderResult:
         with self._db.write() as session:
-            # re-check inside the write lock: a concurrent submit may have won
+            # a known id returns the first order (checked inside the write transaction, so a
+            # concurrent submit cannot slip between the look-up and the insert)
             existing = session.scalars(
                 select(PaperVenueOrder).where(
                     PaperVenueOrder.client_order_id == request.client_order_id

@@ -44,7 +44,7 @@ from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatu
 from helios.faults import crash_point
 from helios.ledger import book_close, book_open, unrealized
 from helios.market.candles import DAY
-from helios.market.store import MarketData, floor_time
+from helios.market.store import MINUTE, MarketData, floor_time
 from helios.money import ZERO, zar
 from helios.money import price as to_price
 from helios.positions.lifecycle import (
@@ -265,6 +265,7 @@ class PositionManager:
         now = self._clock.now()
         filled_at = _filled_at(result, now)
         with self._db.write() as session:
+            session.autoflush = False  # one flush at commit: each flush is a round trip
             order = session.get(Order, order_id)
             assert order is not None
             order.exchange_order_id = result.exchange_order_id
@@ -317,17 +318,8 @@ class PositionManager:
             position = session.get(Position, position_id, populate_existing=True)
             assert position is not None and result.price is not None
             assert result.quantity is not None
-            book_open(
-                session,
-                position,
-                fill_price=result.price,
-                quantity=result.quantity,
-                fee=result.fee or ZERO,
-                now=now,
-                order=order,
-            )
-            entry = position.entry_price
-            assert entry is not None
+            # every field first, so book_open's flush writes each row once
+            entry = to_price(result.price)
             if position.side == "BUY":
                 position.stop_loss_price = to_price(entry * (1 - position.stop_loss_pct))
                 position.take_profit_price = to_price(entry * (1 + position.take_profit_pct))
@@ -339,6 +331,16 @@ class PositionManager:
             if bar is not None:  # excursions before the fill must never trigger this position
                 position.monitor_bar_ts, position.monitor_bar_high, position.monitor_bar_low = bar
             order.status = "FILLED"
+            book_open(
+                session,
+                position,
+                fill_price=result.price,
+                quantity=result.quantity,
+                fee=result.fee or ZERO,
+                now=now,
+                order=order,
+            )
+            assert position.entry_price == entry
             session.add(
                 Fill(
                     order_id=order.id,
@@ -580,13 +582,17 @@ class PositionManager:
     def _current_bar(
         self, session: Session, pair: str, now: datetime
     ) -> tuple[datetime, Decimal, Decimal] | None:
-        candle = session.scalars(
-            select(Candle)
-            .where(Candle.pair == pair, Candle.interval_seconds < DAY, Candle.ts <= now)
-            .order_by(Candle.ts.desc(), Candle.interval_seconds)
-            .limit(1)
+        """The newest intraday bar of ``pair`` at ``now`` (one-minute bars first: every live feed
+        and set_price write them, and that look-up is one index probe)."""
+        row = session.execute(
+            _NEWEST_BAR.where(Candle.interval_seconds == MINUTE),
+            {"pair": pair, "now": now},
         ).first()
-        return (candle.ts, candle.high, candle.low) if candle else None
+        if row is None:  # a feed with coarser bars only (replay of hourly candles, say)
+            row = session.execute(
+                _NEWEST_BAR.where(Candle.interval_seconds < DAY), {"pair": pair, "now": now}
+            ).first()
+        return (row.ts, row.high, row.low) if row else None
 
     def monitor_positions(self, now: datetime | None = None) -> list[MonitorResult]:
         """One pass over open positions: P&L, stop, target, trailing stop, timeout. Hits close
@@ -1027,6 +1033,14 @@ class PositionManager:
                     for e in events
                 ],
             }
+
+
+_NEWEST_BAR = (
+    select(Candle.ts, Candle.high, Candle.low)
+    .where(Candle.pair == bindparam("pair"), Candle.ts <= bindparam("now"))
+    .order_by(Candle.ts.desc(), Candle.interval_seconds)
+    .limit(1)
+)
 
 
 def _row(obj: Any) -> dict[str, Any]:
