@@ -127,6 +127,7 @@ class Settings(BaseSettings):
 
     # --- processes ------------------------------------------------------------------------
     price_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600.0)
+    monitor_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600.0)
     snapshot_interval_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
     heartbeat_interval_seconds: float = Field(default=10.0, ge=1.0, le=3600.0)
     dashboard_address: str = "127.0.0.1"

@@ -21,6 +21,7 @@ from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
 from helios.db.models import PortfolioSnapshot, Setting
 from helios.errors import NotYetAvailable
+from helios.events import record_event
 from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
 from helios.ledger import ensure_account
@@ -82,6 +83,24 @@ class Helios:
             raise NotYetAvailable("the VALR exchange for LIVE mode", 8)
         return self.paper_exchange
 
+    def reconcile_at_start(self) -> list[dict[str, Any]]:
+        """Settle positions stuck OPENING/CLOSING; a failure (the exchange is down, say) is
+        recorded and does not stop the process: the next start, or a call, tries again."""
+        try:
+            return self.positions.reconcile()
+        except Exception as exc:
+            log.exception("reconcile at start failed")
+            with self.db.write() as session:
+                record_event(
+                    session,
+                    ts=self.clock.now(),
+                    kind="RECONCILE_FAILED",
+                    severity="ERROR",
+                    actor="startup",
+                    message=f"reconcile at start failed: {type(exc).__name__}: {exc}",
+                )
+            return []
+
     def take_snapshot(self) -> PortfolioSnapshot:
         """One portfolio snapshot with the risk budget in use (sum of notional x daily vol);
         risk used is left empty when a volatility estimate is missing, never guessed."""
@@ -139,13 +158,16 @@ def connect(
     *,
     clock: Clock | None = None,
     migrate: bool = True,
+    reconcile: bool = True,
     **overrides: Any,
 ) -> Helios:
     """Open Helios on a database (default: ``DATABASE_URL``, else ``data/helios.db``).
 
     Applies migrations, creates the account on first start (``INITIAL_CAPITAL_ZAR``) and seeds the
-    trading mode. ``overrides`` take the configuration keys in lower case
-    (``market_feed="manual"``, ``initial_capital_zar=50000``); bad values raise ConfigError.
+    trading mode, then settles positions a crash left between two states
+    (``hx.positions.reconcile``: every process does it at start). ``overrides`` take the
+    configuration keys in lower case (``market_feed="manual"``, ``initial_capital_zar=50000``);
+    bad values raise ConfigError.
     """
     settings = load_settings(database_url=database_url, **overrides)
     chosen_clock = clock or SystemClock()
@@ -168,4 +190,7 @@ def connect(
     except BaseException:
         db.dispose()
         raise
-    return Helios(settings, db, chosen_clock)
+    hx = Helios(settings, db, chosen_clock)
+    if reconcile:
+        hx.reconcile_at_start()
+    return hx

@@ -3,13 +3,16 @@
 Jobs (intervals from configuration, schedule kept in code: STACK_NOTES section 2):
 
 - ``prices``: one poll of the market feed, stored through ``hx.market.pull``;
+- ``monitor``: one stop-monitor pass (``hx.positions.monitor_positions``): stop loss, take
+  profit, trailing stop, timeout;
 - ``snapshot``: ``hx.ledger.take_snapshot`` (marks to market, raises the peak, rolls the day);
 - ``heartbeat``: a row the dashboard reads to show the scheduler is alive;
 - ``prune``: drops intraday candles older than the retention.
 
 Every job is a thin call into ``helios``. A job that raises is recorded as an ERROR event and the
 scheduler carries on. ``max_instances=1`` and coalescing stop a slow job from piling up.
-Issue #6 adds the trading loop, the stop monitor, the day roll, halts and leader election.
+At start, ``helios.connect`` has already reconciled positions a crash left between two states.
+Issue #6 adds the trading loop, the day roll, halts and leader election.
 """
 
 from __future__ import annotations
@@ -69,6 +72,9 @@ class Worker:
         self.last_prices_at = self.hx.clock.now()
         return written
 
+    def monitor(self) -> None:
+        self.hx.positions.monitor_positions()
+
     def snapshot(self) -> None:
         self.hx.take_snapshot()
 
@@ -112,6 +118,7 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     now = datetime.now().astimezone()
     jobs: list[tuple[str, Any, float, timedelta]] = [
         ("prices", worker.pull_prices, settings.price_interval_seconds, timedelta(0)),
+        ("monitor", worker.monitor, settings.monitor_interval_seconds, timedelta(seconds=1)),
         ("heartbeat", worker.heartbeat, settings.heartbeat_interval_seconds, timedelta(0)),
         ("snapshot", worker.snapshot, settings.snapshot_interval_seconds, timedelta(seconds=2)),
         ("prune", worker.prune, 3600.0, timedelta(minutes=5)),

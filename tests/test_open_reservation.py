@@ -8,12 +8,12 @@ import multiprocessing
 from datetime import datetime
 from decimal import Decimal
 
+from factories import connect_book, give_market
 from sqlalchemy import select
 
 import helios
 from helios.clock import ManualClock
 from helios.db.models import Position
-from tests.factories import connect_book, give_market
 
 # 15% of a R100,000 book each: alone under the 20% single-position limit, together over it
 HALF_ROOM = {"position_size_zar": 15000, "leverage": 1.0}

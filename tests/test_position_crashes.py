@@ -179,3 +179,21 @@ def test_a_process_killed_at_each_crash_point_loses_nothing_and_doubles_nothing(
     assert book.positions.reconcile(grace=timedelta(0)) == []
     assert count_rows(book) == settled
     book.ledger.check()
+
+
+def test_the_next_process_to_start_settles_a_crashed_open_by_itself(
+    book: helios.Helios, database_url: str
+):
+    """Every process reconciles when it connects: no one has to remember to."""
+    crashed_at = book.clock.now()
+    child = run_child(database_url, "open", "open:after_send", crashed_at.isoformat())
+    child.communicate(timeout=120)
+    assert child.returncode == -9
+    assert stuck_position(book).status == "OPENING"
+    restart = ManualClock(crashed_at + timedelta(seconds=31))
+    with helios.connect(database_url, clock=restart, market_feed="manual") as restarted:
+        row = stuck_position(restarted)
+        assert row.status == "OPEN"
+        assert event_kinds(restarted, row.id)[-1] == "RECONCILED"
+        assert len(venue_orders(restarted)) == 1  # recorded, not resent
+        restarted.ledger.check()

@@ -3,8 +3,9 @@ midnight, so the day roll has not run yet)."""
 
 from __future__ import annotations
 
+from factories import connect_book, give_market
+
 from helios.clock import ManualClock
-from tests.factories import connect_book, give_market
 
 
 def test_a_loss_since_midnight_fails_check_2_before_the_day_roll(

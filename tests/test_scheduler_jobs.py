@@ -44,7 +44,13 @@ def test_a_failing_job_is_recorded_as_an_event_and_the_scheduler_keeps_its_jobs(
 ):
     worker = Worker(hx, BrokenFeed())
     scheduler = build_scheduler(worker)
-    assert {job.id for job in scheduler.get_jobs()} == {"prices", "heartbeat", "snapshot", "prune"}
+    assert {job.id for job in scheduler.get_jobs()} == {
+        "prices",
+        "monitor",
+        "heartbeat",
+        "snapshot",
+        "prune",
+    }
     try:
         worker.pull_prices()
     except FeedError as exc:
@@ -64,3 +70,16 @@ def test_the_prune_job_keeps_daily_candles(priced_hx: helios.Helios, clock):
     daily = priced_hx.market.candles("BTCZAR", "1d")
     assert len(minute) == 1  # the 40-day-old minute candle is gone, today's stays
     assert len(daily) == 2
+
+
+def test_the_monitor_job_stops_out_a_position_whose_stop_was_crossed(database_url: str, clock):
+    from factories import SEED_REASONING, SEED_TRADE, connect_book, give_market
+
+    with connect_book(database_url, clock) as hx:
+        give_market(hx)
+        opened = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
+        clock.advance(seconds=30)
+        hx.market.set_price("BTCZAR", "1175000")
+        Worker(hx, ManualFeed()).monitor()
+        [closed] = hx.positions.closed_positions().to_dict("records")
+        assert (closed["position_id"], closed["status"]) == (opened["position_id"], "STOPPED_OUT")
