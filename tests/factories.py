@@ -134,3 +134,63 @@ def event_kinds(hx: helios.Helios, position_id: int) -> list[str]:
                 .order_by(PositionEvent.id)
             )
         )
+
+
+# --- positions built by hand: the ledger and the paper venue without the position manager -------
+
+
+def position_row(
+    pair: str, side: str, size: str, leverage: str, now: Any, status: str = "OPENING"
+) -> Position:
+    """A position row as the position manager writes it before its order is sent."""
+    return Position(
+        pair=pair,
+        side=side,
+        status=status,
+        mode="PAPER",
+        position_size_zar=D(size),
+        leverage=D(leverage),
+        stop_loss_pct=D("0.02"),
+        take_profit_pct=D("0.06"),
+        max_holding_hours=D("72"),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def new_position(hx: helios.Helios, pair: str, side: str, size: str, leverage: str) -> int:
+    """An OPENING position with no order yet; returns its id."""
+    with hx.db.write() as session:
+        position = position_row(pair, side, size, leverage, hx.clock.now())
+        session.add(position)
+        session.flush()
+        return position.id
+
+
+def booked_position(hx: helios.Helios, pair: str, side: str, size: str, leverage: str) -> int:
+    """An OPEN position made without the risk checks: S x L bought (or sold) on the paper venue
+    and booked by the ledger, as the position manager would; returns its id."""
+    from helios.exchange.base import OrderRequest, OrderStatus
+    from helios.ledger import book_open, check_invariants
+    from helios.market.store import latest_prices
+
+    position_id = new_position(hx, pair, side, size, leverage)
+    fill = hx.paper_exchange.submit_market_order(
+        OrderRequest.build(
+            f"pos-{position_id}-open", pair, side, quote_amount=D(size) * D(leverage)
+        )
+    )
+    assert fill.status is OrderStatus.FILLED
+    now = hx.clock.now()
+    with hx.db.write() as session:
+        position = session.get(Position, position_id)
+        assert position is not None
+        assert fill.price is not None and fill.quantity is not None and fill.fee is not None
+        book_open(
+            session, position, fill_price=fill.price, quantity=fill.quantity, fee=fill.fee, now=now
+        )
+        position.status = "OPEN"
+        position.opened_at = now
+        position.updated_at = now
+        check_invariants(session, latest_prices(session))
+    return position_id

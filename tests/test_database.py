@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from factories import position_row
 from sqlalchemy import func, select, text
 
 import helios
@@ -75,19 +76,7 @@ def two_processes(database_url: str) -> Iterator[list[Database]]:
 
 def open_row(db: Database, status: str = "OPEN") -> int:
     with db.write() as session:
-        position = Position(
-            pair="BTCZAR",
-            side="BUY",
-            status=status,
-            mode="PAPER",
-            position_size_zar=Decimal("1000"),
-            leverage=Decimal("1"),
-            stop_loss_pct=Decimal("0.02"),
-            take_profit_pct=Decimal("0.06"),
-            max_holding_hours=Decimal("72"),
-            created_at=NOW,
-            updated_at=NOW,
-        )
+        position = position_row("BTCZAR", "BUY", "1000", "1", NOW, status=status)
         session.add(position)
         session.flush()
         return position.id

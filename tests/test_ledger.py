@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from factories import booked_position as open_position
+from factories import new_position
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import StatementError
 
@@ -41,50 +43,6 @@ ZONE = "Africa/Johannesburg"
 
 
 # --- helpers: a position's life through the real paper exchange and the ledger ----------------
-
-
-def new_position(hx: helios.Helios, pair: str, side: str, size: str, leverage: str) -> int:
-    now = hx.clock.now()
-    with hx.db.write() as session:
-        position = Position(
-            pair=pair,
-            side=side,
-            status="OPENING",
-            mode="PAPER",
-            position_size_zar=D(size),
-            leverage=D(leverage),
-            stop_loss_pct=D("0.02"),
-            take_profit_pct=D("0.06"),
-            max_holding_hours=D("72"),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(position)
-        session.flush()
-        return position.id
-
-
-def open_position(hx: helios.Helios, pair: str, side: str, size: str, leverage: str) -> int:
-    """Create the position, buy (or sell) S x L worth of ``pair`` on the paper venue, book it."""
-    position_id = new_position(hx, pair, side, size, leverage)
-    fill = hx.paper_exchange.submit_market_order(
-        OrderRequest.build(
-            f"pos-{position_id}-open", pair, side, quote_amount=D(size) * D(leverage)
-        )
-    )
-    assert fill.status is OrderStatus.FILLED
-    now = hx.clock.now()
-    with hx.db.write() as session:
-        position = session.get(Position, position_id)
-        assert position is not None
-        book_open(
-            session, position, fill_price=fill.price, quantity=fill.quantity, fee=fill.fee, now=now
-        )
-        position.status = "OPEN"
-        position.opened_at = now
-        position.updated_at = now
-        check_invariants(session, latest_prices(session))
-    return position_id
 
 
 def close_position(hx: helios.Helios, position_id: int) -> Decimal:

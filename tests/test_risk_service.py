@@ -29,14 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from factories import booked_position as open_position
 from sqlalchemy import delete, func, select
 
 import helios
 from helios.clock import ManualClock
-from helios.db.models import Event, LatestPrice, Position, RiskDecision, RiskLimitVersion
+from helios.db.models import Event, LatestPrice, RiskDecision, RiskLimitVersion
 from helios.errors import InvalidInput
-from helios.exchange.base import OrderRequest, OrderStatus
-from helios.ledger import book_open
 from helios.risk.limits import RiskLimits
 
 D = Decimal
@@ -112,44 +111,6 @@ def book(bare: helios.Helios) -> helios.Helios:
     """The frictionless book with 40 daily returns per pair (see the module docstring)."""
     give_history(bare, {"BTCZAR": 40, "ETHZAR": 40, "SOLZAR": 40})
     return bare
-
-
-def open_position(hx: helios.Helios, pair: str, side: str, size: str, leverage: str) -> int:
-    """A position as the position manager will open it: the intent row, a fill of S x L on the
-    paper venue, the ledger booking (tests/test_ledger.py does the same)."""
-    now = hx.clock.now()
-    with hx.db.write() as session:
-        position = Position(
-            pair=pair,
-            side=side,
-            status="OPENING",
-            mode="PAPER",
-            position_size_zar=D(size),
-            leverage=D(leverage),
-            stop_loss_pct=D("0.02"),
-            take_profit_pct=D("0.06"),
-            max_holding_hours=D("72"),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(position)
-        session.flush()
-        position_id = position.id
-    fill = hx.paper_exchange.submit_market_order(
-        OrderRequest.build(
-            f"pos-{position_id}-open", pair, side, quote_amount=D(size) * D(leverage)
-        )
-    )
-    assert fill.status is OrderStatus.FILLED
-    with hx.db.write() as session:
-        position = session.get(Position, position_id)
-        assert position is not None
-        book_open(
-            session, position, fill_price=fill.price, quantity=fill.quantity, fee=fill.fee, now=now
-        )
-        position.status = "OPEN"
-        position.opened_at = now
-    return position_id
 
 
 def forget_price(hx: helios.Helios, pair: str) -> None:
