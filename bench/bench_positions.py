@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -40,10 +39,10 @@ from common import (
     HOURS,
     PAIRS,
     Timing,
+    append_results,
     database_version,
     fmt,
     load_history,
-    machine_info,
     measure,
     scratch_database,
 )
@@ -152,35 +151,21 @@ def summarise(name: str, samples: list[float]) -> Timing:
 
 
 def record(timings: list[Timing], kind: str, db_version: str, source: str, note: str) -> None:
-    info = machine_info()
-    lines = [
-        "",
-        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {kind}" + (f": {note}" if note else ""),
-        "",
-        f"- database: {db_version}",
-        f"- machine: {info['cpu']}",
-        f"- python {info['python']}, numpy {info['numpy']}, sqlalchemy {info['sqlalchemy']}",
-        f"- scenario: 5 pairs x {HOURS} hourly candles from {source}; {OPEN_POSITIONS} open "
-        "positions; fresh prices for every pair before each monitor pass",
-        "",
-        "| operation | n | median | p90 | p99 | mean |",
-        "|---|---:|---:|---:|---:|---:|",
-        *(
-            f"| {t.name} | {t.n} | {fmt(t.median)} | {fmt(t.p90)} | {fmt(t.p99)} | {fmt(t.mean)} |"
-            for t in timings
-        ),
-        "",
-    ]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# Position benchmark (issue 4)\n\n"
-            "Produced by `python bench/bench_positions.py [--database-url URL]`; newest last.\n"
-            "Targets: a monitor pass over 100 open positions, median < 20 ms on SQLite and "
-            "< 50 ms on PostgreSQL; opening a position median < 10 ms.\n"
-        )
-    with RESULTS.open("a") as out:
-        out.write("\n".join(lines))
+    append_results(
+        RESULTS,
+        "# Position benchmark (issue 4)\n\n"
+        "Produced by `python bench/bench_positions.py [--database-url URL]`; newest last.\n"
+        "Targets: a monitor pass over 100 open positions, median < 20 ms on SQLite and "
+        "< 50 ms on PostgreSQL; opening a position median < 10 ms.\n",
+        kind,
+        note,
+        [
+            f"- database: {db_version}",
+            f"- scenario: 5 pairs x {HOURS} hourly candles from {source}; {OPEN_POSITIONS} open "
+            "positions; fresh prices for every pair before each monitor pass",
+        ],
+        timings,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

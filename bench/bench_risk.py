@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -41,10 +41,10 @@ from common import (
     HOURS,
     PAIRS,
     Timing,
+    append_results,
     database_version,
     fmt,
     load_history,
-    machine_info,
     measure,
     scratch_database,
 )
@@ -236,37 +236,21 @@ def run(args: argparse.Namespace) -> None:
 def record(
     timings: list[Timing], fit: float, kind: str, db_version: str, source: str, note: str
 ) -> None:
-    info = machine_info()
-    lines = [
-        "",
-        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {kind}" + (f": {note}" if note else ""),
-        "",
-        f"- database: {db_version}",
-        f"- machine: {info['cpu']}",
-        f"- python {info['python']}, numpy {info['numpy']}, pandas {info['pandas']}, "
-        f"sqlalchemy {info['sqlalchemy']}, arch {info['arch']}",
-        f"- scenario: 5 pairs x {HOURS} hourly candles from {source}; 20 open positions; "
-        "the R903 BTCZAR buy",
-        "",
-        "| operation | n | median | p90 | p99 | mean |",
-        "|---|---:|---:|---:|---:|---:|",
-        *(
-            f"| {t.name} | {t.n} | {fmt(t.median)} | {fmt(t.p90)} | {fmt(t.p99)} | {fmt(t.mean)} |"
-            for t in timings
-        ),
-        "",
-        f"GARCH fit alone (last refit): {fmt(fit)}.",
-        "",
-    ]
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    if not RESULTS.exists():
-        RESULTS.write_text(
-            "# Risk check benchmark (issue 3)\n\n"
-            "Produced by `python bench/bench_risk.py [--database-url URL]`; newest section last.\n"
-            "Targets: `check_trade_risk` median < 2 ms, `checks.evaluate` median < 100 us.\n"
-        )
-    with RESULTS.open("a") as out:
-        out.write("\n".join(lines))
+    append_results(
+        RESULTS,
+        "# Risk check benchmark (issue 3)\n\n"
+        "Produced by `python bench/bench_risk.py [--database-url URL]`; newest section last.\n"
+        "Targets: `check_trade_risk` median < 2 ms, `checks.evaluate` median < 100 us.\n",
+        kind,
+        note,
+        [
+            f"- database: {db_version}",
+            f"- scenario: 5 pairs x {HOURS} hourly candles from {source}; 20 open positions; "
+            "the R903 BTCZAR buy",
+        ],
+        timings,
+        [f"GARCH fit alone (last refit): {fmt(fit)}.", ""],
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

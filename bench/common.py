@@ -183,3 +183,40 @@ def machine_info() -> dict[str, str]:
         "sqlalchemy": sqlalchemy.__version__,
         "arch": arch.__version__,
     }
+
+
+def append_results(
+    path: Path,
+    heading: str,
+    kind: str,
+    note: str,
+    facts: list[str],
+    timings: list[Timing],
+    footer: list[str] | None = None,
+) -> None:
+    """Append one dated section (machine, database, scenario facts, the timings table) to a
+    results file, creating it with ``heading`` (its title and targets) the first time."""
+    info = machine_info()
+    lines = [
+        "",
+        f"## {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {kind}" + (f": {note}" if note else ""),
+        "",
+        *facts,
+        f"- machine: {info['cpu']}",
+        f"- python {info['python']}, numpy {info['numpy']}, pandas {info['pandas']}, "
+        f"sqlalchemy {info['sqlalchemy']}, arch {info['arch']}",
+        "",
+        "| operation | n | median | p90 | p99 | mean |",
+        "|---|---:|---:|---:|---:|---:|",
+        *(
+            f"| {t.name} | {t.n} | {fmt(t.median)} | {fmt(t.p90)} | {fmt(t.p99)} | {fmt(t.mean)} |"
+            for t in timings
+        ),
+        "",
+        *(footer or []),
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(heading)
+    with path.open("a") as out:
+        out.write("\n".join(lines))
