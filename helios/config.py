@@ -11,8 +11,10 @@ risk limits (see ``helios.controls`` and, from issue #3, ``helios.risk``).
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -44,6 +46,32 @@ class FeedKind(StrEnum):
     REPLAY = "replay"
     VALR = "valr"
     MANUAL = "manual"
+
+
+class SizingMethod(StrEnum):
+    """How ``hx.risk.size_position`` sizes a trade (issue #5)."""
+
+    KELLY_VOL = "kelly_vol"  # fractional Kelly x volatility scalar x equity (issue #3)
+    OPTIMIZER_CAPPED = "optimizer_capped"  # the same, capped by the optimizer's target weight
+
+
+# Approximate market capitalisations in ZAR on DEFAULT_MARKET_CAPS_AS_OF: circulating supply x
+# price in USD, rounded, at R18.85 to the dollar. VALR publishes none, so they are configuration
+# (MARKET_CAPS_ZAR), dated (MARKET_CAPS_AS_OF) and meant to be edited; only their ratios matter
+# (they become the Black-Litterman prior's weights).
+DEFAULT_MARKET_CAPS_AS_OF = date(2024, 12, 31)
+DEFAULT_MARKET_CAPS_ZAR: dict[str, float] = {
+    "BTCZAR": 3.49e13,  # ~ USD 1.85 trillion
+    "ETHZAR": 7.56e12,  # ~ USD 401 billion
+    "XRPZAR": 2.26e12,  # ~ USD 120 billion
+    "SOLZAR": 1.72e12,  # ~ USD 91 billion
+    "ADAZAR": 5.56e11,  # ~ USD 29.5 billion
+    "AVAXZAR": 2.75e11,  # ~ USD 14.6 billion
+    "LINKZAR": 2.41e11,  # ~ USD 12.8 billion
+    "DOTZAR": 1.92e11,  # ~ USD 10.2 billion
+    "LTCZAR": 1.47e11,  # ~ USD 7.8 billion
+    "ATOMZAR": 4.5e10,  # ~ USD 2.4 billion
+}
 
 
 def _fraction(default: float, low: float, high: float, *, low_open: bool = True) -> Any:
@@ -109,6 +137,17 @@ class Settings(BaseSettings):
     vol_target_annual: float = Field(default=0.10, gt=0.0, le=5.0)
     periods_per_year: int = Field(default=365, ge=1, le=366)
     sector_map: dict[str, str] = Field(default_factory=dict)
+    sizing_method: SizingMethod = SizingMethod.KELLY_VOL
+
+    # --- the optimizer (issue #5: Black-Litterman + max Sharpe) -----------------------------
+    market_caps_zar: dict[str, float] = Field(default_factory=lambda: dict(DEFAULT_MARKET_CAPS_ZAR))
+    market_caps_as_of: date = DEFAULT_MARKET_CAPS_AS_OF
+    risk_free_rate: float = Field(
+        default=0.07, ge=-0.05, le=1.0, json_schema_extra={"fraction": True}
+    )
+    bl_tau: float = _fraction(0.05, 0.0, 1.0)
+    bl_risk_aversion: float = Field(default=2.5, gt=0.0, le=100.0)
+    optimizer_max_weight: float = _fraction(1.0, 0.0, 1.0)
 
     # --- market data ----------------------------------------------------------------------
     sim_seed: int = Field(default=20261126, ge=0)
@@ -149,6 +188,35 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_feed(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("sizing_method", mode="before")
+    @classmethod
+    def _lower_sizing(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("market_caps_zar", mode="before")
+    @classmethod
+    def _normalise_cap_pairs(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {
+                (str(k).strip().upper().replace("/", "").replace("-", "")): v
+                for k, v in value.items()
+            }
+        return value
+
+    @field_validator("market_caps_zar")
+    @classmethod
+    def _check_caps(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [pair for pair in value if not PAIR_PATTERN.fullmatch(pair)]
+        if bad:
+            raise ValueError(f"market caps for {bad}: keys must be ZAR pairs such as BTCZAR")
+        wrong = [pair for pair, cap in value.items() if not (math.isfinite(cap) and cap > 0)]
+        if wrong:
+            raise ValueError(
+                f"market caps of {', '.join(wrong)}: each must be a finite number > 0 (ZAR), "
+                'as JSON: {"BTCZAR": 3.49e13, "ETHZAR": 7.56e12}'
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -235,6 +303,17 @@ class Settings(BaseSettings):
                     "must be valr when TRADING_MODE=LIVE (real prices for real money)",
                 )
             )
+        if self.sizing_method is SizingMethod.OPTIMIZER_CAPPED:
+            missing = [pair for pair in self.pairs if pair not in self.market_caps_zar]
+            if missing:
+                problems.append(
+                    (
+                        "MARKET_CAPS_ZAR",
+                        f"no cap for {', '.join(missing)}",
+                        "a market cap for every pair in PAIRS when "
+                        "SIZING_METHOD=optimizer_capped (the optimizer's prior needs them)",
+                    )
+                )
         return problems
 
     def sector_of(self, pair: str) -> str:

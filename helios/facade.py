@@ -1,8 +1,8 @@
 """``helios.connect()``: the one public entry point (DESIGN.md).
 
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
-``.ledger``, ``.controls``, ``.exchange`` and (filled by later issues) ``.risk``, ``.positions``,
-``.optimizer``, ``.signals``, ``.metrics``. The dashboard, the scheduler, tests and notebooks all
+``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer`` and (filled by
+later issues) ``.signals``, ``.metrics``. The dashboard, the scheduler, tests and notebooks all
 go through it, so nothing is computed twice in two places.
 """
 
@@ -28,6 +28,7 @@ from helios.ledger import ensure_account
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
 from helios.money import zar
+from helios.optimizer.service import Optimizer
 from helios.portfolio import Ledger
 from helios.positions.manager import PositionManager, seed_installation_id
 from helios.risk.service import RiskManager, seed_limits
@@ -62,7 +63,8 @@ class Helios:
         self.ledger = Ledger(db, settings, clock)
         self.controls = Controls(db, clock)
         self.paper_exchange = PaperExchange(db, settings, clock)
-        self.risk = RiskManager(db, settings, clock, self.market)
+        self.optimizer = Optimizer(db, settings, clock, self.market)
+        self.risk = RiskManager(db, settings, clock, self.market, optimizer=self.optimizer)
         self.positions = PositionManager(
             db,
             settings,
@@ -71,7 +73,6 @@ class Helios:
             self.risk,
             {TradingMode.PAPER: self.paper_exchange},
         )
-        self.optimizer: Any = _Pending("optimizer", 5)
         self.signals: Any = _Pending("signals", 6)
         self.metrics: Any = _Pending("metrics", 7)
 

@@ -33,7 +33,7 @@ def test_a_position_still_being_opened_counts_against_the_next_check(
 ):
     with book(database_url, clock) as hx:
 
-        def reserve(session, risk, params):  # type: ignore[no-untyped-def]
+        def reserve(session, risk, params, inputs):  # type: ignore[no-untyped-def]
             # what open_position writes: the position, OPENING, while its order is being sent
             session.add(
                 Position(

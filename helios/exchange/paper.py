@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from helios.clock import Clock
@@ -56,13 +56,14 @@ class PaperExchange(Exchange):
     def _place(self, request: OrderRequest, now: datetime) -> OrderResult:
         with self._db.write() as session:
             # a known id returns the first order (checked inside the write transaction, so a
-            # concurrent submit cannot slip between the look-up and the insert)
-            existing = session.scalars(
-                select(PaperVenueOrder).where(
-                    PaperVenueOrder.client_order_id == request.client_order_id
-                )
-            ).one_or_none()
-            if existing is not None:
+            # concurrent submit cannot slip between the look-up and the insert); the id and the
+            # market price in one round trip
+            known_id, latest_price = session.execute(
+                _LOOK_UP, {"coid": request.client_order_id, "pair": request.pair}
+            ).one()
+            if known_id is not None:
+                existing = session.get(PaperVenueOrder, known_id)
+                assert existing is not None
                 return _as_duplicate(_result(existing))
             order = PaperVenueOrder(
                 client_order_id=request.client_order_id,
@@ -73,15 +74,14 @@ class PaperExchange(Exchange):
                 quantity=ZERO,
                 status=OrderStatus.REJECTED.value,
             )
-            latest = session.get(LatestPrice, request.pair)
             if request.pair not in self._settings.pairs:
                 order.reason = f"unknown pair {request.pair}: this venue trades " + ", ".join(
                     self._settings.pairs
                 )
-            elif latest is None:
+            elif latest_price is None:
                 order.reason = f"no market price for {request.pair} yet"
             else:
-                fill = self.fill_price(request.side, latest.price, request.stop_price)
+                fill = self.fill_price(request.side, latest_price, request.stop_price)
                 quantity = (
                     qty(request.base_amount)
                     if request.base_amount is not None
@@ -91,7 +91,7 @@ class PaperExchange(Exchange):
                     order.reason = "order amount rounds to zero quantity"
                 else:
                     order.status = OrderStatus.FILLED.value
-                    order.reference_price = latest.price
+                    order.reference_price = latest_price
                     order.fill_price = fill
                     order.quantity = quantity
                     order.fee = zar(fill * quantity * self._settings.paper_fee_pct)
@@ -110,6 +110,14 @@ class PaperExchange(Exchange):
         """The paper account's ZAR cash (the ledger's), for parity with real venues."""
         with self._db.read() as session:
             return {"ZAR": account_state(session).cash}
+
+
+_LOOK_UP = select(
+    select(PaperVenueOrder.id)
+    .where(PaperVenueOrder.client_order_id == bindparam("coid"))
+    .scalar_subquery(),
+    select(LatestPrice.price).where(LatestPrice.pair == bindparam("pair")).scalar_subquery(),
+)
 
 
 def _result(order: PaperVenueOrder) -> OrderResult:

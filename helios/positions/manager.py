@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings, TradingMode
-from helios.controls import MODE_KEY, get_setting, put_setting
+from helios.controls import get_setting, put_setting
 from helios.db.engine import Database
 from helios.db.models import (
     Candle,
@@ -60,7 +60,7 @@ from helios.positions.lifecycle import (
 )
 from helios.positions.monitor import Bar, Levels, Verdict, judge
 from helios.risk.checks import RiskResult
-from helios.risk.service import RiskManager
+from helios.risk.service import Inputs, RiskManager
 from helios.trade import TradeParams, parse_side
 
 log = logging.getLogger("helios.positions")
@@ -173,10 +173,12 @@ class PositionManager:
         installation = self._installation_id()
         now = self._clock.now()
 
-        def reserve(session: Session, risk: RiskResult, params: TradeParams) -> dict[str, Any]:
-            """In the risk decision's transaction: the position (OPENING) and its order intent."""
-            mode_row = get_setting(session, MODE_KEY)
-            mode = mode_row.value if mode_row else TradingMode.PAPER.value
+        def reserve(
+            session: Session, risk: RiskResult, params: TradeParams, inputs: Inputs
+        ) -> dict[str, Any]:
+            """In the risk decision's transaction: the position (OPENING) and its order intent,
+            in the trading mode the decision read."""
+            mode = inputs.mode
             position = Position(
                 pair=self._market.check_pair(pair),  # validated by the check already
                 side=parse_side(signal),

@@ -383,10 +383,11 @@ def evaluate(
     else:
         results.append(_result(7, None, limit, "", "", missing4))
 
-    if no_price is not None:  # no trade without a price: every sizing check fails closed
+    if no_price is not None:  # no trade without a price: every sizing check fails closed,
+        # whatever its figures said (so the verdict and the reason do not depend on the limits)
         results = [
             r
-            if r.number not in (3, 4, 5, 7) or not r.passed
+            if r.number not in (3, 4, 5, 7)
             else CheckResult(r.number, r.name, r.limit_name, False, None, r.limit, no_price)
             for r in results
         ]

@@ -32,8 +32,8 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock
-from helios.config import Settings
-from helios.controls import HALT_REASON_KEY, HALTED_KEY
+from helios.config import Settings, SizingMethod
+from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY
 from helios.db.engine import WRITE_OPTION, Database
 from helios.db.models import (
     LatestPrice,
@@ -53,6 +53,8 @@ from helios.ledger import (
 )
 from helios.market.candles import DAY
 from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
+from helios.optimizer.service import Optimizer
+from helios.optimizer.target import PositionSize, capped_by_weight, kelly_vol, target_weight
 from helios.risk.checks import (
     MarketStats,
     OpenExposure,
@@ -63,7 +65,7 @@ from helios.risk.checks import (
     halted_result,
 )
 from helios.risk.limits import LIMIT_NAMES, RiskLimits, loosened, validate_changes
-from helios.risk.sizing import SizingResult, size
+from helios.risk.sizing import size
 from helios.risk.volatility import VolEstimate, covariance, estimate_vol
 from helios.trade import TradeParams, parse_side
 
@@ -112,6 +114,7 @@ class Inputs:
     stats: MarketStats
     halted: bool
     halt_reason: str
+    mode: str = "PAPER"  # the trading mode in force when the decision was taken
 
     def to_dict(self) -> dict[str, Any]:
         # _flat, not asdict: the same dict without asdict's recursive deep copy (0.13 ms of a
@@ -135,6 +138,7 @@ class Inputs:
             },
             "halted": self.halted,
             "halt_reason": self.halt_reason,
+            "mode": self.mode,
         }
 
     @classmethod
@@ -161,6 +165,7 @@ class Inputs:
             ),
             halted=data["halted"],
             halt_reason=data["halt_reason"],
+            mode=data.get("mode", "PAPER"),
         )
 
 
@@ -209,11 +214,19 @@ def _flat(obj: Any) -> dict[str, Any]:
 
 
 class RiskManager:
-    def __init__(self, db: Database, settings: Settings, clock: Clock, market: MarketData) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        market: MarketData,
+        optimizer: Optimizer | None = None,
+    ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._market = market
+        self._optimizer = optimizer  # hx.optimizer, for SIZING_METHOD=optimizer_capped
         self._stats: RiskStats | None = None
         self._stats_lock = threading.Lock()
 
@@ -338,14 +351,17 @@ class RiskManager:
             return self._read_inputs(conn, pair, signal, trade_params)
 
     def _read_inputs(
-        self, conn: Connection, pair: Any, signal: Any, trade_params: Any
+        self, conn: Connection, pair: Any, signal: Any, trade_params: Any, *, lock: bool = False
     ) -> tuple[Inputs, TradeParams]:
-        """The reads behind a decision, in the caller's transaction."""
+        """The reads behind a decision, in the caller's transaction (``lock``: the account row
+        locked for the rest of it)."""
         pair = self._market.check_pair(pair)
         side = parse_side(signal)
         now = self._clock.now()
         today = floor_time(now, DAY)
-        head = conn.execute(_CHECK_HEAD, {"pair": pair}).one_or_none()
+        head = conn.execute(
+            _CHECK_HEAD_LOCKED if lock else _CHECK_HEAD, {"pair": pair}
+        ).one_or_none()
         if head is None:
             raise LedgerInvariantError(_NO_ACCOUNT)
         limits = _limits_or_fail(head)
@@ -368,7 +384,13 @@ class RiskManager:
         is_halted = head.halted == "true"
         reason = head.halt_reason
         inputs = Inputs(
-            state, limits, trade, stats, is_halted, reason if reason and is_halted else ""
+            state,
+            limits,
+            trade,
+            stats,
+            is_halted,
+            reason if reason and is_halted else "",
+            head.trading_mode or "PAPER",
         )
         return inputs, params
 
@@ -398,7 +420,7 @@ class RiskManager:
         pair: Any,
         signal: Any,
         trade_params: Any,
-        reserve: Callable[[Session, RiskResult, TradeParams], T],
+        reserve: Callable[[Session, RiskResult, TradeParams, Inputs], T],
         *,
         signal_id: int | None = None,
     ) -> tuple[RiskResult, T | None]:
@@ -413,8 +435,7 @@ class RiskManager:
             if conn.dialect.name == "sqlite":
                 conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
             with conn.begin():
-                conn.execute(_LOCK_ACCOUNT)
-                inputs, params = self._read_inputs(conn, pair, signal, trade_params)
+                inputs, params = self._read_inputs(conn, pair, signal, trade_params, lock=True)
                 result = _decide(inputs)
                 row = self._decision_row(inputs, params, result, signal_id)
                 decision_id = int(conn.execute(_INSERT_DECISION, row).inserted_primary_key[0])
@@ -422,7 +443,7 @@ class RiskManager:
                 reserved = None
                 if result.passed:
                     with Session(bind=conn, expire_on_commit=False) as session:
-                        reserved = reserve(session, result, params)
+                        reserved = reserve(session, result, params, inputs)
                         session.flush()
         return result, reserved
 
@@ -502,9 +523,20 @@ class RiskManager:
         stop_loss_pct: Any = None,
         take_profit_pct: Any = None,
         leverage: Any = 1.0,
-    ) -> SizingResult:
+        *,
+        ml_predictions: Any = None,
+        confidence_scores: Any = None,
+        target_weights: Any = None,
+    ) -> PositionSize:
         """Fractional Kelly x volatility scalar x equity of notional (margin = notional /
-        leverage), capped by the single-position and the leverage limits."""
+        leverage), capped by the single-position and the leverage limits.
+
+        SIZING_METHOD=optimizer_capped also caps it by the optimizer's target weight for the
+        pair x the sector's sleeve - what the pair holds (``helios.optimizer.target``): weights
+        from ``target_weights`` if given, else from ``hx.optimizer`` run on ``ml_predictions``
+        and ``confidence_scores`` (none: the market's weights). Under ``kelly_vol`` those three
+        are not used. The result says which method sized it (``sizing_method``) and the cap.
+        """
         pair = self._market.check_pair(pair)
         parse_side(signal)
         p = _probability(confidence)
@@ -525,7 +557,7 @@ class RiskManager:
             x.notional for x in state.positions if x.pair == pair and math.isfinite(x.notional)
         )
         gross = sum(x.notional for x in state.positions if math.isfinite(x.notional))
-        return size(
+        kelly_vol_size = size(
             equity=state.equity,
             win_probability=p,
             stop_loss_pct=params.stop_loss_pct,
@@ -539,6 +571,26 @@ class RiskManager:
             existing_pair_notional=existing,
             max_leverage=limits.max_leverage,
             existing_gross_notional=gross,
+        )
+        if self._settings.sizing_method is not SizingMethod.OPTIMIZER_CAPPED:
+            return kelly_vol(kelly_vol_size)
+        if self._optimizer is None:
+            self._optimizer = Optimizer(self._db, self._settings, self._clock, self._market)
+        weight, source = target_weight(
+            self._optimizer,
+            self._settings,
+            pair,
+            ml_predictions=ml_predictions,
+            confidence_scores=confidence_scores,
+            target_weights=target_weights,
+        )
+        return capped_by_weight(
+            kelly_vol_size,
+            weight=weight,
+            sector=self._settings.sector_of(pair),
+            sector_limit_pct=limits.max_sector_exposure_pct,
+            pair_notional=existing,
+            source=source,
         )
 
     def capacity(self) -> dict[str, Any]:
@@ -666,6 +718,7 @@ _CHECK_HEAD = (
         _setting_value(HALTED_KEY).label("halted"),
         _setting_value(HALT_REASON_KEY).label("halt_reason"),
         _setting_value(HISTORY_EPOCH_KEY).label("history_epoch"),
+        _setting_value(MODE_KEY).label("trading_mode"),
         Account.trading_day,
         select(LatestPrice.price)
         .where(LatestPrice.pair == bindparam("pair"))
@@ -693,9 +746,10 @@ _OPEN_POSITIONS = (
 _NO_ACCOUNT = "no account: the database was not initialised by connect()"  # as ledger.account_state
 _INSERT_DECISION = insert(RiskDecision)
 _HISTORY_EPOCH = select(Setting.value).where(Setting.key == HISTORY_EPOCH_KEY)
-# SELECT ... FOR UPDATE on PostgreSQL (the ledger's bookings take the same row lock); SQLite's
-# BEGIN IMMEDIATE already holds the one write lock and ignores FOR UPDATE
-_LOCK_ACCOUNT = select(Account.id).where(Account.id == STATE_ID).with_for_update()
+# The same row, locking the account (SELECT ... FOR UPDATE OF portfolio_state on PostgreSQL: the
+# ledger's bookings take the same row lock); SQLite's BEGIN IMMEDIATE already holds the one
+# write lock and ignores FOR UPDATE
+_CHECK_HEAD_LOCKED = _CHECK_HEAD.with_for_update(of=Account)
 
 
 @contextmanager
