@@ -383,7 +383,7 @@ def test_kelly_vol_is_the_default_sizing_and_says_so(hx: helios.Helios):
     result = hx.risk.size_position("BTCZAR", "BUY", 0.85, target_weights={"BTCZAR": 0.0})
     assert result.sizing_method == "kelly_vol"
     assert result.optimizer_cap is None
-    assert "sizing_method" not in result.to_dict()  # issue 3's record, unchanged
+    assert result.to_dict()["sizing_method"] == "kelly_vol"  # the record says which
 
 
 def test_optimizer_capped_caps_the_seeds_BTC_signal_at_its_target_weight_of_the_sleeve(
@@ -524,3 +524,28 @@ def test_bad_target_weights_are_refused_naming_the_field(
     with pytest.raises(InvalidInput) as caught:
         capped.risk.size_position("BTCZAR", "BUY", 0.85, target_weights=weights)
     assert caught.value.field == field
+
+
+def test_the_audit_record_of_an_opened_trade_says_which_sizing_method_chose_its_size(
+    database_url: str, clock
+):
+    from factories import connect_book, give_market
+
+    from helios.db.models import RiskDecision
+
+    with connect_book(database_url, clock) as hx:
+        give_market(hx)
+        sized = hx.risk.size_position("BTCZAR", "BUY", 0.85)
+        opened = hx.positions.open_position(
+            "BTCZAR", "BUY", {"position_size_zar": sized.position_size_zar}, "sized", sizing=sized
+        )
+        assert opened["success"] is True
+        story = hx.positions.position_history(opened["position_id"])
+        assert story["decision"]["sizing"]["sizing_method"] == "kelly_vol"
+        with hx.db.read() as session:
+            decision = session.get(RiskDecision, story["decision"]["id"])
+            assert decision is not None
+            recorded = decision.inputs["sizing"]
+        assert recorded["sizing_method"] == "kelly_vol"
+        assert recorded["position_size_zar"] == sized.position_size_zar
+        assert recorded["full_kelly"] == pytest.approx(0.8)

@@ -233,6 +233,8 @@ def test_hx_sizes_the_seeds_signal_at_R2617_12_and_shows_every_intermediate(book
         "leverage": 1.0,
         "explanation": "Kelly 0.8000 x 0.25 = 0.2000; vol scalar 0.1 / (0.0400 x sqrt(365)) = "
         "0.1309; x equity R100,000.00 = R2,617.12 of notional",
+        "sizing_method": "kelly_vol",  # SIZING_METHOD's default
+        "optimizer_cap": None,
     }
     # the sized trade passes the checks as it is
     verdict = book.risk.preview("BTCZAR", "BUY", {"position_size_zar": result.position_size_zar})

@@ -37,21 +37,14 @@ CAP_LIMIT = "optimizer_target_weight"  # cap_limit of a size the optimizer's wei
 
 @dataclass(frozen=True)
 class PositionSize(SizingResult):
-    """A ``SizingResult`` that says how it was sized.
-
-    ``to_dict()`` is issue 3's record for ``kelly_vol`` (unchanged, so stored records and their
-    readers keep their shape) and adds ``sizing_method`` and ``optimizer_cap`` when the optimizer
-    capped the size; the attributes are always there.
-    """
+    """A ``SizingResult`` that says how it was sized: ``sizing_method`` and, when the optimizer
+    capped the size, ``optimizer_cap`` (None otherwise); ``to_dict()`` always holds both."""
 
     sizing_method: str = SizingMethod.KELLY_VOL.value
     optimizer_cap: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if self.sizing_method == SizingMethod.KELLY_VOL.value:
-            del data["sizing_method"], data["optimizer_cap"]
-        return data
+        return asdict(self)
 
 
 def kelly_vol(result: SizingResult) -> PositionSize:

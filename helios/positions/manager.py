@@ -165,9 +165,12 @@ class PositionManager:
         strategic_reasoning: Any = "",
         *,
         signal_id: int | None = None,
+        sizing: Any = None,
     ) -> dict[str, Any]:
         """Risk-check, then open at market. The seed's dict: ``success``, ``position_id``,
-        ``entry_price``; on refusal ``success: False`` with ``reason`` (and ``error``)."""
+        ``entry_price``; on refusal ``success: False`` with ``reason`` (and ``error``).
+        ``sizing`` (``hx.risk.size_position``'s result) is kept in the risk decision's record, so
+        the audit says which sizing method chose the size and why."""
         if not isinstance(strategic_reasoning, str):
             raise InvalidInput("strategic_reasoning", strategic_reasoning, "a text")
         installation = self._installation_id()
@@ -233,7 +236,7 @@ class PositionManager:
             }
 
         risk, reserved = self._risk.decide_and_reserve(
-            pair, signal, trade_params, reserve, signal_id=signal_id
+            pair, signal, trade_params, reserve, signal_id=signal_id, sizing=sizing
         )
         if not risk.passed or reserved is None:
             return {
@@ -1021,6 +1024,7 @@ class PositionManager:
                     "ts": decision.ts.isoformat(),
                     "passed": decision.passed,
                     "reason": decision.reason,
+                    "sizing": decision.inputs.get("sizing"),
                     "checks": decision.checks,
                 },
                 "orders": [_row(o) for o in orders],

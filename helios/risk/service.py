@@ -423,6 +423,7 @@ class RiskManager:
         reserve: Callable[[Session, RiskResult, TradeParams, Inputs], T],
         *,
         signal_id: int | None = None,
+        sizing: Any = None,
     ) -> tuple[RiskResult, T | None]:
         """Check an opening trade and, if it passes, ``reserve`` it (write the position and its
         order intent) in the same write transaction, with the account locked.
@@ -437,7 +438,7 @@ class RiskManager:
             with conn.begin():
                 inputs, params = self._read_inputs(conn, pair, signal, trade_params, lock=True)
                 result = _decide(inputs)
-                row = self._decision_row(inputs, params, result, signal_id)
+                row = self._decision_row(inputs, params, result, signal_id, sizing)
                 decision_id = int(conn.execute(_INSERT_DECISION, row).inserted_primary_key[0])
                 result = replace(result, decision_id=decision_id)
                 reserved = None
@@ -448,14 +449,24 @@ class RiskManager:
         return result, reserved
 
     def _decision_row(
-        self, inputs: Inputs, params: TradeParams, result: RiskResult, signal_id: int | None
+        self,
+        inputs: Inputs,
+        params: TradeParams,
+        result: RiskResult,
+        signal_id: int | None,
+        sizing: Any = None,
     ) -> dict[str, Any]:
+        """The audit row. ``sizing``: how the size was chosen (``size_position``'s result or its
+        dict: the method, Kelly, the vol scalar, the optimizer's cap), kept beside the inputs."""
+        stored_inputs = inputs.to_dict()
+        if sizing is not None:
+            stored_inputs["sizing"] = sizing.to_dict() if hasattr(sizing, "to_dict") else sizing
         return {
             "ts": self._clock.now(),
             "pair": inputs.trade.pair,
             "side": inputs.trade.side,
             "trade_params": params.to_dict(),
-            "inputs": inputs.to_dict(),
+            "inputs": stored_inputs,
             "checks": [c.to_dict() for c in result.checks],
             "passed": result.passed,
             "reason": result.reason,

@@ -1,0 +1,171 @@
+"""The Optimizer page, rendered headless with Streamlit's AppTest on SQLite and PostgreSQL.
+
+As in ``test_dashboard.py`` the app connects itself from ``DATABASE_URL``; the tests store daily
+candles per pair (``factories.daily_history``, a seeded walk ending yesterday) so the optimizer
+has a history to fit, then read what the page shows.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import helios
+from tests.factories import PRICES, daily_history
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+PAGE = "pages/optimizer.py"
+CONVENTION = (
+    "A prediction r over h days becomes the annual view r x 365 / h; with 365 days it is used "
+    "as given."
+)
+
+
+@pytest.fixture(autouse=True)
+def keep_the_main_module() -> Iterator[None]:
+    """AppTest runs app.py as ``__main__`` and leaves it in sys.modules; a later test that starts
+    processes with the "spawn" method would then re-import app.py in each child."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
+@pytest.fixture
+def seeded(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[helios.Helios]:
+    """Helios on the test database, which the app will open itself from the environment."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("MARKET_FEED", "manual")
+    st.cache_resource.clear()  # a Helios cached by an earlier test points at another database
+    with helios.connect(database_url, market_feed="manual") as hx:
+        yield hx
+    st.cache_resource.clear()  # disposes the app's engine (on_release) before the DB is dropped
+
+
+def give_history(hx: helios.Helios, days: int) -> None:
+    yesterday = hx.clock.now() - timedelta(days=1)
+    for pair in hx.settings.pairs:
+        frame = daily_history(pair, float(PRICES[pair]), days, yesterday)
+        hx.market.ingest(pair, frame, "1d", source="test")
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    found = [m.value for m in at.metric if m.label == label]
+    assert found, f"no metric {label!r} in {[m.label for m in at.metric]}"
+    return found[0]
+
+
+def rows(at: AppTest) -> dict[str, dict[str, str]]:
+    assert len(at.dataframe) == 1
+    return {row["Pair"]: row for row in at.dataframe[0].value.to_dict("records")}
+
+
+def chart_traces(at: AppTest) -> dict[str, dict]:
+    traces = {}
+    for chart in at.get("plotly_chart"):
+        for trace in json.loads(chart.proto.spec)["data"]:
+            traces[trace["name"]] = trace
+    return traces
+
+
+def test_the_page_shows_the_seed_example_weights_frontier_and_metrics(
+    seeded: helios.Helios,
+) -> None:
+    give_history(seeded, 120)
+
+    at = open_page()
+
+    assert CONVENTION in [str(m.value) for m in at.markdown]
+    assert at.slider(key="confidence_BTCZAR").value == pytest.approx(0.85)
+    assert at.number_input(key="prediction_SOLZAR").value == pytest.approx(8.0)
+    assert at.number_input(key="horizon_days").value == pytest.approx(3.0)
+    assert any("BTCZAR 5.00% -> 608.33%" in str(c.value) for c in at.caption)
+
+    traces = chart_traces(at)
+    assert {"Prior", "Posterior", "Weight", "Efficient frontier", "Chosen portfolio"} <= set(traces)
+    assert len(at.get("plotly_chart")) == 3
+
+    expected = seeded.optimizer.explain(
+        list(seeded.settings.pairs),
+        {"BTCZAR": 0.05, "ETHZAR": 0.03, "SOLZAR": 0.08},
+        {"BTCZAR": 0.85, "ETHZAR": 0.75, "SOLZAR": 0.90},
+    )
+    assert metric(at, "Expected return") == f"{expected['expected_return']:.2%}"
+    assert metric(at, "Volatility") == f"{expected['volatility']:.2%}"
+    assert metric(at, "Sharpe") == f"{expected['sharpe']:.2f}"
+    shown = rows(at)
+    for pair, weight in expected["weights"].items():
+        assert shown[pair]["Weight"] == f"{weight:.2%}"
+        assert shown[pair]["Posterior"] == f"{expected['posterior_returns'][pair]:.2%}"
+    assert not at.warning
+    assert any("No fallback" in str(s.value) for s in at.success)
+
+
+def test_a_lower_confidence_moves_the_posterior_back_toward_the_prior(
+    seeded: helios.Helios,
+) -> None:
+    give_history(seeded, 120)
+    at = open_page()
+    before = rows(at)["SOLZAR"]
+    before_return = metric(at, "Expected return")
+
+    at.slider(key="confidence_SOLZAR").set_value(0.1)
+    after_at = rerun(at)
+    after = rows(after_at)["SOLZAR"]
+
+    assert after["Confidence"] == "0.10"
+    assert after["Prior"] == before["Prior"]
+    assert after["Posterior"] != before["Posterior"]
+    as_number = lambda text: float(text.rstrip("%").replace(",", ""))  # noqa: E731
+    assert abs(as_number(after["Posterior"]) - as_number(after["Prior"])) < abs(
+        as_number(before["Posterior"]) - as_number(before["Prior"])
+    )
+    assert metric(after_at, "Expected return") != before_return
+
+
+def test_too_little_history_shows_the_equal_weights_fallback(seeded: helios.Helios) -> None:
+    give_history(seeded, 10)
+
+    at = open_page()
+
+    warnings = [str(w.value) for w in at.warning]
+    assert len(warnings) == 1, warnings
+    assert "not enough history" in warnings[0] and "equal weights" in warnings[0]
+    assert metric(at, "Method") == "equal weights"
+    assert metric(at, "Expected return") == "-"
+    assert CONVENTION in [str(m.value) for m in at.markdown]
+    weights = chart_traces(at)["Weight"]
+    assert weights["text"] == ["33.33%"] * 3
+    assert {row["Weight"] for row in rows(at).values()} == {"33.33%"}
+
+
+def test_an_invalid_input_shows_the_libraries_message(seeded: helios.Helios) -> None:
+    give_history(seeded, 120)
+    at = open_page()
+
+    at.number_input(key="horizon_days").set_value(0.0)
+    at = rerun(at)
+
+    errors = [str(e.value) for e in at.error]
+    assert any("prediction_horizon_days=0.0 is not allowed" in text for text in errors), errors
+    assert not at.get("plotly_chart")
