@@ -12,6 +12,8 @@ import streamlit as st
 
 import ui
 
+ui.require_frame("Summary")  # a page never runs without the mode badge
+
 SNAPSHOT_LIMIT = 2000  # about a day and a half at the default 60 s snapshot interval
 
 hx = ui.helios_or_stop()

@@ -95,6 +95,10 @@ def test_the_page_shows_the_seed_example_weights_frontier_and_metrics(
 
     at = open_page()
 
+    # the frame is drawn here too: the mode is on every page
+    assert str(at.main.info[0].value) == "**PAPER TRADING**"
+    captions = [str(c.value) for c in at.caption]
+    assert any("Sizing method in force: **kelly_vol**" in c for c in captions), captions
     assert CONVENTION in [str(m.value) for m in at.markdown]
     assert at.slider(key="confidence_BTCZAR").value == pytest.approx(0.85)
     assert at.number_input(key="prediction_SOLZAR").value == pytest.approx(8.0)

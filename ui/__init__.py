@@ -6,6 +6,7 @@ formatting. Every number shown comes from ``helios``; nothing here computes mone
 
 from ui.connection import helios_or_stop
 from ui.format import fmt_age, fmt_multiple, fmt_pct, fmt_time, fmt_zar
+from ui.frame import require_frame
 from ui.status import halt_banner, mode_badge, page_header, scheduler_line, sidebar_status
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "helios_or_stop",
     "mode_badge",
     "page_header",
+    "require_frame",
     "scheduler_line",
     "sidebar_status",
 ]

@@ -1,0 +1,259 @@
+"""Optimizer: Black-Litterman weights from predicted returns and their confidences.
+
+Every figure comes from ``hx.optimizer.explain(...)`` (prior and posterior returns, weights,
+efficient frontier, expected return, volatility, Sharpe, fallbacks); this page only collects the
+inputs, formats and lays the result out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from helios.errors import InvalidInput
+
+ui.require_frame("Optimizer")  # a page never runs without the mode badge
+
+# The seed's example (portfolio-manager.md): predicted return over the horizon, confidence.
+SEED_EXAMPLE = {"BTCZAR": (0.05, 0.85), "ETHZAR": (0.03, 0.75), "SOLZAR": (0.08, 0.90)}
+DEFAULT_VIEW = (0.0, 0.5)
+CHART_LAYOUT: dict[str, Any] = {
+    "template": "plotly_white",
+    "height": 340,
+    "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+    "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+}
+PRIOR_COLOUR = "#9ca3af"
+POSTERIOR_COLOUR = "#2563eb"
+CHOSEN_COLOUR = "#dc2626"
+CHART_CONFIG = {"displayModeBar": False}
+
+hx = ui.helios_or_stop()
+settings = hx.settings
+pairs = list(settings.pairs)
+periods = settings.periods_per_year
+
+
+def inputs() -> tuple[dict[str, float], dict[str, float], float]:
+    """Predictions (fractions over the horizon), confidences and the horizon in days."""
+    predictions: dict[str, float] = {}
+    confidences: dict[str, float] = {}
+    with st.container(border=True):
+        st.markdown("**Predictions**")
+        columns = st.columns(len(pairs))
+        for column, pair in zip(columns, pairs, strict=True):
+            prediction, confidence = SEED_EXAMPLE.get(pair, DEFAULT_VIEW)
+            with column:
+                percent = st.number_input(
+                    f"{pair} predicted return (%)",
+                    value=prediction * 100,
+                    step=0.5,
+                    format="%.2f",
+                    key=f"prediction_{pair}",
+                    help="Predicted return over the horizon, in percent.",
+                )
+                confidences[pair] = st.slider(
+                    f"{pair} confidence",
+                    min_value=0.0,
+                    max_value=1.0,
+                    value=confidence,
+                    step=0.01,
+                    key=f"confidence_{pair}",
+                    help="1 puts the posterior on the view, 0 leaves it at the prior (Idzorek).",
+                )
+            predictions[pair] = percent / 100
+        horizon = st.number_input(
+            "Prediction horizon (days)",
+            value=settings.max_position_holding_hours / 24,
+            step=1.0,
+            format="%g",
+            key="horizon_days",
+            help="Days the predictions cover (default: MAX_POSITION_HOLDING_HOURS / 24).",
+        )
+    return predictions, confidences, float(horizon)
+
+
+def convention(result: dict[str, Any]) -> None:
+    views = result["views"]
+    horizon = views["horizon_days"]
+    example = ", ".join(
+        f"{pair} {ui.fmt_pct(views['predictions'][pair])} -> {ui.fmt_pct(views['annual'][pair])}"
+        for pair in views["pairs"]
+    )
+    st.markdown(
+        f"A prediction r over h days becomes the annual view r x {periods} / h; with {periods} "
+        "days it is used as given."
+    )
+    st.caption(f"Here h = {horizon:g} days: {example} a year.")
+
+
+def metrics(result: dict[str, Any]) -> None:
+    cols = st.columns(4)
+    cols[0].metric(
+        "Expected return",
+        ui.fmt_pct(result["expected_return"]),
+        help="Annual: weights x posterior returns.",
+        border=True,
+    )
+    cols[1].metric(
+        "Volatility",
+        ui.fmt_pct(result["volatility"]),
+        help="Annual: sqrt(w' Sigma w) over the posterior covariance.",
+        border=True,
+    )
+    sharpe = result["sharpe"]
+    cols[2].metric(
+        "Sharpe",
+        "-" if sharpe is None else f"{sharpe:.2f}",
+        help=f"(Expected return - risk-free rate {ui.fmt_pct(result['risk_free_rate'])}) / "
+        "volatility.",
+        border=True,
+    )
+    cols[3].metric("Method", result["method"].replace("_", " "), border=True)
+
+
+def returns_chart(result: dict[str, Any]) -> None:
+    st.subheader("Prior vs posterior returns")
+    prior, posterior = result["prior_returns"], result["posterior_returns"]
+    if prior is None or posterior is None:
+        st.info("No returns: the model did not run (see the fallback).", icon=":material/info:")
+        return
+    figure = go.Figure()
+    for name, values, colour in (
+        ("Prior", prior, PRIOR_COLOUR),
+        ("Posterior", posterior, POSTERIOR_COLOUR),
+    ):
+        figure.add_bar(
+            x=pairs,
+            y=[values[pair] for pair in pairs],
+            name=name,
+            marker_color=colour,
+            hovertemplate=f"{name} %{{y:.2%}}<extra></extra>",
+        )
+    figure.update_layout(**CHART_LAYOUT, barmode="group", yaxis={"tickformat": ".0%"})
+    st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
+    st.caption("Annual. Prior: risk-free rate + market-implied equilibrium return.")
+
+
+def weights_chart(result: dict[str, Any]) -> None:
+    st.subheader("Weights")
+    weights = result["weights"]
+    figure = go.Figure()
+    figure.add_bar(
+        x=pairs,
+        y=[weights[pair] for pair in pairs],
+        name="Weight",
+        marker_color=POSTERIOR_COLOUR,
+        text=[ui.fmt_pct(weights[pair]) for pair in pairs],
+        textposition="outside",
+        hovertemplate="%{x} %{y:.2%}<extra></extra>",
+    )
+    figure.update_layout(**CHART_LAYOUT, yaxis={"tickformat": ".0%", "rangemode": "tozero"})
+    st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
+    st.caption(f"Long only, each at most {ui.fmt_pct(result['max_weight'])}, summing to 100%.")
+    method = hx.settings.sizing_method.value
+    use = (
+        "trades are sized by Kelly x volatility, capped by these weights of the sector sleeve"
+        if method == "optimizer_capped"
+        else "trades are sized by Kelly x volatility; these weights do not cap them"
+    )
+    st.caption(f"Sizing method in force: **{method}** (SIZING_METHOD): {use}.")
+
+
+def frontier_chart(result: dict[str, Any]) -> None:
+    st.subheader("Efficient frontier")
+    points = result["efficient_frontier"]
+    if not points or result["expected_return"] is None:
+        st.info("No frontier: the model did not run (see the fallback).", icon=":material/info:")
+        return
+    figure = go.Figure()
+    figure.add_scatter(
+        x=[p["volatility"] for p in points],
+        y=[p["expected_return"] for p in points],
+        name="Efficient frontier",
+        mode="lines+markers",
+        line={"color": POSTERIOR_COLOUR, "width": 2},
+        marker={"size": 5},
+        hovertemplate="Volatility %{x:.2%}<br>Return %{y:.2%}<extra></extra>",
+    )
+    figure.add_scatter(
+        x=[result["volatility"]],
+        y=[result["expected_return"]],
+        name="Chosen portfolio",
+        mode="markers",
+        marker={"color": CHOSEN_COLOUR, "size": 14, "symbol": "star"},
+        hovertemplate="Chosen: volatility %{x:.2%}<br>Return %{y:.2%}<extra></extra>",
+    )
+    figure.update_layout(
+        **CHART_LAYOUT,
+        xaxis={"title": "Volatility (annual)", "tickformat": ".0%"},
+        yaxis={"title": "Expected return (annual)", "tickformat": ".0%"},
+    )
+    st.plotly_chart(figure, width="stretch", config=CHART_CONFIG)
+
+
+def table(result: dict[str, Any]) -> None:
+    views = result["views"]
+    prior = result["prior_returns"] or {}
+    posterior = result["posterior_returns"] or {}
+    frame = pd.DataFrame(
+        {
+            "Pair": pairs,
+            "Prediction": [ui.fmt_pct(views["predictions"].get(p)) for p in pairs],
+            "Confidence": [f"{views['confidences'][p]:.2f}" for p in pairs],
+            "Annual view": [ui.fmt_pct(views["annual"].get(p)) for p in pairs],
+            "Prior": [ui.fmt_pct(prior.get(p)) for p in pairs],
+            "Posterior": [ui.fmt_pct(posterior.get(p)) for p in pairs],
+            "Weight": [ui.fmt_pct(result["weights"][p]) for p in pairs],
+        }
+    )
+    right = st.column_config.TextColumn(alignment="right")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={name: right for name in frame.columns if name != "Pair"},
+    )
+
+
+def fallbacks(result: dict[str, Any]) -> None:
+    st.subheader("Fallbacks")
+    taken = result["fallback"]
+    if not taken:
+        st.success("No fallback: max Sharpe over the Black-Litterman posterior.")
+    for fallback in taken:
+        st.warning(
+            f"**{fallback['kind'].replace('_', ' ')}**: {fallback['reason']}",
+            icon=":material/warning:",
+        )
+    for note in result["warnings"]:
+        st.caption(f":material/info: {note}")
+
+
+predictions, confidences, horizon = inputs()
+try:
+    explained = hx.optimizer.explain(
+        pairs, predictions, confidences, prediction_horizon_days=horizon
+    )
+except InvalidInput as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+convention(explained)
+metrics(explained)
+left, right = st.columns(2, gap="large")
+with left:
+    returns_chart(explained)
+with right:
+    weights_chart(explained)
+frontier_column, table_column = st.columns([3, 2], gap="large")
+with frontier_column:
+    frontier_chart(explained)
+with table_column:
+    st.subheader("Per pair")
+    table(explained)
+fallbacks(explained)
