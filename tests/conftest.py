@@ -14,6 +14,7 @@ import itertools
 import os
 import re
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -155,3 +156,29 @@ def priced_hx(hx: helios.Helios) -> helios.Helios:
     for pair, value in {"BTCZAR": "1200000", "ETHZAR": "60000", "SOLZAR": "2500"}.items():
         hx.market.set_price(pair, value)
     return hx
+
+
+# --- the dashboard (AppTest) ----------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def keep_the_main_module() -> Iterator[None]:
+    """AppTest runs app.py as ``__main__`` and leaves it in sys.modules; a later test that starts
+    processes with the "spawn" method would then re-import app.py in each child."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
+@pytest.fixture
+def seeded(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[helios.Helios]:
+    """Helios on the test database, which the dashboard (run by AppTest) opens itself from the
+    environment."""
+    import streamlit as st
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("MARKET_FEED", "manual")
+    st.cache_resource.clear()  # a Helios cached by an earlier test points at another database
+    with helios.connect(database_url, market_feed="manual") as hx:
+        yield hx
+    st.cache_resource.clear()  # disposes the app's engine (on_release) before the DB is dropped

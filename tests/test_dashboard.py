@@ -11,8 +11,6 @@ import ast
 import base64
 import json
 import re
-import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,26 +27,6 @@ from helios.heartbeat import beat
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
 PRICES = {"BTCZAR": "1200000", "ETHZAR": "60000", "SOLZAR": "2500"}
-
-
-@pytest.fixture(autouse=True)
-def keep_the_main_module() -> Iterator[None]:
-    """AppTest runs app.py as ``__main__`` and leaves it in sys.modules; a later test that starts
-    processes with the "spawn" method would then re-import app.py in each child."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
-@pytest.fixture
-def seeded(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[helios.Helios]:
-    """Helios on the test database, which the app will open itself from the environment."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("MARKET_FEED", "manual")
-    st.cache_resource.clear()  # a Helios cached by an earlier test points at another database
-    with helios.connect(database_url, market_feed="manual") as hx:
-        yield hx
-    st.cache_resource.clear()  # disposes the app's engine (on_release) before the DB is dropped
 
 
 def run_app() -> AppTest:

@@ -8,13 +8,10 @@ has a history to fit, then read what the page shows.
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import helios
@@ -27,26 +24,6 @@ CONVENTION = (
     "A prediction r over h days becomes the annual view r x 365 / h; with 365 days it is used "
     "as given."
 )
-
-
-@pytest.fixture(autouse=True)
-def keep_the_main_module() -> Iterator[None]:
-    """AppTest runs app.py as ``__main__`` and leaves it in sys.modules; a later test that starts
-    processes with the "spawn" method would then re-import app.py in each child."""
-    main = sys.modules["__main__"]
-    yield
-    sys.modules["__main__"] = main
-
-
-@pytest.fixture
-def seeded(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[helios.Helios]:
-    """Helios on the test database, which the app will open itself from the environment."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("MARKET_FEED", "manual")
-    st.cache_resource.clear()  # a Helios cached by an earlier test points at another database
-    with helios.connect(database_url, market_feed="manual") as hx:
-        yield hx
-    st.cache_resource.clear()  # disposes the app's engine (on_release) before the DB is dropped
 
 
 def give_history(hx: helios.Helios, days: int) -> None:
