@@ -417,3 +417,24 @@ def test_connect_with_a_typo_in_an_override_raises_and_creates_no_database_file(
 
 def test_settings_field_names_are_the_lower_case_environment_keys():
     assert all(name == name.lower() for name in Settings.model_fields)
+
+
+def test_env_example_documents_every_setting_and_loads_as_it_is(monkeypatch: pytest.MonkeyPatch):
+    """Every key a user can set is in .env.example, and the file itself is a valid configuration."""
+    import re
+    from pathlib import Path
+
+    from helios.config import Settings, load_settings
+
+    example = Path(__file__).resolve().parents[1] / ".env.example"
+    text = example.read_text()
+    missing = [
+        name.upper()
+        for name in Settings.model_fields
+        if not re.search(rf"^#? ?{name.upper()}=", text, re.MULTILINE)
+    ]
+    assert missing == []
+    monkeypatch.setenv("HELIOS_ENV_FILE", str(example))
+    settings = load_settings()
+    assert settings.pairs == ["BTCZAR", "ETHZAR", "SOLZAR"]
+    assert settings.valr_api_secret is None  # the empty secret lines mean "not set"
