@@ -44,34 +44,40 @@ def account() -> None:
     )
 
     st.subheader("Risk")
+    limits = hx.risk.get_limits()  # the version in force (the database's, not the first-start one)
     cols = st.columns(5)
-    cols[0].metric(
-        "Drawdown",
-        ui.fmt_pct(valuation.drawdown),
-        delta=f"limit {ui.fmt_pct(settings.max_drawdown_pct)}",
-        delta_color="off",
-        delta_arrow="off",
-        help="1 - equity / peak equity. Above the limit trading halts.",
-        border=True,
-    )
-    cols[1].metric(
-        "Daily loss",
-        ui.fmt_pct(valuation.daily_loss),
-        delta=f"limit {ui.fmt_pct(settings.daily_loss_limit_pct)}",
-        delta_color="off",
-        delta_arrow="off",
-        help="1 - equity / start-of-day equity. Above the limit trading halts.",
-        border=True,
-    )
-    cols[2].metric(
-        "Leverage",
-        ui.fmt_multiple(valuation.leverage),
-        delta=f"limit {ui.fmt_multiple(settings.max_leverage)}",
-        delta_color="off",
-        delta_arrow="off",
-        help="Total notional of open positions / equity.",
-        border=True,
-    )
+    for col, label, shown, limit, explained in (
+        (
+            cols[0],
+            "Drawdown",
+            ui.fmt_pct(valuation.drawdown),
+            ui.fmt_pct(limits.max_drawdown_pct),
+            "1 - equity / peak equity. Above the limit trading halts.",
+        ),
+        (
+            cols[1],
+            "Daily loss",
+            ui.fmt_pct(valuation.daily_loss),
+            ui.fmt_pct(limits.daily_loss_limit_pct),
+            "1 - equity / start-of-day equity. Above the limit trading halts.",
+        ),
+        (
+            cols[2],
+            "Leverage",
+            ui.fmt_multiple(valuation.leverage),
+            ui.fmt_multiple(limits.max_leverage),
+            "Total notional of open positions / equity.",
+        ),
+    ):
+        col.metric(
+            label,
+            shown,
+            delta=f"limit {limit}",
+            delta_color="off",
+            delta_arrow="off",
+            help=explained,
+            border=True,
+        )
     cols[3].metric("Gross exposure", ui.fmt_zar(valuation.gross_exposure), border=True)
     cols[4].metric("Open positions", len(valuation.positions), border=True)
     if valuation.missing_prices:

@@ -260,3 +260,10 @@ def test_helios_never_imports_streamlit_or_apscheduler() -> None:
         if _imports(path) & {"streamlit", "apscheduler"}
     }
     assert offenders == {}
+
+
+def test_the_limits_shown_are_the_version_in_force(seeded: helios.Helios) -> None:
+    seeded.risk.update_limits({"max_drawdown_pct": 0.10}, changed_by="tester")
+    at = run_app()
+    drawdown = next(m for m in at.metric if m.label == "Drawdown")
+    assert drawdown.delta == "limit 10.00%"
