@@ -31,7 +31,6 @@ from helios.db.models import LedgerEntry, Order, PortfolioSnapshot, PortfolioSta
 from helios.errors import HeliosError, InvalidInput
 from helios.money import ZERO, price, qty, zar
 
-OPEN_STATUSES = ("OPEN",)
 # statuses whose margin is still out of cash (open, or closing but not yet filled)
 MARGIN_HELD_STATUSES = ("OPEN", "CLOSING")
 STATE_ID = 1

@@ -20,10 +20,11 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK_KEY = 0x48454C494F530001
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
+    if engine is not None:
+        config.attributes["engine"] = engine
     return config
 
 
@@ -36,7 +37,7 @@ def upgrade_to_head(engine: Engine) -> str:
     transaction is not enough on SQLite, where Alembic commits between revisions.)
     """
     config = alembic_config(engine)
-    head = ScriptDirectory.from_config(config).get_current_head() or ""
+    head = head_revision()
     if current_revision(engine) == head:
         return head
     with migration_lock(engine):
@@ -86,11 +87,4 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def head_revision() -> str:
-    script = ScriptDirectory.from_config(alembic_config_without_engine())
-    return script.get_current_head() or ""
-
-
-def alembic_config_without_engine() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""

@@ -55,6 +55,7 @@ from helios.positions.lifecycle import (
     OPEN,
     OPENING,
     STOPPED_OUT,
+    TRANSITIONAL,
     client_order_id,
     closing_side,
 )
@@ -786,7 +787,7 @@ class PositionManager:
             stuck = list(
                 session.execute(
                     select(Position.id, Position.status, Position.mode)
-                    .where(Position.status.in_((OPENING, CLOSING)), Position.updated_at <= cutoff)
+                    .where(Position.status.in_(TRANSITIONAL), Position.updated_at <= cutoff)
                     .order_by(Position.id)
                 ).all()
             )
