@@ -48,6 +48,21 @@ class FeedKind(StrEnum):
     MANUAL = "manual"
 
 
+class HaltAction(StrEnum):
+    """What an automatic halt does (issue #6). The seed's action for every trigger is CLOSE_ALL."""
+
+    CLOSE_ALL = "close_all"  # halt trading and close every open position as EMERGENCY_CLOSE
+    HALT_ONLY = "halt_only"  # halt opening trades; open positions stay under their stops
+
+
+class DemoSignals(StrEnum):
+    """The demo momentum signal generator: on by default only in PAPER with the sim feed."""
+
+    AUTO = "auto"  # on when PAPER and MARKET_FEED=sim, off otherwise
+    ON = "on"  # on in PAPER with any feed (refused in LIVE)
+    OFF = "off"
+
+
 class SizingMethod(StrEnum):
     """How ``hx.risk.size_position`` sizes a trade (issue #5)."""
 
@@ -173,6 +188,33 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(default=8501, ge=1, le=65535)
     dashboard_refresh_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    # rotating log file (relative paths are under the project); empty: log to the terminal only
+    log_file: str = "data/logs/helios.log"
+    sqlite_busy_timeout_seconds: float = Field(default=30.0, ge=0.1, le=600.0)
+
+    # --- the scheduler (issue #6) ---------------------------------------------------------
+    trading_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600.0)
+    watchdog_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600.0)
+    trading_batch_size: int = Field(default=1000, ge=1, le=100000)
+    signal_expiry_seconds: float = Field(default=300.0, ge=1.0, le=7 * 86400.0)
+    leader_lease_seconds: float = Field(default=15.0, ge=1.0, le=3600.0)
+    leader_poll_seconds: float = Field(default=2.0, ge=0.2, le=600.0)
+    demo_signals: DemoSignals = DemoSignals.AUTO
+    demo_signal_interval_seconds: float = Field(default=20.0, ge=1.0, le=86400.0)
+    journal_dir: str = "data/journal"
+
+    # --- automatic halts (the seed's list; the thresholds of drawdown and daily loss are the
+    # risk limits in force) ------------------------------------------------------------------
+    halt_stale_price_seconds: float = Field(default=3600.0, ge=1.0, le=7 * 86400.0)
+    halt_database_lost_seconds: float = Field(default=30.0, ge=0.0, le=86400.0)
+    halt_exchange_errors: int = Field(default=10, ge=1, le=10000)
+    halt_exchange_error_window_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
+    halt_action_drawdown: HaltAction = HaltAction.CLOSE_ALL
+    halt_action_daily_loss: HaltAction = HaltAction.CLOSE_ALL
+    halt_action_stale_price: HaltAction = HaltAction.CLOSE_ALL
+    halt_action_database_lost: HaltAction = HaltAction.CLOSE_ALL
+    halt_action_exchange_errors: HaltAction = HaltAction.CLOSE_ALL
+    closeout_retry_max_seconds: float = Field(default=60.0, ge=0.1, le=3600.0)
 
     @field_validator("valr_api_key", "valr_api_secret", mode="before")
     @classmethod
@@ -187,6 +229,19 @@ class Settings(BaseSettings):
     @field_validator("market_feed", mode="before")
     @classmethod
     def _lower_feed(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "demo_signals",
+        "halt_action_drawdown",
+        "halt_action_daily_loss",
+        "halt_action_stale_price",
+        "halt_action_database_lost",
+        "halt_action_exchange_errors",
+        mode="before",
+    )
+    @classmethod
+    def _lower_choice(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("sizing_method", mode="before")
@@ -319,6 +374,24 @@ class Settings(BaseSettings):
     def sector_of(self, pair: str) -> str:
         """The sector a pair belongs to (default: every pair is 'crypto')."""
         return self.sector_map.get(pair, "crypto")
+
+    def project_path(self, value: str) -> Path | None:
+        """A path setting: relative paths are under the project; empty means none."""
+        if not value.strip():
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    def halt_action(self, trigger: str) -> HaltAction:
+        """The configured action of an automatic halt trigger (``drawdown``, ``daily_loss``,
+        ``stale_price``, ``database_lost``, ``exchange_errors``)."""
+        return HaltAction(getattr(self, f"halt_action_{trigger}"))
+
+    def demo_signals_wanted(self, mode: TradingMode) -> bool:
+        """Whether the demo signal generator runs: never in LIVE; AUTO means PAPER + sim."""
+        if mode is TradingMode.LIVE or self.demo_signals is DemoSignals.OFF:
+            return False
+        return self.demo_signals is DemoSignals.ON or self.market_feed is FeedKind.SIM
 
     @property
     def is_sqlite(self) -> bool:

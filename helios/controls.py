@@ -4,29 +4,41 @@ The database is the source of truth: ``.env``'s ``TRADING_MODE`` only seeds the 
 process started with an explicit ``TRADING_MODE`` that disagrees with the database refuses to
 start (see ``helios.facade.connect``) rather than trade in a mode nobody expected.
 
-This issue builds reading and PAPER; switching to LIVE arrives with the VALR client and the
-pre-live checklist (issue #8), automatic halts and the emergency stop with the scheduler
-(issue #6).
+The manual controls (shared by the CLI, the dashboard, notebooks and the API; each records who
+and why, and each works without the scheduler): ``halt`` (stop opening trades), ``resume``,
+``emergency_stop`` (halt and close every position as EMERGENCY_CLOSE), ``close_all``,
+``set_mode``. Switching to LIVE arrives with the VALR client and the pre-live checklist
+(issue #8). The automatic halts are ``helios.halts``; they halt through ``halt`` here, with a
+cause and an action.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock
-from helios.config import TradingMode
+from helios.config import HaltAction, TradingMode
 from helios.db.engine import Database
 from helios.db.models import Setting
 from helios.errors import InvalidInput, NotYetAvailable
 from helios.events import record_event
 
+if TYPE_CHECKING:
+    from helios.halts import Halts
+    from helios.positions.manager import PositionManager
+
 MODE_KEY = "trading_mode"
 HALTED_KEY = "halted"
 HALT_REASON_KEY = "halt_reason"
+HALT_CAUSE_KEY = "halt_cause"  # manual, emergency_stop, or an automatic trigger (helios.halts)
+HALT_ACTION_KEY = "halt_action"  # close_all: the watchdog keeps closing until all are closed
+HALT_ACK_KEY = "halt_acknowledged"  # automatic triggers acknowledged by the last resume (JSON)
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,8 @@ class HaltState:
     reason: str
     since: datetime | None
     by: str
+    cause: str = ""
+    action: HaltAction | None = None
 
 
 def get_setting(session: Session, key: str) -> Setting | None:
@@ -71,6 +85,8 @@ class Controls:
     def __init__(self, db: Database, clock: Clock) -> None:
         self._db = db
         self._clock = clock
+        self._positions: PositionManager | None = None
+        self._halts: Halts | None = None
 
     def trading_mode(self) -> TradingMode:
         with self._db.read() as session:
@@ -107,60 +123,191 @@ class Controls:
         with self._db.read() as session:
             halted = get_setting(session, HALTED_KEY)
             reason = get_setting(session, HALT_REASON_KEY)
+            cause = get_setting(session, HALT_CAUSE_KEY)
+            action = get_setting(session, HALT_ACTION_KEY)
             is_halted = bool(halted and halted.value == "true")
+            if not is_halted:
+                return HaltState(halted=False, reason="", since=None, by="")
+            assert halted is not None
             return HaltState(
-                halted=is_halted,
-                reason=reason.value if reason and is_halted else "",
-                since=halted.updated_at if halted and is_halted else None,
-                by=halted.updated_by if halted and is_halted else "",
+                halted=True,
+                reason=reason.value if reason else "",
+                since=halted.updated_at,
+                by=halted.updated_by,
+                cause=cause.value if cause else "manual",
+                action=HaltAction(action.value)
+                if action and action.value
+                else HaltAction.HALT_ONLY,
             )
 
     def is_halted(self) -> bool:
         return self.halt_state().halted
 
-    def halt(self, reason: str, by: str) -> HaltState:
+    def halt(
+        self,
+        reason: str,
+        by: str,
+        *,
+        cause: str = "manual",
+        action: HaltAction | str = HaltAction.HALT_ONLY,
+        details: dict[str, Any] | None = None,
+    ) -> HaltState:
         """Stop all opening trades until a person resumes. Closing stays allowed.
 
-        A halt in force is not overwritten: its first reason, time and author stay until a
-        person resumes (the monitor may ask to halt on every pass while a limit stays breached).
-        The change is a conditional update, so two processes halting at once record one halt.
+        ``action`` ``close_all`` also has the scheduler's watchdog close every open position
+        (``emergency_stop`` does it at once). A halt in force is not overwritten: its first
+        reason, time and author stay until a person resumes (the watchdog may ask to halt on
+        every pass while a limit stays breached); only its action can be raised from
+        ``halt_only`` to ``close_all``. The change is a conditional update, so two processes
+        halting at once record one halt.
         """
-        for name, value in (("reason", reason), ("by", by)):
+        for name, value in (("reason", reason), ("by", by), ("cause", cause)):
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInput(name, value, "a non-empty text")
+        try:
+            chosen = HaltAction(str(action).lower())
+        except ValueError:
+            raise InvalidInput("action", action, "close_all or halt_only") from None
         now = self._clock.now()
+        figures = {"cause": cause, "action": chosen.value, **(details or {})}
         with self._db.write() as session:
             if _flip(session, HALTED_KEY, "false", "true", now, by):
                 put_setting(session, HALT_REASON_KEY, reason, now, by)
+                put_setting(session, HALT_CAUSE_KEY, cause, now, by)
+                put_setting(session, HALT_ACTION_KEY, chosen.value, now, by)
                 record_event(
                     session,
                     ts=now,
                     kind="HALT",
                     actor=by,
                     severity="CRITICAL",
-                    message=f"trading halted: {reason}",
+                    message=f"trading halted ({cause}, {chosen.value}): {reason}",
+                    details=figures,
+                )
+            elif chosen is HaltAction.CLOSE_ALL and _flip(
+                session, HALT_ACTION_KEY, HaltAction.HALT_ONLY.value, chosen.value, now, by
+            ):
+                record_event(
+                    session,
+                    ts=now,
+                    kind="HALT_ESCALATED",
+                    actor=by,
+                    severity="CRITICAL",
+                    message=f"halt in force now closes every position ({cause}): {reason}",
+                    details=figures,
                 )
         return self.halt_state()
 
     def resume(self, by: str, note: str = "") -> HaltState:
-        """Lift a halt (a person's decision, recorded with who). Not halted: nothing changes."""
+        """Lift a halt (a person's decision, recorded with who). Not halted: nothing changes.
+
+        The automatic-halt conditions in force at this moment are acknowledged: they do not
+        halt again until they have cleared once (``helios.halts``)."""
         if not isinstance(by, str) or not by.strip():
             raise InvalidInput("by", by, "who is resuming (a non-empty name)")
+        if not isinstance(note, str):
+            raise InvalidInput("note", note, "a text")
+        breached = (
+            sorted({b.trigger for b in self._halts.breaches()}) if self._halts is not None else []
+        )
         now = self._clock.now()
         with self._db.write() as session:
             was = get_setting(session, HALT_REASON_KEY)
             reason = was.value if was else ""
             if _flip(session, HALTED_KEY, "true", "false", now, by):
                 put_setting(session, HALT_REASON_KEY, "", now, by)
+                put_setting(session, HALT_CAUSE_KEY, "", now, by)
+                put_setting(session, HALT_ACTION_KEY, "", now, by)
+                put_setting(session, HALT_ACK_KEY, json.dumps(breached), now, by)
                 record_event(
                     session,
                     ts=now,
                     kind="RESUME",
                     actor=by,
-                    message=f"trading resumed (halt was: {reason})",
-                    details={"note": note},
+                    message=f"trading resumed (halt was: {reason})"
+                    + (f"; acknowledged: {', '.join(breached)}" if breached else ""),
+                    details={"note": note, "acknowledged": breached},
                 )
         return self.halt_state()
+
+    # --- the acknowledgements of automatic triggers (helios.halts) ----------------------------
+    def acknowledged_triggers(self) -> set[str]:
+        with self._db.read() as session:
+            row = get_setting(session, HALT_ACK_KEY)
+        try:
+            return set(json.loads(row.value)) if row and row.value else set()
+        except (ValueError, TypeError):
+            return set()
+
+    def set_acknowledged(self, triggers: set[str]) -> None:
+        with self._db.write() as session:
+            put_setting(
+                session, HALT_ACK_KEY, json.dumps(sorted(triggers)), self._clock.now(), "watchdog"
+            )
+
+    # --- the emergency controls -----------------------------------------------------------
+    def bind(self, positions: PositionManager, halts: Halts) -> None:
+        """Give the controls the position manager (to close) and the halt rules (to
+        acknowledge on resume); ``helios.connect`` does it."""
+        self._positions = positions
+        self._halts = halts
+
+    def emergency_stop(self, by: str, reason: str = "") -> dict[str, Any]:
+        """The seed's emergency stop: halt (close_all) and close every open position as
+        EMERGENCY_CLOSE now. A close the exchange does not answer stays CLOSING; the
+        scheduler's watchdog retries it with backoff until every position is closed."""
+        if not isinstance(by, str) or not by.strip():
+            raise InvalidInput("by", by, "who is stopping (a non-empty name)")
+        if not isinstance(reason, str):
+            raise InvalidInput("reason", reason, "a text")
+        positions = self._bound()
+        why = reason.strip() or "manual emergency stop"
+        state = self.halt(
+            f"emergency stop by {by}: {why}",
+            by,
+            cause="emergency_stop",
+            action=HaltAction.CLOSE_ALL,
+        )
+        closes = positions.close_all("EMERGENCY_CLOSE", actor=by)
+        failed = [c for c in closes if not c.get("success")]
+        with self._db.write() as session:
+            record_event(
+                session,
+                ts=self._clock.now(),
+                kind="EMERGENCY_STOP",
+                actor=by,
+                severity="CRITICAL",
+                message=f"emergency stop: {len(closes) - len(failed)} closed, "
+                f"{len(failed)} not closed yet ({why})",
+                details={"failed": [c.get("position_id") for c in failed]},
+            )
+        return {"halt": state, "closed": closes, "failed": failed}
+
+    def close_all(self, by: str, reason: str = "") -> dict[str, Any]:
+        """Close every open position (status CLOSED) without halting."""
+        if not isinstance(by, str) or not by.strip():
+            raise InvalidInput("by", by, "who is closing (a non-empty name)")
+        if not isinstance(reason, str):
+            raise InvalidInput("reason", reason, "a text")
+        closes = self._bound().close_all("CLOSED", actor=by)
+        failed = [c for c in closes if not c.get("success")]
+        with self._db.write() as session:
+            record_event(
+                session,
+                ts=self._clock.now(),
+                kind="CLOSE_ALL",
+                actor=by,
+                severity="WARNING",
+                message=f"close all: {len(closes) - len(failed)} closed, {len(failed)} not "
+                f"closed" + (f" ({reason})" if reason else ""),
+                details={"failed": [c.get("position_id") for c in failed]},
+            )
+        return {"closed": closes, "failed": failed}
+
+    def _bound(self) -> PositionManager:
+        if self._positions is None:
+            raise RuntimeError("Controls.bind was not called (use helios.connect)")
+        return self._positions
 
 
 def _flip(session: Session, key: str, old: str, new: str, now: datetime, by: str) -> bool:

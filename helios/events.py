@@ -15,6 +15,9 @@ from helios.db.models import Event
 log = logging.getLogger("helios.events")
 
 SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
+# An exchange call that failed (an order that could not be sent, a market-data call to the
+# exchange that failed). The halt watchdog counts them (``helios.halts``).
+EXCHANGE_ERROR = "EXCHANGE_ERROR"
 
 
 def record_event(
@@ -43,3 +46,20 @@ def recent_events(session: Session, limit: int = 50, kind: str | None = None) ->
     if kind:
         query = query.where(Event.kind == kind)
     return list(session.scalars(query))
+
+
+def record_exchange_error(db: Any, now: datetime, source: str, message: str) -> None:
+    """Record a failed exchange call in its own transaction; never raises (the database may be
+    what is failing: the log line stays)."""
+    try:
+        with db.write() as session:
+            record_event(
+                session,
+                ts=now,
+                kind=EXCHANGE_ERROR,
+                severity="ERROR",
+                actor=source,
+                message=message[:2000],
+            )
+    except Exception:
+        log.exception("could not record an exchange error (%s: %s)", source, message)

@@ -1,9 +1,9 @@
 """``helios.connect()``: the one public entry point (DESIGN.md).
 
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
-``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer`` and (filled by
-later issues) ``.signals``, ``.metrics``. The dashboard, the scheduler, tests and notebooks all
-go through it, so nothing is computed twice in two places.
+``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer``, ``.signals``,
+``.halts`` (the automatic halt rules) and (issue #7) ``.metrics``. The dashboard, the scheduler,
+tests and notebooks all go through it, so nothing is computed twice in two places.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from helios.errors import NotYetAvailable
 from helios.events import record_event
 from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
+from helios.halts import Halts
 from helios.ledger import ensure_account
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
@@ -32,6 +33,7 @@ from helios.optimizer.service import Optimizer
 from helios.portfolio import Ledger
 from helios.positions.manager import PositionManager, seed_installation_id
 from helios.risk.service import RiskManager, seed_limits
+from helios.signals import Signals
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,13 @@ class Helios:
             self.risk,
             {TradingMode.PAPER: self.paper_exchange},
         )
-        self.signals: Any = _Pending("signals", 6)
+        self.signals = Signals(
+            db, settings, clock, self.market, self.risk, self.positions, self.controls
+        )
+        self.halts = Halts(
+            db, settings, clock, self.ledger, self.risk, self.controls, self.positions
+        )
+        self.controls.bind(self.positions, self.halts)
         self.metrics: Any = _Pending("metrics", 7)
 
     @property
@@ -172,7 +180,7 @@ def connect(
     """
     settings = load_settings(database_url=database_url, **overrides)
     chosen_clock = clock or SystemClock()
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, int(settings.sqlite_busy_timeout_seconds * 1000))
     try:
         if migrate:
             upgrade_to_head(db.engine)

@@ -1,18 +1,28 @@
 """The unattended scheduler: an APScheduler BlockingScheduler in its own process.
 
-Jobs (intervals from configuration, schedule kept in code: STACK_NOTES section 2):
+Jobs (intervals from configuration, the schedule kept in code: STACK_NOTES section 2), each a
+thin call into ``helios``:
 
-- ``prices``: one poll of the market feed, stored through ``hx.market.pull``;
-- ``monitor``: one stop-monitor pass (``hx.positions.monitor_positions``): stop loss, take
-  profit, trailing stop, timeout;
-- ``snapshot``: ``hx.ledger.take_snapshot`` (marks to market, raises the peak, rolls the day);
-- ``heartbeat``: a row the dashboard reads to show the scheduler is alive;
-- ``prune``: drops intraday candles older than the retention.
+- ``leader`` (every LEADER_POLL_SECONDS): take or renew leadership (``helios.leader``). Only the
+  leader runs the jobs marked (L); a second scheduler waits as a standby and takes over when the
+  leader stops or dies;
+- ``prices`` (L): one poll of the market feed (``hx.market.pull``); a failing VALR feed counts
+  as an exchange error;
+- ``trading`` (L): the trading loop, ``hx.signals.process_pending``: pending signals are sized,
+  risk-checked and opened, or rejected or expired, each with a decision log line;
+- ``demo`` (L, PAPER only): the demo momentum signals (``helios.demo``), when enabled;
+- ``monitor`` (L): one stop-monitor pass (stop loss, take profit, trailing stop, timeout);
+- ``snapshot`` (L): ``hx.take_snapshot`` (equity, cash, exposure, drawdown, leverage, risk used);
+- ``day_roll`` (L, 00:00:05 in the trading-day zone): marks to market so the new day's
+  start-of-day equity is set at the day's start;
+- ``watchdog``: the database probe and close-out journal (``helios.closeout``), then (L) the
+  automatic halts and their close-out (``hx.halts.check``);
+- ``heartbeat``: a row the dashboard reads (``scheduler`` for the leader, ``scheduler-standby``);
+- ``prune`` (L): drops intraday candles older than the retention.
 
-Every job is a thin call into ``helios``. A job that raises is recorded as an ERROR event and the
-scheduler carries on. ``max_instances=1`` and coalescing stop a slow job from piling up.
-At start, ``helios.connect`` has already reconciled positions a crash left between two states.
-Issue #6 adds the trading loop, the day roll, halts and leader election.
+``max_instances=1``, coalescing and a misfire grace stop a slow job from piling up. A job that
+raises is recorded as a JOB_ERROR event and the scheduler carries on. While the database is
+unreachable the jobs that need it wait (the watchdog handles the outage).
 """
 
 from __future__ import annotations
@@ -20,6 +30,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
@@ -27,15 +38,21 @@ from typing import Any
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 
 import helios
-from helios.config import FeedKind
-from helios.events import record_event
+from helios.closeout import DatabaseWatch
+from helios.config import FeedKind, TradingMode
+from helios.demo import MomentumDemo
+from helios.events import record_event, record_exchange_error
 from helios.heartbeat import beat
+from helios.leader import Leadership
 from helios.market.feeds import FeedError, MarketFeed
+from helios.signals import SignalOutcome
 
 log = logging.getLogger("helios.scheduler")
 PROCESS_NAME = "scheduler"
+STANDBY_NAME = "scheduler-standby"
 
 
 @dataclass
@@ -46,10 +63,55 @@ class Worker:
     feed: MarketFeed
     started_at: datetime = field(init=False)
     last_prices_at: datetime | None = field(default=None, init=False)
+    feed_started_at: datetime | None = field(default=None, init=False)
+    leadership: Leadership = field(init=False)
+    database: DatabaseWatch = field(init=False)
+    demo: MomentumDemo | None = field(default=None, init=False)
+    active: bool = field(default=False, init=False)  # leading, and the take-over is done
+    last_trading: list[SignalOutcome] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self.started_at = self.hx.clock.now()
+        self.leadership = Leadership(
+            self.hx.db, self.hx.clock, self.hx.settings.leader_lease_seconds
+        )
+        self.database = DatabaseWatch(self.hx)
+        if self.hx.settings.demo_signals_wanted(self.hx.controls.trading_mode()):
+            self.demo = MomentumDemo(self.hx)
 
+    @property
+    def leading(self) -> bool:
+        return self.active
+
+    # --- leadership -------------------------------------------------------------------------
+    def lead(self) -> bool:
+        """Take or renew leadership; on taking it, settle what a previous leader left."""
+        was = self.active
+        try:
+            now_leading = self.leadership.try_lead()
+        except Exception as exc:  # the database is failing: keep the role, the watchdog acts
+            log.warning("leadership check failed: %s", exc)
+            return was
+        if now_leading and not was:
+            self.became_leader()
+            self.active = True
+        elif was and not now_leading:
+            self.active = False
+            log.error("leadership lost to another scheduler: standing by")
+            self._event("LEADER_LOST", "leadership lost to another scheduler", "WARNING")
+        return now_leading
+
+    def became_leader(self) -> None:
+        log.info("leading (%s)", self.leadership.identity)
+        self._event("LEADER", f"scheduler {self.leadership.identity} leads")
+        self.hx.reconcile_at_start()
+        self.feed.close()
+        self.feed = self.hx.build_feed()  # continue from the prices the last leader stored
+        self.backfill()
+        self.feed_started_at = self.hx.clock.now()
+        self.database.remember()
+
+    # --- jobs -------------------------------------------------------------------------------
     def backfill(self) -> dict[str, int]:
         """History at start so a new install can size and check trades at once."""
         settings = self.hx.settings
@@ -61,6 +123,7 @@ class Worker:
         try:
             written = self.hx.market.backfill(self.feed, days)
         except FeedError as exc:
+            self.feed_failed(exc)
             self.record_error("backfill", exc)
             return {}
         if written:
@@ -68,9 +131,29 @@ class Worker:
         return written
 
     def pull_prices(self) -> dict[str, int]:
-        written = self.hx.market.pull(self.feed)
+        try:
+            written = self.hx.market.pull(self.feed)
+        except FeedError as exc:
+            self.feed_failed(exc)
+            raise
         self.last_prices_at = self.hx.clock.now()
         return written
+
+    def feed_failed(self, exc: Exception) -> None:
+        """A failed call to the exchange's market data is an exchange error (halt rule)."""
+        if self.feed.kind is FeedKind.VALR:
+            record_exchange_error(self.hx.db, self.hx.clock.now(), "valr-feed", str(exc))
+
+    def trade(self) -> list[SignalOutcome]:
+        if not self.leadership.still_leading():
+            log.warning("not the leader any more: the trading pass is skipped")
+            return []
+        self.last_trading = self.hx.signals.process_pending()
+        return self.last_trading
+
+    def demo_signals(self) -> None:
+        if self.demo is not None and self.hx.controls.trading_mode() is TradingMode.PAPER:
+            self.demo.run()
 
     def monitor(self) -> None:
         self.hx.positions.monitor_positions()
@@ -78,20 +161,73 @@ class Worker:
     def snapshot(self) -> None:
         self.hx.take_snapshot()
 
+    def day_roll(self) -> None:
+        snapshot = self.hx.take_snapshot()
+        self._event(
+            "DAY_ROLL",
+            f"trading day rolled ({self.hx.settings.trading_day_timezone}): start-of-day equity "
+            f"R{snapshot.equity:,.2f}",
+        )
+
+    def watchdog(self) -> None:
+        """The database first (probe, journal), then the automatic halts (leader only)."""
+        if not self.database.tick(leading=self.leading):
+            return
+        if self.leading:
+            self.hx.halts.check(feed_started_at=self.feed_started_at)
+
     def heartbeat(self) -> None:
         beat(
             self.hx.db,
-            PROCESS_NAME,
+            PROCESS_NAME if self.leading else STANDBY_NAME,
             self.hx.clock.now(),
             self.started_at,
             {
+                "role": "leader" if self.leading else "standby",
+                "identity": self.leadership.identity,
                 "feed": self.hx.settings.market_feed.value,
                 "last_prices_at": self.last_prices_at.isoformat() if self.last_prices_at else None,
+                "demo_signals": self.demo is not None,
             },
         )
 
     def prune(self) -> None:
         self.hx.market.prune_intraday()
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def as_leader(self, job: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``job`` only while this process leads and its database answers."""
+
+        def run() -> Any:
+            if not self.leading or self.database.down:
+                return None
+            return job()
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+    def when_database_up(self, job: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            if self.database.down:
+                return None
+            return job()
+
+        run.__name__ = getattr(job, "__name__", "job")
+        return run
+
+    def _event(self, kind: str, message: str, severity: str = "INFO") -> None:
+        try:
+            with self.hx.db.write() as session:
+                record_event(
+                    session,
+                    ts=self.hx.clock.now(),
+                    kind=kind,
+                    severity=severity,
+                    actor=PROCESS_NAME,
+                    message=message,
+                )
+        except Exception:
+            log.exception("could not record %s", kind)
 
     def record_error(self, job: str, exc: BaseException) -> None:
         log.error("job %s failed: %s", job, exc)
@@ -108,6 +244,10 @@ class Worker:
         except Exception:  # the database itself may be the problem: the log line stays
             log.exception("could not record the failure of job %s", job)
 
+    def stop(self) -> None:
+        self.leadership.release()
+        self.feed.close()
+
 
 def build_scheduler(worker: Worker) -> BlockingScheduler:
     settings = worker.hx.settings
@@ -116,13 +256,31 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
     )
     now = datetime.now().astimezone()
-    jobs: list[tuple[str, Any, float, timedelta]] = [
-        ("prices", worker.pull_prices, settings.price_interval_seconds, timedelta(0)),
-        ("monitor", worker.monitor, settings.monitor_interval_seconds, timedelta(seconds=1)),
-        ("heartbeat", worker.heartbeat, settings.heartbeat_interval_seconds, timedelta(0)),
-        ("snapshot", worker.snapshot, settings.snapshot_interval_seconds, timedelta(seconds=2)),
-        ("prune", worker.prune, 3600.0, timedelta(minutes=5)),
+    leader, up = worker.as_leader, worker.when_database_up
+    jobs: list[tuple[str, Callable[[], Any], float, timedelta]] = [
+        ("leader", up(worker.lead), settings.leader_poll_seconds, timedelta(0)),
+        ("prices", leader(worker.pull_prices), settings.price_interval_seconds, timedelta(0)),
+        ("trading", leader(worker.trade), settings.trading_interval_seconds, timedelta(seconds=1)),
+        ("monitor", leader(worker.monitor), settings.monitor_interval_seconds, timedelta(0)),
+        ("watchdog", worker.watchdog, settings.watchdog_interval_seconds, timedelta(seconds=1)),
+        ("heartbeat", up(worker.heartbeat), settings.heartbeat_interval_seconds, timedelta(0)),
+        (
+            "snapshot",
+            leader(worker.snapshot),
+            settings.snapshot_interval_seconds,
+            timedelta(seconds=2),
+        ),
+        ("prune", leader(worker.prune), 3600.0, timedelta(minutes=5)),
     ]
+    if worker.demo is not None:
+        jobs.append(
+            (
+                "demo",
+                leader(worker.demo_signals),
+                settings.demo_signal_interval_seconds,
+                timedelta(seconds=5),
+            )
+        )
     for job_id, func, seconds, delay in jobs:
         scheduler.add_job(
             func,
@@ -133,6 +291,14 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
             next_run_time=now + delay,
             replace_existing=True,
         )
+    scheduler.add_job(
+        leader(worker.day_roll),
+        CronTrigger(hour=0, minute=0, second=5, timezone=settings.trading_day_timezone),
+        id="day_roll",
+        name="day_roll",
+        replace_existing=True,
+        misfire_grace_time=3600,
+    )
 
     def on_event(event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_ERROR and event.exception is not None:
@@ -145,9 +311,8 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
 
 
 def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
-    """Backfill, then run the jobs until SIGINT/SIGTERM (or ``stop`` is set)."""
+    """Run the jobs until SIGINT/SIGTERM (or ``stop`` is set); lead or stand by."""
     worker = Worker(hx, hx.build_feed())
-    worker.backfill()
     scheduler = build_scheduler(worker)
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
@@ -161,41 +326,32 @@ def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
         threading.Thread(
             target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
         ).start()
-    with hx.db.write() as session:
-        record_event(
-            session,
-            ts=hx.clock.now(),
-            kind="SCHEDULER_START",
-            actor=PROCESS_NAME,
-            message=f"scheduler started (feed {hx.settings.market_feed.value}, "
-            f"database {hx.db.display_url})",
-        )
+    worker._event(
+        "SCHEDULER_START",
+        f"scheduler started (feed {hx.settings.market_feed.value}, database "
+        f"{hx.db.display_url}, demo signals {'on' if worker.demo else 'off'})",
+    )
     log.info(
-        "scheduler running: feed=%s database=%s mode=%s",
+        "scheduler running: feed=%s database=%s mode=%s demo=%s identity=%s",
         hx.settings.market_feed.value,
         hx.db.display_url,
         hx.controls.trading_mode().value,
+        "on" if worker.demo else "off",
+        worker.leadership.identity,
     )
     try:
         scheduler.start()
     finally:
-        worker.feed.close()
-        with hx.db.write() as session:
-            record_event(
-                session,
-                ts=hx.clock.now(),
-                kind="SCHEDULER_STOP",
-                actor=PROCESS_NAME,
-                message="scheduler stopped",
-            )
+        worker.stop()
+        worker._event("SCHEDULER_STOP", "scheduler stopped")
         log.info("scheduler stopped")
 
 
 def main() -> int:
     from helios.cli import configure_logging, connect_or_exit
 
-    hx = connect_or_exit()
-    configure_logging(hx.settings.log_level)
+    hx = connect_or_exit(reconcile=False)  # the leader reconciles when it takes over
+    configure_logging(hx.settings.log_level, hx.settings.project_path(hx.settings.log_file))
     run(hx)
     hx.close()
     return 0

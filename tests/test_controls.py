@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 import helios
 from helios.clock import ManualClock
 from helios.config import TradingMode
+from helios.config import HaltAction
 from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY, HaltState
 from helios.db.models import Event, Setting
 from helios.errors import ConfigError, InvalidInput, NotYetAvailable
@@ -61,7 +62,12 @@ def test_a_halt_stores_the_reason_who_and_when_and_writes_an_event(
     state = hx.controls.halt("drawdown 16.2% > limit 15%", by="scheduler")
     halted_at = START + timedelta(minutes=5)
     assert state == HaltState(
-        halted=True, reason="drawdown 16.2% > limit 15%", since=halted_at, by="scheduler"
+        halted=True,
+        reason="drawdown 16.2% > limit 15%",
+        since=halted_at,
+        by="scheduler",
+        cause="manual",
+        action=HaltAction.HALT_ONLY,
     )
     assert hx.controls.is_halted() is True
     assert settings_rows(hx)[HALTED_KEY] == ("true", "scheduler", halted_at)
@@ -69,7 +75,7 @@ def test_a_halt_stores_the_reason_who_and_when_and_writes_an_event(
         "HALT",
         "CRITICAL",
         "scheduler",
-        "trading halted: drawdown 16.2% > limit 15%",
+        "trading halted (manual, halt_only): drawdown 16.2% > limit 15%",
     )
 
 
@@ -88,7 +94,7 @@ def test_a_resume_lifts_the_halt_and_says_who_and_what_the_halt_was(
         "RESUME",
         "thandi",
         "trading resumed (halt was: no price update for 1 hour)",
-        {"note": "VALR feed back"},
+        {"note": "VALR feed back", "acknowledged": []},
     )
     assert last.ts == START + timedelta(hours=2)
 
@@ -98,7 +104,12 @@ def test_a_halt_in_force_keeps_its_first_reason_and_time(hx: helios.Helios, cloc
     clock.advance(seconds=5)
     state = hx.controls.halt("daily loss 5.6% > limit 5%", by="scheduler")
     assert state == HaltState(
-        halted=True, reason="daily loss 5.4% > limit 5%", since=START, by="scheduler"
+        halted=True,
+        reason="daily loss 5.4% > limit 5%",
+        since=START,
+        by="scheduler",
+        cause="manual",
+        action=HaltAction.HALT_ONLY,
     )
     assert [kind for kind, *_ in events(hx)].count("HALT") == 1
 
@@ -115,7 +126,12 @@ def test_a_halt_survives_a_restart(database_url: str, clock: ManualClock):
         first.controls.halt("emergency stop", by="thandi")
     with helios.connect(database_url, clock=clock, market_feed="manual") as second:
         assert second.controls.halt_state() == HaltState(
-            halted=True, reason="emergency stop", since=START, by="thandi"
+            halted=True,
+            reason="emergency stop",
+            since=START,
+            by="thandi",
+            cause="manual",
+            action=HaltAction.HALT_ONLY,
         )
 
 
@@ -245,7 +261,14 @@ def test_two_processes_halting_at_once_record_one_halt(database_url: str, clock:
         assert states[0] == states[1]  # both report the one halt in force
         assert states[0].halted is True
         halts = [event for event in events(scheduler) if event[0] == "HALT"]
-        assert halts == [("HALT", "CRITICAL", states[0].by, f"trading halted: {states[0].reason}")]
+        assert halts == [
+            (
+                "HALT",
+                "CRITICAL",
+                states[0].by,
+                f"trading halted (manual, halt_only): {states[0].reason}",
+            )
+        ]
     finally:
         scheduler.close()
         dashboard.close()

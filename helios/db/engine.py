@@ -38,7 +38,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def build_engine(url: str) -> Engine:
+def build_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    """``busy_timeout_ms``: how long a SQLite statement waits for another process's lock before
+    failing (SQLITE_BUSY_TIMEOUT_SECONDS); a database locked longer counts as unreachable."""
     url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -46,22 +48,22 @@ def build_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms)
         return engine
     # no pre-ping: it costs a round trip on every checkout; a connection found dead (the server
     # restarted) fails that one statement and SQLAlchemy then replaces the whole pool
     return create_engine(url, pool_size=5, max_overflow=5, pool_recycle=3600)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event below issue BEGIN (pysqlite's own handling defers it).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -78,9 +80,9 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """One engine per process, a session per unit of work."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
         self.url = normalise_url(url)
-        self.engine = build_engine(self.url)
+        self.engine = build_engine(self.url, busy_timeout_ms)
         self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
 

@@ -151,26 +151,32 @@ class LatestPrice(Base):
 
 
 class Signal(Base):
-    """An upstream trading signal (ML prediction + LLM approval) and what became of it."""
+    """An upstream trading signal (ML prediction + LLM approval) and what became of it.
+
+    Every signal that arrives is stored, malformed ones too (their fields may then be empty and
+    ``payload`` holds what was sent), so each refusal keeps its reason. ``dedup_key`` is unique
+    among accepted signals; a refused signal has none (NULLs do not collide)."""
 
     __tablename__ = "signals"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    dedup_key: Mapped[str] = mapped_column(String(120), unique=True)
-    pair: Mapped[str] = mapped_column(String(20), index=True)
-    side: Mapped[str] = mapped_column(String(4))
+    dedup_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    pair: Mapped[str | None] = mapped_column(String(20), index=True)
+    side: Mapped[str | None] = mapped_column(String(4))
     predicted_return: Mapped[Decimal | None]
-    confidence: Mapped[Decimal]
-    llm_approved: Mapped[bool] = mapped_column(Boolean)
+    confidence: Mapped[Decimal | None]
+    llm_approved: Mapped[bool | None] = mapped_column(Boolean)
     llm_reasoning: Mapped[str] = mapped_column(Text, default="")
     trade_params: Mapped[dict[str, Any] | None]
     source: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)
     expires_at: Mapped[datetime | None]
+    received_at: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(12), index=True)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     # plain id, not a foreign key: positions.signal_id already points the other way
     position_id: Mapped[int | None] = mapped_column(Integer)
     processed_at: Mapped[datetime | None]
+    payload: Mapped[dict[str, Any] | None]
 
 
 class RiskLimitVersion(Base):
@@ -241,7 +247,8 @@ class Position(Base):
     max_holding_hours: Mapped[Decimal]
     strategic_reasoning: Mapped[str] = mapped_column(Text, default="")
     risk_decision_id: Mapped[int | None] = mapped_column(ForeignKey("risk_decisions.id"))
-    signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"))
+    # unique: one signal opens at most one position, whatever crashes or retries happen
+    signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"), unique=True)
     close_reason: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
@@ -331,3 +338,16 @@ class Heartbeat(Base):
     started_at: Mapped[datetime]
     last_beat_at: Mapped[datetime]
     details: Mapped[dict[str, Any] | None]
+
+
+class Lease(Base):
+    """A named lease held by one process until ``expires_at`` (the scheduler's leadership on
+    SQLite; PostgreSQL also holds an advisory lock). The holder renews it; a standby takes it
+    over once it has expired."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

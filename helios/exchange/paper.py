@@ -33,6 +33,10 @@ class PaperExchange(Exchange):
         self._settings = settings
         self._clock = clock
 
+    @property
+    def fee_pct(self) -> Decimal:
+        return self._settings.paper_fee_pct
+
     def fill_price(self, side: Side, reference: Decimal, stop: Decimal | None = None) -> Decimal:
         """Market orders pay the slippage: buys above the reference price, sells below. A stop
         order fills no better than its stop: the worse of the stop and the market."""
@@ -94,10 +98,45 @@ class PaperExchange(Exchange):
                     order.reference_price = latest_price
                     order.fill_price = fill
                     order.quantity = quantity
-                    order.fee = zar(fill * quantity * self._settings.paper_fee_pct)
+                    order.fee = zar(fill * quantity * self.fee_pct)
             session.add(order)
             session.flush()
             return _result(order)
+
+    def offline(self, prices: dict[str, Decimal]) -> OfflinePaperVenue:
+        """The same venue while the database is unreachable: fills from ``prices`` (the last
+        ones known) with the same slippage and fee, remembering nothing; the close-out journal
+        keeps its record and ``adopt`` writes it into the venue's book when the database
+        returns."""
+        return OfflinePaperVenue(self, prices, self._clock)
+
+    def adopt(self, result: OrderResult, reference_price: Decimal | None) -> bool:
+        """Enter an order the offline venue filled into the venue's book (idempotent: a known
+        client order id changes nothing). True if written."""
+        with self._db.write() as session:
+            known = session.scalar(
+                select(PaperVenueOrder.id).where(
+                    PaperVenueOrder.client_order_id == result.client_order_id
+                )
+            )
+            if known is not None:
+                return False
+            session.add(
+                PaperVenueOrder(
+                    client_order_id=result.client_order_id,
+                    exchange_order_id=result.exchange_order_id or str(uuid.uuid4()),
+                    pair=result.pair,
+                    side=result.side,
+                    created_at=result.created_at or self._clock.now(),
+                    quantity=result.quantity or ZERO,
+                    status=result.status.value,
+                    reference_price=reference_price,
+                    fill_price=result.price,
+                    fee=result.fee,
+                    reason=result.reason,
+                )
+            )
+        return True
 
     def get_order(self, client_order_id: str) -> OrderResult | None:
         with self._db.read() as session:
@@ -110,6 +149,53 @@ class PaperExchange(Exchange):
         """The paper account's ZAR cash (the ledger's), for parity with real venues."""
         with self._db.read() as session:
             return {"ZAR": account_state(session).cash}
+
+
+class OfflinePaperVenue(Exchange):
+    """The paper venue without its database (see ``PaperExchange.offline``)."""
+
+    name = "paper-offline"
+
+    def __init__(self, venue: PaperExchange, prices: dict[str, Decimal], clock: Clock) -> None:
+        self._venue = venue
+        self._prices = prices
+        self._clock = clock
+
+    def submit_market_order(self, request: OrderRequest) -> OrderResult:
+        request = request.validated()
+        now = self._clock.now()
+        reference = self._prices.get(request.pair)
+        if reference is None or request.base_amount is None:
+            return OrderResult(
+                client_order_id=request.client_order_id,
+                exchange_order_id=str(uuid.uuid4()),
+                status=OrderStatus.REJECTED,
+                pair=request.pair,
+                side=request.side.value,
+                reason=f"no known price for {request.pair}"
+                if reference is None
+                else "offline fills take a base amount",
+                created_at=now,
+            )
+        fill = self._venue.fill_price(request.side, reference, request.stop_price)
+        quantity = qty(request.base_amount)
+        return OrderResult(
+            client_order_id=request.client_order_id,
+            exchange_order_id=str(uuid.uuid4()),
+            status=OrderStatus.FILLED,
+            pair=request.pair,
+            side=request.side.value,
+            quantity=quantity,
+            price=fill,
+            fee=zar(fill * quantity * self._venue.fee_pct),
+            created_at=now,
+        )
+
+    def get_order(self, client_order_id: str) -> OrderResult | None:
+        return None  # the journal is this venue's memory
+
+    def balances(self) -> dict[str, Decimal]:
+        return {}
 
 
 _LOOK_UP = select(

@@ -40,6 +40,7 @@ from helios.db.models import (
 )
 from helios.db.state import transition
 from helios.errors import HeliosError, InvalidInput
+from helios.events import record_exchange_error
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.faults import crash_point
 from helios.ledger import book_close, book_open, unrealized
@@ -141,21 +142,35 @@ class PositionManager:
             raise HeliosError(f"no exchange for {mode} mode")
         return exchange
 
+    def installation_id(self) -> str:
+        """This database's installation id (the prefix of every client order id)."""
+        return self._installation_id()
+
     def _installation_id(self) -> str:
         if self._installation is None:
             with self._db.write() as session:
                 self._installation = seed_installation_id(session, self._clock.now())
         return self._installation
 
-    @staticmethod
-    def _send(exchange: Exchange, request: OrderRequest) -> tuple[OrderResult | None, str]:
+    def _send(self, exchange: Exchange, request: OrderRequest) -> tuple[OrderResult | None, str]:
+        """Send an order; a failure (no answer, an exchange error) is returned as text and
+        recorded as an EXCHANGE_ERROR event, which the halt watchdog counts."""
         try:
             return exchange.submit_market_order(request), ""
-        except HeliosError as exc:
+        except InvalidInput as exc:  # our own request was refused before sending
             return None, f"{type(exc).__name__}: {exc}"
         except Exception as exc:
-            log.exception("sending %s failed", request.client_order_id)
-            return None, f"{type(exc).__name__}: {exc}"
+            if not isinstance(exc, HeliosError):
+                log.exception("sending %s failed", request.client_order_id)
+            error = f"{type(exc).__name__}: {exc}"
+            record_exchange_error(
+                self._db,
+                self._clock.now(),
+                exchange.name,
+                f"order {request.client_order_id} ({request.side.value} {request.pair}) "
+                f"failed: {error}",
+            )
+            return None, error
 
     # --- open ---------------------------------------------------------------------------
     def open_position(
@@ -572,6 +587,81 @@ class PositionManager:
                 "holding_hours": held.total_seconds() / 3600,
             }
 
+    def record_offline_close(
+        self,
+        position_id: int,
+        client_order_id: str,
+        result: OrderResult | None,
+        *,
+        reason: str = "EMERGENCY_CLOSE",
+        note: str = "",
+    ) -> dict[str, Any]:
+        """Record a close made while the database was unreachable (``helios.closeout``'s
+        journal): the close request, its order under ``client_order_id`` and, with ``result``,
+        the fill, exactly as ``close_position`` would have. Idempotent: an order id already
+        recorded changes nothing. ``result`` None (the answer never came back) leaves the
+        position CLOSING for ``reconcile`` to settle from the exchange's record."""
+        now = self._clock.now()
+        with self._db.write() as session:
+            known = session.scalar(select(Order.id).where(Order.client_order_id == client_order_id))
+            if known is not None:
+                return {
+                    "success": False,
+                    "position_id": position_id,
+                    "already_recorded": True,
+                    "reason": f"order {client_order_id} is already recorded",
+                }
+            position = session.get(Position, position_id)
+            if position is None:
+                raise InvalidInput("position_id", position_id, "the id of an existing position")
+            if not transition(
+                session,
+                Position,
+                position_id,
+                from_status=OPEN,
+                to_status=CLOSING,
+                close_reason=reason,
+                updated_at=now,
+            ):
+                session.refresh(position)
+                text = (
+                    f"position {position_id} is {position.status}: the close made while the "
+                    "database was unreachable was not applied"
+                )
+                return {"success": False, "position_id": position_id, "reason": text}
+            assert position.quantity is not None
+            order = Order(
+                client_order_id=client_order_id,
+                position_id=position_id,
+                action="CLOSE",
+                mode=position.mode,
+                pair=position.pair,
+                side=closing_side(position.side),
+                quantity=position.quantity,
+                status="INTENT" if result is None else "SENT",
+                created_at=(result.created_at if result and result.created_at else now),
+                updated_at=now,
+            )
+            session.add(order)
+            _event(
+                session,
+                position_id,
+                now,
+                "CLOSE_REQUESTED",
+                f"{reason} while the database was unreachable" + (f": {note}" if note else ""),
+                {"journal": True},
+            )
+            session.flush()
+            order_id = order.id
+        if result is None:
+            return {
+                "success": False,
+                "position_id": position_id,
+                "reason": "close sent while the database was unreachable, answer unknown: "
+                "reconcile will settle it",
+            }
+        return self._record_close(position_id, order_id, result)
+
     def close_all(self, reason: Any = "CLOSED", *, actor: str = "system") -> list[dict[str, Any]]:
         """Close every open position with ``reason``; returns each close's dict."""
         if reason not in CLOSE_REASONS:
@@ -779,15 +869,18 @@ class PositionManager:
         return judge(levels, bars, latest, now), seen
 
     # --- recovery -----------------------------------------------------------------------
-    def reconcile(self, grace: timedelta = RECONCILE_GRACE) -> list[dict[str, Any]]:
-        """Settle positions stuck OPENING or CLOSING for longer than ``grace`` from the
-        exchange's record of their client order id; send only orders the exchange never saw."""
+    def reconcile(
+        self, grace: timedelta = RECONCILE_GRACE, statuses: tuple[str, ...] = TRANSITIONAL
+    ) -> list[dict[str, Any]]:
+        """Settle positions stuck OPENING or CLOSING (``statuses``) for longer than ``grace``
+        from the exchange's record of their client order id; send only orders the exchange
+        never saw. (An emergency close-out settles CLOSING only: it must never open.)"""
         cutoff = self._clock.now() - grace
         with self._db.read() as session:
             stuck = list(
                 session.execute(
                     select(Position.id, Position.status, Position.mode)
-                    .where(Position.status.in_(TRANSITIONAL), Position.updated_at <= cutoff)
+                    .where(Position.status.in_(statuses), Position.updated_at <= cutoff)
                     .order_by(Position.id)
                 ).all()
             )

@@ -1,0 +1,324 @@
+"""The seed's "database connection lost" stop: close out through a journal, replay it later.
+
+When the database cannot be reached nothing can be recorded, yet the seed says to close every
+position ("can't track positions"). So the scheduler keeps, from its last good look at the
+database, the book of open positions and the last prices (``DatabaseWatch.remember``). Once the
+database has been unreachable for ``HALT_DATABASE_LOST_SECONDS`` it:
+
+1. appends a ``halt`` record to the close-out journal (an append-only JSON-lines file under
+   ``JOURNAL_DIR``, one per installation, each line flushed and fsynced before the next step);
+2. for each open position, appends the close ``intent`` with its deterministic client order id
+   (``HX-<installation>-<position>-ECLOSE-1``), sends the close to the exchange (PAPER: the paper
+   venue filling from the last known prices, as it would have), and appends the ``close`` with
+   the exchange's answer, or ``close_failed``.
+
+When the database answers again, ``replay_journal`` writes each record not yet replayed into it
+exactly as the online path would have (the halt with its cause; each close as its order, fill,
+ledger entries and position status) and appends a ``replayed`` mark. Replay is idempotent (an
+order id already recorded is skipped), so a crash during replay, or two processes replaying, can
+neither lose nor double a close. A close whose answer never came is left CLOSING for
+``reconcile`` to settle from the exchange's record; a failed close leaves the position open and
+the halt's close-out retries it once the database is back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, text
+
+from helios.config import HaltAction, TradingMode
+from helios.db.engine import WRITE_OPTION
+from helios.db.models import LatestPrice, Position
+from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
+from helios.positions.lifecycle import OPEN, client_order_id, closing_side
+
+if TYPE_CHECKING:
+    from helios.facade import Helios
+
+log = logging.getLogger("helios.closeout")
+JOURNAL_ACTION = "ECLOSE"
+CAUSE = "database_lost"
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    """An open position as last seen in the database."""
+
+    position_id: int
+    pair: str
+    side: str
+    quantity: Decimal
+    mode: str
+
+
+class CloseoutJournal:
+    """Append-only JSON lines; each record has an ``id``; ``replayed`` records mark others."""
+
+    def __init__(self, directory: Path, installation: str) -> None:
+        self.directory = directory
+        self.path = directory / f"closeout-{installation}.jsonl"
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        record = {"id": uuid.uuid4().hex, **record}
+        self.directory.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, default=str, sort_keys=True)
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        return record
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        found = []
+        with open(self.path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    found.append(json.loads(line))
+                except json.JSONDecodeError:  # a line torn by a crash mid-write
+                    log.error("%s line %d is not JSON: skipped", self.path, number)
+        return found
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Records not yet replayed into the database, in the order they were written."""
+        records = self.records()
+        done = {r["ref"] for r in records if r.get("type") == "replayed"}
+        return [r for r in records if r.get("type") != "replayed" and r["id"] not in done]
+
+    def mark_replayed(self, record: dict[str, Any], outcome: str) -> None:
+        self.append({"type": "replayed", "ref": record["id"], "outcome": outcome[:500]})
+
+
+def _result_to_json(result: OrderResult) -> dict[str, Any]:
+    return {
+        "client_order_id": result.client_order_id,
+        "exchange_order_id": result.exchange_order_id,
+        "status": result.status.value,
+        "pair": result.pair,
+        "side": result.side,
+        "quantity": str(result.quantity) if result.quantity is not None else None,
+        "price": str(result.price) if result.price is not None else None,
+        "fee": str(result.fee) if result.fee is not None else None,
+        "reason": result.reason,
+        "created_at": result.created_at.isoformat() if result.created_at else None,
+    }
+
+
+def _result_from_json(data: dict[str, Any]) -> OrderResult:
+    def dec(key: str) -> Decimal | None:
+        return Decimal(data[key]) if data.get(key) is not None else None
+
+    return OrderResult(
+        client_order_id=data["client_order_id"],
+        exchange_order_id=data.get("exchange_order_id"),
+        status=OrderStatus(data["status"]),
+        pair=data["pair"],
+        side=data["side"],
+        quantity=dec("quantity"),
+        price=dec("price"),
+        fee=dec("fee"),
+        reason=data.get("reason"),
+        created_at=datetime.fromisoformat(data["created_at"]) if data.get("created_at") else None,
+    )
+
+
+class DatabaseWatch:
+    """The scheduler's eye on its database: probes it, remembers the book while it answers,
+    closes out through the journal when it has been lost too long, replays when it returns."""
+
+    def __init__(self, hx: Helios) -> None:
+        self.hx = hx
+        self.installation = hx.positions.installation_id()
+        directory = hx.settings.project_path(hx.settings.journal_dir) or Path("data/journal")
+        self.journal = CloseoutJournal(directory, self.installation)
+        self.book: list[BookEntry] = []
+        self.prices: dict[str, Decimal] = {}
+        self.down_since: datetime | None = None
+        self.closed_out = False
+
+    @property
+    def down(self) -> bool:
+        return self.down_since is not None
+
+    def probe(self) -> bool:
+        """One small read of a real table in a write transaction: True if the database answers
+        and could record. (SQLite in WAL mode answers reads while another process holds the
+        write lock, so a read alone never sees a database locked past the busy timeout; the
+        write option starts the transaction with BEGIN IMMEDIATE, which does.)"""
+        try:
+            with self.hx.db.engine.connect() as connection:
+                connection.execution_options(**{WRITE_OPTION: True})
+                connection.execute(text("SELECT count(*) FROM settings")).scalar()
+            return True
+        except Exception as exc:
+            log.debug("database probe failed: %s", exc)
+            return False
+
+    def remember(self) -> None:
+        """Keep the open positions and the latest prices for a close-out without the database."""
+        with self.hx.db.read() as session:
+            rows = session.execute(
+                select(
+                    Position.id, Position.pair, Position.side, Position.quantity, Position.mode
+                ).where(Position.status == OPEN)
+            ).all()
+            self.prices = {p.pair: p.price for p in session.scalars(select(LatestPrice))}
+        self.book = [
+            BookEntry(int(r.id), r.pair, r.side, r.quantity, r.mode)
+            for r in rows
+            if r.quantity is not None
+        ]
+
+    def tick(self, *, leading: bool) -> bool:
+        """One watchdog step; True when the database answers (journal replayed, book fresh)."""
+        now = self.hx.clock.now()
+        if self.probe():
+            # replay before the jobs resume (``down`` turns False): the monitor or a close-out
+            # must not act on positions the journal has already closed
+            if self.journal.pending():
+                replay_journal(self.hx, self.journal)
+            if self.down_since is not None:
+                lost = (now - self.down_since).total_seconds()
+                log.warning("database reachable again after %.0f s", lost)
+                self.down_since = None
+            self.closed_out = False
+            if leading:
+                self.remember()
+            return True
+        if self.down_since is None:
+            self.down_since = now
+            log.error("database unreachable: %s", self.hx.db.display_url)
+        lost_for = (now - self.down_since).total_seconds()
+        if (
+            leading
+            and not self.closed_out
+            and lost_for >= self.hx.settings.halt_database_lost_seconds
+        ):
+            self.closeout(lost_for)
+            self.closed_out = True
+        return False
+
+    def closeout(self, lost_for: float) -> list[dict[str, Any]]:
+        """Halt and (action ``close_all``) close every remembered position, journal first."""
+        settings = self.hx.settings
+        action = settings.halt_action(CAUSE)
+        now = self.hx.clock.now()
+        message = (
+            f"automatic: database unreachable for {lost_for:.0f} s "
+            f"(limit {settings.halt_database_lost_seconds:g} s)"
+        )
+        log.critical("%s: halting%s", message, " and closing out" if self.book else "")
+        self.journal.append(
+            {
+                "type": "halt",
+                "cause": CAUSE,
+                "action": action.value,
+                "message": message,
+                "at": now.isoformat(),
+                "figures": {"lost_seconds": round(lost_for, 1), "open_positions": len(self.book)},
+            }
+        )
+        outcomes: list[dict[str, Any]] = []
+        if action is not HaltAction.CLOSE_ALL:
+            return outcomes
+        for entry in self.book:
+            coid = client_order_id(self.installation, entry.position_id, JOURNAL_ACTION)
+            request = OrderRequest.build(
+                coid, entry.pair, closing_side(entry.side), base_amount=entry.quantity
+            )
+            base = {"position_id": entry.position_id, "client_order_id": coid, "mode": entry.mode}
+            self.journal.append({"type": "intent", **base, "at": now.isoformat()})
+            try:
+                result = self._exchange(entry.mode).submit_market_order(request)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                log.error("close of position %s failed: %s", entry.position_id, error)
+                self.journal.append({"type": "close_failed", **base, "error": error})
+                outcomes.append({**base, "success": False, "error": error})
+                continue
+            reference = self.prices.get(entry.pair)
+            self.journal.append(
+                {
+                    "type": "close",
+                    **base,
+                    "result": _result_to_json(result),
+                    "reference_price": str(reference) if reference is not None else None,
+                }
+            )
+            log.warning(
+                "[%s] position %s closed while the database is unreachable: %s %s at %s",
+                entry.mode,
+                entry.position_id,
+                result.status.value,
+                result.quantity,
+                result.price,
+            )
+            outcomes.append({**base, "success": result.status is OrderStatus.FILLED})
+        return outcomes
+
+    def _exchange(self, mode: str) -> Exchange:
+        if TradingMode(mode) is TradingMode.PAPER:
+            return self.hx.paper_exchange.offline(self.prices)
+        return self.hx.exchange  # LIVE (issue #8): the real venue needs no database
+
+
+def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:
+    """Write the journal's records into the database (idempotent); returns one line each."""
+    lines: list[str] = []
+    answered = {
+        r["client_order_id"]
+        for r in journal.records()
+        if r.get("type") in ("close", "close_failed")
+    }
+    for record in journal.pending():
+        kind = record.get("type")
+        if kind == "halt":
+            hx.controls.halt(
+                record["message"],
+                "watchdog",
+                cause=record.get("cause", CAUSE),
+                action=HaltAction(record.get("action", HaltAction.CLOSE_ALL.value)),
+                details={**record.get("figures", {}), "detected_at": record.get("at")},
+            )
+            outcome = f"halt recorded: {record['message']}"
+        elif kind == "close":
+            result = _result_from_json(record["result"])
+            reference = record.get("reference_price")
+            if record.get("mode") == TradingMode.PAPER.value:
+                hx.paper_exchange.adopt(result, Decimal(reference) if reference else None)
+            done = hx.positions.record_offline_close(
+                int(record["position_id"]),
+                record["client_order_id"],
+                result,
+                note=f"journal {journal.path.name}",
+            )
+            outcome = f"position {record['position_id']}: " + (
+                str(done.get("status")) if done.get("success") else str(done.get("reason"))
+            )
+        elif kind == "intent" and record["client_order_id"] not in answered:
+            if record.get("mode") == TradingMode.PAPER.value:
+                # the offline paper venue keeps no book: an unanswered close never filled
+                outcome = f"position {record['position_id']}: close never filled, stays open"
+            else:
+                done = hx.positions.record_offline_close(
+                    int(record["position_id"]), record["client_order_id"], None
+                )
+                outcome = f"position {record['position_id']}: {done.get('reason')}"
+        else:  # an answered intent, or a failed close: the position is still open
+            outcome = f"{kind}: nothing to record"
+        journal.mark_replayed(record, outcome)
+        lines.append(outcome)
+        log.warning("journal replay: %s", outcome)
+    return lines

@@ -1,0 +1,83 @@
+"""DEMO ONLY: a momentum rule that sends signals on the simulated market.
+
+It exists so a new install shows the whole loop (signals -> sizing -> the 7 checks -> positions
+-> stops, targets, timeouts -> snapshots) within minutes without an upstream ML tier. It is not a
+strategy and predicts nothing: it signals BUY after the price rose over the last
+``LOOKBACK`` and SELL after it fell, with tight demo stops and targets (0.2% / 0.4%, six-minute
+timeout) so positions open and close while you watch, and marks every signal
+``source="demo-momentum"`` with reasoning that says so.
+
+It runs only in PAPER: on by default with the ``sim`` feed (``DEMO_SIGNALS=auto``), never in
+LIVE (``Settings.demo_signals_wanted``; it also re-reads the mode before every signal).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from helios.config import TradingMode
+from helios.errors import HeliosError
+
+if TYPE_CHECKING:
+    from helios.facade import Helios
+
+log = logging.getLogger("helios.demo")
+SOURCE = "demo-momentum"
+LOOKBACK = timedelta(seconds=60)
+THRESHOLD = 0.0004  # a 0.04% move over the lookback is "momentum" on the demo market
+DEMO_TRADE_PARAMS: dict[str, Any] = {
+    "stop_loss_pct": 0.002,
+    "take_profit_pct": 0.004,
+    "max_holding_hours": 0.1,
+}
+REASONING = "DEMO: simulated momentum rule on the simulated market, not a real model or LLM"
+
+
+class DemoRefused(HeliosError):
+    """The demo generator may not run here (LIVE mode)."""
+
+
+class MomentumDemo:
+    def __init__(self, hx: Helios) -> None:
+        self.hx = hx
+        self.seen: dict[str, deque[tuple[datetime, float]]] = {}
+
+    def run(self) -> list[dict[str, Any]]:
+        """Look at the latest prices; send a signal for each pair that moved enough."""
+        mode = self.hx.controls.trading_mode()
+        if mode is TradingMode.LIVE:
+            raise DemoRefused("the demo signal generator never runs in LIVE mode")
+        now = self.hx.clock.now()
+        receipts = []
+        for pair, value in self.hx.market.latest_prices().items():
+            history = self.seen.setdefault(pair, deque(maxlen=512))
+            history.append((now, float(value)))
+            while len(history) > 2 and now - history[1][0] >= LOOKBACK:
+                history.popleft()
+            then, old = history[0]
+            if now - then < LOOKBACK or old <= 0:
+                continue
+            move = float(value) / old - 1.0
+            if abs(move) < THRESHOLD:
+                continue
+            side = "BUY" if move > 0 else "SELL"
+            confidence = round(min(0.9, 0.55 + abs(move) * 100), 3)
+            receipts.append(
+                self.hx.signals.submit(
+                    pair,
+                    side,
+                    confidence,
+                    True,
+                    llm_reasoning=REASONING,
+                    predicted_return=round(move, 6),
+                    trade_params=DEMO_TRADE_PARAMS,
+                    source=SOURCE,
+                    expires_at=now + timedelta(minutes=2),
+                )
+            )
+            history.clear()
+            history.append((now, float(value)))
+        return receipts

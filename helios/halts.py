@@ -1,0 +1,253 @@
+"""``hx.halts``: the seed's automatic emergency stops, and the close-out that follows them.
+
+The seed's list ("Automatic Emergency Stops"), each with a configured action whose default is the
+seed's (``close_all``: halt trading and close every open position as EMERGENCY_CLOSE;
+``halt_only``: stop opening, leave open positions under their stops):
+
+- ``drawdown``: drawdown above the ``max_drawdown_pct`` limit in force (15%);
+- ``daily_loss``: daily loss above ``daily_loss_limit_pct`` (5%);
+- ``stale_price``: a configured pair without a price update for ``HALT_STALE_PRICE_SECONDS``
+  (1 hour), counted from the scheduler's start when it never had one;
+- ``exchange_errors``: more than ``HALT_EXCHANGE_ERRORS`` (10) exchange errors within
+  ``HALT_EXCHANGE_ERROR_WINDOW_SECONDS`` (1 minute), counted from the ``EXCHANGE_ERROR`` events
+  every process records (so the dashboard's failures count too);
+- ``database_lost``: the database unreachable for ``HALT_DATABASE_LOST_SECONDS``. Nothing can
+  be read then, so the scheduler handles it itself (``helios.closeout``): the close-out goes
+  through the journal and is replayed into the database when it returns.
+
+A halt stays until a person resumes. Resuming acknowledges the breaches present at that moment:
+a trigger still breached after the resume does not halt again until it has cleared once (the
+risk checks keep rejecting the trades its limit forbids anyway). The close-out of a
+``close_all`` halt is retried with backoff (doubling up to ``CLOSEOUT_RETRY_MAX_SECONDS``) while
+the exchange fails, until every position is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+
+from helios.clock import Clock
+from helios.config import HaltAction, Settings
+from helios.db.engine import Database
+from helios.db.models import Event, LatestPrice, Position
+from helios.events import EXCHANGE_ERROR, record_event
+from helios.portfolio import Ledger
+from helios.positions.lifecycle import CLOSING, OPEN
+from helios.risk.service import RiskManager
+
+if TYPE_CHECKING:
+    from helios.controls import Controls
+    from helios.positions.manager import PositionManager
+
+log = logging.getLogger("helios.halts")
+
+TRIGGERS = ("drawdown", "daily_loss", "stale_price", "database_lost", "exchange_errors")
+WATCHDOG = "watchdog"
+
+
+@dataclass(frozen=True)
+class Breach:
+    """An automatic-halt condition in force, with the figures behind it."""
+
+    trigger: str
+    message: str
+    figures: dict[str, Any]
+
+
+class Halts:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        ledger: Ledger,
+        risk: RiskManager,
+        controls: Controls,
+        positions: PositionManager,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._ledger = ledger
+        self._risk = risk
+        self._controls = controls
+        self._positions = positions
+        self._retry_at: datetime | None = None
+        self._retry_delay = 0.0
+
+    # --- the conditions -----------------------------------------------------------------
+    def breaches(self, feed_started_at: datetime | None = None) -> list[Breach]:
+        """Every automatic-halt condition in force now (database loss aside: see the module).
+
+        ``feed_started_at``: when the price feed started in this process; a pair that never had
+        a price counts as stale from then (None: such pairs are not judged)."""
+        now = self._clock.now()
+        settings = self._settings
+        found: list[Breach] = []
+        valuation = self._ledger.valuation()
+        limits = self._risk.get_limits()
+        drawdown, daily_loss = float(valuation.drawdown), float(valuation.daily_loss)
+        equity, peak = float(valuation.equity), float(valuation.peak_equity)
+        if drawdown > limits.max_drawdown_pct:
+            found.append(
+                Breach(
+                    "drawdown",
+                    f"drawdown {drawdown:.2%} > limit {limits.max_drawdown_pct:.2%} "
+                    f"(equity R{equity:,.2f}, peak R{peak:,.2f})",
+                    {
+                        "drawdown": drawdown,
+                        "limit": limits.max_drawdown_pct,
+                        "equity": equity,
+                        "peak_equity": peak,
+                    },
+                )
+            )
+        if daily_loss > limits.daily_loss_limit_pct:
+            start = float(valuation.start_of_day_equity)
+            found.append(
+                Breach(
+                    "daily_loss",
+                    f"daily loss {daily_loss:.2%} > limit {limits.daily_loss_limit_pct:.2%} "
+                    f"(equity R{equity:,.2f}, start of day R{start:,.2f})",
+                    {
+                        "daily_loss": daily_loss,
+                        "limit": limits.daily_loss_limit_pct,
+                        "equity": equity,
+                        "start_of_day_equity": start,
+                    },
+                )
+            )
+        window = timedelta(seconds=settings.halt_exchange_error_window_seconds)
+        with self._db.read() as session:
+            received = {
+                pair: at
+                for pair, at in session.execute(select(LatestPrice.pair, LatestPrice.received_at))
+            }
+            errors = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Event)
+                    .where(Event.kind == EXCHANGE_ERROR, Event.ts > now - window)
+                )
+                or 0
+            )
+        stale_after = settings.halt_stale_price_seconds
+        stale: dict[str, float] = {}
+        for pair in settings.pairs:
+            last = received.get(pair) or feed_started_at
+            if last is not None and (now - last).total_seconds() > stale_after:
+                stale[pair] = round((now - last).total_seconds(), 1)
+        if stale:
+            listed = ", ".join(f"{pair} {age:,.0f} s" for pair, age in sorted(stale.items()))
+            found.append(
+                Breach(
+                    "stale_price",
+                    f"no price update for more than {stale_after:,.0f} s: {listed}",
+                    {"stale_seconds": stale, "limit_seconds": stale_after},
+                )
+            )
+        if errors > settings.halt_exchange_errors:
+            found.append(
+                Breach(
+                    "exchange_errors",
+                    f"{errors} exchange errors in the last {window.total_seconds():,.0f} s "
+                    f"(more than {settings.halt_exchange_errors})",
+                    {
+                        "errors": errors,
+                        "limit": settings.halt_exchange_errors,
+                        "window_seconds": window.total_seconds(),
+                    },
+                )
+            )
+        return found
+
+    # --- the watchdog pass --------------------------------------------------------------
+    def check(self, feed_started_at: datetime | None = None) -> list[Breach]:
+        """One watchdog pass: halt for every breach not acknowledged by a resume, then carry
+        on with the close-out a ``close_all`` halt asks for. Returns the breaches acted on."""
+        found = self.breaches(feed_started_at)
+        acknowledged = self._controls.acknowledged_triggers()
+        still = {breach.trigger for breach in found}
+        cleared = acknowledged - still
+        if cleared:
+            self._controls.set_acknowledged(acknowledged & still)
+        acted = [breach for breach in found if breach.trigger not in acknowledged]
+        for breach in acted:
+            self.trigger(breach)
+        self.continue_closeout()
+        return acted
+
+    def trigger(self, breach: Breach) -> None:
+        """Halt for ``breach`` with its configured action (idempotent while halted)."""
+        action = self._settings.halt_action(breach.trigger)
+        state = self._controls.halt_state()
+        if state.halted and (state.action is HaltAction.CLOSE_ALL or action is state.action):
+            return
+        self._controls.halt(
+            f"automatic: {breach.message}",
+            WATCHDOG,
+            cause=breach.trigger,
+            action=action,
+            details=breach.figures,
+        )
+
+    # --- the close-out ------------------------------------------------------------------
+    def continue_closeout(self) -> dict[str, Any] | None:
+        """Under a ``close_all`` halt, close every open position as EMERGENCY_CLOSE and settle
+        closes the exchange did not answer; while positions remain, retry with backoff.
+        Returns what this call did (None: nothing to do or not yet time to retry)."""
+        state = self._controls.halt_state()
+        if not state.halted or state.action is not HaltAction.CLOSE_ALL:
+            self._retry_at, self._retry_delay = None, 0.0
+            return None
+        now = self._clock.now()
+        if self._retry_at is not None and now < self._retry_at:
+            return None
+        if not self._remaining():
+            self._retry_at, self._retry_delay = None, 0.0
+            return None
+        closed = self._positions.close_all("EMERGENCY_CLOSE", actor=WATCHDOG)
+        try:
+            settled = self._positions.reconcile(grace=timedelta(0), statuses=(CLOSING,))
+        except Exception as exc:  # the exchange is failing: the next attempt asks again
+            log.warning("settling closes failed: %s", exc)
+            settled = []
+        remaining = self._remaining()
+        if remaining:
+            ceiling = self._settings.closeout_retry_max_seconds
+            self._retry_delay = min(max(self._retry_delay * 2, 1.0), ceiling)
+            self._retry_at = self._clock.now() + timedelta(seconds=self._retry_delay)
+            log.warning(
+                "emergency close-out: %d position(s) still open or closing; retry in %.0f s",
+                remaining,
+                self._retry_delay,
+            )
+        else:
+            self._retry_at, self._retry_delay = None, 0.0
+            with self._db.write() as session:
+                record_event(
+                    session,
+                    ts=self._clock.now(),
+                    kind="CLOSEOUT_DONE",
+                    severity="WARNING",
+                    actor=WATCHDOG,
+                    message=f"emergency close-out complete: every position closed "
+                    f"(halt: {state.reason})",
+                )
+        return {"closed": closed, "settled": settled, "remaining": remaining}
+
+    def _remaining(self) -> int:
+        with self._db.read() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Position)
+                    .where(Position.status.in_((OPEN, CLOSING)))
+                )
+                or 0
+            )
