@@ -172,15 +172,20 @@ def cmd_status(_args: argparse.Namespace) -> int:
     halt = hx.controls.halt_state()
     print(f"database   {hx.db.display_url}")
     print(f"mode       {hx.controls.trading_mode().value}")
-    print(f"halted     {'YES: ' + halt.reason if halt.halted else 'no'}")
+    shown_halt = f"YES ({halt.cause}, {halt.action}): {halt.reason}" if halt.halted else "no"
+    print(f"halted     {shown_halt}")
     print(f"equity     {fmt_zar(valuation.equity)}   cash {fmt_zar(valuation.cash)}")
     print(f"drawdown   {valuation.drawdown:.2%}   daily loss {valuation.daily_loss:.2%}")
-    beat = last_beat(hx.db, "scheduler")
-    if beat is None:
-        print("scheduler  never ran")
-    else:
+    for name, label in (("scheduler", "scheduler"), ("scheduler-standby", "standby")):
+        beat = last_beat(hx.db, name)
+        if beat is None:
+            if name == "scheduler":
+                print("scheduler  never ran")
+            continue
         age = (hx.clock.now() - beat.last_beat_at).total_seconds()
-        print(f"scheduler  last heartbeat {age:.0f} s ago (pid {beat.pid} on {beat.host})")
+        print(f"{label:<10} last heartbeat {age:.0f} s ago (pid {beat.pid} on {beat.host})")
+    counts = hx.signals.counts()
+    print("signals    " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none"))
     for row in hx.market.price_table().itertuples():
         shown = fmt_zar(row.price) if row.price is not None else "no price yet"
         print(f"price      {row.pair:<8} {shown}")

@@ -53,3 +53,12 @@ def last_beat(db: Database, process: str) -> Beat | None:
         if row is None:
             return None
         return Beat(row.process, row.pid, row.host, row.started_at, row.last_beat_at, row.details)
+
+
+def forget(db: Database, process: str, identity: str) -> None:
+    """Drop ``process``'s row if this process (``details.identity``) wrote it: a scheduler that
+    became the leader leaves no stale standby row behind."""
+    with db.write() as session:
+        row = session.get(Heartbeat, process)
+        if row is not None and (row.details or {}).get("identity") == identity:
+            session.delete(row)

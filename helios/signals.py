@@ -23,6 +23,8 @@ process can never open a second position for it, and a signal found PENDING with
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from collections.abc import Mapping
@@ -218,8 +220,10 @@ def parse_signal(
         raise InvalidInput("expires_at", raw.get("expires_at"), "later than created_at")
     source = _text(raw, "source", "python", 40, required=True)
     dedup = _text(raw, "dedup_key", "", 120, required=False).strip()
-    if not dedup:
-        dedup = f"{source}:{pair}:{side}:{created.isoformat()}"[:120]
+    if not dedup:  # the same content from the same source at the same time is a resend
+        content = json.dumps([confidence, predicted, params, approved], sort_keys=True)
+        digest = hashlib.sha256(content.encode()).hexdigest()[:12]
+        dedup = f"{source[:30]}:{pair}:{side}:{created.isoformat()}:{digest}"[:120]
     return SignalInput(
         pair=pair,
         side=side,

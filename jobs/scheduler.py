@@ -16,7 +16,8 @@ thin call into ``helios``:
 - ``day_roll`` (L, 00:00:05 in the trading-day zone): marks to market so the new day's
   start-of-day equity is set at the day's start;
 - ``watchdog``: the database probe and close-out journal (``helios.closeout``), then (L) the
-  automatic halts and their close-out (``hx.halts.check``);
+  automatic halts and their close-out (``hx.halts.check``) and, unless halted, the settling of
+  positions a killed process left OPENING or CLOSING (``hx.positions.reconcile``, after its grace);
 - ``heartbeat``: a row the dashboard reads (``scheduler`` for the leader, ``scheduler-standby``);
 - ``prune`` (L): drops intraday candles older than the retention.
 
@@ -45,7 +46,7 @@ from helios.closeout import DatabaseWatch
 from helios.config import FeedKind, TradingMode
 from helios.demo import MomentumDemo
 from helios.events import record_event, record_exchange_error
-from helios.heartbeat import beat
+from helios.heartbeat import beat, forget
 from helios.leader import Leadership
 from helios.market.feeds import FeedError, MarketFeed
 from helios.signals import SignalOutcome
@@ -170,13 +171,19 @@ class Worker:
         )
 
     def watchdog(self) -> None:
-        """The database first (probe, journal), then the automatic halts (leader only)."""
+        """The database first (probe, journal), then the automatic halts (leader only) and,
+        unless halted, the positions a killed process left OPENING or CLOSING: reconcile
+        settles those older than its grace (a take-over happens well within it)."""
         if not self.database.tick(leading=self.leading):
             return
         if self.leading:
             self.hx.halts.check(feed_started_at=self.feed_started_at)
+            if not self.hx.controls.is_halted():
+                self.hx.positions.reconcile()
 
     def heartbeat(self) -> None:
+        if self.leading:
+            forget(self.hx.db, STANDBY_NAME, self.leadership.identity)
         beat(
             self.hx.db,
             PROCESS_NAME if self.leading else STANDBY_NAME,
