@@ -69,6 +69,7 @@ class Worker:
     database: DatabaseWatch = field(init=False)
     demo: MomentumDemo | None = field(default=None, init=False)
     active: bool = field(default=False, init=False)  # leading, and the take-over is done
+    beat_as_leader: bool = field(default=False, init=False)
     last_trading: list[SignalOutcome] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
@@ -182,8 +183,9 @@ class Worker:
                 self.hx.positions.reconcile()
 
     def heartbeat(self) -> None:
-        if self.leading:
+        if self.leading and not self.beat_as_leader:
             forget(self.hx.db, STANDBY_NAME, self.leadership.identity)
+            self.beat_as_leader = True
         beat(
             self.hx.db,
             PROCESS_NAME if self.leading else STANDBY_NAME,
