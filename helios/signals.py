@@ -28,7 +28,7 @@ import json
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -464,35 +464,8 @@ class Signals:
         batch = limit or self._settings.trading_batch_size
         outcomes: list[SignalOutcome] = []
         halt = self._controls.halt_state()
+        mode = self._mode()
         with self._db.write() as session:
-            expired = session.execute(
-                update(Signal)
-                .where(Signal.status == PENDING, Signal.expires_at <= now)
-                .values(
-                    status=EXPIRED,
-                    status_reason="expired before the trading loop reached it",
-                    processed_at=now,
-                )
-            ).rowcount  # type: ignore[attr-defined]
-            if expired:
-                log.info("%d signal(s) expired unprocessed", expired)
-            if halt.halted:
-                reason = f"trading halted: {halt.reason}"
-                rejected = session.execute(
-                    update(Signal)
-                    .where(Signal.status == PENDING)
-                    .values(status=REJECTED, status_reason=reason, processed_at=now)
-                ).rowcount  # type: ignore[attr-defined]
-                if rejected:
-                    record_event(
-                        session,
-                        ts=now,
-                        kind="SIGNALS_REJECTED",
-                        severity="WARNING",
-                        actor="trading-loop",
-                        message=f"{rejected} pending signal(s) rejected: {reason}",
-                    )
-                return outcomes
             rows = session.execute(
                 select(Signal, Position.id)
                 .outerjoin(Position, Position.signal_id == Signal.id)
@@ -502,15 +475,26 @@ class Signals:
             ).all()
             pending = []
             for signal, position_id in rows:
+                # settled here, in one transaction: each still gets its decision line and event
                 if position_id is not None:  # a crash between opening and this record
-                    signal.status, signal.position_id = EXECUTED, position_id
-                    signal.status_reason = f"position {position_id} was opened for it"
-                    signal.processed_at = now
+                    status, reason = EXECUTED, f"position {position_id} was opened for it"
+                elif signal.expires_at is not None and signal.expires_at <= now:
+                    status, reason = EXPIRED, "expired before the trading loop reached it"
+                elif halt.halted:
+                    status, reason = REJECTED, f"trading halted: {halt.reason}"
                 else:
                     pending.append(_as_dict(signal))
+                    continue
+                signal.status, signal.status_reason = status, reason[:MAX_TEXT]
+                signal.position_id, signal.processed_at = position_id, now
+                outcome = SignalOutcome(
+                    signal.id, signal.pair or "?", signal.side or "?", status, reason, position_id
+                )
+                outcome = replace(outcome, mode=mode)
+                _decision_event(session, outcome, now)
+                outcomes.append(outcome)
         for signal in pending:
-            outcome = self._process_one(signal)
-            outcomes.append(outcome)
+            outcomes.append(self._process_one(signal))
         return outcomes
 
     def _process_one(self, signal: dict[str, Any]) -> SignalOutcome:
@@ -554,12 +538,21 @@ class Signals:
                 signal_id=signal_id,
                 sizing=sizing,
             )
-        except InvalidInput as error:  # the configuration changed since the signal arrived
+        except (InvalidInput, IntegrityError) as error:
+            with self._db.read() as session:
+                opened = session.scalar(select(Position.id).where(Position.signal_id == signal_id))
+            if opened is not None:  # another process opened a position for this signal
+                return self._finish(
+                    signal,
+                    EXECUTED,
+                    f"position {opened} was already opened for it",
+                    opened,
+                    mode=self._mode(),
+                )
+            if isinstance(error, IntegrityError):
+                raise
+            # e.g. the pair left PAIRS or a limit changed since the signal arrived
             return self._finish(signal, REJECTED, str(error), None, mode=self._mode())
-        except IntegrityError:  # another process opened a position for this signal
-            return self._finish(
-                signal, EXECUTED, "a position was already opened for it", None, mode=self._mode()
-            )
         size = float(params["position_size_zar"])
         leverage = float(params.get("leverage", 1.0))
         if result.get("success"):

@@ -189,6 +189,15 @@ class PositionManager:
         the audit says which sizing method chose the size and why."""
         if not isinstance(strategic_reasoning, str):
             raise InvalidInput("strategic_reasoning", strategic_reasoning, "a text")
+        if signal_id is not None:
+            with self._db.read() as session:
+                opened = session.scalar(select(Position.id).where(Position.signal_id == signal_id))
+            if opened is not None:  # the unique index is the last line against a race
+                raise InvalidInput(
+                    "signal_id",
+                    signal_id,
+                    f"a signal that has no position yet (position {opened} was opened for it)",
+                )
         installation = self._installation_id()
         now = self._clock.now()
 
