@@ -71,8 +71,13 @@ class CloseoutJournal:
         record = {"id": uuid.uuid4().hex, **record}
         self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, default=str, sort_keys=True)
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+        with open(self.path, "a+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size:
+                handle.seek(size - 1)
+                if handle.read(1) != b"\n":  # a line torn by a crash: start on a new line
+                    line = "\n" + line
+            handle.write((line + "\n").encode("utf-8"))
             handle.flush()
             os.fsync(handle.fileno())
         return record
@@ -296,14 +301,17 @@ def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:
         elif kind == "close":
             result = _result_from_json(record["result"])
             reference = record.get("reference_price")
-            if record.get("mode") == TradingMode.PAPER.value:
-                hx.paper_exchange.adopt(result, Decimal(reference) if reference else None)
             done = hx.positions.record_offline_close(
                 int(record["position_id"]),
                 record["client_order_id"],
                 result,
                 note=f"journal {journal.path.name}",
             )
+            applied = done.get("success") or done.get("already_recorded")
+            if applied and record.get("mode") == TradingMode.PAPER.value:
+                # the venue's book gets the fill only when ours does (a replay after a crash
+                # between the two finds the order recorded and adopts it then)
+                hx.paper_exchange.adopt(result, Decimal(reference) if reference else None)
             outcome = f"position {record['position_id']}: " + (
                 str(done.get("status")) if done.get("success") else str(done.get("reason"))
             )
