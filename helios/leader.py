@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
 from datetime import datetime, timedelta
 
@@ -41,6 +42,8 @@ class Leadership:
         self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leading = False
         self._lock_connection: Connection | None = None
+        # the leader job and the trading job (two scheduler threads) share the lock connection
+        self._guard = threading.Lock()
 
     @property
     def uses_advisory_lock(self) -> bool:
@@ -51,7 +54,8 @@ class Leadership:
         propagates (the caller decides; leadership is not given up on a blip)."""
         now = self._clock.now()
         if self.uses_advisory_lock:
-            self.leading = self._advisory(now)
+            with self._guard:
+                self.leading = self._advisory(now)
         else:
             self.leading = self._lease(now)
         return self.leading
@@ -59,7 +63,8 @@ class Leadership:
     def still_leading(self) -> bool:
         """A fresh look before trading: does the database still say this process leads?"""
         if self.uses_advisory_lock:
-            return self._advisory_alive()
+            with self._guard:
+                return self._advisory_alive()
         now = self._clock.now()
         with self._db.read() as session:
             row = session.get(Lease, LEASE_NAME)
@@ -83,16 +88,17 @@ class Leadership:
                     )
         except Exception:
             log.exception("could not release the scheduler lease")
-        if self._lock_connection is not None:
-            try:
-                self._lock_connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
-                )
-                self._lock_connection.commit()
-                self._lock_connection.close()
-            except Exception:
-                log.debug("advisory unlock failed (the connection is gone)", exc_info=True)
-            self._lock_connection = None
+        with self._guard:
+            if self._lock_connection is not None:
+                try:
+                    self._lock_connection.execute(
+                        text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                    )
+                    self._lock_connection.commit()
+                    self._lock_connection.close()
+                except Exception:
+                    log.debug("advisory unlock failed (the connection is gone)", exc_info=True)
+                self._lock_connection = None
         self.leading = False
 
     # --- SQLite: the lease row --------------------------------------------------------------
