@@ -256,11 +256,7 @@ class Controls:
         """The seed's emergency stop: halt (close_all) and close every open position as
         EMERGENCY_CLOSE now. A close the exchange does not answer stays CLOSING; the
         scheduler's watchdog retries it with backoff until every position is closed."""
-        if not isinstance(by, str) or not by.strip():
-            raise InvalidInput("by", by, "who is stopping (a non-empty name)")
-        if not isinstance(reason, str):
-            raise InvalidInput("reason", reason, "a text")
-        positions = self._bound()
+        _check_actor(by, reason, "who is stopping")
         why = reason.strip() or "manual emergency stop"
         state = self.halt(
             f"emergency stop by {by}: {why}",
@@ -268,38 +264,27 @@ class Controls:
             cause="emergency_stop",
             action=HaltAction.CLOSE_ALL,
         )
-        closes = positions.close_all("EMERGENCY_CLOSE", actor=by)
-        failed = [c for c in closes if not c.get("success")]
-        with self._db.write() as session:
-            record_event(
-                session,
-                ts=self._clock.now(),
-                kind="EMERGENCY_STOP",
-                actor=by,
-                severity="CRITICAL",
-                message=f"emergency stop: {len(closes) - len(failed)} closed, "
-                f"{len(failed)} not closed yet ({why})",
-                details={"failed": [c.get("position_id") for c in failed]},
-            )
-        return {"halt": state, "closed": closes, "failed": failed}
+        done = self._close_everything("EMERGENCY_CLOSE", by, "EMERGENCY_STOP", why)
+        return {"halt": state, **done}
 
     def close_all(self, by: str, reason: str = "") -> dict[str, Any]:
         """Close every open position (status CLOSED) without halting."""
-        if not isinstance(by, str) or not by.strip():
-            raise InvalidInput("by", by, "who is closing (a non-empty name)")
-        if not isinstance(reason, str):
-            raise InvalidInput("reason", reason, "a text")
-        closes = self._bound().close_all("CLOSED", actor=by)
+        _check_actor(by, reason, "who is closing")
+        return self._close_everything("CLOSED", by, "CLOSE_ALL", reason)
+
+    def _close_everything(self, status: str, by: str, kind: str, why: str) -> dict[str, Any]:
+        """Close every open position with ``status`` and record one event of ``kind``."""
+        closes = self._bound().close_all(status, actor=by)
         failed = [c for c in closes if not c.get("success")]
         with self._db.write() as session:
             record_event(
                 session,
                 ts=self._clock.now(),
-                kind="CLOSE_ALL",
+                kind=kind,
                 actor=by,
-                severity="WARNING",
-                message=f"close all: {len(closes) - len(failed)} closed, {len(failed)} not "
-                f"closed" + (f" ({reason})" if reason else ""),
+                severity="CRITICAL" if status == "EMERGENCY_CLOSE" else "WARNING",
+                message=f"{kind.lower().replace('_', ' ')}: {len(closes) - len(failed)} "
+                f"closed, {len(failed)} not closed yet" + (f" ({why})" if why else ""),
                 details={"failed": [c.get("position_id") for c in failed]},
             )
         return {"closed": closes, "failed": failed}
@@ -308,6 +293,13 @@ class Controls:
         if self._positions is None:
             raise RuntimeError("Controls.bind was not called (use helios.connect)")
         return self._positions
+
+
+def _check_actor(by: Any, reason: Any, who: str) -> None:
+    if not isinstance(by, str) or not by.strip():
+        raise InvalidInput("by", by, f"{who} (a non-empty name)")
+    if not isinstance(reason, str):
+        raise InvalidInput("reason", reason, "a text")
 
 
 def _flip(session: Session, key: str, old: str, new: str, now: datetime, by: str) -> bool:

@@ -422,19 +422,8 @@ class PositionManager:
         installation = self._installation_id()
         now = self._clock.now()
         with self._db.write() as session:
-            position = session.get(Position, position_id)
-            if position is None:
-                raise InvalidInput("position_id", position_id, "the id of an existing position")
-            if not transition(
-                session,
-                Position,
-                position_id,
-                from_status=OPEN,
-                to_status=CLOSING,
-                close_reason=reason,
-                updated_at=now,
-            ):
-                session.refresh(position)
+            moved, position = _begin_close(session, position_id, reason, now)
+            if not moved:
                 state = (
                     "already closing/closed"
                     if position.status not in (OPENING, FAILED)
@@ -620,19 +609,8 @@ class PositionManager:
                     "already_recorded": True,
                     "reason": f"order {client_order_id} is already recorded",
                 }
-            position = session.get(Position, position_id)
-            if position is None:
-                raise InvalidInput("position_id", position_id, "the id of an existing position")
-            if not transition(
-                session,
-                Position,
-                position_id,
-                from_status=OPEN,
-                to_status=CLOSING,
-                close_reason=reason,
-                updated_at=now,
-            ):
-                session.refresh(position)
+            moved, position = _begin_close(session, position_id, reason, now)
+            if not moved:
                 text = (
                     f"position {position_id} is {position.status}: the close made while the "
                     "database was unreachable was not applied"
@@ -1150,6 +1128,27 @@ _NEWEST_BAR = (
     .order_by(Candle.ts.desc(), Candle.interval_seconds)
     .limit(1)
 )
+
+
+def _begin_close(
+    session: Session, position_id: int, reason: str, now: datetime
+) -> tuple[bool, Position]:
+    """OPEN -> CLOSING with ``reason`` in one conditional update (exactly one caller wins).
+    Returns whether this call moved it, and the position as it now is."""
+    position = session.get(Position, position_id)
+    if position is None:
+        raise InvalidInput("position_id", position_id, "the id of an existing position")
+    moved = transition(
+        session,
+        Position,
+        position_id,
+        from_status=OPEN,
+        to_status=CLOSING,
+        close_reason=reason,
+        updated_at=now,
+    )
+    session.refresh(position)
+    return moved, position
 
 
 def _row(obj: Any) -> dict[str, Any]:
