@@ -3,8 +3,9 @@
 It exists so a new install shows the whole loop (signals -> sizing -> the 7 checks -> positions
 -> stops, targets, timeouts -> snapshots) within minutes without an upstream ML tier. It is not a
 strategy and predicts nothing: it signals BUY after the price rose over the last
-``LOOKBACK`` and SELL after it fell, with tight demo stops and targets (0.2% / 0.4%, six-minute
-timeout) so positions open and close while you watch, and marks every signal
+``LOOKBACK`` and SELL after it fell, with tight demo stops and targets (0.15% / 0.3%, a
+three-minute timeout) so positions open and close while you watch (the simulated market moves
+in real time: BTC about 0.08% a minute), and marks every signal
 ``source="demo-momentum"`` with reasoning that says so.
 
 It runs only in PAPER: on by default with the ``sim`` feed (``DEMO_SIGNALS=auto``), never in
@@ -26,12 +27,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("helios.demo")
 SOURCE = "demo-momentum"
-LOOKBACK = timedelta(seconds=60)
-THRESHOLD = 0.0004  # a 0.04% move over the lookback is "momentum" on the demo market
+LOOKBACK = timedelta(seconds=30)
+THRESHOLD = 0.0003  # a 0.03% move over the lookback is "momentum" on the demo market
 DEMO_TRADE_PARAMS: dict[str, Any] = {
-    "stop_loss_pct": 0.002,
-    "take_profit_pct": 0.004,
-    "max_holding_hours": 0.1,
+    "stop_loss_pct": 0.0015,
+    "take_profit_pct": 0.003,
+    "max_holding_hours": 0.05,
 }
 REASONING = "DEMO: simulated momentum rule on the simulated market, not a real model or LLM"
 

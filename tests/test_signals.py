@@ -19,7 +19,14 @@ from helios.clock import ManualClock
 from helios.config import DemoSignals, FeedKind, TradingMode, load_settings
 from helios.controls import MODE_KEY, put_setting
 from helios.db.models import Event, Position, RiskDecision, Signal
-from helios.demo import DEMO_TRADE_PARAMS, REASONING, SOURCE, DemoRefused, MomentumDemo
+from helios.demo import (
+    DEMO_TRADE_PARAMS,
+    LOOKBACK,
+    REASONING,
+    SOURCE,
+    DemoRefused,
+    MomentumDemo,
+)
 from helios.errors import InvalidInput
 from helios.signals import SignalRejected
 from tests.conftest import START
@@ -412,10 +419,10 @@ def test_the_demo_signals_a_move_over_the_lookback_and_nothing_otherwise(
     hx = priced_hx
     demo = MomentumDemo(hx)
     assert demo.run() == []  # the first look only remembers the prices
-    clock.advance(timedelta(seconds=30))
-    hx.market.set_price("BTCZAR", "1203000")  # +0.25%, but within the 60 s lookback
+    clock.advance(timedelta(seconds=LOOKBACK.total_seconds() / 2))
+    hx.market.set_price("BTCZAR", "1203000")  # +0.25%, but within the lookback
     assert demo.run() == []
-    clock.advance(timedelta(seconds=31))  # 61 s since the first look; ETH and SOL did not move
+    clock.advance(timedelta(seconds=LOOKBACK.total_seconds() / 2 + 1))  # ETH, SOL did not move
     receipts = demo.run()
     assert len(receipts) == 1 and receipts[0]["accepted"] is True
     stored = hx.signals.get(receipts[0]["signal_id"])
@@ -427,9 +434,9 @@ def test_the_demo_signals_a_move_over_the_lookback_and_nothing_otherwise(
     assert stored["predicted_return"] == pytest.approx(0.0025)
     assert 0.55 <= stored["confidence"] <= 0.9
     # a fall over the next lookback is a SELL; no move at all sends nothing
-    clock.advance(timedelta(seconds=61))
+    clock.advance(LOOKBACK + timedelta(seconds=1))
     assert demo.run() == []
-    clock.advance(timedelta(seconds=61))
+    clock.advance(LOOKBACK + timedelta(seconds=1))
     hx.market.set_price("SOLZAR", "2490")  # -0.4%
     [sell] = demo.run()
     assert hx.signals.get(sell["signal_id"])["side"] == "SELL"
