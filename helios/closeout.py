@@ -150,7 +150,9 @@ class DatabaseWatch:
         self.journal = CloseoutJournal(directory, self.installation)
         self.book: list[BookEntry] = []
         self.prices: dict[str, Decimal] = {}
-        self.down_since: datetime | None = None
+        # a journal an earlier process left unreplayed (it died while the database was away):
+        # count as down, so no job acts on those positions before the first tick replays it
+        self.down_since: datetime | None = hx.clock.now() if self.journal.pending() else None
         self.closed_out = False
 
     @property

@@ -172,15 +172,15 @@ class Worker:
         )
 
     def watchdog(self) -> None:
-        """The database first (probe, journal), then the automatic halts (leader only) and,
-        unless halted, the positions a killed process left OPENING or CLOSING: reconcile
-        settles those older than its grace (a take-over happens well within it)."""
+        """The database first (probe, journal), then the automatic halts (leader only) and the
+        positions a killed process left OPENING or CLOSING: reconcile settles those older than
+        its grace (a take-over happens well within it); under a halt it sends no opening
+        order (one the exchange never saw ends FAILED)."""
         if not self.database.tick(leading=self.leading):
             return
         if self.leading:
             self.hx.halts.check(feed_started_at=self.feed_started_at)
-            if not self.hx.controls.is_halted():
-                self.hx.positions.reconcile()
+            self.hx.positions.reconcile(send_opens=not self.hx.controls.is_halted())
 
     def heartbeat(self) -> None:
         if self.leading and not self.beat_as_leader:

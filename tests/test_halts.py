@@ -19,7 +19,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from factories import PRICES, booked_position, connect_book, orders_of, position, venue_orders
+from factories import (
+    PRICES,
+    booked_position,
+    connect_book,
+    give_market,
+    orders_of,
+    position,
+    venue_orders,
+)
 from sqlalchemy import func, select
 
 import helios
@@ -519,3 +527,37 @@ def test_bad_input_to_the_controls_names_the_field_and_changes_nothing(connect: 
             assert raised.value.field == field, name
             assert f"{field}=" in str(raised.value), name
             assert _everything(hx) == before, name
+
+
+def test_under_a_halt_reconcile_sends_no_opening_order_and_fails_the_position(
+    connect: Connect, clock: ManualClock
+):
+    """Positions left OPENING by a lost send: under a halt their orders are not sent (the
+    exchange never saw them) and they end FAILED; without a halt reconcile sends and opens."""
+    hx = connect()
+    give_market(hx)  # history for the checks' volatility and correlation
+    flaky = FlakyExchange(hx.paper_exchange)
+    hx.positions._exchanges[TradingMode.PAPER] = flaky
+    trade = {"position_size_zar": 903}
+    stuck = [
+        hx.positions.open_position(p, "BUY", trade)["position_id"] for p in ("BTCZAR", "SOLZAR")
+    ]
+    assert statuses(hx, stuck) == ["OPENING", "OPENING"]
+    flaky.down = False
+    clock.advance(seconds=31)  # past reconcile's grace
+
+    hx.controls.halt("drill", "thandi")
+    settled = hx.positions.reconcile(send_opens=False)
+    assert [s["success"] for s in settled] == [False, False]
+    assert statuses(hx, stuck) == ["FAILED", "FAILED"]
+    assert venue_orders(hx) == []  # nothing reached the venue under the halt
+
+    hx.controls.resume("thandi")
+    flaky.down = True
+    [later] = [hx.positions.open_position("ETHZAR", "BUY", trade)["position_id"]]
+    flaky.down = False
+    clock.advance(seconds=31)
+    [sent] = hx.positions.reconcile()
+    assert sent["success"] is True and sent["sent_now"] is True
+    assert statuses(hx, [later]) == ["OPEN"]
+    assert len(venue_orders(hx)) == 1

@@ -857,11 +857,17 @@ class PositionManager:
 
     # --- recovery -----------------------------------------------------------------------
     def reconcile(
-        self, grace: timedelta = RECONCILE_GRACE, statuses: tuple[str, ...] = TRANSITIONAL
+        self,
+        grace: timedelta = RECONCILE_GRACE,
+        statuses: tuple[str, ...] = TRANSITIONAL,
+        *,
+        send_opens: bool = True,
     ) -> list[dict[str, Any]]:
         """Settle positions stuck OPENING or CLOSING (``statuses``) for longer than ``grace``
         from the exchange's record of their client order id; send only orders the exchange
-        never saw. (An emergency close-out settles CLOSING only: it must never open.)"""
+        never saw. ``send_opens=False`` (under a halt): an opening order the exchange never saw
+        is not sent; the position becomes FAILED instead. (An emergency close-out settles
+        CLOSING only.)"""
         cutoff = self._clock.now() - grace
         with self._db.read() as session:
             stuck = list(
@@ -886,6 +892,16 @@ class PositionManager:
             exchange = self._exchange(mode)
             known = exchange.get_order(order.client_order_id)
             sent_now = known is None
+            if known is None and action == "OPEN" and not send_opens:
+                known = OrderResult(
+                    client_order_id=order.client_order_id,
+                    exchange_order_id=None,
+                    status=OrderStatus.REJECTED,
+                    pair=order.pair,
+                    side=order.side,
+                    reason="never reached the exchange, and trading is halted: not sent",
+                )
+                sent_now = False
             if known is None:
                 request = (
                     OrderRequest.build(
