@@ -494,10 +494,12 @@ class Signals:
                 _decision_event(session, outcome, now)
                 outcomes.append(outcome)
         for signal in pending:
-            outcomes.append(self._process_one(signal))
+            outcomes.append(self._process_one(signal, mode))
         return outcomes
 
-    def _process_one(self, signal: dict[str, Any]) -> SignalOutcome:
+    def _process_one(self, signal: dict[str, Any], mode: str) -> SignalOutcome:
+        """Size, check and open one signal; ``mode``: the trading mode read at the pass's
+        start, for the decision line (the risk decision stores the mode it read itself)."""
         pair, side, signal_id = signal["pair"], signal["side"], signal["id"]
         params = dict(signal["trade_params"] or {})
         sizing = None
@@ -527,7 +529,7 @@ class Signals:
                         REJECTED,
                         f"sizing gives no position: {sizing.explanation}",
                         None,
-                        mode=self._mode(),
+                        mode=mode,
                     )
                 params["position_size_zar"] = sizing.position_size_zar
             result = self._positions.open_position(
@@ -547,12 +549,12 @@ class Signals:
                     EXECUTED,
                     f"position {opened} was already opened for it",
                     opened,
-                    mode=self._mode(),
+                    mode=mode,
                 )
             if isinstance(error, IntegrityError):
                 raise
             # e.g. the pair left PAIRS or a limit changed since the signal arrived
-            return self._finish(signal, REJECTED, str(error), None, mode=self._mode())
+            return self._finish(signal, REJECTED, str(error), None, mode=mode)
         size = float(params["position_size_zar"])
         leverage = float(params.get("leverage", 1.0))
         if result.get("success"):
@@ -572,7 +574,7 @@ class Signals:
             size=size,
             leverage=leverage,
             violated=tuple(result.get("violated_limits") or ()),
-            mode=str(result.get("mode") or self._mode()),
+            mode=str(result.get("mode") or mode),
         )
 
     def _mode(self) -> str:

@@ -13,8 +13,7 @@ from sqlalchemy import select, update
 
 import helios
 from helios.clock import ManualClock
-from helios.config import TradingMode
-from helios.config import HaltAction
+from helios.config import HaltAction, TradingMode
 from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY, HaltState
 from helios.db.models import Event, Setting
 from helios.errors import ConfigError, InvalidInput, NotYetAvailable
