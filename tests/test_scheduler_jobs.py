@@ -87,3 +87,41 @@ def test_the_monitor_job_stops_out_a_position_whose_stop_was_crossed(database_ur
         Worker(hx, ManualFeed()).monitor()
         [closed] = hx.positions.closed_positions().to_dict("records")
         assert (closed["position_id"], closed["status"]) == (opened["position_id"], "STOPPED_OUT")
+
+
+def test_the_day_roll_job_starts_the_new_trading_day_at_midnight_in_johannesburg(
+    database_url: str, clock
+):
+    """At 00:00:05 SAST (22:00:05 UTC) the job rolls the trading day: its start-of-day equity is
+    the equity of the last snapshot before midnight (the ledger's rule), not the morning's."""
+    from factories import SEED_REASONING, SEED_TRADE, connect_book, give_market
+
+    from helios.db.models import PortfolioState
+
+    def state() -> PortfolioState:
+        with hx.db.read() as session:
+            return session.scalars(select(PortfolioState)).one()
+
+    with connect_book(database_url, clock) as hx:
+        give_market(hx)
+        hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
+        worker = Worker(hx, ManualFeed())
+        worker.day_roll()
+        morning = state()
+        # the clock starts at 10:00 SAST: 23:59 SAST, BTC +1%, the minute snapshot
+        clock.advance(timedelta(hours=13, minutes=59))
+        hx.market.set_price("BTCZAR", "1212000")
+        worker.snapshot()
+        at_midnight = hx.ledger.valuation().equity
+        assert at_midnight != morning.start_of_day_equity
+        # 00:00:05 SAST: BTC +2% more, then the roll
+        clock.advance(timedelta(seconds=65))
+        hx.market.set_price("BTCZAR", "1236000")
+        worker.day_roll()
+        rolled = state()
+        assert rolled.trading_day == morning.trading_day + timedelta(days=1)
+        assert rolled.start_of_day_equity == at_midnight
+        assert hx.ledger.valuation().daily_pnl > 0  # the move after midnight is today's
+        with hx.db.read() as session:
+            events = list(session.scalars(select(Event).where(Event.kind == "DAY_ROLL")))
+        assert len(events) == 2 and "Africa/Johannesburg" in events[-1].message
