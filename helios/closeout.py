@@ -8,9 +8,9 @@ database has been unreachable for ``HALT_DATABASE_LOST_SECONDS`` it:
 1. appends a ``halt`` record to the close-out journal (an append-only JSON-lines file under
    ``JOURNAL_DIR``, one per installation, each line flushed and fsynced before the next step);
 2. for each open position, appends the close ``intent`` with its deterministic client order id
-   (``HX-<installation>-<position>-ECLOSE-1``), sends the close to the exchange (PAPER: the paper
-   venue filling from the last known prices, as it would have), and appends the ``close`` with
-   the exchange's answer, or ``close_failed``.
+   (``HX-<installation>-<position>-ECLOSE-<n>``, n counting this position's outages), sends
+   the close to the exchange (PAPER: the paper venue filling from the last known prices, as it
+   would have), and appends the ``close`` with the exchange's answer, or ``close_failed``.
 
 When the database answers again, ``replay_journal`` writes each record not yet replayed into it
 exactly as the online path would have (the halt with its cause; each close as its order, fill,
@@ -34,10 +34,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from helios.config import HaltAction, TradingMode
 from helios.db.engine import WRITE_OPTION
 from helios.db.models import LatestPrice, Position
+from helios.events import record_event
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.positions.lifecycle import OPEN, client_order_id, closing_side
 
@@ -190,8 +192,9 @@ class DatabaseWatch:
 
     def tick(self, *, leading: bool) -> bool:
         """One watchdog step; True when the database answers (journal replayed, book fresh)."""
-        now = self.hx.clock.now()
-        if self.probe():
+        answered = self.probe()
+        now = self.hx.clock.now()  # after the probe: a SQLite probe may wait its busy timeout
+        if answered:
             # replay before the jobs resume (``down`` turns False): the monitor or a close-out
             # must not act on positions the journal has already closed
             if self.journal.pending():
@@ -240,8 +243,12 @@ class DatabaseWatch:
         outcomes: list[dict[str, Any]] = []
         if action is not HaltAction.CLOSE_ALL:
             return outcomes
+        sent_before = [r for r in self.journal.records() if r.get("type") == "intent"]
         for entry in self.book:
-            coid = client_order_id(self.installation, entry.position_id, JOURNAL_ACTION)
+            # one id per outage: an earlier outage's close of this position (rejected, say)
+            # keeps its own id, so this one is never taken for it
+            attempt = 1 + sum(1 for r in sent_before if r.get("position_id") == entry.position_id)
+            coid = client_order_id(self.installation, entry.position_id, JOURNAL_ACTION, attempt)
             request = OrderRequest.build(
                 coid, entry.pair, closing_side(entry.side), base_amount=entry.quantity
             )
@@ -278,11 +285,19 @@ class DatabaseWatch:
     def _exchange(self, mode: str) -> Exchange:
         if TradingMode(mode) is TradingMode.PAPER:
             return self.hx.paper_exchange.offline(self.prices)
-        return self.hx.exchange  # LIVE (issue #8): the real venue needs no database
+        # LIVE (issue #8): hx.exchange reads the mode from the database, so during an outage
+        # this fails and the close is journaled as close_failed; issue #8 must give the VALR
+        # client here directly, and treat a timed-out close as unknown, not failed
+        return self.hx.exchange
 
 
 def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:
-    """Write the journal's records into the database (idempotent); returns one line each."""
+    """Write the journal's records into the database (idempotent); returns one line each.
+
+    A database error stops the replay (the records stay pending for the next try). A record
+    the database cannot take (its position is unknown: the database was restored from an older
+    backup, say) is marked replayed with the error and a CRITICAL event for a person, so one
+    bad line never keeps the scheduler from watching the rest of the book."""
     lines: list[str] = []
     answered = {
         r["client_order_id"]
@@ -290,45 +305,69 @@ def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:
         if r.get("type") in ("close", "close_failed")
     }
     for record in journal.pending():
-        kind = record.get("type")
-        if kind == "halt":
-            hx.controls.halt(
-                record["message"],
-                "watchdog",
-                cause=record.get("cause", CAUSE),
-                action=HaltAction(record.get("action", HaltAction.CLOSE_ALL.value)),
-                details={**record.get("figures", {}), "detected_at": record.get("at")},
-            )
-            outcome = f"halt recorded: {record['message']}"
-        elif kind == "close":
-            result = _result_from_json(record["result"])
-            reference = record.get("reference_price")
-            done = hx.positions.record_offline_close(
-                int(record["position_id"]),
-                record["client_order_id"],
-                result,
-                note=f"journal {journal.path.name}",
-            )
-            applied = done.get("success") or done.get("already_recorded")
-            if applied and record.get("mode") == TradingMode.PAPER.value:
-                # the venue's book gets the fill only when ours does (a replay after a crash
-                # between the two finds the order recorded and adopts it then)
-                hx.paper_exchange.adopt(result, Decimal(reference) if reference else None)
-            outcome = f"position {record['position_id']}: " + (
-                str(done.get("status")) if done.get("success") else str(done.get("reason"))
-            )
-        elif kind == "intent" and record["client_order_id"] not in answered:
-            if record.get("mode") == TradingMode.PAPER.value:
-                # the offline paper venue keeps no book: an unanswered close never filled
-                outcome = f"position {record['position_id']}: close never filled, stays open"
-            else:
-                done = hx.positions.record_offline_close(
-                    int(record["position_id"]), record["client_order_id"], None
+        try:
+            outcome = _replay_one(hx, journal, record, answered)
+        except SQLAlchemyError:
+            raise
+        except Exception as error:
+            outcome = f"NOT APPLIED: {type(error).__name__}: {error}"
+            log.critical("journal record %s could not be replayed: %s", record.get("id"), error)
+            with hx.db.write() as session:
+                record_event(
+                    session,
+                    ts=hx.clock.now(),
+                    kind="JOURNAL_NOT_APPLIED",
+                    severity="CRITICAL",
+                    actor="watchdog",
+                    message=f"a close-out journal record could not be written to the database "
+                    f"({journal.path}): {outcome}; check it by hand",
+                    details={"record": {k: str(v) for k, v in record.items()}},
                 )
-                outcome = f"position {record['position_id']}: {done.get('reason')}"
-        else:  # an answered intent, or a failed close: the position is still open
-            outcome = f"{kind}: nothing to record"
         journal.mark_replayed(record, outcome)
         lines.append(outcome)
         log.warning("journal replay: %s", outcome)
     return lines
+
+
+def _replay_one(
+    hx: Helios, journal: CloseoutJournal, record: dict[str, Any], answered: set[str]
+) -> str:
+    kind = record.get("type")
+    if kind == "halt":
+        hx.controls.halt(
+            record["message"],
+            "watchdog",
+            cause=record.get("cause", CAUSE),
+            action=HaltAction(record.get("action", HaltAction.CLOSE_ALL.value)),
+            details={**record.get("figures", {}), "detected_at": record.get("at")},
+        )
+        outcome = f"halt recorded: {record['message']}"
+    elif kind == "close":
+        result = _result_from_json(record["result"])
+        reference = record.get("reference_price")
+        done = hx.positions.record_offline_close(
+            int(record["position_id"]),
+            record["client_order_id"],
+            result,
+            note=f"journal {journal.path.name}",
+        )
+        applied = done.get("success") or done.get("already_recorded")
+        if applied and record.get("mode") == TradingMode.PAPER.value:
+            # the venue's book gets the fill only when ours does (a replay after a crash
+            # between the two finds the order recorded and adopts it then)
+            hx.paper_exchange.adopt(result, Decimal(reference) if reference else None)
+        outcome = f"position {record['position_id']}: " + (
+            str(done.get("status")) if done.get("success") else str(done.get("reason"))
+        )
+    elif kind == "intent" and record["client_order_id"] not in answered:
+        if record.get("mode") == TradingMode.PAPER.value:
+            # the offline paper venue keeps no book: an unanswered close never filled
+            outcome = f"position {record['position_id']}: close never filled, stays open"
+        else:
+            done = hx.positions.record_offline_close(
+                int(record["position_id"]), record["client_order_id"], None
+            )
+            outcome = f"position {record['position_id']}: {done.get('reason')}"
+    else:  # an answered intent, or a failed close: the position is still open
+        outcome = f"{kind}: nothing to record"
+    return outcome

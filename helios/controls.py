@@ -208,7 +208,9 @@ class Controls:
         if not isinstance(note, str):
             raise InvalidInput("note", note, "a text")
         breached = (
-            sorted({b.trigger for b in self._halts.breaches()}) if self._halts is not None else []
+            sorted({b.trigger for b in self._halts.breaches(self._halts.feed_started_at())})
+            if self._halts is not None
+            else []
         )
         now = self._clock.now()
         with self._db.write() as session:

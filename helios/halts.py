@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from helios.clock import Clock
 from helios.config import HaltAction, Settings
 from helios.db.engine import Database
-from helios.db.models import Event, LatestPrice, Position
+from helios.db.models import Event, Heartbeat, LatestPrice, Position
 from helios.events import EXCHANGE_ERROR, record_event
 from helios.portfolio import Ledger
 from helios.positions.lifecycle import CLOSING, OPEN
@@ -166,6 +166,14 @@ class Halts:
             )
         return found
 
+    def feed_started_at(self) -> datetime | None:
+        """When the leading scheduler's feed started (its heartbeat says), so a process other
+        than the scheduler judges never-priced pairs as the watchdog does."""
+        with self._db.read() as session:
+            row = session.get(Heartbeat, "scheduler")
+        value = (row.details or {}).get("feed_started_at") if row is not None else None
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+
     # --- the watchdog pass --------------------------------------------------------------
     def check(self, feed_started_at: datetime | None = None) -> list[Breach]:
         """One watchdog pass: halt for every breach not acknowledged by a resume, then carry
@@ -213,7 +221,10 @@ class Halts:
             return None
         closed = self._positions.close_all("EMERGENCY_CLOSE", actor=WATCHDOG)
         try:
-            settled = self._positions.reconcile(grace=timedelta(0), statuses=(CLOSING,))
+            # closes older than two exchange timeouts: a close another thread or process has
+            # just begun is still on its way and must not be sent again
+            grace = timedelta(seconds=2 * self._settings.valr_timeout_seconds)
+            settled = self._positions.reconcile(grace=grace, statuses=(CLOSING,))
         except Exception as exc:  # the exchange is failing: the next attempt asks again
             log.warning("settling closes failed: %s", exc)
             settled = []

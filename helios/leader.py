@@ -2,15 +2,17 @@
 
 PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) held on a connection of its own
 for as long as the process leads. The server frees it the moment the process dies (its socket
-closes), so a standby polling every ``LEADER_POLL_SECONDS`` takes over within that time.
+closes), so a standby polling every ``LEADER_POLL_SECONDS`` takes over within that time; if the
+leader's host vanishes, TCP keepalives (``helios.db.engine``) end the session in about 25 s.
 
 SQLite: a lease row (``leases``) the leader renews every poll; it expires ``LEADER_LEASE_SECONDS``
 after the last renewal, and a standby takes it over with a conditional update (exactly one wins).
 So a killed leader is replaced within the lease time plus one poll. On PostgreSQL the row is
 written too, for people to see who leads.
 
-The leader checks it still holds leadership before each trading pass (``still_leading``), so a
-leader that stalled past its lease never trades beside the new one.
+The leader checks it still holds leadership before each trading pass and every 50 signals
+within one (``still_leading``), so a leader that stalled past its lease stops soon after the
+new one starts; the database's unique and conditional updates bound what the overlap can do.
 """
 
 from __future__ import annotations

@@ -27,14 +27,14 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
@@ -66,6 +66,8 @@ SIGNAL_FIELDS = (
     "source",
     "dedup_key",
 )
+MAX_LIFETIME = timedelta(days=7)  # a signal is a view on the market now, not a standing order
+CHECK_EVERY = 50  # signals between two leadership checks in one trading pass
 MAX_FUTURE_SKEW = timedelta(seconds=60)  # a signal stamped later than this ahead is refused
 MAX_TEXT = 5000
 
@@ -130,7 +132,7 @@ def _finite(raw: Mapping[str, Any], key: str, low: float, high: float, allowed: 
         raise InvalidInput(key, value, allowed)
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # 10**400 does not fit a float
         raise InvalidInput(key, value, allowed) from None
     if not math.isfinite(number) or not low <= number <= high:
         raise InvalidInput(key, value, allowed)
@@ -216,8 +218,12 @@ def parse_signal(
     expires = _time(raw, "expires_at") or created + timedelta(
         seconds=settings.signal_expiry_seconds
     )
-    if expires <= created:
-        raise InvalidInput("expires_at", raw.get("expires_at"), "later than created_at")
+    if expires <= created or expires > created + MAX_LIFETIME:
+        raise InvalidInput(
+            "expires_at",
+            raw.get("expires_at"),
+            f"later than created_at and at most {MAX_LIFETIME.days} days after it",
+        )
     source = _text(raw, "source", "python", 40, required=True)
     dedup = _text(raw, "dedup_key", "", 120, required=False).strip()
     if not dedup:  # the same content from the same source at the same time is a resend
@@ -452,13 +458,20 @@ class Signals:
             return {status: int(n) for status, n in rows}
 
     # --- the trading loop ---------------------------------------------------------------
-    def process_pending(self, limit: int | None = None) -> list[SignalOutcome]:
+    def process_pending(
+        self,
+        limit: int | None = None,
+        keep_going: Callable[[], bool] | None = None,
+    ) -> list[SignalOutcome]:
         """One pass of the trading loop over pending signals, oldest first.
 
         Expired signals become EXPIRED; under a halt every pending signal is REJECTED with the
         halt's reason (closing stays allowed, opening does not); each other signal is sized,
         risk-checked and opened, and ends EXECUTED or REJECTED with the reason. A database
-        error leaves the signal PENDING for the next pass.
+        error leaves the signal PENDING for the next pass; any other failure of one signal
+        rejects that signal with the error and the pass goes on. ``keep_going`` (the
+        scheduler's leadership check) is asked every ``CHECK_EVERY`` signals; False ends the
+        pass, leaving the rest PENDING.
         """
         now = self._clock.now()
         batch = limit or self._settings.trading_batch_size
@@ -493,8 +506,25 @@ class Signals:
                 outcome = replace(outcome, mode=mode)
                 _decision_event(session, outcome, now)
                 outcomes.append(outcome)
-        for signal in pending:
-            outcomes.append(self._process_one(signal, mode))
+        for done, signal in enumerate(pending):
+            if keep_going is not None and done and done % CHECK_EVERY == 0 and not keep_going():
+                log.warning("trading pass stopped after %d signal(s): not leading any more", done)
+                break
+            try:
+                outcomes.append(self._process_one(signal, mode))
+            except SQLAlchemyError:
+                raise  # the database: the signal stays PENDING for the next pass
+            except Exception as error:  # one bad signal must not block the queue
+                log.exception("signal %s could not be processed", signal["id"])
+                outcomes.append(
+                    self._finish(
+                        signal,
+                        REJECTED,
+                        f"internal error: {type(error).__name__}: {error}",
+                        None,
+                        mode=mode,
+                    )
+                )
         return outcomes
 
     def _process_one(self, signal: dict[str, Any], mode: str) -> SignalOutcome:
@@ -560,8 +590,8 @@ class Signals:
         if result.get("success"):
             reason = f"opened at {result.get('entry_price')}"
             status = EXECUTED
-        elif result.get("position_id"):
-            status = EXECUTED
+        elif result.get("position_id") and result.get("status") != "FAILED":
+            status = EXECUTED  # the order went out; its answer is pending (reconcile settles)
             reason = str(result.get("reason"))
         else:
             status = REJECTED

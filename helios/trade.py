@@ -52,7 +52,7 @@ def _number(
         raise InvalidInput(f"trade_params.{key}", value, allowed)
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InvalidInput(f"trade_params.{key}", value, allowed) from None
     below = number < low if low_inclusive else number <= low
     above = number > high if high_inclusive else number >= high

@@ -95,7 +95,17 @@ class Worker:
             log.warning("leadership check failed: %s", exc)
             return was
         if now_leading and not was:
-            self.became_leader()
+            try:
+                self.became_leader()
+            except Exception as exc:  # never hold the lead without acting on it
+                log.exception("taking over failed: stepping down")
+                self.leadership.release()
+                self._event(
+                    "LEADER_FAILED",
+                    f"taking over failed ({type(exc).__name__}: {exc}); stepped down",
+                    "ERROR",
+                )
+                return False
             self.active = True
         elif was and not now_leading:
             self.active = False
@@ -150,7 +160,9 @@ class Worker:
         if not self.leadership.still_leading():
             log.warning("not the leader any more: the trading pass is skipped")
             return []
-        self.last_trading = self.hx.signals.process_pending()
+        self.last_trading = self.hx.signals.process_pending(
+            keep_going=self.leadership.still_leading
+        )
         return self.last_trading
 
     def demo_signals(self) -> None:
@@ -180,7 +192,7 @@ class Worker:
             return
         if self.leading:
             self.hx.halts.check(feed_started_at=self.feed_started_at)
-            self.hx.positions.reconcile(send_opens=not self.hx.controls.is_halted())
+            self.hx.positions.reconcile()  # sends no opening order under a halt
 
     def heartbeat(self) -> None:
         if self.leading and not self.beat_as_leader:
@@ -196,6 +208,9 @@ class Worker:
                 "identity": self.leadership.identity,
                 "feed": self.hx.settings.market_feed.value,
                 "last_prices_at": self.last_prices_at.isoformat() if self.last_prices_at else None,
+                "feed_started_at": (
+                    self.feed_started_at.isoformat() if self.feed_started_at else None
+                ),
                 "demo_signals": self.demo is not None,
             },
         )
@@ -326,14 +341,14 @@ def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping the scheduler", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=True)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, shutdown)
         signal.signal(signal.SIGTERM, shutdown)
     if stop is not None:
         threading.Thread(
-            target=lambda: (stop.wait(), scheduler.shutdown(wait=False)), daemon=True
+            target=lambda: (stop.wait(), scheduler.shutdown(wait=True)), daemon=True
         ).start()
     worker._event(
         "SCHEDULER_START",

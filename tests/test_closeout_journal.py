@@ -471,3 +471,57 @@ def test_tick_closes_out_once_after_the_limit_and_replays_when_the_database_retu
 
 def test_the_probe_answers_on_a_live_database(book: helios.Helios):
     assert DatabaseWatch(book).probe() is True
+
+
+def test_a_second_outage_closes_under_a_new_id_after_a_rejected_first(
+    book: helios.Helios, clock: ManualClock
+):
+    """Outage 1: the offline close is rejected (no remembered price) and the position stays
+    open. Outage 2 must not reuse that order id: its fill is recorded, not taken for the first."""
+    sol = booked_position(book, "SOLZAR", "BUY", "1000", "1")
+    watch = DatabaseWatch(book)
+    watch.remember()
+    del watch.prices["SOLZAR"]
+    watch.closeout(31.0)
+    replay_journal(book, watch.journal)
+    assert position(book, sol).status == "OPEN"
+    book.controls.resume("thandi")
+
+    clock.advance(minutes=5)
+    watch.remember()  # the price is known again
+    watch.closeout(31.0)
+    replay_journal(book, watch.journal)
+    assert position(book, sol).status == "EMERGENCY_CLOSE"
+    closes = [o for o in orders_of(book, sol) if o.action == "CLOSE"]
+    assert [(o.client_order_id.rsplit("-", 2)[-2:], o.status) for o in closes] == [
+        (["ECLOSE", "1"], "REJECTED"),
+        (["ECLOSE", "2"], "FILLED"),
+    ]
+    venue = {o.client_order_id: o.status for o in venue_orders(book)}
+    assert venue[closes[1].client_order_id] == "FILLED"
+    assert closes[0].client_order_id not in venue or venue[closes[0].client_order_id] != "FILLED"
+    book.ledger.check()
+
+
+def test_a_record_the_database_cannot_take_is_set_aside_and_the_rest_replayed(
+    book: helios.Helios, clock: ManualClock
+):
+    """A journal close for a position the database does not have (restored from an older
+    backup, say) must not stop the replay, nor keep the scheduler's jobs waiting forever."""
+    ids = open_book(book)
+    watch = DatabaseWatch(book)
+    watch.remember()
+    watch.closeout(31.0)
+    records = watch.journal.records()
+    ghost = {**records[-1], "id": "ghost", "position_id": 999, "client_order_id": "HX-x-999-E"}
+    watch.journal.path.write_text(
+        "".join(json.dumps(r) + "\n" for r in [records[0], ghost, *records[1:]])
+    )
+    lines = replay_journal(book, watch.journal)
+    assert any(line.startswith("NOT APPLIED: InvalidInput") for line in lines)
+    assert [position(book, i).status for i in ids] == ["EMERGENCY_CLOSE"] * 2
+    assert watch.journal.pending() == []
+    with book.db.read() as session:
+        [event] = list(session.scalars(select(Event).where(Event.kind == "JOURNAL_NOT_APPLIED")))
+    assert event.severity == "CRITICAL" and "999" in event.message
+    assert watch.tick(leading=True) is True and not watch.down

@@ -377,7 +377,9 @@ class FlakyExchange(Exchange):
 def test_the_close_out_retries_with_backoff_until_the_exchange_answers(
     connect: Connect, clock: ManualClock
 ):
-    hx = connect()
+    # a close is asked about again once it is 2 exchange timeouts old (0.5 s here): younger, it
+    # may still be on its way from another thread or process
+    hx = connect(valr_timeout_seconds=0.5)
     ids = open_book(hx)
     flaky = FlakyExchange(hx.paper_exchange)
     hx.positions._exchanges[TradingMode.PAPER] = flaky
@@ -546,8 +548,9 @@ def test_under_a_halt_reconcile_sends_no_opening_order_and_fails_the_position(
     flaky.down = False
     clock.advance(seconds=31)  # past reconcile's grace
 
-    hx.controls.halt("drill", "thandi")
-    settled = hx.positions.reconcile(send_opens=False)
+    hx.controls.emergency_stop("thandi", "drill")
+    # any process's reconcile (a notebook, a process starting, the scheduler) follows the halt
+    settled = hx.positions.reconcile()
     assert [s["success"] for s in settled] == [False, False]
     assert statuses(hx, stuck) == ["FAILED", "FAILED"]
     assert venue_orders(hx) == []  # nothing reached the venue under the halt
@@ -561,3 +564,26 @@ def test_under_a_halt_reconcile_sends_no_opening_order_and_fails_the_position(
     assert sent["success"] is True and sent["sent_now"] is True
     assert statuses(hx, [later]) == ["OPEN"]
     assert len(venue_orders(hx)) == 1
+
+
+def test_a_resume_acknowledges_a_never_priced_pair_as_the_watchdog_judges_it(
+    database_url: str, clock: ManualClock
+):
+    """The scheduler's heartbeat says when its feed started; resume (any process) judges
+    never-priced pairs from then, as the watchdog does, so it acknowledges that breach."""
+    from helios.heartbeat import beat
+
+    with connect_book(database_url, clock, halt_stale_price_seconds=60) as hx:
+        started = clock.now()
+        beat(hx.db, "scheduler", started, started, {"feed_started_at": started.isoformat()})
+        hx.market.set_price("BTCZAR", "1200000")
+        hx.market.set_price("ETHZAR", "60000")  # SOLZAR never gets a price
+        clock.advance(seconds=61)
+        hx.market.set_price("BTCZAR", "1200000")
+        hx.market.set_price("ETHZAR", "60000")
+        assert hx.halts.feed_started_at() == started
+        assert triggers(hx.halts.check(feed_started_at=started)) == ["stale_price"]
+        hx.controls.resume("thandi", "SOL feed known to be down")
+        assert hx.controls.acknowledged_triggers() == {"stale_price"}
+        assert hx.halts.check(feed_started_at=started) == []
+        assert not hx.controls.is_halted()

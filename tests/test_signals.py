@@ -28,6 +28,7 @@ from helios.demo import (
     MomentumDemo,
 )
 from helios.errors import InvalidInput
+from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.signals import SignalRejected
 from tests.conftest import START
 from tests.factories import SEED_TRADE, count_rows, give_market
@@ -123,6 +124,14 @@ MALFORMED: list[tuple[str, dict[str, Any], str, str, str]] = [
     ("confidence True", {"confidence": True}, "confidence", "True", "from 0 to 1"),
     ("confidence text", {"confidence": "0.8x"}, "confidence", "'0.8x'", "from 0 to 1"),
     ("approval 'yes'", {"llm_approved": "yes"}, "llm_approved", "'yes'", "true or false"),
+    ("confidence 10**400", {"confidence": 10**400}, "confidence", "1000", "from 0 to 1"),
+    (
+        "size 10**400",
+        {"trade_params": {"position_size_zar": 10**400}},
+        "trade_params.position_size_zar",
+        "1000",
+        "<=",
+    ),
     (
         "predicted return inf",
         {"predicted_return": math.inf},
@@ -475,3 +484,58 @@ def test_when_the_demo_generator_is_wanted(
     settings = load_settings(demo_signals=demo.value, market_feed=feed.value)
     assert settings.demo_signals is demo
     assert settings.demo_signals_wanted(mode) is wanted
+
+
+class RejectingVenue(Exchange):
+    """A venue that refuses every order (below its minimum size, say)."""
+
+    name = "rejecting"
+
+    def submit_market_order(self, request: OrderRequest) -> OrderResult:
+        return OrderResult(
+            client_order_id=request.client_order_id,
+            exchange_order_id="x-1",
+            status=OrderStatus.REJECTED,
+            pair=request.pair,
+            side=request.side.value,
+            reason="below the minimum order size",
+        )
+
+    def get_order(self, client_order_id: str) -> OrderResult | None:
+        return None
+
+    def balances(self) -> dict[str, Decimal]:
+        return {}
+
+
+def test_an_order_the_exchange_rejects_ends_the_signal_rejected(hx: helios.Helios):
+    give_market(hx)
+    hx.positions._exchanges[TradingMode.PAPER] = RejectingVenue()
+    receipt = hx.signals.submit("BTCZAR", "BUY", 0.8, True, trade_params=SEED_TRADE)
+    [outcome] = hx.signals.process_pending()
+    assert outcome.status == "REJECTED" and "below the minimum order size" in outcome.reason
+    stored = hx.signals.get(receipt["signal_id"])
+    assert stored["status"] == "REJECTED"
+    assert stored["position_id"] is not None  # kept for the audit: the FAILED position
+    [position] = positions(hx)
+    assert position.status == "FAILED"
+
+
+def test_one_signal_that_fails_does_not_block_the_queue(
+    hx: helios.Helios, monkeypatch: pytest.MonkeyPatch
+):
+    give_market(hx)
+    first = hx.signals.submit("BTCZAR", "BUY", 0.8, True)["signal_id"]
+    second = hx.signals.submit("SOLZAR", "BUY", 0.8, True)["signal_id"]
+    sizing = hx.risk.size_position
+
+    def breaks_on_btc(pair: str, *args: Any, **kwargs: Any) -> Any:
+        if pair == "BTCZAR":
+            raise RuntimeError("volatility model blew up")
+        return sizing(pair, *args, **kwargs)
+
+    monkeypatch.setattr(hx.risk, "size_position", breaks_on_btc)
+    outcomes = {o.signal_id: o for o in hx.signals.process_pending()}
+    assert outcomes[first].status == "REJECTED"
+    assert "internal error: RuntimeError: volatility model blew up" in outcomes[first].reason
+    assert outcomes[second].status == "EXECUTED"

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings, TradingMode
-from helios.controls import get_setting, put_setting
+from helios.controls import HALTED_KEY, get_setting, put_setting
 from helios.db.engine import Database
 from helios.db.models import (
     Candle,
@@ -324,6 +324,7 @@ class PositionManager:
                 return {
                     "success": False,
                     "position_id": position_id,
+                    "status": FAILED,
                     "reason": f"order rejected: {result.reason}",
                     "error": f"order rejected: {result.reason}",
                 }
@@ -861,13 +862,18 @@ class PositionManager:
         grace: timedelta = RECONCILE_GRACE,
         statuses: tuple[str, ...] = TRANSITIONAL,
         *,
-        send_opens: bool = True,
+        send_opens: bool | None = None,
     ) -> list[dict[str, Any]]:
         """Settle positions stuck OPENING or CLOSING (``statuses``) for longer than ``grace``
         from the exchange's record of their client order id; send only orders the exchange
         never saw. ``send_opens=False`` (under a halt): an opening order the exchange never saw
-        is not sent; the position becomes FAILED instead. (An emergency close-out settles
-        CLOSING only.)"""
+        is not sent; the position becomes FAILED instead. Default: not while trading is halted,
+        whoever calls (the scheduler, a process starting, a notebook). (An emergency close-out
+        settles CLOSING only.)"""
+        if send_opens is None:
+            with self._db.read() as session:
+                halted = get_setting(session, HALTED_KEY)
+            send_opens = not (halted is not None and halted.value == "true")
         cutoff = self._clock.now() - grace
         with self._db.read() as session:
             stuck = list(
