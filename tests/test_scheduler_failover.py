@@ -178,9 +178,11 @@ def closed_out_in_database(hx: helios.Helios, ids: list[int]) -> bool:
     return statuses == {"EMERGENCY_CLOSE"} and hx.controls.halt_state().halted
 
 
-def test_a_lost_database_halts_closes_out_through_the_journal_and_replays_once(
+def open_two_positions(
     database_url: str, tmp_path: Path
-) -> None:
+) -> tuple[list[int], str, CloseoutJournal, dict[int, str]]:
+    """A long BTC and a short ETH (the seed's trade); their ids, the installation, the journal
+    the scheduler will write and each position's journal close id."""
     with connect(database_url) as hx:
         give_market(hx)
         opened = [
@@ -191,7 +193,13 @@ def test_a_lost_database_halts_closes_out_through_the_journal_and_replays_once(
         ids = sorted(int(o["position_id"]) for o in opened)
         installation = hx.positions.installation_id()
     journal = CloseoutJournal(tmp_path / "journal", installation)
-    coids = {pid: f"HX-{installation}-{pid}-ECLOSE-1" for pid in ids}
+    return ids, installation, journal, {p: f"HX-{installation}-{p}-ECLOSE-1" for p in ids}
+
+
+def test_a_lost_database_halts_closes_out_through_the_journal_and_replays_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    ids, installation, journal, coids = open_two_positions(database_url, tmp_path)
 
     with SchedulerProcess(
         database_url,
@@ -309,17 +317,7 @@ def test_a_scheduler_killed_while_the_database_is_away_is_replayed_by_the_next_o
     returns; meanwhile the prices cross both positions' stops. The next scheduler replays the
     journal before its stop monitor or close-out acts: each position closed once, by the
     journal's order, and no second close sent to the venue."""
-    with connect(database_url) as hx:
-        give_market(hx)
-        opened = [
-            hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING),
-            hx.positions.open_position("ETHZAR", "SELL", SEED_TRADE, SEED_REASONING),
-        ]
-        assert all(o["success"] for o in opened), opened
-        ids = sorted(int(o["position_id"]) for o in opened)
-        installation = hx.positions.installation_id()
-    journal = CloseoutJournal(tmp_path / "journal", installation)
-    coids = {pid: f"HX-{installation}-{pid}-ECLOSE-1" for pid in ids}
+    ids, installation, journal, coids = open_two_positions(database_url, tmp_path)
     settings = {
         "HALT_DATABASE_LOST_SECONDS": 2,
         "SQLITE_BUSY_TIMEOUT_SECONDS": 0.5,
