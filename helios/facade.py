@@ -2,15 +2,15 @@
 
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
 ``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer``, ``.signals``,
-``.halts`` (the automatic halt rules) and (issue #7) ``.metrics``. The dashboard, the scheduler,
-tests and notebooks all go through it, so nothing is computed twice in two places.
+``.halts`` (the automatic halt rules) and ``.metrics`` (the seed's weekly checks). The dashboard,
+the scheduler, tests and notebooks all go through it, so nothing is computed twice.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -28,6 +28,7 @@ from helios.halts import Halts
 from helios.ledger import ensure_account
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
+from helios.metrics import Metrics
 from helios.money import zar
 from helios.optimizer.service import Optimizer
 from helios.portfolio import Ledger
@@ -36,22 +37,6 @@ from helios.risk.service import RiskManager, seed_limits
 from helios.signals import Signals
 
 log = logging.getLogger(__name__)
-
-
-class _Pending:
-    """A part of the facade a later issue builds: any use says which issue."""
-
-    def __init__(self, name: str, issue: int) -> None:
-        self._name = name
-        self._issue = issue
-
-    def __getattr__(self, attribute: str) -> NoReturn:
-        if attribute.startswith("__"):
-            raise AttributeError(attribute)
-        raise NotYetAvailable(f"hx.{self._name}.{attribute}", self._issue)
-
-    def __repr__(self) -> str:
-        return f"<hx.{self._name}: arrives with issue #{self._issue}>"
 
 
 class Helios:
@@ -82,7 +67,7 @@ class Helios:
             db, settings, clock, self.ledger, self.risk, self.controls, self.positions
         )
         self.controls.bind(self.positions, self.halts)
-        self.metrics: Any = _Pending("metrics", 7)
+        self.metrics = Metrics(db, settings, clock, self.risk)
 
     @property
     def exchange(self) -> Exchange:
