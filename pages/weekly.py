@@ -1,0 +1,147 @@
+"""Weekly review: the seed's weekly checks over a chosen period.
+
+Every number comes from ``hx.metrics.review`` (``helios/metrics.py``); this page only picks the
+period, formats and lays them out.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+
+ui.require_frame("Weekly review")
+
+hx = ui.helios_or_stop()
+zone = ZoneInfo(hx.settings.trading_day_timezone)
+today = hx.clock.now().astimezone(zone).date()
+
+left, right = st.columns(2)
+first = left.date_input(
+    "From", value=today - timedelta(days=7), max_value=today, help="Start of the period (00:00)."
+)
+last = right.date_input(
+    "To (inclusive)", value=today, max_value=today, help="End of the period (end of that day)."
+)
+if first > last:
+    st.error("The period's start is after its end: pick a start on or before the end.")
+    st.stop()
+start = datetime.combine(first, time.min, zone).astimezone(UTC)
+end = min(
+    datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC), hx.clock.now()
+)
+review = hx.metrics.review(start, end)
+
+
+def ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+st.subheader("Checks")
+cols = st.columns(4)
+violations = review["risk_limit_violations_total"]
+cols[0].metric(
+    "Risk-limit violations",
+    f"{violations:,}",
+    help="Snapshots whose drawdown, daily loss or leverage was above its limit. Should be zero: "
+    "a violation means the market moved faster than the halts, or a limit was loosened.",
+    border=True,
+)
+cols[1].metric(
+    "Emergency stops",
+    f"{review['emergency_stops']:,}",
+    help="Manual emergency stops in the period. Should be rare.",
+    border=True,
+)
+cols[2].metric(
+    "Automatic halts",
+    f"{review['automatic_halts']:,}",
+    help="Halts by the watchdog (drawdown, daily loss, stale prices, exchange errors, "
+    "database lost).",
+    border=True,
+)
+cols[3].metric(
+    "Closed positions", f"{review['closed_positions']:,}", border=True, help="Closed in the period."
+)
+if violations:
+    st.warning(
+        "Limits were exceeded: "
+        + ", ".join(f"{name} {n}x" for name, n in review["risk_limit_violations"].items() if n)
+    )
+
+st.subheader("Exits")
+cols = st.columns(4)
+for col, status, label, meaning in (
+    (cols[0], "STOPPED_OUT", "Stop-loss hit rate", "Share of closes at the stop loss."),
+    (cols[1], "TAKE_PROFIT", "Take-profit hit rate", "Share of closes at the target."),
+    (cols[2], "TIMEOUT", "Timeout rate", "Share of closes at the maximum holding time."),
+    (cols[3], "EMERGENCY_CLOSE", "Emergency closes", "Share closed by a halt or emergency stop."),
+):
+    col.metric(
+        label,
+        ui.fmt_pct(review["hit_rates"][status]) if review["closed_positions"] else "n/a",
+        help=f"{meaning} {review['exits'][status]} of {review['closed_positions']}.",
+        border=True,
+    )
+
+st.subheader("Performance")
+cols = st.columns(5)
+cols[0].metric("Realized P&L", ui.fmt_zar(review["realized_pnl"]), border=True)
+cols[1].metric(
+    "Win rate",
+    ui.fmt_pct(review["win_rate"]) if review["win_rate"] is not None else "n/a",
+    help="Closed positions with a positive realized P&L (after fees).",
+    border=True,
+)
+cols[2].metric(
+    "Sharpe",
+    ratio(review["sharpe"]),
+    help="Mean daily return above the cash rate over its standard deviation, annualised. "
+    "n/a below two days of snapshots.",
+    border=True,
+)
+cols[3].metric(
+    "Sortino",
+    ratio(review["sortino"]),
+    help="Like Sharpe, but only the losing days count as risk.",
+    border=True,
+)
+cols[4].metric(
+    "Max drawdown",
+    ui.fmt_pct(review["max_drawdown"]),
+    help="Deepest fall of equity from its running peak within the period.",
+    border=True,
+)
+
+st.subheader("P&L breakdown")
+if not review["closed_positions"]:
+    st.info("No position closed in this period yet: the breakdown appears once one has.")
+else:
+    by_pair, by_exit = st.columns(2)
+    for col, title, table in (
+        (by_pair, "By pair", review["pnl_by_pair"]),
+        (by_exit, "By exit reason", review["pnl_by_exit"]),
+    ):
+        frame = pd.DataFrame(
+            [
+                {
+                    title.split()[-1].capitalize(): key,
+                    "Positions": row["positions"],
+                    "Wins": row["wins"],
+                    "Realized P&L (ZAR)": float(row["realized_pnl"]),
+                }
+                for key, row in table.items()
+            ]
+        )
+        col.markdown(f"**{title}**")
+        col.dataframe(frame, hide_index=True, width="stretch")
+        figure = go.Figure(
+            go.Bar(x=frame.iloc[:, 0], y=frame["Realized P&L (ZAR)"], name=title),
+            layout={"height": 260, "margin": {"t": 10, "b": 10}, "yaxis_title": "ZAR"},
+        )
+        col.plotly_chart(figure, width="stretch")
