@@ -24,6 +24,7 @@ PAGES = [
     st.Page("pages/summary.py", title="Summary", icon=":material/dashboard:", default=True),
     st.Page("pages/weekly.py", title="Weekly review", icon=":material/event_note:"),
     st.Page("pages/optimizer.py", title="Optimizer", icon=":material/balance:"),
+    st.Page("pages/controls.py", title="Controls", icon=":material/emergency:"),
 ]
 page = st.navigation(PAGES, position="sidebar")
 

@@ -27,7 +27,7 @@ from helios.config import HaltAction, TradingMode
 from helios.db.engine import Database
 from helios.db.models import Setting
 from helios.errors import InvalidInput, NotYetAvailable
-from helios.events import record_event
+from helios.events import recent_events, record_event
 
 if TYPE_CHECKING:
     from helios.halts import Halts
@@ -246,6 +246,24 @@ class Controls:
             put_setting(
                 session, HALT_ACK_KEY, json.dumps(sorted(triggers)), self._clock.now(), "watchdog"
             )
+
+    def event_log(self, limit: int = 200, kind: str | None = None) -> list[dict[str, Any]]:
+        """The newest events first (halts, resumes, emergency stops, mode changes, decisions,
+        errors), each with who and when: what the Controls page and the API show."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput("limit", limit, "a whole number from 1 to 10000")
+        with self._db.read() as session:
+            return [
+                {
+                    "id": e.id,
+                    "ts": e.ts,
+                    "kind": e.kind,
+                    "severity": e.severity,
+                    "actor": e.actor,
+                    "message": e.message,
+                }
+                for e in recent_events(session, limit=limit, kind=kind)
+            ]
 
     # --- the emergency controls -----------------------------------------------------------
     def bind(self, positions: PositionManager, halts: Halts) -> None:
