@@ -22,6 +22,7 @@ st.set_page_config(
 # configuration is broken and the script stops below.
 PAGES = [
     st.Page("pages/summary.py", title="Summary", icon=":material/dashboard:", default=True),
+    st.Page("pages/positions.py", title="Positions", icon=":material/list_alt:"),
     st.Page("pages/weekly.py", title="Weekly review", icon=":material/event_note:"),
     st.Page("pages/optimizer.py", title="Optimizer", icon=":material/balance:"),
     st.Page("pages/controls.py", title="Controls", icon=":material/emergency:"),

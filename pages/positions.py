@@ -1,0 +1,181 @@
+"""Positions: open ones with live P&L, distance to stop and target and time left, a Close
+button per position (with confirmation); closed ones filterable by status, pair and date; one
+position's full story.
+
+Everything comes from ``hx.positions`` (``get_open_positions``, ``closed_positions``,
+``position_history``); closing goes through ``close_position``, as everywhere else.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from helios.errors import InvalidInput
+from helios.positions.lifecycle import FINAL_STATUSES
+
+ui.require_frame("Positions")
+
+hx = ui.helios_or_stop()
+zone = hx.settings.trading_day_timezone
+
+
+def money(value: object) -> str:
+    return ui.fmt_zar(value) if value is not None else "-"
+
+
+def pct(value: float | None) -> str:
+    return ui.fmt_pct(value) if value is not None else "-"
+
+
+@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+def open_positions() -> None:
+    st.subheader("Open positions")
+    rows = hx.positions.get_open_positions()
+    if not rows:
+        st.info(
+            "No open positions. They appear here when the trading loop opens one from a signal "
+            "(or a trade preview is executed)."
+        )
+        return
+    frame = pd.DataFrame(
+        [
+            {
+                "ID": r["position_id"],
+                "Pair": r["pair"],
+                "Side": r["side"],
+                "Status": r["status"],
+                "Margin": money(r["position_size_zar"]),
+                "Leverage": f"{float(r['leverage']):g}x",
+                "Entry": money(r["entry_price"]),
+                "Price": money(r["price"]),
+                "Unrealized P&L": money(r["unrealized_pnl"]),
+                "P&L %": pct(r["unrealized_pnl_pct"]),
+                "To stop": pct(r["distance_to_stop_pct"]),
+                "To target": pct(r["distance_to_target_pct"]),
+                "Time left": f"{max(r['time_left_hours'], 0):.1f} h",
+            }
+            for r in rows
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch")
+    st.caption(
+        "To stop / to target: room left as a share of the price (negative: already crossed, the "
+        "monitor acts on its next pass). Time left: until the maximum holding time closes it."
+    )
+
+
+open_positions()
+
+st.subheader("Close a position")
+open_ids = [r["position_id"] for r in hx.positions.get_open_positions() if r["status"] == "OPEN"]
+if not open_ids:
+    st.caption("Nothing to close.")
+else:
+    chosen = st.selectbox("Position", open_ids, key="close_id")
+    who = st.text_input("Your name", key="close_who", help="Recorded with the close.")
+    armed = st.session_state.get("close_armed")
+    if armed != chosen:
+        if st.button("Close", key="close_arm"):
+            if not who.strip():
+                st.error("Enter your name first: every close records who asked for it.")
+            else:
+                st.session_state["close_armed"] = chosen
+                st.rerun()
+    else:
+        st.warning(f"Close position {chosen} at market now?")
+        yes, no = st.columns(2)
+        if no.button("Cancel", key="close_cancel"):
+            st.session_state["close_armed"] = None
+            st.rerun()
+        if yes.button(f"Confirm: close position {chosen}", key="close_confirm", type="primary"):
+            st.session_state["close_armed"] = None
+            result = hx.positions.close_position(int(chosen), "CLOSED", actor=who)
+            if result.get("success"):
+                st.success(
+                    f"Position {chosen} closed at {money(result.get('exit_price'))}, realized "
+                    f"{money(result.get('realized_pnl'))}."
+                )
+            else:
+                st.error(f"Not closed: {result.get('reason')}")
+
+st.subheader("Closed positions")
+today = hx.clock.now().astimezone(ZoneInfo(zone)).date()
+c1, c2, c3, c4 = st.columns(4)
+status = c1.selectbox("Status", ["all", *FINAL_STATUSES], key="closed_status")
+pair = c2.selectbox("Pair", ["all", *hx.settings.pairs], key="closed_pair")
+first = c3.date_input("From", value=today - timedelta(days=30), key="closed_from")
+last = c4.date_input("To", value=today, key="closed_to")
+start = datetime.combine(first, time.min, ZoneInfo(zone)).astimezone(UTC)
+end = datetime.combine(last + timedelta(days=1), time.min, ZoneInfo(zone)).astimezone(UTC)
+try:
+    closed = hx.positions.closed_positions(
+        status=None if status == "all" else status,
+        pair=None if pair == "all" else pair,
+        start=start,
+        end=end,
+        limit=500,
+    )
+except InvalidInput as exc:
+    st.error(str(exc))
+    st.stop()
+if closed.empty:
+    st.info("No closed position matches these filters.")
+else:
+    shown = closed[
+        ["position_id", "pair", "side", "status", "realized_pnl", "fees", "holding_hours"]
+    ].copy()
+    shown["realized_pnl"] = [money(v) for v in shown["realized_pnl"]]
+    shown["fees"] = [money(v) for v in shown["fees"]]
+    shown["holding_hours"] = [f"{v:.2f}" if v is not None else "-" for v in shown["holding_hours"]]
+    st.dataframe(
+        shown.rename(
+            columns={
+                "position_id": "ID",
+                "pair": "Pair",
+                "side": "Side",
+                "status": "Status",
+                "realized_pnl": "Realized P&L",
+                "fees": "Fees",
+                "holding_hours": "Held (h)",
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption("The newest 500 matching positions.")
+
+st.subheader("A position's story")
+story_id = st.number_input("Position ID", min_value=1, step=1, value=None, key="story_id")
+if story_id is not None:
+    try:
+        story = hx.positions.position_history(int(story_id))
+    except InvalidInput as exc:
+        st.error(str(exc))
+    else:
+        position = story["position"]
+        st.markdown(
+            f"**{position['side']} {position['pair']}**, {position['status']}, margin "
+            f"{money(position['position_size_zar'])} x {position['leverage']}"
+        )
+        decision = story["decision"]
+        if decision is None:
+            st.caption("No risk decision recorded (opened outside the risk manager).")
+        else:
+            st.markdown(
+                f"Risk decision {decision['id']}: {'passed' if decision['passed'] else 'failed'}"
+                f" - {decision['reason']}"
+            )
+            st.dataframe(pd.DataFrame(decision["checks"]), hide_index=True, width="stretch")
+        st.markdown("**Events**")
+        st.dataframe(
+            pd.DataFrame(story["events"])[["ts", "kind", "message"]],
+            hide_index=True,
+            width="stretch",
+        )
+        st.markdown("**Orders**")
+        st.dataframe(pd.DataFrame(story["orders"]), hide_index=True, width="stretch")

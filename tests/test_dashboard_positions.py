@@ -1,0 +1,78 @@
+"""The Positions page, rendered headless with Streamlit's AppTest on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+import helios
+from tests.factories import PRICES, SEED_REASONING, SEED_TRADE, give_market
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+PAGE = "pages/positions.py"
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click(at: AppTest, key: str) -> AppTest:
+    at.button(key=key).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_no_positions_explains_itself(seeded: helios.Helios):
+    at = open_page()
+    assert any("No open positions" in i.value for i in at.info)
+    assert any("No closed position matches" in i.value for i in at.info)
+
+
+def test_open_positions_show_pnl_and_a_close_needs_a_name_and_a_confirmation(
+    seeded: helios.Helios,
+):
+    hx = seeded
+    give_market(hx)
+    opened = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
+    assert opened["success"], opened
+    hx.market.set_price("BTCZAR", str(int(PRICES["BTCZAR"]) + 12000))  # +1%
+    at = open_page()
+    [row] = at.dataframe[0].value.to_dict("records")
+    assert (row["ID"], row["Pair"], row["Side"], row["Status"]) == (
+        opened["position_id"],
+        "BTCZAR",
+        "BUY",
+        "OPEN",
+    )
+    assert row["Unrealized P&L"].startswith("R") and row["To stop"].endswith("%")
+
+    click(at, "close_arm")
+    assert any("Enter your name" in e.value for e in at.error)
+    at.text_input(key="close_who").input("thandi").run()
+    click(at, "close_arm")
+    assert hx.positions.get_open_positions()[0]["status"] == "OPEN"  # armed only
+    click(at, "close_confirm")
+    assert any(f"Position {opened['position_id']} closed" in s.value for s in at.success)
+    [closed] = hx.positions.closed_positions().to_dict("records")
+    assert closed["status"] == "CLOSED"
+    story = hx.positions.position_history(opened["position_id"])
+    assert any("thandi" in e["message"] for e in story["events"])
+
+
+def test_a_positions_story_shows_its_decision_and_events(seeded: helios.Helios):
+    hx = seeded
+    give_market(hx)
+    opened = hx.positions.open_position("ETHZAR", "SELL", SEED_TRADE, SEED_REASONING)
+    at = open_page()
+    at.number_input(key="story_id").set_value(opened["position_id"]).run()
+    assert not at.exception
+    assert any("SELL ETHZAR" in m.value for m in at.markdown)
+    checks = at.dataframe[-3].value
+    assert len(checks) == 7  # all 7 checks of the decision
+    at.number_input(key="story_id").set_value(999).run()
+    assert any("position_id=999" in e.value for e in at.error)
