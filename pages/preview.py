@@ -1,0 +1,122 @@
+"""Trade preview: a proposed trade against the 7 checks before it is made.
+
+The inputs go to ``hx.risk.preview`` (the 7 checks and the headroom on each limit, nothing
+stored), ``hx.risk.size_position`` (the size the sizing rule suggests) and, on Execute,
+``hx.positions.open_position`` (which checks again and stores the decision). Nothing is computed
+here but the stop and target prices shown from the latest price, for reading only.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from helios.errors import InvalidInput
+
+ui.require_frame("Trade preview")
+
+hx = ui.helios_or_stop()
+limits = hx.risk.get_limits()
+settings = hx.settings
+
+c1, c2, c3 = st.columns(3)
+pair = c1.selectbox("Pair", settings.pairs, key="pv_pair")
+side = c2.radio("Side", ["BUY", "SELL"], horizontal=True, key="pv_side")
+confidence = c3.slider(
+    "ML confidence",
+    0.05,
+    0.95,
+    0.75,
+    0.05,
+    key="pv_confidence",
+    help="The win probability the sizing rule (fractional Kelly) uses.",
+)
+c1, c2, c3, c4 = st.columns(4)
+size = c1.number_input(
+    "Margin (ZAR)",
+    min_value=1.0,
+    max_value=1e9,
+    value=903.0,
+    step=100.0,
+    key="pv_size",
+    help="position_size_zar: the cash the position ties up; notional = margin x leverage.",
+)
+leverage = c2.slider(
+    "Leverage", 1.0, float(limits.max_leverage), 1.0, 0.5, key="pv_leverage", help="1 = no margin."
+)
+stop = c3.slider("Stop loss %", 0.5, 20.0, settings.default_stop_loss_pct * 100, 0.5, key="pv_stop")
+target = c4.slider(
+    "Take profit %", 0.5, 50.0, settings.default_take_profit_pct * 100, 0.5, key="pv_target"
+)
+params = {
+    "position_size_zar": size,
+    "leverage": leverage,
+    "stop_loss_pct": stop / 100,
+    "take_profit_pct": target / 100,
+}
+
+try:
+    preview = hx.risk.preview(pair, side, params)
+    suggested = hx.risk.size_position(pair, side, confidence, stop / 100, target / 100, leverage)
+except InvalidInput as exc:
+    st.error(str(exc))
+    st.stop()
+
+result = preview.result
+if result.passed:
+    st.success("**All 7 checks pass**: this trade may be made.", icon=":material/check_circle:")
+else:
+    st.error(f"**Refused**: {result.reason}", icon=":material/block:")
+
+price = hx.market.latest_price(pair)
+notional = size * leverage
+cols = st.columns(4)
+cols[0].metric("Notional", ui.fmt_zar(notional), help="Margin x leverage.", border=True)
+cols[1].metric(
+    "Suggested margin",
+    ui.fmt_zar(suggested.position_size_zar),
+    help=f"The sizing rule ({suggested.sizing_method}): {suggested.explanation}",
+    border=True,
+)
+if price is not None:
+    direction = 1 if side == "BUY" else -1
+    stop_price = float(price) * (1 - direction * stop / 100)
+    target_price = float(price) * (1 + direction * target / 100)
+    cols[2].metric("Stop / target", f"{ui.fmt_zar(stop_price)} / {ui.fmt_zar(target_price)}")
+    cols[3].metric(
+        "ZAR at risk at the stop",
+        ui.fmt_zar(notional * stop / 100),
+        help="Notional x stop distance, before fees and slippage.",
+        border=True,
+    )
+
+rows = []
+room = {h.check: h for h in preview.headroom}
+for check in result.checks:
+    head = room.get(check.name)
+    rows.append(
+        {
+            "#": check.number,
+            "Check": check.name,
+            "Passed": "yes" if check.passed else "NO",
+            "Value": check.value,
+            "Limit": check.limit,
+            "Headroom": head.headroom if head else None,
+            "More notional that fits (ZAR)": head.max_additional_notional_zar if head else None,
+            "Why": check.message,
+        }
+    )
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+
+who = st.text_input("Your name", key="pv_who", help="Recorded with the position.")
+if st.button("Execute", key="pv_execute", type="primary", disabled=not who.strip()):
+    opened = hx.positions.open_position(
+        pair, side, params, f"manual trade from the dashboard by {who}"
+    )
+    if opened.get("success"):
+        st.success(
+            f"Position {opened['position_id']} opened at {ui.fmt_zar(opened['entry_price'])}"
+        )
+    else:
+        st.error(f"Not opened: {opened.get('reason')}")

@@ -1,0 +1,61 @@
+"""The Trade preview page, rendered headless with Streamlit's AppTest on SQLite and PostgreSQL:
+the 7 checks follow the inputs, and Execute goes through open_position."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+import helios
+from tests.factories import give_market
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app.py"
+PAGE = "pages/preview.py"
+
+
+def open_page() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def checks(at: AppTest) -> dict[str, str]:
+    return {row["Check"]: row["Passed"] for row in at.dataframe[0].value.to_dict("records")}
+
+
+def test_the_seed_trade_passes_and_a_big_one_is_refused_as_the_inputs_move(seeded: helios.Helios):
+    give_market(seeded)
+    at = open_page()
+    assert len(checks(at)) == 7 and set(checks(at).values()) == {"yes"}
+    assert any("All 7 checks pass" in s.value for s in at.success)
+    decisions_before = len(seeded.risk.decisions())
+
+    at.number_input(key="pv_size").set_value(60000.0).run()  # 60% of equity in one pair
+    assert not at.exception
+    assert checks(at)["single_position"] == "NO"
+    assert any("Refused" in e.value and "single_position" in e.value for e in at.error)
+    assert len(seeded.risk.decisions()) == decisions_before  # a preview stores nothing
+
+    assert checks(at)["leverage"] == "yes"  # 0.6x
+    at.number_input(key="pv_size").set_value(110000.0).run()
+    at.slider(key="pv_leverage").set_value(3.0).run()  # 330,000 ZAR on 100,000: 3.3x > 3x
+    assert checks(at)["leverage"] == "NO"
+
+
+def test_execute_opens_through_the_position_manager_and_shows_a_refusal(seeded: helios.Helios):
+    give_market(seeded)
+    at = open_page()
+    assert at.button(key="pv_execute").disabled  # no name yet
+    at.text_input(key="pv_who").input("thandi").run()
+    at.button(key="pv_execute").click().run()
+    assert any("opened at" in s.value for s in at.success)
+    [position] = seeded.positions.get_open_positions()
+    assert position["pair"] == "BTCZAR" and "thandi" in position["strategic_reasoning"]
+
+    seeded.controls.halt("drill", "sipho")
+    at.button(key="pv_execute").click().run()
+    assert any("Not opened" in e.value and "halted" in e.value for e in at.error)
+    assert len(seeded.positions.get_open_positions()) == 1
