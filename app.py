@@ -20,6 +20,12 @@ st.set_page_config(
 
 # Registering the pages first turns off Streamlit's legacy pages/ auto-discovery, even when the
 # configuration is broken and the script stops below.
+# DASHBOARD_PASSWORD_HASH set: nothing but the sign-in form until a person signs in. Before the
+# navigation, so the form's widgets keep their state across reruns; a deep link that runs a page
+# alone meets the same gate in ui.require_frame.
+if ui.gate_configured():
+    ui.require_login(ui.helios_or_stop())
+
 PAGES = [
     st.Page("pages/summary.py", title="Summary", icon=":material/dashboard:", default=True),
     st.Page("pages/positions.py", title="Positions", icon=":material/list_alt:"),

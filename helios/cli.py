@@ -371,6 +371,23 @@ def _add_controls(commands: Any) -> None:
     mode.set_defaults(func=cmd_mode)
 
 
+def cmd_hash_password(_args: argparse.Namespace) -> int:
+    """Ask for the dashboard password twice; print the DASHBOARD_PASSWORD_HASH line."""
+    import getpass
+
+    from helios.auth import hash_password
+    from helios.errors import InvalidInput
+
+    first = getpass.getpass("dashboard password: ")
+    if getpass.getpass("again: ") != first:
+        fail("the two passwords differ")
+    try:
+        print(f"DASHBOARD_PASSWORD_HASH={hash_password(first)}")
+    except InvalidInput as exc:
+        fail(str(exc))
+    return 0
+
+
 def cmd_config(_args: argparse.Namespace) -> int:
     try:
         settings = load_settings()
@@ -402,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
         func=cmd_config
     )
     _add_controls(commands)
+    commands.add_parser(
+        "hash-password", help="make DASHBOARD_PASSWORD_HASH for the dashboard's login gate"
+    ).set_defaults(func=cmd_hash_password)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

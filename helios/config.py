@@ -32,7 +32,7 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'helios.db'}"
 PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,12}ZAR$")
 DATABASE_URL_PATTERN = re.compile(r"^(sqlite(\+pysqlite)?|postgres|postgresql(\+psycopg)?)://")
 # Keys whose values are secrets: never shown in errors, logs, describe() or repr().
-SECRET_KEYS = frozenset({"valr_api_key", "valr_api_secret"})
+SECRET_KEYS = frozenset({"valr_api_key", "valr_api_secret", "dashboard_password_hash"})
 _SECRET_HINT = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 
 
@@ -178,6 +178,8 @@ class Settings(BaseSettings):
     # --- secrets (never stored, logged or shown) ------------------------------------------
     valr_api_key: SecretStr | None = None
     valr_api_secret: SecretStr | None = None
+    # the dashboard's login gate: `helios hash-password` makes it; empty: no gate (127.0.0.1)
+    dashboard_password_hash: SecretStr | None = None
 
     # --- processes ------------------------------------------------------------------------
     price_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600.0)
@@ -216,10 +218,22 @@ class Settings(BaseSettings):
     halt_action_exchange_errors: HaltAction = HaltAction.CLOSE_ALL
     closeout_retry_max_seconds: float = Field(default=60.0, ge=0.1, le=3600.0)
 
-    @field_validator("valr_api_key", "valr_api_secret", mode="before")
+    @field_validator("valr_api_key", "valr_api_secret", "dashboard_password_hash", mode="before")
     @classmethod
     def _empty_secret_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("dashboard_password_hash")
+    @classmethod
+    def _a_password_hash(cls, value: SecretStr | None) -> SecretStr | None:
+        from helios.auth import is_password_hash
+
+        if value is not None and not is_password_hash(value.get_secret_value().strip()):
+            raise ValueError(
+                "a hash made by `helios hash-password` (scrypt$n$r$p$salt$hash), never the "
+                "password itself"
+            )
+        return value
 
     @field_validator("trading_mode", mode="before")
     @classmethod

@@ -265,6 +265,18 @@ class Controls:
                 for e in recent_events(session, limit=limit, kind=kind)
             ]
 
+    def note_login(self, user: str, success: bool) -> None:
+        """A dashboard sign-in (or a refused one) in the event log."""
+        with self._db.write() as session:
+            record_event(
+                session,
+                ts=self._clock.now(),
+                kind="LOGIN" if success else "LOGIN_REFUSED",
+                severity="INFO" if success else "WARNING",
+                actor=user[:120],
+                message=f"dashboard sign-in {'by' if success else 'refused for'} {user[:120]}",
+            )
+
     # --- the emergency controls -----------------------------------------------------------
     def bind(self, positions: PositionManager, halts: Halts) -> None:
         """Give the controls the position manager (to close) and the halt rules (to

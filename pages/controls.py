@@ -20,6 +20,7 @@ zone = hx.settings.trading_day_timezone
 
 who = st.text_input(
     "Your name",
+    value=ui.current_user(),
     key="controls_who",
     help="Recorded with every action (who stopped, closed, halted or resumed, and why).",
 )

@@ -77,7 +77,9 @@ if not open_ids:
     st.caption("Nothing to close.")
 else:
     chosen = st.selectbox("Position", open_ids, key="close_id")
-    who = st.text_input("Your name", key="close_who", help="Recorded with the close.")
+    who = st.text_input(
+        "Your name", value=ui.current_user(), key="close_who", help="Recorded with the close."
+    )
     armed = st.session_state.get("close_armed")
     if armed != chosen:
         if st.button("Close", key="close_arm"):

@@ -109,7 +109,9 @@ for check in result.checks:
     )
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
-who = st.text_input("Your name", key="pv_who", help="Recorded with the position.")
+who = st.text_input(
+    "Your name", value=ui.current_user(), key="pv_who", help="Recorded with the position."
+)
 if st.button("Execute", key="pv_execute", type="primary", disabled=not who.strip()):
     opened = hx.positions.open_position(
         pair, side, params, f"manual trade from the dashboard by {who}"

@@ -7,19 +7,23 @@ formatting. Every number shown comes from ``helios``; nothing here computes mone
 from ui.connection import helios_or_stop
 from ui.format import fmt_age, fmt_multiple, fmt_pct, fmt_time, fmt_zar
 from ui.frame import require_frame
+from ui.login import current_user, gate_configured, require_login
 from ui.status import halt_banner, mode_badge, page_header, scheduler_line, sidebar_status
 
 __all__ = [
+    "current_user",
     "fmt_age",
     "fmt_multiple",
     "fmt_pct",
     "fmt_time",
     "fmt_zar",
+    "gate_configured",
     "halt_banner",
     "helios_or_stop",
     "mode_badge",
     "page_header",
     "require_frame",
+    "require_login",
     "scheduler_line",
     "sidebar_status",
 ]

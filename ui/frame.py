@@ -18,8 +18,10 @@ except ImportError:  # pragma: no cover - a Streamlit without it has no legacy m
 def require_frame(title: str) -> None:
     if PagesManager is not None and getattr(PagesManager, "uses_pages_directory", False):
         from ui.connection import helios_or_stop
+        from ui.login import require_login
         from ui.status import page_header, sidebar_status
 
         hx = helios_or_stop()
+        require_login(hx)
         sidebar_status(hx)
         page_header(hx, title)
