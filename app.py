@@ -29,6 +29,7 @@ if ui.gate_configured():
 PAGES = [
     st.Page("pages/summary.py", title="Summary", icon=":material/dashboard:", default=True),
     st.Page("pages/positions.py", title="Positions", icon=":material/list_alt:"),
+    st.Page("pages/risk.py", title="Risk", icon=":material/shield:"),
     st.Page("pages/weekly.py", title="Weekly review", icon=":material/event_note:"),
     st.Page("pages/preview.py", title="Trade preview", icon=":material/fact_check:"),
     st.Page("pages/optimizer.py", title="Optimizer", icon=":material/balance:"),

@@ -611,8 +611,57 @@ class RiskManager:
         with self._db.read() as session:
             limits = _limits_in_force(session)
             state = self._portfolio_state(session)
-        dummy = ProposedTrade(self._settings.pairs[0], "BUY", 0.0, 1.0, "crypto", None)
-        return self._capacity(Inputs(state, limits, dummy, stats, False, ""))
+        return self._capacity(Inputs(state, limits, _no_trade(self._settings), stats, False, ""))
+
+    def utilisation(self) -> list[dict[str, Any]]:
+        """How much of each of the 7 limits the open book uses now (the Risk page's gauges):
+        ``value`` and ``limit`` in the check's unit (fractions of equity, a correlation, a
+        multiple), ``used`` = value / limit. The correlation check judges a new trade against
+        the book, so the book alone has no value for it (None)."""
+        stats = self.market_stats().stats
+        with self._db.read() as session:
+            limits = _limits_in_force(session)
+            state = self._portfolio_state(session)
+        equity = state.equity
+        by_pair: dict[str, float] = {}
+        by_sector: dict[str, float] = {}
+        for p in state.positions:
+            by_pair[p.pair] = by_pair.get(p.pair, 0.0) + abs(p.notional)
+            sector = self._settings.sector_of(p.pair)
+            by_sector[sector] = by_sector.get(sector, 0.0) + abs(p.notional)
+        risk = self._capacity(Inputs(state, limits, _no_trade(self._settings), stats, False, ""))
+
+        def share(amount: float) -> float | None:
+            return amount / equity if equity > 0 and math.isfinite(amount) else None
+
+        peak, start = state.peak_equity, state.start_of_day_equity
+        rows = [
+            ("drawdown", "max_drawdown_pct", 1 - equity / peak if peak > 0 else 0.0),
+            ("daily_loss", "daily_loss_limit_pct", max(0.0, 1 - equity / start) if start else 0.0),
+            ("risk_capacity", "max_portfolio_risk_exposure_pct", share(risk["risk_used_zar"])),
+            ("single_position", "max_single_position_pct", share(max(by_pair.values(), default=0))),
+            (
+                "sector_exposure",
+                "max_sector_exposure_pct",
+                share(max(by_sector.values(), default=0)),
+            ),
+            ("correlation", "max_correlation_threshold", None),
+            ("leverage", "max_leverage", share(sum(by_pair.values()))),
+        ]
+        out = []
+        for number, (name, limit_name, value) in enumerate(rows, 1):
+            limit = float(getattr(limits, limit_name))
+            out.append(
+                {
+                    "number": number,
+                    "check": name,
+                    "limit_name": limit_name,
+                    "value": max(0.0, value) if value is not None else None,
+                    "limit": limit,
+                    "used": (max(0.0, value) / limit) if value is not None and limit > 0 else None,
+                }
+            )
+        return out
 
     def _capacity(self, inputs: Inputs) -> dict[str, Any]:
         state, limits, stats = inputs.state, inputs.limits, inputs.stats
@@ -636,6 +685,11 @@ class RiskManager:
             "min_position_notional_zar": min_notional,
             "min_positions_that_fit": fits,
         }
+
+
+def _no_trade(settings: Settings) -> ProposedTrade:
+    """No trade: the capacity and utilisation of the book as it stands."""
+    return ProposedTrade(settings.pairs[0], "BUY", 0.0, 1.0, "crypto", None)
 
 
 def _decide(inputs: Inputs) -> RiskResult:

@@ -1,0 +1,187 @@
+"""Risk: the 7 limits against what the book uses, the risk budget and capacity, the correlation
+matrix, recent decisions, and the limits form.
+
+Every number comes from ``hx.risk`` (``utilisation``, ``capacity``, ``market_stats``,
+``decisions``, ``get_limits``, ``limit_history``); a change of the limits goes through
+``hx.risk.update_limits`` (validated there, versioned with who and when); loosening one needs a
+second click.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from helios.errors import InvalidInput
+from helios.risk.limits import LIMIT_RULES, loosened
+
+ui.require_frame("Risk")
+
+hx = ui.helios_or_stop()
+
+MEANING = {
+    "drawdown": "1 - equity / peak equity. Above the limit every opening trade is refused.",
+    "daily_loss": "1 - equity / equity at the start of the trading day.",
+    "risk_capacity": "Sum of notional x daily volatility over open positions, as a share of "
+    "equity: the ZAR the book could lose on a 1-sigma day.",
+    "single_position": "The largest pair's notional as a share of equity.",
+    "sector_exposure": "The largest sector's notional as a share of equity.",
+    "correlation": "Judged per trade: a new position's correlation with the open book.",
+    "leverage": "Total notional / equity.",
+}
+
+
+@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+def gauges() -> None:
+    st.subheader("The 7 limits")
+    rows = hx.risk.utilisation()
+    cols = st.columns(4)
+    for i, row in enumerate(rows):
+        col = cols[i % 4]
+        value, limit = row["value"], row["limit"]
+        if value is None:
+            col.metric(
+                f"{row['number']}. {row['check']}",
+                "per trade",
+                help=MEANING[row["check"]],
+                border=True,
+            )
+            continue
+        figure = go.Figure(
+            go.Indicator(
+                mode="gauge+number",
+                value=value * (1 if row["check"] == "leverage" else 100),
+                number={"suffix": "x" if row["check"] == "leverage" else "%"},
+                title={"text": f"{row['number']}. {row['check']}"},
+                gauge={
+                    "axis": {
+                        "range": [0, limit * (1 if row["check"] == "leverage" else 100) * 1.25]
+                    },
+                    "threshold": {
+                        "line": {"color": "red", "width": 3},
+                        "value": limit * (1 if row["check"] == "leverage" else 100),
+                    },
+                    "bar": {"color": "firebrick" if value > limit else "steelblue"},
+                },
+            ),
+            layout={"height": 190, "margin": {"t": 40, "b": 0, "l": 20, "r": 20}},
+        )
+        col.plotly_chart(figure, width="stretch", key=f"gauge_{row['check']}")
+        shown = f"{limit:g}x" if row["check"] == "leverage" else ui.fmt_pct(limit)
+        col.caption(f"{MEANING[row['check']]} Limit {shown}.")
+
+    capacity = hx.risk.capacity()
+    st.subheader("Risk budget")
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Budget", ui.fmt_zar(capacity["risk_budget_zar"]), border=True)
+    c2.metric(
+        "Used",
+        ui.fmt_zar(capacity["risk_used_zar"]),
+        help="Sum of notional x daily volatility of the open positions.",
+        border=True,
+    )
+    c3.metric("Left", ui.fmt_zar(capacity["risk_left_zar"]), border=True)
+    fits = capacity["min_positions_that_fit"]
+    st.caption(
+        "Room for about "
+        + ", ".join(f"{n if n is not None else '?'} more {pair}" for pair, n in fits.items())
+        + f" minimum-size positions ({ui.fmt_zar(capacity['min_position_notional_zar'])} each)."
+    )
+
+
+gauges()
+
+st.subheader("Correlation of daily returns")
+matrix = hx.risk.market_stats().correlation_matrix()
+if matrix.empty:
+    st.info("Not enough daily history yet for a correlation matrix (30 aligned days are needed).")
+else:
+    figure = go.Figure(
+        go.Heatmap(
+            z=matrix.to_numpy(),
+            x=list(matrix.columns),
+            y=list(matrix.index),
+            zmin=-1,
+            zmax=1,
+            colorscale="RdBu_r",
+            text=matrix.round(2).to_numpy(),
+            texttemplate="%{text}",
+        ),
+        layout={"height": 320, "margin": {"t": 10, "b": 10}},
+    )
+    st.plotly_chart(figure, width="stretch")
+
+st.subheader("Recent decisions")
+decisions = hx.risk.decisions(limit=50)
+if decisions.empty:
+    st.info("No risk decision yet: each signal, preview execution or opened position makes one.")
+else:
+    shown = decisions[["id", "ts", "pair", "side", "passed", "violated_limits", "reason"]]
+    st.dataframe(shown, hide_index=True, width="stretch")
+
+st.subheader("Limits")
+limits = hx.risk.get_limits()
+st.caption(
+    f"Version {limits.version}, set by {limits.changed_by} at "
+    f"{ui.fmt_time(limits.changed_at, hx.settings.trading_day_timezone)}."
+)
+with st.form("limits"):
+    values = {}
+    cols = st.columns(4)
+    for i, (name, rule) in enumerate(LIMIT_RULES.items()):
+        values[name] = cols[i % 4].number_input(
+            name,
+            value=float(getattr(limits, name)),
+            format="%.4f",
+            key=f"limit_{name}",
+            help=f"Allowed: {rule.allowed()}.",
+        )
+    who = st.text_input("Your name", value=ui.current_user(), key="limits_who")
+    note = st.text_input("Why", key="limits_note")
+    submitted = st.form_submit_button("Review the change")
+if submitted:
+    changes = {n: v for n, v in values.items() if v != float(getattr(limits, n))}
+    st.session_state["limits_pending"] = (changes, who, note) if changes else None
+    if not changes:
+        st.info("Nothing changed.")
+pending = st.session_state.get("limits_pending")
+if pending:
+    changes, who, note = pending
+    st.markdown(
+        "**Proposed change**: "
+        + ", ".join(f"{n} {getattr(limits, n):g} -> {v:g}" for n, v in changes.items())
+    )
+    try:
+        proposed = limits.from_values({**limits.values(), **changes})
+        looser = loosened(limits, proposed)
+    except InvalidInput as exc:
+        st.error(str(exc))
+        looser = None
+    if looser is not None:
+        if looser:
+            st.warning(
+                f"This LOOSENS {', '.join(looser)}: trades the limits refuse now would pass."
+            )
+        if st.button("Confirm the change", key="limits_confirm", type="primary"):
+            try:
+                hx.risk.update_limits(changes, changed_by=who, note=note)
+                st.session_state["limits_pending"] = None
+                st.success("Limits updated.")
+                st.rerun()
+            except InvalidInput as exc:
+                st.error(str(exc))
+
+history = hx.risk.limit_history()
+if len(history) > 1:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"version": h.version, "by": h.changed_by, "at": h.changed_at, **h.values()}
+                for h in history
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
