@@ -155,6 +155,9 @@ class Metrics:
         for position in closed:
             by_status[position.status] += 1
         wins = sum(1 for p in closed if (p.realized_pnl or ZERO) > 0)
+        sizes: dict[str, list[Any]] = {}
+        for position in closed:
+            sizes.setdefault(position.pair, []).append(position.position_size_zar)
         return {
             "start": begin,
             "end": finish,
@@ -170,6 +173,9 @@ class Metrics:
             "average_position_size_zar": (
                 sum((p.position_size_zar for p in closed), ZERO) / count if count else None
             ),
+            "average_position_size_by_pair": {
+                pair: sum(values, ZERO) / len(values) for pair, values in sorted(sizes.items())
+            },
             "risk_limit_violations": violations,
             "risk_limit_violations_total": sum(violations.values()),
             "emergency_stops": emergency,

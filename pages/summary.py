@@ -162,9 +162,78 @@ def equity_chart() -> None:
     st.caption(f"Last {len(history)} snapshots · times in {zone}")
 
 
+@st.fragment(run_every=settings.snapshot_interval_seconds)
+def drawdown_chart() -> None:
+    history = hx.ledger.snapshots(limit=SNAPSHOT_LIMIT)
+    if len(history) < 2:
+        return
+    st.subheader("Drawdown")
+    limit = hx.risk.get_limits().max_drawdown_pct
+    times = pd.to_datetime(history["ts"], utc=True).dt.tz_convert(zone)
+    figure = go.Figure()
+    figure.add_scatter(
+        x=times,
+        y=-history["drawdown"] * 100,
+        name="Drawdown",
+        mode="lines",
+        fill="tozeroy",
+        line={"color": "#dc2626", "width": 1},
+        hovertemplate="Drawdown %{y:.2f}%<extra></extra>",
+    )
+    figure.add_hline(y=-limit * 100, line={"color": "#991b1b", "dash": "dash"})
+    figure.update_layout(
+        template="plotly_white",
+        height=220,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis={"ticksuffix": "%", "range": [-(limit * 100) * 1.2, 0.5]},
+        showlegend=False,
+    )
+    st.plotly_chart(figure, width="stretch", config={"displayModeBar": False})
+    st.caption(f"The dashed line is the {ui.fmt_pct(limit)} limit, where trading halts.")
+
+
+@st.fragment(run_every=settings.snapshot_interval_seconds)
+def trading_week() -> None:
+    st.subheader("Last 7 days")
+    review = hx.metrics.review(hx.clock.now() - pd.Timedelta(days=7))
+    cols = st.columns(3)
+    cols[0].metric("Closed positions", review["closed_positions"], border=True)
+    cols[1].metric(
+        "Win rate",
+        ui.fmt_pct(review["win_rate"]) if review["win_rate"] is not None else "n/a",
+        help="Closed positions with a positive realized P&L (after fees).",
+        border=True,
+    )
+    cols[2].metric(
+        "Average position size",
+        ui.fmt_zar(review["average_position_size_zar"])
+        if review["average_position_size_zar"] is not None
+        else "n/a",
+        help="Average margin of the positions closed in the last 7 days.",
+        border=True,
+    )
+    if review["average_position_size_by_pair"]:
+        table = pd.DataFrame(
+            [
+                {
+                    "Pair": pair,
+                    "Average margin": ui.fmt_zar(size),
+                    "Daily volatility now": ui.fmt_pct(hx.risk.volatility(pair).daily_vol),
+                }
+                for pair, size in review["average_position_size_by_pair"].items()
+            ]
+        )
+        st.dataframe(table, hide_index=True, width="stretch")
+        st.caption(
+            "Sizing scales with volatility (vol targeting): calmer pairs get larger positions."
+        )
+
+
 account()
 chart_column, prices_column = st.columns([3, 2], gap="large")
 with chart_column:
     equity_chart()
+    drawdown_chart()
 with prices_column:
     latest_prices()
+    trading_week()

@@ -96,10 +96,12 @@ def test_summary_shows_the_r100k_book_its_limits_and_the_latest_prices(
         assert int(row["Age"].split()[0]) < 30
 
     charts = at.get("plotly_chart")
-    assert len(charts) == 1
+    assert len(charts) == 2  # equity, then drawdown
     traces = {trace["name"]: trace for trace in json.loads(charts[0].proto.spec)["data"]}
     assert set(traces) == {"Equity", "Peak equity"}
     assert _values(traces["Equity"]["y"]) == [100000.0, 100000.0]
+    [drawdown] = json.loads(charts[1].proto.spec)["data"]
+    assert drawdown["name"] == "Drawdown" and _values(drawdown["y"]) == [0.0, 0.0]
     assert "No snapshots yet" not in "\n".join(str(i.value) for i in at.info)
 
 

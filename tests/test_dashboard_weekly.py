@@ -86,3 +86,27 @@ def test_a_period_that_ends_before_it_starts_is_refused(seeded: helios.Helios):
     assert not at.error
     at.date_input[1].set_value(at.date_input[0].value - timedelta(days=1)).run()
     assert any("start is after its end" in e.value for e in at.error)
+
+
+def test_the_summary_shows_the_last_7_days_win_rate_and_size_by_pair(seeded: helios.Helios):
+    from tests.factories import give_market
+
+    hx = seeded
+    give_market(hx)  # volatility estimates for the size-by-pair table
+    for pair, value in PRICES.items():
+        hx.market.set_price(pair, value)
+    ids = [booked_position(hx, pair, "BUY", "903", "1") for pair in ("BTCZAR", "ETHZAR")]
+    for pid, pnl in zip(ids, ("-18.06", "54.18"), strict=True):
+        with hx.db.write() as session:
+            session.execute(
+                update(Position)
+                .where(Position.id == pid)
+                .values(status="TAKE_PROFIT", realized_pnl=Decimal(pnl), closed_at=hx.clock.now())
+            )
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    assert not at.exception
+    assert metric(at, "Win rate") == "50.00%"
+    assert metric(at, "Average position size") == "R903.00"
+    table = [df.value for df in at.dataframe if "Daily volatility now" in df.value.columns]
+    assert table and list(table[0]["Pair"]) == ["BTCZAR", "ETHZAR"]
+    assert all(v.endswith("%") for v in table[0]["Daily volatility now"])
