@@ -220,6 +220,30 @@ def table(result: dict[str, Any]) -> None:
     )
 
 
+def rebalance(result: dict[str, Any]) -> None:
+    st.subheader("Trades to the target")
+    rows = hx.risk.trades_to_target(result["weights"])
+    frame = pd.DataFrame(
+        [
+            {
+                "Pair": r["pair"],
+                "Weight": ui.fmt_pct(r["weight"]),
+                "Target": ui.fmt_zar(r["target_notional_zar"]),
+                "Held": ui.fmt_zar(r["held_notional_zar"]),
+                "Trade": r["side"],
+                "Notional": ui.fmt_zar(r["trade_notional_zar"]),
+            }
+            for r in rows
+        ]
+    )
+    st.dataframe(frame, hide_index=True, width="stretch", key="rebalance_table")
+    st.caption(
+        "Target = weight x the sector sleeve (max sector exposure x equity), at most the "
+        "single-position limit; held is signed (shorts negative). Each trade still goes "
+        "through the 7 checks."
+    )
+
+
 def fallbacks(result: dict[str, Any]) -> None:
     st.subheader("Fallbacks")
     taken = result["fallback"]
@@ -257,3 +281,4 @@ with table_column:
     st.subheader("Per pair")
     table(explained)
 fallbacks(explained)
+rebalance(explained)

@@ -53,8 +53,12 @@ def metric(at: AppTest, label: str) -> str:
 
 
 def rows(at: AppTest) -> dict[str, dict[str, str]]:
-    assert len(at.dataframe) == 1
+    assert len(at.dataframe) == 2  # per pair, then the trades to the target
     return {row["Pair"]: row for row in at.dataframe[0].value.to_dict("records")}
+
+
+def trades(at: AppTest) -> dict[str, dict[str, str]]:
+    return {row["Pair"]: row for row in at.dataframe[1].value.to_dict("records")}
 
 
 def chart_traces(at: AppTest) -> dict[str, dict]:
@@ -150,3 +154,20 @@ def test_an_invalid_input_shows_the_libraries_message(seeded: helios.Helios) -> 
     errors = [str(e.value) for e in at.error]
     assert any("prediction_horizon_days=0.0 is not allowed" in text for text in errors), errors
     assert not at.get("plotly_chart")
+
+
+def test_the_trades_to_the_target_split_the_sector_sleeve(seeded: helios.Helios):
+    """Empty book, R100,000: the sleeve is 60% = R60,000; each pair's target is its weight of
+    it, at most the 20% single-position limit (R20,000), all to BUY."""
+    hx = seeded
+    give_history(hx, 400)
+    for pair, value in PRICES.items():
+        hx.market.set_price(pair, value)
+    at = open_page()
+    shown = trades(at)
+    weights = {pair: float(row["Weight"].rstrip("%")) / 100 for pair, row in shown.items()}
+    for pair, row in shown.items():
+        target = min(weights[pair] * 60000, 20000)
+        assert row["Trade"] in ("BUY", "HOLD")
+        assert abs(float(row["Target"].lstrip("R").replace(",", "")) - target) < 60  # % rounding
+        assert row["Held"] == "R0.00"

@@ -418,3 +418,25 @@ def test_a_good_request_is_normalised():
     assert request.options["max_weight"] == 0.5
     assert request.options["risk_aversion"] == "market"
     assert "tau" not in request.options  # None means the default
+
+
+def test_rebalance_trades_split_the_sleeve_cap_at_the_single_limit_and_net_what_is_held():
+    from helios.optimizer.target import rebalance_trades
+
+    rows = {
+        r["pair"]: r
+        for r in rebalance_trades(
+            {"BTCZAR": 0.5, "ETHZAR": 0.3, "SOLZAR": 0.2},
+            equity=100_000,
+            sector_limit_pct=0.60,
+            single_limit_pct=0.20,
+            held_notional={"ETHZAR": 25_000, "SOLZAR": -5_000},
+        )
+    }
+    # BTC: 0.5 x 60,000 = 30,000, capped at 20,000; nothing held: buy 20,000
+    assert (rows["BTCZAR"]["target_notional_zar"], rows["BTCZAR"]["capped"]) == (20_000, True)
+    assert (rows["BTCZAR"]["side"], rows["BTCZAR"]["trade_notional_zar"]) == ("BUY", 20_000)
+    # ETH: 18,000 wanted, 25,000 held: sell 7,000
+    assert (rows["ETHZAR"]["side"], rows["ETHZAR"]["trade_notional_zar"]) == ("SELL", 7_000)
+    # SOL: 12,000 wanted, short 5,000: buy 17,000
+    assert (rows["SOLZAR"]["side"], rows["SOLZAR"]["trade_notional_zar"]) == ("BUY", 17_000)

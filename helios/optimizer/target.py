@@ -162,3 +162,36 @@ def _given_weight(weights: Any, pair: str) -> float:
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
         raise InvalidInput(f"target_weights.{pair}", value, "a weight in [0, 1]")
     return number
+
+
+def rebalance_trades(
+    weights: Mapping[str, float],
+    *,
+    equity: float,
+    sector_limit_pct: float,
+    single_limit_pct: float,
+    held_notional: Mapping[str, float],
+) -> list[dict[str, Any]]:
+    """The notional trades that move the book to the optimizer's weights (DESIGN.md: weights
+    split the sector sleeve, ``sector_limit_pct`` x equity; each pair capped at the
+    single-position limit). ``held_notional``: signed ZAR per pair (longs +, shorts -).
+    Returns one row per pair: target, held, the trade (BUY/SELL/HOLD) and its ZAR."""
+    sleeve = sector_limit_pct * equity
+    rows = []
+    for pair, weight in weights.items():
+        target = min(float(weight) * sleeve, single_limit_pct * equity)
+        held = float(held_notional.get(pair, 0.0))
+        change = target - held
+        side = "HOLD" if abs(change) < 0.01 else ("BUY" if change > 0 else "SELL")
+        rows.append(
+            {
+                "pair": pair,
+                "weight": float(weight),
+                "target_notional_zar": round(target, 2),
+                "held_notional_zar": round(held, 2),
+                "side": side,
+                "trade_notional_zar": round(abs(change), 2),
+                "capped": float(weight) * sleeve > single_limit_pct * equity,
+            }
+        )
+    return rows

@@ -54,7 +54,13 @@ from helios.ledger import (
 from helios.market.candles import DAY
 from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
 from helios.optimizer.service import Optimizer
-from helios.optimizer.target import PositionSize, capped_by_weight, kelly_vol, target_weight
+from helios.optimizer.target import (
+    PositionSize,
+    capped_by_weight,
+    kelly_vol,
+    rebalance_trades,
+    target_weight,
+)
 from helios.risk.checks import (
     MarketStats,
     OpenExposure,
@@ -662,6 +668,26 @@ class RiskManager:
                 }
             )
         return out
+
+    def trades_to_target(self, weights: dict[str, float]) -> list[dict[str, Any]]:
+        """The trades that would move the open book to ``weights`` (the optimizer's), at the
+        sector sleeve and single-position limits in force (``optimizer.target``)."""
+        with self._db.read() as session:
+            limits = _limits_in_force(session)
+            state = self._portfolio_state(session)
+        held: dict[str, float] = {}
+        for p in state.positions:
+            if math.isfinite(p.notional):
+                held[p.pair] = held.get(p.pair, 0.0) + (
+                    p.notional if p.side == "BUY" else -p.notional
+                )
+        return rebalance_trades(
+            weights,
+            equity=state.equity,
+            sector_limit_pct=limits.max_sector_exposure_pct,
+            single_limit_pct=limits.max_single_position_pct,
+            held_notional=held,
+        )
 
     def _capacity(self, inputs: Inputs) -> dict[str, Any]:
         state, limits, stats = inputs.state, inputs.limits, inputs.stats
