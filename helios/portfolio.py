@@ -10,13 +10,14 @@ from datetime import datetime
 from decimal import Decimal
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from helios.clock import Clock
 from helios.config import Settings
 from helios.controls import HALTED_KEY, MODE_KEY, get_setting
 from helios.db.engine import Database
 from helios.db.models import LedgerEntry, PortfolioSnapshot
+from helios.errors import InvalidInput
 from helios.ledger import Valuation, check_invariants, mark_to_market, value_account
 from helios.market.store import latest_prices
 from helios.money import ZERO, zar
@@ -94,14 +95,32 @@ class Ledger:
             session.flush()
             return snapshot
 
-    def snapshots(self, since: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
-        """Snapshots oldest first, as floats for charts (the exact values stay stored)."""
+    def snapshots(
+        self, since: datetime | None = None, limit: int | None = None, points: int | None = None
+    ) -> pd.DataFrame:
+        """Snapshots oldest first, as floats for charts (the exact values stay stored).
+
+        ``points``: at most about that many, evenly spread over the period (every n-th row by
+        id), so a year of minute snapshots charts in one small read; the newest is always in."""
         query = select(PortfolioSnapshot).order_by(PortfolioSnapshot.ts.desc())
         if since is not None:
             query = query.where(PortfolioSnapshot.ts >= since)
-        if limit is not None:
-            query = query.limit(limit)
         with self._db.read() as session:
+            if points is not None:
+                if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+                    raise InvalidInput("points", points, "a whole number >= 2")
+                counted = select(func.count()).select_from(PortfolioSnapshot)
+                if since is not None:
+                    counted = counted.where(PortfolioSnapshot.ts >= since)
+                total = int(session.scalar(counted) or 0)
+                step = max(1, -(-total // points))
+                if step > 1:
+                    newest = session.scalar(select(func.max(PortfolioSnapshot.id)))
+                    query = query.where(
+                        (PortfolioSnapshot.id % step == 0) | (PortfolioSnapshot.id == newest)
+                    )
+            if limit is not None:
+                query = query.limit(limit)
             rows = list(session.scalars(query))
         rows.reverse()
         columns = [

@@ -114,19 +114,25 @@ first = c3.date_input("From", value=today - timedelta(days=30), key="closed_from
 last = c4.date_input("To", value=today, key="closed_to")
 start = datetime.combine(first, time.min, ZoneInfo(zone)).astimezone(UTC)
 end = datetime.combine(last + timedelta(days=1), time.min, ZoneInfo(zone)).astimezone(UTC)
+PAGE_ROWS = 100
+page_number = st.number_input("Page", min_value=1, value=1, step=1, key="closed_page")
 try:
     closed = hx.positions.closed_positions(
         status=None if status == "all" else status,
         pair=None if pair == "all" else pair,
         start=start,
         end=end,
-        limit=500,
+        limit=PAGE_ROWS,
+        offset=(int(page_number) - 1) * PAGE_ROWS,
     )
 except InvalidInput as exc:
     st.error(str(exc))
     st.stop()
 if closed.empty:
-    st.info("No closed position matches these filters.")
+    st.info(
+        "No closed position matches these filters."
+        + (" (this page is past the last one)" if page_number > 1 else "")
+    )
 else:
     shown = closed[
         ["position_id", "pair", "side", "status", "realized_pnl", "fees", "holding_hours"]
@@ -149,7 +155,7 @@ else:
         hide_index=True,
         width="stretch",
     )
-    st.caption("The newest 500 matching positions.")
+    st.caption(f"Page {page_number}: {PAGE_ROWS} positions a page, newest first.")
 
 st.subheader("A position's story")
 story_id = st.number_input("Position ID", min_value=1, step=1, value=None, key="story_id")

@@ -6,6 +6,8 @@ Every figure comes from ``helios`` (``hx.ledger.valuation()``, ``hx.market.price
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -13,8 +15,6 @@ import streamlit as st
 import ui
 
 ui.require_frame("Summary")  # a page never runs without the mode badge
-
-SNAPSHOT_LIMIT = 2000  # about a day and a half at the default 60 s snapshot interval
 
 hx = ui.helios_or_stop()
 settings = hx.settings
@@ -117,10 +117,22 @@ def latest_prices() -> None:
     )
 
 
+PERIODS = {"Day": 1, "Week": 7, "Month": 30, "Year": 365}
+CHART_POINTS = 1500  # a year of minute snapshots is charted from about this many
+
+
+def history_of(period: str) -> pd.DataFrame:
+    since = hx.clock.now() - timedelta(days=PERIODS[period])
+    return hx.ledger.snapshots(since=since, points=CHART_POINTS)
+
+
 @st.fragment(run_every=settings.snapshot_interval_seconds)
 def equity_chart() -> None:
     st.subheader("Equity")
-    history = hx.ledger.snapshots(limit=SNAPSHOT_LIMIT)
+    period = st.segmented_control(
+        "Period", list(PERIODS), default="Week", key="equity_period", label_visibility="collapsed"
+    )
+    history = history_of(period or "Week")
     if history.empty:
         st.info("No snapshots yet: start the scheduler.", icon=":material/schedule:")
         return
@@ -159,14 +171,12 @@ def equity_chart() -> None:
         hovermode="x unified",
     )
     st.plotly_chart(figure, width="stretch", config={"displayModeBar": False})
-    st.caption(f"Last {len(history)} snapshots · times in {zone}")
+    st.caption(f"{len(history)} snapshots shown (evenly spread over the period) · times in {zone}")
+    drawdown_chart(history)
 
 
-@st.fragment(run_every=settings.snapshot_interval_seconds)
-def drawdown_chart() -> None:
-    history = hx.ledger.snapshots(limit=SNAPSHOT_LIMIT)
-    if len(history) < 2:
-        return
+def drawdown_chart(history: pd.DataFrame) -> None:
+    """Drawn by equity_chart, over the same period."""
     st.subheader("Drawdown")
     limit = hx.risk.get_limits().max_drawdown_pct
     times = pd.to_datetime(history["ts"], utc=True).dt.tz_convert(zone)
@@ -233,7 +243,6 @@ account()
 chart_column, prices_column = st.columns([3, 2], gap="large")
 with chart_column:
     equity_chart()
-    drawdown_chart()
 with prices_column:
     latest_prices()
     trading_week()

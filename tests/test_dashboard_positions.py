@@ -76,3 +76,29 @@ def test_a_positions_story_shows_its_decision_and_events(seeded: helios.Helios):
     assert len(checks) == 7  # all 7 checks of the decision
     at.number_input(key="story_id").set_value(999).run()
     assert any("position_id=999" in e.value for e in at.error)
+
+
+def test_closed_positions_page_through_a_long_history(seeded: helios.Helios):
+    from decimal import Decimal
+
+    from sqlalchemy import update
+
+    from helios.db.models import Position
+    from tests.factories import booked_position
+
+    hx = seeded
+    for pair, value in PRICES.items():
+        hx.market.set_price(pair, value)
+    ids = [booked_position(hx, "BTCZAR", "BUY", "903", "1") for _ in range(105)]
+    with hx.db.write() as session:
+        session.execute(
+            update(Position)
+            .where(Position.id.in_(ids))
+            .values(status="TIMEOUT", realized_pnl=Decimal("-1"), closed_at=hx.clock.now())
+        )
+    at = open_page()
+    table = next(df.value for df in at.dataframe if "Held (h)" in df.value.columns)
+    assert len(table) == 100 and table["ID"].iloc[0] == max(ids)
+    at.number_input(key="closed_page").set_value(2).run()
+    table = next(df.value for df in at.dataframe if "Held (h)" in df.value.columns)
+    assert sorted(table["ID"]) == sorted(ids)[:5]

@@ -625,3 +625,25 @@ def test_a_second_connect_keeps_the_account(database_url: str, clock: ManualCloc
         assert valuation.initial_capital == D("100000")  # the database wins over the setting
         assert valuation.cash == D("89947.5")
         assert [kind for kind, _, _ in ledger_entries(second)].count("INITIAL_CAPITAL") == 1
+
+
+def test_snapshots_downsample_evenly_and_keep_the_newest(hx, clock):
+    """A long history charts from about ``points`` rows, spread over it, newest included."""
+    from datetime import timedelta
+
+    import pytest
+
+    from helios.errors import InvalidInput
+
+    for _ in range(250):
+        clock.advance(timedelta(minutes=1))
+        hx.ledger.take_snapshot()
+    every = hx.ledger.snapshots()
+    few = hx.ledger.snapshots(points=50)
+    assert len(every) == 250
+    assert 45 <= len(few) <= 51
+    assert few["ts"].iloc[-1] == every["ts"].iloc[-1]
+    gaps = few["ts"].diff().dropna().dt.total_seconds()
+    assert gaps.iloc[:-1].nunique() == 1  # evenly spread
+    with pytest.raises(InvalidInput):
+        hx.ledger.snapshots(points=1)

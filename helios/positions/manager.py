@@ -1040,6 +1040,7 @@ class PositionManager:
         start: datetime | None = None,
         end: datetime | None = None,
         limit: int = 1000,
+        offset: int = 0,
     ) -> pd.DataFrame:
         """Closed (and failed) positions, newest first, filtered by status, pair, close date.
         A status no closed position can have (OPEN, OPENING, CLOSING) is refused rather than
@@ -1055,7 +1056,9 @@ class PositionManager:
             query = query.where(Position.closed_at >= ensure_utc(start))
         if end is not None:
             query = query.where(Position.closed_at <= ensure_utc(end))
-        query = query.order_by(Position.id.desc()).limit(limit)
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidInput("offset", offset, "a whole number >= 0")
+        query = query.order_by(Position.id.desc()).limit(limit).offset(offset)
         with self._db.read() as session:
             rows = list(session.scalars(query))
         return pd.DataFrame(
