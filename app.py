@@ -13,7 +13,7 @@ import ui
 
 st.set_page_config(
     page_title="Helios Portfolio Manager",
-    page_icon=":material/wb_sunny:",
+    page_icon="☀️",  # an emoji: a :material/...: icon makes browsers fetch it from Google
     layout="wide",
     initial_sidebar_state="expanded",
 )

@@ -1,0 +1,485 @@
+"""The dashboard in a real browser: Debian's Chromium, driven by Playwright, against a running
+``helios dashboard`` process on a seeded SQLite file and on a seeded PostgreSQL database.
+
+One dashboard process per database serves the whole module (the tests put the book in the state
+each one needs first); the login gate gets a second process on the same database. Every page is
+visited from the sidebar and photographed under ``tests/screenshots/<database>/`` (git-ignored),
+and every action a person takes here (close, close all, emergency stop) is checked in the
+database with ``helios`` from this process. Waits follow Streamlit's own e2e suite: the app's
+script state and the elements a run draws, never a fixed sleep.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+import helios
+from helios.config import Settings
+from helios.db.engine import normalise_url
+from tests.browser_support import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    PG_ENV,
+    WAIT_MS,
+    Dashboard,
+    choose,
+    enter,
+    exceptions,
+    expect,
+    grid_rows,
+    nav_links,
+    off_the_machine,
+    require_browser,
+    settle,
+    shoot,
+    slug,
+    sync_playwright,
+    title,
+)
+from tests.factories import SEED_REASONING, SEED_TRADE, count_rows, give_market, position
+
+pytestmark = pytest.mark.slow
+
+# The pages every install has; others (a Risk page, say) are found in the sidebar and checked too.
+EXPECTED_PAGES = [
+    "Summary",
+    "Positions",
+    "Weekly review",
+    "Trade preview",
+    "Optimizer",
+    "Controls",
+]
+# Text each known page draws below its title (the run got that far).
+CONTENT = {
+    "Summary": "Latest prices",
+    "Positions": "Close a position",
+    "Weekly review": "Risk-limit violations",
+    "Trade preview": "All 7 checks pass",
+    "Optimizer": "Efficient frontier",
+    "Controls": "Event log",
+}
+CHARTED = {"Summary", "Optimizer"}  # pages whose Plotly chart must be drawn before the picture
+WHO = "thandi"
+# What does not depend on the database (the page bugs below) is shown once, on SQLite's site.
+ONE_DATABASE = pytest.mark.parametrize("site", ["sqlite"], indirect=True)
+PASSWORD = "correct horse battery"
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless and off the network, for the whole module."""
+    require_browser()
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@dataclass
+class Site:
+    """A seeded database, the dashboard serving it, and Helios on it in this process."""
+
+    kind: str
+    database_url: str
+    hx: helios.Helios
+    dashboard: Dashboard
+
+    def url(self, path: str = "/") -> str:
+        return self.dashboard.url(path)
+
+
+def seed(hx: helios.Helios) -> None:
+    """Daily history and prices for every pair, two open positions, one closed one, and two
+    snapshots around a price move, so every page has something to draw."""
+    give_market(hx)
+    hx.ledger.take_snapshot()
+    for pair in ("BTCZAR", "ETHZAR"):
+        opened = hx.positions.open_position(pair, "BUY", SEED_TRADE, SEED_REASONING)
+        assert opened["success"], opened
+    done = hx.positions.open_position("SOLZAR", "BUY", SEED_TRADE, SEED_REASONING)
+    assert done["success"], done
+    assert hx.positions.close_position(done["position_id"], "CLOSED", actor="seed")["success"]
+    hx.market.set_price("BTCZAR", "1212000")
+    hx.ledger.take_snapshot()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
+    """One database of each kind (cloned from conftest's migrated templates), seeded, and one
+    dashboard process serving it to every test of the module."""
+    kind = request.param
+    folder = tmp_path_factory.mktemp(f"browser-{kind}")
+    drop: str | None = None
+    if kind == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        shutil.copyfile(template, folder / "helios.db")
+        database_url = f"sqlite:///{folder / 'helios.db'}"
+    else:
+        template_name: str = request.getfixturevalue("pg_template")
+        drop = template_name.removesuffix("template") + "browser"  # dropped with stale ones too
+        admin = create_engine(normalise_url(os.environ[PG_ENV]), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{drop}" TEMPLATE "{template_name}"'))
+        database_url = (
+            make_url(normalise_url(os.environ[PG_ENV]))
+            .set(database=drop)
+            .render_as_string(hide_password=False)
+        )
+    hx: helios.Helios | None = None
+    dashboard: Dashboard | None = None
+    try:
+        hx = helios.connect(database_url, market_feed="manual")
+        seed(hx)
+        dashboard = Dashboard(database_url, folder / "dashboard.log")
+        yield Site(kind, database_url, hx, dashboard)
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
+        if hx is not None:
+            hx.close()
+        if drop is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
+            admin.dispose()
+
+
+@pytest.fixture
+def offsite() -> list[str]:
+    """What the page asked of hosts off this machine (it never left: see the page fixture)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def context(browser: Any) -> Iterator[Any]:
+    """One browser profile for the module: its HTTP cache keeps Streamlit's scripts between
+    tests (each new page is still a new Streamlit session: sessions live on the page's
+    websocket, not in cookies)."""
+    profile = browser.new_context(viewport={"width": 1400, "height": 1000}, reduced_motion="reduce")
+    profile.set_default_timeout(WAIT_MS)
+    yield profile
+    profile.close()
+
+
+@pytest.fixture
+def page(context: Any, offsite: list[str]) -> Iterator[Any]:
+    """A new page, so a new Streamlit session, per test. A request for anything off this
+    machine fails in the browser (CHROMIUM_FLAGS resolve no other host) and is noted in
+    ``offsite``."""
+    tab = context.new_page()
+    tab.on("request", lambda request: offsite.extend(off_the_machine(request.url)))
+    yield tab
+    tab.close()
+
+
+@pytest.fixture(autouse=True)
+def no_server_traceback(site: Site) -> Iterator[None]:
+    """No page or fragment run may raise on the server during a test, seen or not."""
+    offset = len(site.dashboard.output())
+    yield
+    logged = site.dashboard.tracebacks_since(offset)
+    assert not logged, f"the dashboard logged a traceback:\n{logged}"
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def visit(page: Any, site: Site, path: str, page_title: str) -> None:
+    page.goto(site.url(path))
+    expect(title(page, page_title)).to_be_visible()
+    settle(page)
+    assert not exceptions(page)
+
+
+def trading(site: Site, pairs: tuple[str, ...]) -> list[int]:
+    """Not halted (an earlier test may have stopped trading), and a new open position per
+    pair; returns their ids."""
+    if site.hx.controls.halt_state().halted:
+        site.hx.controls.resume(by="browser-tests", note="next test")
+    ids = []
+    for pair in pairs:
+        opened = site.hx.positions.open_position(pair, "BUY", SEED_TRADE, SEED_REASONING)
+        assert opened["success"], opened
+        ids.append(int(opened["position_id"]))
+    return ids
+
+
+def status(site: Site, position_id: int) -> str:
+    return str(position(site.hx, position_id).status)
+
+
+# --- the tests ------------------------------------------------------------------------------------
+
+
+@ONE_DATABASE
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,  # only the assertion below: a setup failure stays an error
+    reason="page bug: on a freshly started dashboard, a first visit straight to a page's address "
+    "(a bookmarked /positions) shows Streamlit's legacy pages/ navigation (app, controls, "
+    "optimizer, ... by file name) in the sidebar until some session has run app.py; "
+    "ui.require_frame draws the title and badge but not the navigation",
+)
+def test_a_deep_link_to_a_fresh_dashboard_shows_the_real_navigation(site: Site, page: Any) -> None:
+    """The module's first test, so it meets the dashboard fresh: a bookmark of a page opens it
+    with the dashboard's own navigation."""
+    visit(page, site, "/positions", "Positions")
+    labels = [label for label, _ in nav_links(page)]
+    assert [p for p in EXPECTED_PAGES if p not in labels] == [], labels
+
+
+@ONE_DATABASE
+def test_the_dashboard_asks_nothing_of_other_hosts(
+    site: Site, page: Any, offsite: list[str]
+) -> None:
+    """Everything the page loads comes from the dashboard itself."""
+    visit(page, site, "/", "Summary")
+    assert offsite == []
+
+
+def test_every_page_renders_without_an_exception(site: Site, page: Any) -> None:
+    """Every page in the sidebar, reached by clicking it as a person does, draws its title and
+    content, shows no exception, and is photographed."""
+    page.goto(site.url())
+    settle(page)
+    pages = nav_links(page)
+    labels = [label for label, _ in pages]
+    assert [p for p in EXPECTED_PAGES if p not in labels] == [], labels
+    for number, (label, href) in enumerate(pages, start=1):
+        if number > 1:  # the first, the default page, is already shown
+            page.locator(f"[data-testid='stSidebarNavLink'][href='{href}']").click()
+        expect(page).to_have_url(href)
+        expect(title(page, label)).to_be_visible()
+        settle(page)
+        if label in CONTENT:
+            expect(page.get_by_text(CONTENT[label], exact=False).first).to_be_visible()
+        if label in CHARTED:
+            expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+        settle(page)
+        assert exceptions(page) == [], f"{label}: {exceptions(page)}"
+        shoot(page, site.kind, f"{number:02d}-{slug(label)}")
+
+
+def test_the_trade_preview_follows_its_inputs(site: Site, page: Any) -> None:
+    """Moving the leverage slider changes the notional; a R60,000 margin is refused with the
+    reason and a NO in the checks table; back at R903 all 7 pass; nothing is stored."""
+    trading(site, ())
+    before = count_rows(site.hx)
+    visit(page, site, "/preview", "Trade preview")
+    verdict = page.get_by_test_id("stAlert").filter(has_text=re.compile("checks pass|Refused"))
+    expect(verdict).to_contain_text("All 7 checks pass")
+    notional = page.get_by_test_id("stMetric").filter(has_text="Notional")
+    expect(notional).to_contain_text("R903.00")
+
+    leverage = page.get_by_role("slider", name="Leverage")
+    leverage.focus()
+    leverage.press("ArrowRight")  # 1.0x -> 1.5x
+    expect(notional).to_contain_text("R1,354.50")
+
+    enter(page.get_by_role("spinbutton", name="Margin (ZAR)"), "60000")
+    expect(verdict).to_contain_text("Refused")
+    expect(verdict).to_contain_text("single_position")
+    expect(notional).to_contain_text("R90,000.00")
+    checks = page.get_by_test_id("stDataFrame").first
+    expect(checks.locator("table")).to_contain_text("NO")
+    settle(page)
+    header, *rows = grid_rows(checks)
+    passed = {row[header.index("Check")]: row[header.index("Passed")] for row in rows}
+    assert len(passed) == 7, passed
+    assert passed["single_position"] == "NO", passed
+    assert passed["drawdown"] == "yes", passed
+    assert exceptions(page) == []
+    shoot(page, site.kind, "preview-refused")
+
+    enter(page.get_by_role("spinbutton", name="Margin (ZAR)"), "903")
+    expect(verdict).to_contain_text("All 7 checks pass")
+    settle(page)
+    assert count_rows(site.hx) == before  # a preview stores nothing
+
+
+def test_close_on_the_positions_page_closes_that_position(site: Site, page: Any) -> None:
+    """Choose a position, give a name, Close, Confirm: that position (and no other) is CLOSED
+    in the database, with the name in its record."""
+    chosen, other = trading(site, ("BTCZAR", "ETHZAR"))
+    visit(page, site, "/positions", "Positions")
+    choose(page, "Position", str(chosen))
+    expect(page.get_by_role("combobox", name="Position", exact=True)).to_have_value(str(chosen))
+    enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
+    page.get_by_role("button", name="Close", exact=True).click()
+    confirm = page.get_by_role("button", name=f"Confirm: close position {chosen}", exact=True)
+    expect(confirm).to_be_visible()
+    assert status(site, chosen) == "OPEN"  # armed, not done
+    confirm.click()
+    expect(page.get_by_text(f"Position {chosen} closed at")).to_be_visible()
+    settle(page)
+    assert exceptions(page) == []
+    shoot(page, site.kind, "positions-closed")
+
+    assert status(site, chosen) == "CLOSED"
+    assert status(site, other) == "OPEN"
+    story = site.hx.positions.position_history(chosen)
+    assert any(f"requested by {WHO}" in e["message"] for e in story["events"]), story["events"]
+
+
+def test_close_all_on_the_controls_page_closes_every_position(site: Site, page: Any) -> None:
+    """Name, Close all positions, Confirm: nothing is left open, every one CLOSED, no halt."""
+    opened = trading(site, ("BTCZAR", "ETHZAR"))
+    visit(page, site, "/controls", "Controls")
+    enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
+    enter(page.get_by_role("textbox", name="Reason", exact=True), "browser test")
+    page.get_by_role("button", name="Close all positions", exact=True).click()
+    confirm = page.get_by_role("button", name="Confirm: Close all positions", exact=True)
+    expect(confirm).to_be_visible()
+    assert site.hx.positions.get_open_positions() != []  # armed, not done
+    confirm.click()
+    expect(page.get_by_text(re.compile(r"^\d+ position\(s\) closed$"))).to_be_visible()
+    settle(page)
+    assert exceptions(page) == []
+    shoot(page, site.kind, "controls-close-all")
+
+    assert site.hx.positions.get_open_positions() == []
+    assert [status(site, i) for i in opened] == ["CLOSED", "CLOSED"]
+    assert not site.hx.controls.halt_state().halted
+    event = site.hx.controls.event_log(limit=1, kind="CLOSE_ALL")[0]
+    assert event["actor"] == WHO and "browser test" in event["message"]
+
+
+def test_the_emergency_stop_halts_and_closes_everything(site: Site, page: Any) -> None:
+    """Name, EMERGENCY STOP, Confirm: trading halts (by that name) and every open position is
+    closed as EMERGENCY_CLOSE; the page then offers Resume."""
+    opened = trading(site, ("BTCZAR", "ETHZAR"))
+    visit(page, site, "/controls", "Controls")
+    enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
+    enter(page.get_by_role("textbox", name="Reason", exact=True), "drill")
+    page.get_by_role("button", name="EMERGENCY STOP", exact=True).click()
+    confirm = page.get_by_role("button", name="Confirm: EMERGENCY STOP", exact=True)
+    expect(confirm).to_be_visible()
+    assert not site.hx.controls.halt_state().halted  # armed, not done
+    confirm.click()
+    expect(page.get_by_text(re.compile(r"^\d+ position\(s\) closed$"))).to_be_visible()
+    expect(page.get_by_role("button", name="Resume trading", exact=True)).to_be_visible()
+    settle(page)
+    assert exceptions(page) == []
+    shoot(page, site.kind, "controls-emergency-stop")
+    # every page now carries the halt: the banner under its title and the sidebar
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Positions").click()
+    expect(title(page, "Positions")).to_be_visible()
+    expect(page.get_by_text(f"Trading halted: emergency stop by {WHO}: drill")).to_be_visible()
+    expect(page.get_by_test_id("stSidebar").get_by_text("Halted:")).to_be_visible()
+    settle(page)
+    assert exceptions(page) == []
+    shoot(page, site.kind, "positions-halted")
+
+    try:
+        state = site.hx.controls.halt_state()
+        assert state.halted and state.by == WHO, state
+        assert site.hx.positions.get_open_positions() == []
+        assert [status(site, i) for i in opened] == ["EMERGENCY_CLOSE", "EMERGENCY_CLOSE"]
+    finally:
+        site.hx.controls.resume(by="browser-tests", note="after the emergency stop test")
+
+
+@pytest.fixture(scope="module")
+def gated(site: Site, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+    """A second dashboard on the same database, with DASHBOARD_PASSWORD_HASH set. Skipped only
+    while helios has no such setting."""
+    if "dashboard_password_hash" not in Settings.model_fields:
+        pytest.skip(
+            "the login gate is not there yet: helios.config.Settings has no "
+            "dashboard_password_hash field (DASHBOARD_PASSWORD_HASH)"
+        )
+    from helios.auth import hash_password
+
+    log = tmp_path_factory.mktemp(f"gated-{site.kind}") / "dashboard.log"
+    dashboard = Dashboard(site.database_url, log, DASHBOARD_PASSWORD_HASH=hash_password(PASSWORD))
+    yield dashboard
+    dashboard.stop()
+    logged = dashboard.tracebacks_since(0)
+    assert not logged, f"the gated dashboard logged a traceback:\n{logged}"
+
+
+def signed_out(page: Any) -> None:
+    """Only the sign-in form: no page title, no figure, no control."""
+    expect(page.get_by_label("Password", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Sign in", exact=True)).to_be_visible()
+    settle(page)
+    for label in EXPECTED_PAGES:
+        assert title(page, label).count() == 0, f"{label} drawn behind the gate"
+    assert page.get_by_test_id("stMetric").count() == 0
+    assert page.get_by_test_id("stDataFrame").count() == 0
+    assert page.get_by_text("Emergency stop").count() == 0
+    assert exceptions(page) == []
+
+
+@ONE_DATABASE
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,  # only the assertion below: a setup failure stays an error
+    reason="page bug: app.py stops at the login form before st.navigation, so Streamlit's legacy "
+    "pages/ navigation (app, controls, optimizer, ... by file name) shows in the sidebar of the "
+    "sign-in form; the pages themselves stay gated (checked below)",
+)
+def test_the_login_form_shows_no_pages(site: Site, gated: Dashboard, page: Any) -> None:
+    """Before signing in the sidebar lists no page at all. Runs before the next test on the
+    fresh gated server: the legacy navigation lasts until some session has signed in (and so
+    reached st.navigation), which is how every restarted dashboard meets its first visitor."""
+    page.goto(gated.url())
+    signed_out(page)
+    assert nav_links(page, required=False) == []
+
+
+def test_the_login_gate_blocks_until_the_right_password(
+    site: Site, gated: Dashboard, page: Any
+) -> None:
+    """With DASHBOARD_PASSWORD_HASH set: the sign-in form and no page content on a deep link
+    (where the leaked legacy links of the test above lead) and on the front page; a wrong
+    password stays blocked; the right one shows the Summary, and the name fills the Controls
+    page's "Your name"."""
+    page.goto(gated.url("/controls"))
+    signed_out(page)
+    page.goto(gated.url())
+    signed_out(page)
+    shoot(page, site.kind, "login-form")
+    password = page.get_by_label("Password", exact=True)
+    sign_in = page.get_by_role("button", name="Sign in", exact=True)
+    enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
+    enter(password, "not the password")
+    sign_in.click()
+    expect(page.get_by_text("Wrong name or password.")).to_be_visible()
+    signed_out(page)
+    shoot(page, site.kind, "login-refused")
+
+    enter(password, PASSWORD)
+    sign_in.click()
+    expect(title(page, "Summary")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").filter(has_text="Equity")).to_be_visible()
+    settle(page)
+    assert exceptions(page) == []
+    labels = [label for label, _ in nav_links(page)]
+    assert [p for p in EXPECTED_PAGES if p not in labels] == [], labels
+    shoot(page, site.kind, "login-summary")
+
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Controls").click()
+    expect(title(page, "Controls")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Your name", exact=True)).to_have_value(WHO)
+    settle(page)
+    assert exceptions(page) == []
+
+    seen = [(e["kind"], e["actor"]) for e in site.hx.controls.event_log(limit=20)]
+    assert ("LOGIN_REFUSED", WHO) in seen and ("LOGIN", WHO) in seen, seen
