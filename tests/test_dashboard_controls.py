@@ -4,29 +4,11 @@ exactly as the Python call does."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
-
 import helios
+from tests.dashboard_support import click, open_page
 from tests.factories import PRICES, booked_position
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
 PAGE = "pages/controls.py"
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def click(at: AppTest, key: str) -> AppTest:
-    at.button(key=key).click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def statuses(hx: helios.Helios) -> list[str]:
@@ -42,7 +24,7 @@ def book(hx: helios.Helios) -> list[int]:
 
 def test_the_emergency_stop_needs_a_name_and_a_confirmation(seeded: helios.Helios):
     book(seeded)
-    at = open_page()
+    at = open_page(PAGE)
     click(at, "arm_emergency")
     assert any("Enter your name" in e.value for e in at.error)
     assert statuses(seeded) == []  # nothing happened
@@ -64,7 +46,7 @@ def test_the_emergency_stop_needs_a_name_and_a_confirmation(seeded: helios.Helio
 
 def test_close_all_closes_without_halting(seeded: helios.Helios):
     book(seeded)
-    at = open_page()
+    at = open_page(PAGE)
     at.text_input(key="controls_who").input("sipho").run()
     click(at, "arm_close_all")
     click(at, "confirm_close_all")
@@ -76,7 +58,7 @@ def test_close_all_closes_without_halting(seeded: helios.Helios):
 
 
 def test_halt_and_resume_record_who(seeded: helios.Helios):
-    at = open_page()
+    at = open_page(PAGE)
     at.text_input(key="controls_who").input("lerato")
     at.text_input(key="controls_why").input("news at 14:00").run()
     click(at, "halt")
@@ -91,7 +73,7 @@ def test_halt_and_resume_record_who(seeded: helios.Helios):
 
 
 def test_live_is_refused_with_the_reason_and_the_mode_stays_paper(seeded: helios.Helios):
-    at = open_page()
+    at = open_page(PAGE)
     at.text_input(key="controls_who").input("thandi").run()
     at.radio[0].set_value("LIVE").run()
     click(at, "switch_mode")

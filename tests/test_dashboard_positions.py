@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
-
 import helios
+from tests.dashboard_support import click, open_page
 from tests.factories import PRICES, SEED_REASONING, SEED_TRADE, give_market
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
 PAGE = "pages/positions.py"
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def click(at: AppTest, key: str) -> AppTest:
-    at.button(key=key).click().run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def test_no_positions_explains_itself(seeded: helios.Helios):
-    at = open_page()
+    at = open_page(PAGE)
     assert any("No open positions" in i.value for i in at.info)
     assert any("No closed position matches" in i.value for i in at.info)
 
@@ -41,7 +23,7 @@ def test_open_positions_show_pnl_and_a_close_needs_a_name_and_a_confirmation(
     opened = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
     assert opened["success"], opened
     hx.market.set_price("BTCZAR", str(int(PRICES["BTCZAR"]) + 12000))  # +1%
-    at = open_page()
+    at = open_page(PAGE)
     [row] = at.dataframe[0].value.to_dict("records")
     assert (row["ID"], row["Pair"], row["Side"], row["Status"]) == (
         opened["position_id"],
@@ -68,7 +50,7 @@ def test_a_positions_story_shows_its_decision_and_events(seeded: helios.Helios):
     hx = seeded
     give_market(hx)
     opened = hx.positions.open_position("ETHZAR", "SELL", SEED_TRADE, SEED_REASONING)
-    at = open_page()
+    at = open_page(PAGE)
     at.number_input(key="story_id").set_value(opened["position_id"]).run()
     assert not at.exception
     assert any("SELL ETHZAR" in m.value for m in at.markdown)
@@ -96,7 +78,7 @@ def test_closed_positions_page_through_a_long_history(seeded: helios.Helios):
             .where(Position.id.in_(ids))
             .values(status="TIMEOUT", realized_pnl=Decimal("-1"), closed_at=hx.clock.now())
         )
-    at = open_page()
+    at = open_page(PAGE)
     table = next(df.value for df in at.dataframe if "Held (h)" in df.value.columns)
     assert len(table) == 100 and table["ID"].iloc[0] == max(ids)
     at.number_input(key="closed_page").set_value(2).run()

@@ -3,23 +3,13 @@ the 7 checks follow the inputs, and Execute goes through open_position."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from streamlit.testing.v1 import AppTest
 
 import helios
+from tests.dashboard_support import open_page
 from tests.factories import give_market
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
 PAGE = "pages/preview.py"
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def checks(at: AppTest) -> dict[str, str]:
@@ -28,7 +18,7 @@ def checks(at: AppTest) -> dict[str, str]:
 
 def test_the_seed_trade_passes_and_a_big_one_is_refused_as_the_inputs_move(seeded: helios.Helios):
     give_market(seeded)
-    at = open_page()
+    at = open_page(PAGE)
     assert len(checks(at)) == 7 and set(checks(at).values()) == {"yes"}
     assert any("All 7 checks pass" in s.value for s in at.success)
     decisions_before = len(seeded.risk.decisions())
@@ -47,7 +37,7 @@ def test_the_seed_trade_passes_and_a_big_one_is_refused_as_the_inputs_move(seede
 
 def test_execute_opens_through_the_position_manager_and_shows_a_refusal(seeded: helios.Helios):
     give_market(seeded)
-    at = open_page()
+    at = open_page(PAGE)
     assert at.button(key="pv_execute").disabled  # no name yet
     at.text_input(key="pv_who").input("thandi").run()
     at.button(key="pv_execute").click().run()

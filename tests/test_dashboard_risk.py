@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
 
 import helios
+from tests.dashboard_support import open_page
 from tests.factories import SEED_REASONING, SEED_TRADE, give_market
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
 PAGE = "pages/risk.py"
-
-
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_utilisation_of_the_seed_trade_by_hand(seeded: helios.Helios):
@@ -41,7 +30,7 @@ def test_the_page_shows_the_limits_budget_and_decisions(seeded: helios.Helios):
     give_market(seeded)
     seeded.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
     seeded.risk.check_trade_risk("BTCZAR", "BUY", {"position_size_zar": 90000, "leverage": 3})
-    at = open_page()
+    at = open_page(PAGE)
     labels = [m.label for m in at.metric]
     assert "Budget" in labels and "6. correlation" in labels
     decisions = at.dataframe[0].value
@@ -50,7 +39,7 @@ def test_the_page_shows_the_limits_budget_and_decisions(seeded: helios.Helios):
 
 
 def test_loosening_a_limit_needs_a_confirmation_and_records_who(seeded: helios.Helios):
-    at = open_page()
+    at = open_page(PAGE)
     at.number_input(key="limit_max_leverage").set_value(5.0)
     at.text_input(key="limits_who").input("thandi")
     at.text_input(key="limits_note").input("more room for hedges")
@@ -64,7 +53,7 @@ def test_loosening_a_limit_needs_a_confirmation_and_records_who(seeded: helios.H
 
 
 def test_an_out_of_range_limit_is_refused_naming_it(seeded: helios.Helios):
-    at = open_page()
+    at = open_page(PAGE)
     at.number_input(key="limit_max_drawdown_pct").set_value(5.0)  # 500%
     at.text_input(key="limits_who").input("thandi")
     at.button[0].click().run()

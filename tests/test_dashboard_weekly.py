@@ -9,35 +9,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 import helios
 from helios.db.models import Position
+from tests.dashboard_support import APP, metric, open_page
 from tests.factories import PRICES, booked_position
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
 PAGE = "pages/weekly.py"
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    found = [m.value for m in at.metric if m.label == label]
-    assert found, f"no metric {label!r} in {[m.label for m in at.metric]}"
-    return found[0]
-
-
 def test_an_empty_week_explains_itself(seeded: helios.Helios):
-    at = open_page()
+    at = open_page(PAGE)
     assert metric(at, "Closed positions") == "0"
     assert metric(at, "Risk-limit violations") == "0"
     assert metric(at, "Sharpe") == "n/a"
@@ -64,7 +49,7 @@ def test_the_week_shows_hit_rates_pnl_and_the_breakdowns(seeded: helios.Helios):
                 )
             )
     hx.controls.emergency_stop("thandi", "drill")
-    at = open_page()
+    at = open_page(PAGE)
     assert metric(at, "Closed positions") == "2"
     assert metric(at, "Stop-loss hit rate") == "50.00%"
     assert metric(at, "Take-profit hit rate") == "50.00%"
@@ -79,7 +64,7 @@ def test_the_week_shows_hit_rates_pnl_and_the_breakdowns(seeded: helios.Helios):
 
 
 def test_a_period_that_ends_before_it_starts_is_refused(seeded: helios.Helios):
-    at = open_page()
+    at = open_page(PAGE)
     at.date_input[0].set_value(at.date_input[1].value + timedelta(days=1))
     at.date_input[0].set_value(at.date_input[1].value)  # max_value is today: same day is fine
     at.run()
