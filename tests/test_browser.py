@@ -70,7 +70,8 @@ CONTENT = {
 }
 CHARTED = {"Summary", "Optimizer"}  # pages whose Plotly chart must be drawn before the picture
 WHO = "thandi"
-# What does not depend on the database (the page bugs below) is shown once, on SQLite's site.
+# What does not depend on the database (the page bugs and the login gate below) is shown once,
+# on SQLite's site: a PostgreSQL run of them would only cost time.
 ONE_DATABASE = pytest.mark.parametrize("site", ["sqlite"], indirect=True)
 PASSWORD = "correct horse battery"
 
@@ -444,6 +445,7 @@ def test_the_login_form_shows_no_pages(site: Site, gated: Dashboard, page: Any) 
     assert nav_links(page, required=False) == []
 
 
+@ONE_DATABASE  # the gate reads no table but the event log; the AppTest tests run it on both
 def test_the_login_gate_blocks_until_the_right_password(
     site: Site, gated: Dashboard, page: Any
 ) -> None:
