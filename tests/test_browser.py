@@ -30,6 +30,7 @@ from tests.browser_support import (
     CHROMIUM,
     CHROMIUM_FLAGS,
     PG_ENV,
+    SCREENSHOTS,
     WAIT_MS,
     Dashboard,
     choose,
@@ -126,6 +127,7 @@ def site(
     dashboard process serving it to every test of the module."""
     kind = request.param
     folder = tmp_path_factory.mktemp(f"browser-{kind}")
+    shutil.rmtree(SCREENSHOTS / kind, ignore_errors=True)  # the pictures are this run's
     drop: str | None = None
     if kind == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
