@@ -219,20 +219,12 @@ class Worker:
         self.hx.market.prune_intraday()
 
     # --- plumbing ---------------------------------------------------------------------------
-    def as_leader(self, job: Callable[[], Any]) -> Callable[[], Any]:
-        """Run ``job`` only while this process leads and its database answers."""
+    def guarded(self, job: Callable[[], Any], *, leader_only: bool = True) -> Callable[[], Any]:
+        """Run ``job`` only while the database answers and (``leader_only``) this process
+        leads: a standby and an outage leave it idle."""
 
         def run() -> Any:
-            if not self.leading or self.database.down:
-                return None
-            return job()
-
-        run.__name__ = getattr(job, "__name__", "job")
-        return run
-
-    def when_database_up(self, job: Callable[[], Any]) -> Callable[[], Any]:
-        def run() -> Any:
-            if self.database.down:
+            if self.database.down or (leader_only and not self.leading):
                 return None
             return job()
 
@@ -280,7 +272,11 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
     )
     now = datetime.now().astimezone()
-    leader, up = worker.as_leader, worker.when_database_up
+    leader = worker.guarded
+
+    def up(job: Callable[[], Any]) -> Callable[[], Any]:
+        return worker.guarded(job, leader_only=False)
+
     jobs: list[tuple[str, Callable[[], Any], float, timedelta]] = [
         ("leader", up(worker.lead), settings.leader_poll_seconds, timedelta(0)),
         ("prices", leader(worker.pull_prices), settings.price_interval_seconds, timedelta(0)),
