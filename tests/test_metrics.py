@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+import random
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 import pytest
 from factories import PRICES, booked_position, connect_book
-from sqlalchemy import update
+from sqlalchemy import Float, cast, select, text, update
 
 import helios
 from helios.clock import ManualClock
 from helios.db.models import PortfolioSnapshot, Position
 from helios.errors import InvalidInput
-from helios.metrics import daily_returns, max_drawdown, sharpe, sortino
+from helios.metrics import (
+    DayRange,
+    daily_returns,
+    max_drawdown,
+    max_drawdown_by_day,
+    sharpe,
+    sortino,
+)
 
 D = Decimal
 
@@ -149,3 +158,268 @@ def test_a_bad_period_is_refused_naming_the_field(hx: helios.Helios, start, end,
     with pytest.raises(InvalidInput) as caught:
         hx.metrics.review(start, end)
     assert caught.value.field == field
+
+
+# --- the review reads per day in SQL: the same answers as reading every snapshot --------------
+
+
+def by_day(values: list[float], sizes: list[int]) -> tuple[list[DayRange], dict[date, list[float]]]:
+    """``values`` cut into consecutive days of ``sizes`` values: the summaries and the values."""
+    days, store, at = [], {}, 0
+    for i, size in enumerate(sizes):
+        chunk = values[at : at + size]
+        at += size
+        day = date(2026, 1, 1) + timedelta(days=i)
+        days.append(DayRange(day, min(chunk), max(chunk), chunk[-1]))
+        store[day] = chunk
+    return days, store
+
+
+def reader(store: dict[date, list[float]], calls: list[tuple[date, date]]):  # type: ignore[no-untyped-def]
+    def read(first: date, last: date) -> list[float]:
+        calls.append((first, last))
+        return [v for day, chunk in store.items() if first <= day <= last for v in chunk]
+
+    return read
+
+
+def test_max_drawdown_by_day_is_max_drawdown_over_every_value():
+    rng = np.random.default_rng(7)
+    shapes = {
+        "walk": lambda n: 100_000 * np.exp(np.cumsum(rng.normal(0, 0.004, n))),
+        "trend up": lambda n: 100_000 * np.exp(np.cumsum(rng.normal(0.002, 0.003, n))),
+        "trend down": lambda n: 100_000 * np.exp(np.cumsum(rng.normal(-0.002, 0.003, n))),
+        "swings": lambda n: 100_000 * (1 + 0.2 * np.sin(np.arange(n) / 3.0)),
+        "steps": lambda n: np.round(100_000 * np.exp(np.cumsum(rng.normal(0, 0.01, n))), -3),
+    }
+    for name, make in shapes.items():
+        for _ in range(40):
+            sizes = [int(x) for x in rng.integers(1, 12, int(rng.integers(1, 30)))]
+            values = [float(v) for v in make(sum(sizes))]
+            days, store = by_day(values, sizes)
+            got = max_drawdown_by_day(days, reader(store, []))
+            assert got == max_drawdown(values), (name, sizes)  # the same float, not just close
+
+
+def test_max_drawdown_by_day_by_hand_and_what_it_reads():
+    # the peak on day 1, the trough on day 3, a fall within day 4 that is not the deepest
+    values = [100.0, 120.0, 110.0, 115.0, 90.0, 95.0, 130.0, 125.0, 129.0, 128.0]
+    days, store = by_day(values, [2, 2, 2, 2, 2])
+    calls: list[tuple[date, date]] = []
+    assert max_drawdown_by_day(days, reader(store, calls)) == pytest.approx(0.25)
+    # the floor is 1 - 90/120 (day 3's low under the peak before it); day 3 alone can reach it
+    assert calls == [(date(2026, 1, 3), date(2026, 1, 3))]
+    # within a day the order matters, which the summaries do not know: the high after the low
+    days, store = by_day([100.0, 80.0, 120.0, 119.0], [4])
+    assert max_drawdown_by_day(days, reader(store, [])) == pytest.approx(0.2)
+    days, store = by_day([100.0, 120.0, 80.0, 119.0], [4])
+    assert max_drawdown_by_day(days, reader(store, [])) == pytest.approx(1 - 80 / 120)
+    assert max_drawdown_by_day([], reader({}, [])) == 0.0
+    # a long walk: most days cannot hold the deepest fall and are not read
+    rng = np.random.default_rng(3)
+    values = [float(v) for v in 100_000 * np.exp(np.cumsum(rng.normal(0, 0.001, 365 * 24)))]
+    days, store = by_day(values, [24] * 365)
+    calls = []
+    assert max_drawdown_by_day(days, reader(store, calls)) == max_drawdown(values)
+    assert sum((last - first).days + 1 for first, last in calls) < 365 // 4
+
+
+def snapshot(ts: datetime, equity: str, **values: str) -> PortfolioSnapshot:
+    fields = {name: D(values.get(name, "0")) for name in ("drawdown", "daily_loss", "leverage")}
+    return PortfolioSnapshot(
+        ts=ts,
+        mode="PAPER",
+        equity=D(equity),
+        cash=D(equity),
+        margin=D(0),
+        unrealized_pnl=D(0),
+        gross_exposure=D(0),
+        peak_equity=D(equity),
+        start_of_day_equity=D(equity),
+        daily_pnl=D(0),
+        open_positions=0,
+        halted=False,
+        **fields,
+    )
+
+
+def row_by_row(hx: helios.Helios, start: datetime, end: datetime) -> dict[str, object]:
+    """The review's snapshot answers the way it computed them before it read per day: every
+    snapshot of the period as floats (the same CAST), in time order."""
+    s = PortfolioSnapshot
+    limits = hx.risk.get_limits()
+    with hx.db.read() as session:
+        rows = session.execute(
+            select(
+                s.ts,
+                cast(s.equity, Float),
+                cast(s.drawdown, Float),
+                cast(s.daily_loss, Float),
+                cast(s.leverage, Float),
+            )
+            .where(s.ts >= start, s.ts <= end)
+            .order_by(s.ts, s.id)
+        ).all()
+    returns = daily_returns([r[0] for r in rows], [r[1] for r in rows])
+    periods = hx.settings.periods_per_year
+    rf = hx.settings.risk_free_rate / periods
+    return {
+        "risk_limit_violations": {
+            "max_drawdown_pct": sum(r[2] > limits.max_drawdown_pct + 1e-12 for r in rows),
+            "daily_loss_limit_pct": sum(r[3] > limits.daily_loss_limit_pct + 1e-12 for r in rows),
+            "max_leverage": sum(r[4] > limits.max_leverage + 1e-12 for r in rows),
+        },
+        "daily_returns": len(returns),
+        "sharpe": sharpe(returns, rf, periods),
+        "sortino": sortino(returns, rf, periods),
+        "max_drawdown": max_drawdown([r[1] for r in rows]),
+    }
+
+
+def snapshot_answers(review: dict[str, object]) -> dict[str, object]:
+    return {
+        key: review[key]
+        for key in ("risk_limit_violations", "daily_returns", "sharpe", "sortino", "max_drawdown")
+    }
+
+
+def test_the_last_snapshot_of_each_utc_day_counts_and_limits_are_strictly_above(
+    database_url: str, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+):
+    """By hand: several snapshots a day written out of time order, a day's last instant and the
+    next day's first, and violations exactly at a limit, within its 1e-12 and just above it.
+    On PostgreSQL the session's zone is UTC+14, where half of these times fall on another date:
+    the days are UTC days all the same."""
+    monkeypatch.setenv("PGTZ", "Pacific/Kiritimati")
+    day = datetime(2026, 11, 26, tzinfo=UTC)
+    with connect_book(database_url, clock) as hx:
+        limits = hx.risk.get_limits()
+        dd, loss, lev = (
+            D(repr(limits.max_drawdown_pct)),
+            D(repr(limits.daily_loss_limit_pct)),
+            D(repr(limits.max_leverage)),
+        )
+        rows = [  # in the order written (ids): the day's last snapshot before its first
+            snapshot(
+                day + timedelta(hours=23, minutes=59, seconds=59, microseconds=999999),
+                "101000",
+                drawdown=str(dd),
+            ),  # at the limit: not a violation
+            snapshot(day + timedelta(hours=8), "100000", leverage=str(lev)),
+            snapshot(day + timedelta(hours=12), "99000", drawdown=str(dd + D("1e-13"))),
+            snapshot(day + timedelta(days=1, hours=18), "102000", daily_loss=str(loss)),
+            snapshot(day + timedelta(days=1), "98000", drawdown=str(dd + D("1e-9"))),  # over
+            snapshot(
+                day + timedelta(days=1, hours=12),
+                "103000",
+                leverage=str(lev + D("1e-7")),
+                daily_loss=str(loss + D("1e-8")),
+            ),  # 2 over
+            snapshot(day + timedelta(days=2, hours=1), "99960", leverage=str(lev)),
+        ]
+        with hx.db.write() as session:
+            for row in rows:
+                session.add(row)
+                session.flush()  # ids in this order
+        if hx.db.dialect == "postgresql":
+            with hx.db.read() as session:  # the test tests what it says
+                assert session.scalar(text("SHOW timezone")) == "Pacific/Kiritimati"
+        review = hx.metrics.review(day, day + timedelta(days=3))
+        reference = row_by_row(hx, day, day + timedelta(days=3))
+
+    assert review["risk_limit_violations"] == {
+        "max_drawdown_pct": 1,
+        "daily_loss_limit_pct": 1,
+        "max_leverage": 1,
+    }
+    assert review["risk_limit_violations_total"] == 3
+    # closes: 26th 101,000 (23:59:59.999999), 27th 102,000 (18:00), 28th 99,960
+    closes = pd.Series([101000.0, 102000.0, 99960.0])
+    returns = closes.pct_change().dropna()
+    assert review["daily_returns"] == 2
+    rf = 0.07 / 365
+    expected = float((returns - rf).mean()) / float(returns.std(ddof=1)) * math.sqrt(365)
+    assert review["sharpe"] == pytest.approx(expected)
+    # the deepest fall: 101,000 (the 26th's last) to 98,000 (the 27th's first)
+    assert review["max_drawdown"] == pytest.approx(1 - 98000 / 101000)
+    assert snapshot_answers(review) == reference
+
+
+def test_the_review_per_day_equals_reading_every_snapshot(database_url: str, clock: ManualClock):
+    """Three weeks of snapshots at random times (1 to 30 a day, some days empty, written in a
+    shuffled order), equity, drawdown, daily loss and leverage around the limits: the review's
+    answers are exactly (==) those of reading every row, over the whole and over parts."""
+    rnd = random.Random(20261126)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    rows, equity = [], 100_000.0
+    for d in range(21):
+        if d in (5, 6, 13):
+            continue
+        for _ in range(rnd.randint(1, 30)):
+            equity *= math.exp(rnd.gauss(0, 0.01))
+            when = start + timedelta(days=d, seconds=rnd.randrange(86400))
+            rows.append(
+                snapshot(
+                    when,
+                    f"{equity:.2f}",
+                    drawdown=f"{rnd.choice([0.1, 0.15, 0.150001, 0.2]) * rnd.random():.6f}"
+                    if rnd.random() < 0.5
+                    else rnd.choice(["0.15", "0.150001", "0.149999"]),
+                    daily_loss=rnd.choice(["0.05", "0.050001", "0.01", "0.07"]),
+                    leverage=rnd.choice(["3", "3.000001", "2.5", "1"]),
+                )
+            )
+    rnd.shuffle(rows)
+    with connect_book(database_url, clock) as hx:
+        with hx.db.write() as session:
+            session.add_all(rows)
+        periods = [
+            (start, start + timedelta(days=21)),
+            (start + timedelta(days=2, hours=7), start + timedelta(days=9, hours=15)),
+            (start + timedelta(days=4), start + timedelta(days=4, hours=23)),
+        ]
+        for begin, end in periods:
+            review = hx.metrics.review(begin, end)
+            assert snapshot_answers(review) == row_by_row(hx, begin, end), (begin, end)
+        everything = hx.metrics.review(start, start + timedelta(days=21))
+    assert sum(everything["risk_limit_violations"].values()) > 0
+    assert everything["daily_returns"] == 17  # 18 days with snapshots
+
+
+def test_more_days_than_one_statement_holds(database_url: str, clock: ManualClock):
+    """The days' closes are looked up 500 to a statement: 600 days of one snapshot each."""
+    start = datetime(2025, 1, 1, 6, tzinfo=UTC)
+    with connect_book(database_url, clock) as hx:
+        with hx.db.write() as session:
+            session.add_all(
+                snapshot(start + timedelta(days=d), f"{100000 + 37 * ((d * 7919) % 101) - d}")
+                for d in range(600)
+            )
+        end = start + timedelta(days=600)
+        review = hx.metrics.review(start, end)
+        assert review["daily_returns"] == 599
+        assert snapshot_answers(review) == row_by_row(hx, start, end)
+
+
+def test_two_snapshots_at_a_days_last_time_the_last_written_counts(
+    database_url: str, clock: ManualClock
+):
+    day = datetime(2026, 11, 26, tzinfo=UTC)
+    with connect_book(database_url, clock) as hx:
+        with hx.db.write() as session:
+            for row in (
+                snapshot(day + timedelta(hours=9), "100000"),
+                snapshot(day + timedelta(hours=20), "90000"),
+                snapshot(day + timedelta(hours=20), "110000"),  # same time, written after
+                snapshot(day + timedelta(days=1, hours=9), "121000"),
+                snapshot(day + timedelta(days=2, hours=9), "108900"),
+            ):
+                session.add(row)
+                session.flush()
+        review = hx.metrics.review(day, day + timedelta(days=3))
+    # closes 110,000, 121,000, 108,900: +10% then -10%
+    returns = pd.Series([0.1, -0.1])
+    rf = 0.07 / 365
+    expected = float((returns - rf).mean()) / float(returns.std(ddof=1)) * math.sqrt(365)
+    assert review["daily_returns"] == 2
+    assert review["sharpe"] == pytest.approx(expected)
