@@ -467,18 +467,18 @@ def scenarios(today: Any, story_id: int) -> list[Scenario]:
 
     return [
         Scenario("Summary", None),
-        Scenario("Positions", "pages/positions.py"),
-        Scenario("Risk", "pages/risk.py"),
-        Scenario("Weekly review (the last 7 days)", "pages/weekly.py"),
-        Scenario("Trade preview", "pages/preview.py"),
-        Scenario("Optimizer", "pages/optimizer.py"),
-        Scenario("Controls", "pages/controls.py"),
+        Scenario("Positions", "app_pages/positions.py"),
+        Scenario("Risk", "app_pages/risk.py"),
+        Scenario("Weekly review (the last 7 days)", "app_pages/weekly.py"),
+        Scenario("Trade preview", "app_pages/preview.py"),
+        Scenario("Optimizer", "app_pages/optimizer.py"),
+        Scenario("Controls", "app_pages/controls.py"),
         Scenario("Summary, the equity chart over the year", None, summary_year, False),
-        Scenario("Weekly review, the last 90 days", "pages/weekly.py", weekly_quarter, False),
-        Scenario("Weekly review, the whole year", "pages/weekly.py", weekly_year, False),
+        Scenario("Weekly review, the last 90 days", "app_pages/weekly.py", weekly_quarter, False),
+        Scenario("Weekly review, the whole year", "app_pages/weekly.py", weekly_year, False),
         Scenario(
             "Positions, closed over the year, page 50 + a story",
-            "pages/positions.py",
+            "app_pages/positions.py",
             positions_year,
             False,
         ),
@@ -575,7 +575,7 @@ def profile_run(at: Any, top: int) -> tuple[float, str]:
             stats.add(profiler)
     if stats is None:
         return seconds, "(nothing profiled)"
-    stats.sort_stats("cumulative").print_stats(r"helios/|pages/|ui/", top)
+    stats.sort_stats("cumulative").print_stats(r"helios/|app_pages/|ui/", top)
     stats.sort_stats("tottime").print_stats(top)
     keep = []
     for line in out.getvalue().splitlines():
@@ -936,7 +936,7 @@ def record(
         + (
             ""
             if (code_after := code_state()) == code_before
-            else f" (helios as imported then; by the end: {code_after}, which pages/ and ui/ "
+            else f" (helios as imported then; by the end: {code_after}, which app_pages/ and ui/ "
             "changes may have reached, as AppTest reads the page files on every run)"
         ),
         f"- machine: {info['cpu']}; load average {load} at the start",

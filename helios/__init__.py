@@ -5,7 +5,7 @@
     hx.market.latest_prices()
     hx.ledger.valuation().equity
 
-Never imports streamlit or apscheduler: the dashboard (``app.py``, ``pages/``) and the scheduler
+Never imports streamlit or apscheduler: the dashboard (``app.py``, ``app_pages/``) and the scheduler
 (``jobs/``) are thin shells over this package.
 """
 

@@ -196,6 +196,29 @@ def nav_links(page: Page, required: bool = True) -> list[tuple[str, str]]:
     return found
 
 
+def alert(page: Page, text: str | re.Pattern[str]) -> Locator:
+    """The text of a message box (``st.success``/``st.warning``/``st.error``...) in the main
+    area: not the sidebar's, not a toast repeating it."""
+    return page.get_by_test_id("stMain").get_by_test_id("stAlert").get_by_text(text)
+
+
+def cut_off_metrics(page: Page) -> list[str]:
+    """The metric labels and values drawn cut off (ending in an ellipsis because their column is
+    too narrow), as "label: text"."""
+    found: Any = page.evaluate(
+        """() => Array.from(document.querySelectorAll("[data-testid='stMetric'] *"))
+            .filter(el => el.children.length === 0
+                || getComputedStyle(el).textOverflow === 'ellipsis')
+            .filter(el => el.scrollWidth > el.clientWidth + 1)
+            .map(el => {
+                const metric = el.closest("[data-testid='stMetric']");
+                const label = metric.querySelector("[data-testid='stMetricLabel']");
+                return (label ? label.innerText.trim() : '?') + ': ' + el.innerText.trim();
+            })"""
+    )
+    return [str(item) for item in found]
+
+
 def exceptions(page: Page) -> list[str]:
     """The text of every exception element Streamlit drew (``stException``)."""
     return page.get_by_test_id("stException").all_inner_texts()

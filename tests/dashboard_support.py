@@ -10,7 +10,7 @@ APP = Path(__file__).resolve().parents[1] / "app.py"
 
 
 def open_page(page: str) -> AppTest:
-    """``page`` (e.g. ``pages/risk.py``) run through app.py, with no exception on it."""
+    """``page`` (e.g. ``app_pages/risk.py``) run through app.py, with no exception on it."""
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]

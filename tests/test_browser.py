@@ -33,7 +33,9 @@ from tests.browser_support import (
     SCREENSHOTS,
     WAIT_MS,
     Dashboard,
+    alert,
     choose,
+    cut_off_metrics,
     enter,
     exceptions,
     expect,
@@ -55,6 +57,7 @@ pytestmark = pytest.mark.slow
 EXPECTED_PAGES = [
     "Summary",
     "Positions",
+    "Risk",
     "Weekly review",
     "Trade preview",
     "Optimizer",
@@ -64,12 +67,17 @@ EXPECTED_PAGES = [
 CONTENT = {
     "Summary": "Latest prices",
     "Positions": "Close a position",
+    "Risk": "Correlation of daily returns",
     "Weekly review": "Risk-limit violations",
     "Trade preview": "All 7 checks pass",
     "Optimizer": "Efficient frontier",
     "Controls": "Event log",
 }
-CHARTED = {"Summary", "Optimizer"}  # pages whose Plotly chart must be drawn before the picture
+CHARTED = {
+    "Summary",
+    "Risk",
+    "Optimizer",
+}  # pages whose Plotly chart must be drawn before the picture
 WHO = "thandi"
 # What does not depend on the database (the page bugs and the login gate below) is shown once,
 # on SQLite's site: a PostgreSQL run of them would only cost time.
@@ -231,20 +239,15 @@ def status(site: Site, position_id: int) -> str:
 
 
 @ONE_DATABASE
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # only the assertion below: a setup failure stays an error
-    reason="page bug: on a freshly started dashboard, a first visit straight to a page's address "
-    "(a bookmarked /positions) shows Streamlit's legacy pages/ navigation (app, controls, "
-    "optimizer, ... by file name) in the sidebar until some session has run app.py; "
-    "ui.require_frame draws the title and badge but not the navigation",
-)
 def test_a_deep_link_to_a_fresh_dashboard_shows_the_real_navigation(site: Site, page: Any) -> None:
-    """The module's first test, so it meets the dashboard fresh: a bookmark of a page opens it
-    with the dashboard's own navigation."""
+    """The module's first test, so it meets the dashboard fresh: a bookmark of a page opens it,
+    at its own address, with the dashboard's navigation and not Streamlit's legacy list of the
+    pages/ files (app, controls, optimizer, ...)."""
     visit(page, site, "/positions", "Positions")
+    expect(page).to_have_url(site.url("/positions"))
     labels = [label for label, _ in nav_links(page)]
     assert [p for p in EXPECTED_PAGES if p not in labels] == [], labels
+    assert [label for label in labels if label not in EXPECTED_PAGES] == [], labels
 
 
 @ONE_DATABASE
@@ -276,6 +279,7 @@ def test_every_page_renders_without_an_exception(site: Site, page: Any) -> None:
             expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
         settle(page)
         assert exceptions(page) == [], f"{label}: {exceptions(page)}"
+        assert cut_off_metrics(page) == [], f"{label} at 1400 px: {cut_off_metrics(page)}"
         shoot(page, site.kind, f"{number:02d}-{slug(label)}")
 
 
@@ -316,22 +320,61 @@ def test_the_trade_preview_follows_its_inputs(site: Site, page: Any) -> None:
     assert count_rows(site.hx) == before  # a preview stores nothing
 
 
+def close_button(page: Any) -> Any:
+    """The Positions page's Close (a toast has a close button of the same name)."""
+    return page.get_by_test_id("stMain").get_by_role("button", name="Close position", exact=True)
+
+
+def open_table_ids(page: Any) -> list[str]:
+    """The IDs in the Positions page's open-positions table as drawn ([] when it says none)."""
+    if page.get_by_text("No open positions.").count():
+        return []
+    header, *rows = grid_rows(page.get_by_test_id("stDataFrame").first)
+    return [row[header.index("ID")] for row in rows]
+
+
+def close_from_the_page(page: Any, position_id: int) -> None:
+    """Choose the position, Close, Confirm; then, without a reload, the confirmation is gone,
+    the outcome is at the top and the open table no longer lists it."""
+    choose(page, "Position", str(position_id))
+    expect(page.get_by_role("combobox", name="Position", exact=True)).to_have_value(
+        str(position_id)
+    )
+    close_button(page).click()
+    confirm = page.get_by_role("button", name=f"Confirm: close position {position_id}", exact=True)
+    expect(confirm).to_be_visible()
+    confirm.click()
+    expect(alert(page, f"Position {position_id} closed at")).to_be_visible()
+    expect(page.get_by_text(f"Close position {position_id} at market now?")).to_have_count(0)
+    expect(confirm).to_have_count(0)
+    expect(close_button(page)).to_be_visible()  # rearmed
+    settle(page)
+    assert str(position_id) not in open_table_ids(page)
+
+
 def test_close_on_the_positions_page_closes_that_position(site: Site, page: Any) -> None:
     """Choose a position, give a name, Close, Confirm: that position (and no other) is CLOSED
-    in the database, with the name in its record."""
+    in the database, with the name in its record, and the page shows it at once (no reload):
+    the confirmation gone, the outcome on top, the open table without it. A second close
+    works the same way."""
     chosen, other = trading(site, ("BTCZAR", "ETHZAR"))
     visit(page, site, "/positions", "Positions")
+    assert {str(chosen), str(other)} <= set(open_table_ids(page))
     choose(page, "Position", str(chosen))
     expect(page.get_by_role("combobox", name="Position", exact=True)).to_have_value(str(chosen))
     enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
-    page.get_by_role("button", name="Close", exact=True).click()
+    close_button(page).click()
     confirm = page.get_by_role("button", name=f"Confirm: close position {chosen}", exact=True)
     expect(confirm).to_be_visible()
     assert status(site, chosen) == "OPEN"  # armed, not done
     confirm.click()
-    expect(page.get_by_text(f"Position {chosen} closed at")).to_be_visible()
+    expect(alert(page, f"Position {chosen} closed at")).to_be_visible()
+    expect(page.get_by_text(f"Close position {chosen} at market now?")).to_have_count(0)
+    expect(confirm).to_have_count(0)
     settle(page)
     assert exceptions(page) == []
+    assert str(chosen) not in open_table_ids(page)
+    assert str(other) in open_table_ids(page)
     shoot(page, site.kind, "positions-closed")
 
     assert status(site, chosen) == "CLOSED"
@@ -339,9 +382,14 @@ def test_close_on_the_positions_page_closes_that_position(site: Site, page: Any)
     story = site.hx.positions.position_history(chosen)
     assert any(f"requested by {WHO}" in e["message"] for e in story["events"]), story["events"]
 
+    close_from_the_page(page, other)  # the second close, on the same page, no reload
+    assert exceptions(page) == []
+    assert status(site, other) == "CLOSED"
+
 
 def test_close_all_on_the_controls_page_closes_every_position(site: Site, page: Any) -> None:
-    """Name, Close all positions, Confirm: nothing is left open, every one CLOSED, no halt."""
+    """Name, Close all positions, Confirm: nothing is left open, every one CLOSED, no halt; the
+    confirmation is gone and the outcome on top without a reload."""
     opened = trading(site, ("BTCZAR", "ETHZAR"))
     visit(page, site, "/controls", "Controls")
     enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
@@ -351,7 +399,10 @@ def test_close_all_on_the_controls_page_closes_every_position(site: Site, page: 
     expect(confirm).to_be_visible()
     assert site.hx.positions.get_open_positions() != []  # armed, not done
     confirm.click()
-    expect(page.get_by_text(re.compile(r"^\d+ position\(s\) closed$"))).to_be_visible()
+    expect(alert(page, re.compile(r"^\d+ position\(s\) closed$"))).to_be_visible()
+    expect(page.get_by_text("This closes every open position now.")).to_have_count(0)
+    expect(confirm).to_have_count(0)
+    expect(page.get_by_role("button", name="Close all positions", exact=True)).to_be_visible()
     settle(page)
     assert exceptions(page) == []
     shoot(page, site.kind, "controls-close-all")
@@ -365,9 +416,15 @@ def test_close_all_on_the_controls_page_closes_every_position(site: Site, page: 
 
 def test_the_emergency_stop_halts_and_closes_everything(site: Site, page: Any) -> None:
     """Name, EMERGENCY STOP, Confirm: trading halts (by that name) and every open position is
-    closed as EMERGENCY_CLOSE; the page then offers Resume."""
+    closed as EMERGENCY_CLOSE. Without a reload the page drops the confirmation, shows the
+    outcome, offers Resume, and the frame (banner under the title, sidebar) shows the halt;
+    every other page carries it too. Resume from the page then lifts it, again at once (and
+    without a name it is refused with the reason)."""
     opened = trading(site, ("BTCZAR", "ETHZAR"))
     visit(page, site, "/controls", "Controls")
+    sidebar = page.get_by_test_id("stSidebar")
+    banner = page.get_by_text(f"Trading halted: emergency stop by {WHO}: drill")
+    expect(sidebar).to_contain_text("Trading active")
     enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
     enter(page.get_by_role("textbox", name="Reason", exact=True), "drill")
     page.get_by_role("button", name="EMERGENCY STOP", exact=True).click()
@@ -375,27 +432,59 @@ def test_the_emergency_stop_halts_and_closes_everything(site: Site, page: Any) -
     expect(confirm).to_be_visible()
     assert not site.hx.controls.halt_state().halted  # armed, not done
     confirm.click()
-    expect(page.get_by_text(re.compile(r"^\d+ position\(s\) closed$"))).to_be_visible()
+    expect(alert(page, re.compile(r"^\d+ position\(s\) closed$"))).to_be_visible()
     expect(page.get_by_role("button", name="Resume trading", exact=True)).to_be_visible()
+    expect(page.get_by_text("closes EVERY open position at market now")).to_have_count(0)
+    expect(confirm).to_have_count(0)
+    expect(banner).to_be_visible()  # the frame, drawn again after the stop: no reload
+    expect(sidebar).to_contain_text("Halted:")
+    expect(sidebar).not_to_contain_text("Trading active")
     settle(page)
     assert exceptions(page) == []
     shoot(page, site.kind, "controls-emergency-stop")
-    # every page now carries the halt: the banner under its title and the sidebar
-    page.get_by_test_id("stSidebarNavLink").filter(has_text="Positions").click()
-    expect(title(page, "Positions")).to_be_visible()
-    expect(page.get_by_text(f"Trading halted: emergency stop by {WHO}: drill")).to_be_visible()
-    expect(page.get_by_test_id("stSidebar").get_by_text("Halted:")).to_be_visible()
-    settle(page)
-    assert exceptions(page) == []
-    shoot(page, site.kind, "positions-halted")
+    state = site.hx.controls.halt_state()
+    assert state.halted and state.by == WHO, state
+    assert site.hx.positions.get_open_positions() == []
+    assert [status(site, i) for i in opened] == ["EMERGENCY_CLOSE", "EMERGENCY_CLOSE"]
 
     try:
-        state = site.hx.controls.halt_state()
-        assert state.halted and state.by == WHO, state
-        assert site.hx.positions.get_open_positions() == []
-        assert [status(site, i) for i in opened] == ["EMERGENCY_CLOSE", "EMERGENCY_CLOSE"]
+        # every page now carries the halt: the banner under its title and the sidebar
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Positions").click()
+        expect(title(page, "Positions")).to_be_visible()
+        expect(banner).to_be_visible()
+        expect(sidebar.get_by_text("Halted:")).to_be_visible()
+        settle(page)
+        assert exceptions(page) == []
+        shoot(page, site.kind, "positions-halted")
+
+        # back on Controls: the name typed before is remembered and no confirmation is left
+        # armed; Resume with the name cleared is refused, with a name it lifts the halt
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Controls").click()
+        expect(title(page, "Controls")).to_be_visible()
+        resume = page.get_by_role("button", name="Resume trading", exact=True)
+        name = page.get_by_role("textbox", name="Your name", exact=True)
+        expect(resume).to_be_visible()
+        expect(name).to_have_value(WHO)
+        expect(page.get_by_role("button", name="EMERGENCY STOP", exact=True)).to_be_visible()
+        enter(name, "")
+        resume.click()
+        expect(alert(page, re.compile("^Not resumed:.*name"))).to_be_visible()
+        settle(page)
+        assert site.hx.controls.halt_state().halted
+        expect(banner).to_be_visible()
+        enter(name, WHO)
+        resume.click()
+        expect(alert(page, f"Trading resumed by {WHO}.")).to_be_visible()
+        expect(banner).to_have_count(0)
+        expect(sidebar).to_contain_text("Trading active")
+        expect(sidebar).not_to_contain_text("Halted:")
+        expect(page.get_by_role("button", name="Halt trading", exact=True)).to_be_visible()
+        settle(page)
+        assert exceptions(page) == []
+        assert not site.hx.controls.halt_state().halted
     finally:
-        site.hx.controls.resume(by="browser-tests", note="after the emergency stop test")
+        if site.hx.controls.halt_state().halted:
+            site.hx.controls.resume(by="browser-tests", note="after the emergency stop test")
 
 
 @pytest.fixture(scope="module")
@@ -431,17 +520,13 @@ def signed_out(page: Any) -> None:
 
 
 @ONE_DATABASE
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,  # only the assertion below: a setup failure stays an error
-    reason="page bug: app.py stops at the login form before st.navigation, so Streamlit's legacy "
-    "pages/ navigation (app, controls, optimizer, ... by file name) shows in the sidebar of the "
-    "sign-in form; the pages themselves stay gated (checked below)",
-)
 def test_the_login_form_shows_no_pages(site: Site, gated: Dashboard, page: Any) -> None:
-    """Before signing in the sidebar lists no page at all. Runs before the next test on the
-    fresh gated server: the legacy navigation lasts until some session has signed in (and so
-    reached st.navigation), which is how every restarted dashboard meets its first visitor."""
+    """Before signing in the sidebar lists no page at all, on the front page and on a deep
+    link. Runs first on the freshly started gated server, as every restarted dashboard meets its
+    first visitor: that is when Streamlit's legacy pages/ list could leak."""
+    page.goto(gated.url("/controls"))
+    signed_out(page)
+    assert nav_links(page, required=False) == []
     page.goto(gated.url())
     signed_out(page)
     assert nav_links(page, required=False) == []
@@ -452,7 +537,7 @@ def test_the_login_gate_blocks_until_the_right_password(
     site: Site, gated: Dashboard, page: Any
 ) -> None:
     """With DASHBOARD_PASSWORD_HASH set: the sign-in form and no page content on a deep link
-    (where the leaked legacy links of the test above lead) and on the front page; a wrong
+    and on the front page; a wrong
     password stays blocked; the right one shows the Summary, and the name fills the Controls
     page's "Your name"."""
     page.goto(gated.url("/controls"))

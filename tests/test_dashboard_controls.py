@@ -8,7 +8,7 @@ import helios
 from tests.dashboard_support import click, open_page
 from tests.factories import PRICES, booked_position
 
-PAGE = "pages/controls.py"
+PAGE = "app_pages/controls.py"
 
 
 def statuses(hx: helios.Helios) -> list[str]:
@@ -79,3 +79,92 @@ def test_live_is_refused_with_the_reason_and_the_mode_stays_paper(seeded: helios
     click(at, "switch_mode")
     assert any("issue #8" in e.value for e in at.error)
     assert seeded.controls.trading_mode().value == "PAPER"
+
+
+def sidebar_halted(at) -> bool:  # type: ignore[no-untyped-def]
+    """The sidebar's trading line says halted (else it says active)."""
+    halted = any("Halted:" in e.value for e in at.sidebar.error)
+    active = any("Trading active" in m.value for m in at.sidebar.markdown)
+    assert halted != active, "the sidebar shows neither or both"
+    return halted
+
+
+def banner(at) -> list[str]:  # type: ignore[no-untyped-def]
+    """The halt banner under the page title."""
+    return [e.value for e in at.main.error if "Trading halted" in e.value]
+
+
+def test_the_emergency_stop_redraws_the_frame_in_the_same_click(seeded: helios.Helios):
+    """After Confirm: the sidebar and the banner show the halt, the confirmation is gone, the
+    result is at the top, the page offers Resume; Resume, then Halt, work at the first click."""
+    book(seeded)
+    at = open_page(PAGE)
+    assert not sidebar_halted(at) and banner(at) == []
+    at.text_input(key="controls_who").input("thandi")
+    at.text_input(key="controls_why").input("drill").run()
+    click(at, "arm_emergency")
+    click(at, "confirm_emergency")
+    assert seeded.controls.is_halted()
+    assert sidebar_halted(at)
+    assert [b for b in banner(at) if "emergency stop by thandi: drill" in b]
+    assert not any("closes EVERY open position" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key in ("confirm_emergency", "cancel_emergency")]
+    assert [s.value for s in at.success if s.value.startswith("2 position(s) closed")]
+    assert [b for b in at.button if b.key == "resume"]
+    at.run()
+    assert not any("position(s) closed" in s.value for s in at.success)  # shown once
+
+    click(at, "resume")
+    assert not seeded.controls.is_halted()
+    assert not sidebar_halted(at) and banner(at) == []
+    assert [s.value for s in at.success if "resumed" in s.value.lower()]
+    click(at, "halt")
+    assert seeded.controls.is_halted()
+    assert sidebar_halted(at) and banner(at)
+    click(at, "arm_close_all")  # and a closing action works again after a stop
+    click(at, "confirm_close_all")
+    assert [s.value for s in at.success if s.value.startswith("0 position(s) closed")]
+    assert not any("closes every open position now" in w.value for w in at.warning)
+
+
+def test_a_refused_action_shows_the_reason_and_disarms(seeded: helios.Helios, monkeypatch):
+    """An action the library refuses: the error with its message, nothing left armed."""
+    from helios.errors import InvalidInput
+
+    def refuse(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise InvalidInput("reason", "x" * 3, "a shorter text")
+
+    at = open_page(PAGE)
+    at.text_input(key="controls_who").input("thandi").run()
+    click(at, "arm_close_all")
+    import helios.controls
+
+    monkeypatch.setattr(helios.controls.Controls, "close_all", refuse)
+    click(at, "confirm_close_all")
+    assert [e.value for e in at.error if "a shorter text" in e.value]
+    assert not any("closes every open position now" in w.value for w in at.warning)
+    assert not at.session_state["armed_close_all"]
+
+
+def test_leaving_the_page_disarms_and_the_name_follows_to_other_pages(seeded: helios.Helios):
+    """An armed EMERGENCY STOP is disarmed by going to another page (coming back never finds a
+    Confirm button waiting), and the name typed here fills "Your name" on the other pages."""
+    book(seeded)
+    at = open_page(PAGE)
+    at.text_input(key="controls_who").input("thandi")
+    click(at.run(), "arm_emergency")
+    assert at.button(key="confirm_emergency")  # armed
+
+    at.switch_page("app_pages/positions.py").run()
+    assert not at.exception
+    assert at.text_input(key="close_who").value == "thandi"
+    at.switch_page("app_pages/preview.py").run()
+    assert at.text_input(key="pv_who").value == "thandi"
+
+    at.switch_page(PAGE).run()
+    assert not at.exception
+    assert at.text_input(key="controls_who").value == "thandi"
+    assert not [b for b in at.button if b.key == "confirm_emergency"]  # disarmed
+    assert at.button(key="arm_emergency")
+    assert statuses(seeded) == []  # nothing was closed on the way
+    assert not seeded.controls.halt_state().halted

@@ -55,7 +55,10 @@ def sign_in(at: AppTest, name: str, password: str) -> AppTest:
 
 
 def test_the_gate_blocks_every_page_until_the_right_password(gated: helios.Helios):
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    # The front page, named as a browser names it on every rerun (AppTest alone would send no
+    # page and so reset the form's widgets between runs).
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page("app_pages/summary.py").run()
     assert not at.exception
     assert not at.metric  # no page content behind the gate
     assert [t.label for t in at.text_input] == ["Your name", "Password"]
@@ -72,9 +75,8 @@ def test_the_gate_blocks_every_page_until_the_right_password(gated: helios.Helio
 
 def test_a_deep_link_is_gated_too(gated: helios.Helios):
     at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page("pages/controls.py").run()
+    at.switch_page("app_pages/controls.py").run()
     assert not at.exception
     assert not any(b.label.startswith("EMERGENCY") for b in at.button)
-    sign_in(at, "sipho", PASSWORD)
-    at.switch_page("pages/controls.py").run()
+    sign_in(at, "sipho", PASSWORD)  # signing in opens the page the link asked for
     assert at.text_input(key="controls_who").value == "sipho"  # the signed-in name acts

@@ -19,7 +19,7 @@ from tests.factories import PRICES, daily_history
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"
-PAGE = "pages/optimizer.py"
+PAGE = "app_pages/optimizer.py"
 CONVENTION = (
     "A prediction r over h days becomes the annual view r x 365 / h; with 365 days it is used "
     "as given."

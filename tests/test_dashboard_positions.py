@@ -6,7 +6,7 @@ import helios
 from tests.dashboard_support import click, open_page
 from tests.factories import PRICES, SEED_REASONING, SEED_TRADE, give_market
 
-PAGE = "pages/positions.py"
+PAGE = "app_pages/positions.py"
 
 
 def test_no_positions_explains_itself(seeded: helios.Helios):
@@ -84,3 +84,74 @@ def test_closed_positions_page_through_a_long_history(seeded: helios.Helios):
     at.number_input(key="closed_page").set_value(2).run()
     table = next(df.value for df in at.dataframe if "Held (h)" in df.value.columns)
     assert sorted(table["ID"]) == sorted(ids)[:5]
+
+
+def open_ids(at) -> list[int]:  # type: ignore[no-untyped-def]
+    """The IDs in the open-positions table as drawn ([] when it says there are none)."""
+    if any("No open positions" in i.value for i in at.info):
+        return []
+    table = next(df.value for df in at.dataframe if "Time left" in df.value.columns)
+    return sorted(int(i) for i in table["ID"])
+
+
+def test_a_confirmed_close_redraws_the_page_and_a_second_close_works(seeded: helios.Helios):
+    """After Confirm the same run shows the page as the database now is: no confirmation left,
+    the result at the top (once), the position gone from the open table; the next close works."""
+    hx = seeded
+    give_market(hx)
+    first, second = (
+        hx.positions.open_position(pair, "BUY", SEED_TRADE, SEED_REASONING)["position_id"]
+        for pair in ("BTCZAR", "ETHZAR")
+    )
+    at = open_page(PAGE)
+    at.text_input(key="close_who").input("thandi").run()
+    at.selectbox(key="close_id").set_value(first).run()
+    click(at, "close_arm")
+    assert any(f"Close position {first} at market" in w.value for w in at.warning)
+
+    click(at, "close_confirm")
+    assert hx.positions.closed_positions()["position_id"].tolist() == [first]
+    assert not any("at market now" in w.value for w in at.warning)  # the confirmation is gone
+    assert not [b for b in at.button if b.key in ("close_confirm", "close_cancel")]
+    assert [s.value for s in at.success if f"Position {first} closed at" in s.value]
+    assert open_ids(at) == [second]
+    assert at.selectbox(key="close_id").options == [str(second)]
+
+    at.run()  # the message is shown once
+    assert not any("closed at" in s.value for s in at.success)
+
+    at.selectbox(key="close_id").set_value(second).run()
+    click(at, "close_arm")
+    click(at, "close_confirm")  # a second action works the same way
+    assert sorted(hx.positions.closed_positions()["position_id"]) == sorted([first, second])
+    assert [s.value for s in at.success if f"Position {second} closed at" in s.value]
+    assert open_ids(at) == []
+    assert any("Nothing to close" in c.value for c in at.caption)
+
+
+def test_a_refused_close_says_why_and_disarms(seeded: helios.Helios, monkeypatch):
+    """The monitor closes the position between the Confirm and the page's close (the race the
+    one-winner rule settles): the refusal is shown with its reason, nothing is left armed, and
+    the page shows the position as closed."""
+    from helios.positions.manager import PositionManager
+
+    hx = seeded
+    give_market(hx)
+    opened = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
+    assert opened["success"], opened
+    at = open_page(PAGE)
+    at.text_input(key="close_who").input("thandi").run()
+    click(at, "close_arm")
+    real = PositionManager.close_position
+
+    def monitor_first(self, position_id, reason="CLOSED", **kwargs):  # type: ignore[no-untyped-def]
+        assert real(self, position_id, "TAKE_PROFIT", actor="monitor")["success"]
+        return real(self, position_id, reason, **kwargs)
+
+    monkeypatch.setattr(PositionManager, "close_position", monitor_first)
+    click(at, "close_confirm")
+    assert [e.value for e in at.error if "Not closed" in e.value and "already" in e.value]
+    assert not any("at market now" in w.value for w in at.warning)
+    assert at.session_state["armed_close"] is None
+    assert open_ids(at) == []
+    assert hx.positions.closed_positions()["status"].tolist() == ["TAKE_PROFIT"]

@@ -9,7 +9,7 @@ import helios
 from tests.dashboard_support import open_page
 from tests.factories import give_market
 
-PAGE = "pages/preview.py"
+PAGE = "app_pages/preview.py"
 
 
 def checks(at: AppTest) -> dict[str, str]:
@@ -49,3 +49,49 @@ def test_execute_opens_through_the_position_manager_and_shows_a_refusal(seeded: 
     at.button(key="pv_execute").click().run()
     assert any("Not opened" in e.value and "halted" in e.value for e in at.error)
     assert len(seeded.positions.get_open_positions()) == 1
+
+
+def room(at: AppTest) -> dict[str, float]:
+    """Each check's 'More notional that fits' as drawn (R1,234.56, or - when it has none)."""
+    table = at.dataframe[0].value
+    drawn = dict(zip(table["Check"], table["More notional that fits"], strict=True))
+    return {
+        check: float(text.removeprefix("R").replace(",", ""))
+        for check, text in drawn.items()
+        if text != "-"
+    }
+
+
+def test_execute_redraws_the_checks_and_the_frame_and_executes_again(seeded: helios.Helios):
+    """The checks and headroom drawn after Execute count the new position (they were drawn
+    before it), the outcome is shown once at the top; a second Execute opens a second position;
+    a refusal is shown with its reason, the frame showing the halt that caused it."""
+    give_market(seeded)
+    at = open_page(PAGE)
+    before = room(at)
+    at.text_input(key="pv_who").input("thandi").run()
+    at.button(key="pv_execute").click().run()
+    assert not at.exception
+    [first] = seeded.positions.get_open_positions()
+    assert [s.value for s in at.success if f"Position {first['position_id']} opened" in s.value]
+    assert room(at)["single_position"] < before["single_position"]  # the new position counted
+    # the same trade again would now be one BTC position too many: the verdict says so at once
+    assert checks(at)["correlation"] == "NO"
+    assert any("Refused" in e.value and "correlation" in e.value for e in at.error)
+    at.run()
+    assert not any("opened at" in s.value for s in at.success)  # shown once
+
+    at.selectbox(key="pv_pair").set_value("ETHZAR").run()
+    assert set(checks(at).values()) == {"yes"}
+    at.button(key="pv_execute").click().run()  # a second Execute works
+    assert sorted(p["pair"] for p in seeded.positions.get_open_positions()) == [
+        "BTCZAR",
+        "ETHZAR",
+    ]
+    assert any("opened at" in s.value for s in at.success)
+
+    seeded.controls.halt("drill", "sipho")
+    at.button(key="pv_execute").click().run()
+    assert [e.value for e in at.error if "Not opened" in e.value and "halted" in e.value]
+    assert any("Halted:" in e.value for e in at.sidebar.error)  # the frame drawn after it
+    assert len(seeded.positions.get_open_positions()) == 2

@@ -8,7 +8,7 @@ import helios
 from tests.dashboard_support import open_page
 from tests.factories import SEED_REASONING, SEED_TRADE, give_market
 
-PAGE = "pages/risk.py"
+PAGE = "app_pages/risk.py"
 
 
 def test_utilisation_of_the_seed_trade_by_hand(seeded: helios.Helios):

@@ -18,7 +18,7 @@ from helios.db.models import Position
 from tests.dashboard_support import APP, metric, open_page
 from tests.factories import PRICES, booked_position
 
-PAGE = "pages/weekly.py"
+PAGE = "app_pages/weekly.py"
 
 
 def test_an_empty_week_explains_itself(seeded: helios.Helios):

@@ -1,18 +1,20 @@
-"""Shared Streamlit helpers for the dashboard (``app.py`` and ``pages/``).
+"""Shared Streamlit helpers for the dashboard (``app.py`` and ``app_pages/``).
 
 Only presentation lives here: the cached connection, the mode badge and status lines, and
 formatting. Every number shown comes from ``helios``; nothing here computes money.
 """
 
 from ui.connection import helios_or_stop
-from ui.format import fmt_age, fmt_multiple, fmt_pct, fmt_time, fmt_zar
-from ui.frame import require_frame
-from ui.login import current_user, gate_configured, require_login
+from ui.format import fmt_age, fmt_limit_value, fmt_multiple, fmt_pct, fmt_time, fmt_zar
+from ui.login import current_user, gate_configured, require_login, who_input
+from ui.navigation import ARMED_PREFIX, navigation
 from ui.status import halt_banner, mode_badge, page_header, scheduler_line, sidebar_status
 
 __all__ = [
+    "ARMED_PREFIX",
     "current_user",
     "fmt_age",
+    "fmt_limit_value",
     "fmt_multiple",
     "fmt_pct",
     "fmt_time",
@@ -21,9 +23,10 @@ __all__ = [
     "halt_banner",
     "helios_or_stop",
     "mode_badge",
+    "navigation",
     "page_header",
-    "require_frame",
     "require_login",
     "scheduler_line",
     "sidebar_status",
+    "who_input",
 ]

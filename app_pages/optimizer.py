@@ -16,8 +16,6 @@ import streamlit as st
 import ui
 from helios.errors import InvalidInput
 
-ui.require_frame("Optimizer")  # a page never runs without the mode badge
-
 # The seed's example (portfolio-manager.md): predicted return over the horizon, confidence.
 SEED_EXAMPLE = {"BTCZAR": (0.05, 0.85), "ETHZAR": (0.03, 0.75), "SOLZAR": (0.08, 0.90)}
 DEFAULT_VIEW = (0.0, 0.5)

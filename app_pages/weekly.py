@@ -15,8 +15,6 @@ import streamlit as st
 
 import ui
 
-ui.require_frame("Weekly review")
-
 hx = ui.helios_or_stop()
 zone = ZoneInfo(hx.settings.trading_day_timezone)
 today = hx.clock.now().astimezone(zone).date()

@@ -17,11 +17,11 @@ import streamlit as st
 import ui
 from helios.errors import InvalidInput
 from helios.positions.lifecycle import FINAL_STATUSES
-
-ui.require_frame("Positions")
+from ui.status import flash, show_flash
 
 hx = ui.helios_or_stop()
 zone = hx.settings.trading_day_timezone
+show_flash("positions")  # the outcome of the Close just confirmed, once
 
 
 def money(value: object) -> str:
@@ -77,33 +77,42 @@ if not open_ids:
     st.caption("Nothing to close.")
 else:
     chosen = st.selectbox("Position", open_ids, key="close_id")
-    who = st.text_input(
-        "Your name", value=ui.current_user(), key="close_who", help="Recorded with the close."
-    )
-    armed = st.session_state.get("close_armed")
+    who = ui.who_input("close_who", help="Recorded with the close.")
+    armed = st.session_state.get("armed_close")
     if armed != chosen:
-        if st.button("Close", key="close_arm"):
+        if st.button("Close position", key="close_arm"):
             if not who.strip():
                 st.error("Enter your name first: every close records who asked for it.")
             else:
-                st.session_state["close_armed"] = chosen
+                st.session_state["armed_close"] = chosen
                 st.rerun()
     else:
         st.warning(f"Close position {chosen} at market now?")
         yes, no = st.columns(2)
         if no.button("Cancel", key="close_cancel"):
-            st.session_state["close_armed"] = None
+            st.session_state["armed_close"] = None
             st.rerun()
         if yes.button(f"Confirm: close position {chosen}", key="close_confirm", type="primary"):
-            st.session_state["close_armed"] = None
-            result = hx.positions.close_position(int(chosen), "CLOSED", actor=who)
-            if result.get("success"):
-                st.success(
-                    f"Position {chosen} closed at {money(result.get('exit_price'))}, realized "
-                    f"{money(result.get('realized_pnl'))}."
-                )
+            if not who.strip():  # cleared after arming: stays armed until a name is given
+                st.error("Enter your name first: every close records who asked for it.")
             else:
-                st.error(f"Not closed: {result.get('reason')}")
+                st.session_state["armed_close"] = None  # done or refused: disarmed either way
+                try:
+                    result = hx.positions.close_position(int(chosen), "CLOSED", actor=who.strip())
+                except InvalidInput as exc:
+                    result = {"success": False, "reason": str(exc)}
+                if result.get("success"):
+                    flash(
+                        "positions",
+                        "success",
+                        f"Position {chosen} closed at {money(result.get('exit_price'))}, "
+                        f"realized {money(result.get('realized_pnl'))}.",
+                    )
+                else:
+                    flash("positions", "error", f"Not closed: {result.get('reason')}")
+                # The frame (open table, sidebar, halt banner) was drawn before the close: draw
+                # it all again from the database, the outcome on top.
+                st.rerun()
 
 st.subheader("Closed positions")
 today = hx.clock.now().astimezone(ZoneInfo(zone)).date()

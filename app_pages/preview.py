@@ -13,10 +13,10 @@ import streamlit as st
 
 import ui
 from helios.errors import InvalidInput
-
-ui.require_frame("Trade preview")
+from ui.status import flash, show_flash
 
 hx = ui.helios_or_stop()
+show_flash("preview")  # the outcome of the Execute just clicked, once
 limits = hx.risk.get_limits()
 settings = hx.settings
 
@@ -71,7 +71,7 @@ else:
 
 price = hx.market.latest_price(pair)
 notional = size * leverage
-cols = st.columns(4)
+cols = st.columns(3)
 cols[0].metric("Notional", ui.fmt_zar(notional), help="Margin x leverage.", border=True)
 cols[1].metric(
     "Suggested margin",
@@ -79,17 +79,23 @@ cols[1].metric(
     help=f"The sizing rule ({suggested.sizing_method}): {suggested.explanation}",
     border=True,
 )
+cols[2].metric(
+    "ZAR at risk at the stop",
+    ui.fmt_zar(notional * stop / 100),
+    help="Notional x stop distance, before fees and slippage.",
+    border=True,
+)
 if price is not None:
+    # Two prices side by side do not fit a metric at 1400 px: a caption under the metrics.
     direction = 1 if side == "BUY" else -1
     stop_price = float(price) * (1 - direction * stop / 100)
     target_price = float(price) * (1 + direction * target / 100)
-    cols[2].metric("Stop / target", f"{ui.fmt_zar(stop_price)} / {ui.fmt_zar(target_price)}")
-    cols[3].metric(
-        "ZAR at risk at the stop",
-        ui.fmt_zar(notional * stop / 100),
-        help="Notional x stop distance, before fees and slippage.",
-        border=True,
+    st.caption(
+        f"Stop at **{ui.fmt_zar(stop_price)}**, target at **{ui.fmt_zar(target_price)}** from "
+        f"the latest price {ui.fmt_zar(price)} (the position's own levels follow its fill price)."
     )
+else:
+    st.caption(f"No price for {pair} yet: no stop and target levels to show.")
 
 rows = []
 room = {h.check: h for h in preview.headroom}
@@ -100,25 +106,38 @@ for check in result.checks:
             "#": check.number,
             "Check": check.name,
             "Passed": "yes" if check.passed else "NO",
-            "Value": check.value,
-            "Limit": check.limit,
-            "Headroom": head.headroom if head else None,
-            "More notional that fits (ZAR)": head.max_additional_notional_zar if head else None,
+            "Value": ui.fmt_limit_value(check.limit_name, check.value),
+            "Limit": ui.fmt_limit_value(check.limit_name, check.limit),
+            "Headroom": ui.fmt_limit_value(check.limit_name, head.headroom if head else None),
+            "More notional that fits": ui.fmt_zar(head.max_additional_notional_zar)
+            if head and head.max_additional_notional_zar is not None
+            else "-",
             "Why": check.message,
         }
     )
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-
-who = st.text_input(
-    "Your name", value=ui.current_user(), key="pv_who", help="Recorded with the position."
+st.dataframe(
+    pd.DataFrame(rows),
+    hide_index=True,
+    width="stretch",
+    column_config={"Why": st.column_config.TextColumn("Why", width="large")},
 )
+
+who = ui.who_input("pv_who", help="Recorded with the position.")
 if st.button("Execute", key="pv_execute", type="primary", disabled=not who.strip()):
-    opened = hx.positions.open_position(
-        pair, side, params, f"manual trade from the dashboard by {who}"
-    )
+    try:
+        opened = hx.positions.open_position(
+            pair, side, params, f"manual trade from the dashboard by {who.strip()}"
+        )
+    except InvalidInput as exc:
+        opened = {"success": False, "reason": str(exc)}
     if opened.get("success"):
-        st.success(
-            f"Position {opened['position_id']} opened at {ui.fmt_zar(opened['entry_price'])}"
+        flash(
+            "preview",
+            "success",
+            f"Position {opened['position_id']} opened at {ui.fmt_zar(opened['entry_price'])}",
         )
     else:
-        st.error(f"Not opened: {opened.get('reason')}")
+        flash("preview", "error", f"Not opened: {opened.get('reason')}")
+    # The checks, the headroom and the frame above were drawn before the trade: draw them again
+    # from the database, the outcome on top.
+    st.rerun()

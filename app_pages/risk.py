@@ -17,8 +17,6 @@ import ui
 from helios.errors import InvalidInput
 from helios.risk.limits import LIMIT_RULES, loosened
 
-ui.require_frame("Risk")
-
 hx = ui.helios_or_stop()
 
 MEANING = {
@@ -69,7 +67,7 @@ def gauges() -> None:
             layout={"height": 190, "margin": {"t": 40, "b": 0, "l": 20, "r": 20}},
         )
         col.plotly_chart(figure, width="stretch", key=f"gauge_{row['check']}")
-        shown = f"{limit:g}x" if row["check"] == "leverage" else ui.fmt_pct(limit)
+        shown = ui.fmt_limit_value(row["limit_name"], limit)
         col.caption(f"{MEANING[row['check']]} Limit {shown}.")
 
     capacity = hx.risk.capacity()
@@ -138,15 +136,15 @@ with st.form("limits"):
             key=f"limit_{name}",
             help=f"Allowed: {rule.allowed()}.",
         )
-    who = st.text_input("Your name", value=ui.current_user(), key="limits_who")
+    who = ui.who_input("limits_who", help="Recorded with the change of limits.")
     note = st.text_input("Why", key="limits_note")
     submitted = st.form_submit_button("Review the change")
 if submitted:
     changes = {n: v for n, v in values.items() if v != float(getattr(limits, n))}
-    st.session_state["limits_pending"] = (changes, who, note) if changes else None
+    st.session_state["armed_limits"] = (changes, who, note) if changes else None
     if not changes:
         st.info("Nothing changed.")
-pending = st.session_state.get("limits_pending")
+pending = st.session_state.get("armed_limits")
 if pending:
     changes, who, note = pending
     st.markdown(
@@ -167,7 +165,7 @@ if pending:
         if st.button("Confirm the change", key="limits_confirm", type="primary"):
             try:
                 hx.risk.update_limits(changes, changed_by=who, note=note)
-                st.session_state["limits_pending"] = None
+                st.session_state["armed_limits"] = None
                 st.success("Limits updated.")
                 st.rerun()
             except InvalidInput as exc:

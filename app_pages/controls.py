@@ -2,34 +2,37 @@
 
 Every action goes through ``hx.controls`` (the same calls as the CLI and notebooks), needs the
 name of the person acting (recorded with it) and, for the ones that close positions, a second
-click to confirm. Nothing here needs the scheduler to be running.
+click to confirm. After an action, done or refused, the whole dashboard is drawn again from the
+database (sidebar, halt banner, this page) with the outcome at the top. Nothing here needs the
+scheduler to be running.
 """
 
 from __future__ import annotations
+
+from typing import Any, NoReturn
 
 import pandas as pd
 import streamlit as st
 
 import ui
-from helios.errors import HeliosError, InvalidInput
-
-ui.require_frame("Controls")
+from helios.errors import HeliosError
+from ui.status import Level, flash, show_flash
 
 hx = ui.helios_or_stop()
 zone = hx.settings.trading_day_timezone
+show_flash("controls")  # the outcome of the action just taken, once
 
-who = st.text_input(
-    "Your name",
-    value=ui.current_user(),
-    key="controls_who",
+who = ui.who_input(
+    "controls_who",
     help="Recorded with every action (who stopped, closed, halted or resumed, and why).",
 )
 why = st.text_input("Reason", key="controls_why", help="Recorded with the action.")
 
 
 def confirmed(action: str, label: str, warning: str) -> bool:
-    """First click arms the action, a second confirms it; True once confirmed."""
-    armed = f"armed_{action}"
+    """First click arms the action, a second confirms it; True once confirmed (and then
+    disarmed: the caller acts, then ``finish`` redraws the page)."""
+    armed = f"{ui.ARMED_PREFIX}{action}"
     if not st.session_state.get(armed):
         if st.button(label, key=f"arm_{action}", type="primary"):
             if not who.strip():
@@ -44,17 +47,29 @@ def confirmed(action: str, label: str, warning: str) -> bool:
         st.session_state[armed] = False
         st.rerun()
     if yes.button(f"Confirm: {label}", key=f"confirm_{action}", type="primary"):
-        st.session_state[armed] = False
+        st.session_state[armed] = False  # done or refused: disarmed either way
         return True
     return False
 
 
-def report(closes: list[dict], failed: list[dict]) -> None:
-    done = len(closes) - len(failed)
-    (st.warning if failed else st.success)(
-        f"{done} position(s) closed"
-        + (f"; {len(failed)} not closed yet (the scheduler retries them)" if failed else "")
-    )
+def finish(level: Level, text: str) -> NoReturn:
+    """After an action (done or refused): keep its outcome for the top of the page and run the
+    whole script again, so the sidebar, the halt banner and this page show the database as the
+    action left it (everything above this point was drawn before it)."""
+    flash("controls", level, text)
+    st.rerun()
+
+
+def report(done: dict[str, Any]) -> NoReturn:
+    closes, failed = done["closed"], done["failed"]
+    closed = len(closes) - len(failed)
+    if failed:
+        finish(
+            "warning",
+            f"{closed} position(s) closed; {len(failed)} not closed yet (the scheduler retries "
+            "them)",
+        )
+    finish("success", f"{closed} position(s) closed")
 
 
 emergency, close_all = st.columns(2)
@@ -68,18 +83,18 @@ with emergency:
     ):
         try:
             done = hx.controls.emergency_stop(who, why)
-            report(done["closed"], done["failed"])
-        except (InvalidInput, HeliosError) as exc:
-            st.error(str(exc))
+        except HeliosError as exc:
+            finish("error", f"Emergency stop refused: {exc}")
+        report(done)
 with close_all:
     st.subheader("Close all")
     st.caption("Closes every open position (CLOSED) without halting.")
     if confirmed("close_all", "Close all positions", "This closes every open position now."):
         try:
             done = hx.controls.close_all(who, why)
-            report(done["closed"], done["failed"])
-        except (InvalidInput, HeliosError) as exc:
-            st.error(str(exc))
+        except HeliosError as exc:
+            finish("error", f"Close all refused: {exc}")
+        report(done)
 
 st.subheader("Halt and resume")
 state = hx.controls.halt_state()
@@ -88,17 +103,17 @@ if state.halted:
     if st.button("Resume trading", key="resume", type="primary"):
         try:
             hx.controls.resume(who, why)
-            st.rerun()
-        except InvalidInput as exc:
-            st.error(str(exc))
+        except HeliosError as exc:
+            finish("error", f"Not resumed: {exc}")
+        finish("success", f"Trading resumed by {who.strip()}.")
 else:
     st.success("Trading is not halted.")
     if st.button("Halt trading", key="halt", help="Stops opening trades; positions keep stops."):
         try:
             hx.controls.halt(why.strip() or "manual halt from the dashboard", who)
-            st.rerun()
-        except InvalidInput as exc:
-            st.error(str(exc))
+        except HeliosError as exc:
+            finish("error", f"Not halted: {exc}")
+        finish("success", f"Trading halted by {who.strip()}.")
 
 st.subheader("Trading mode")
 mode = hx.controls.trading_mode()
@@ -109,9 +124,9 @@ chosen = st.radio(
 if chosen != mode.value and st.button(f"Switch to {chosen}", key="switch_mode"):
     try:
         hx.controls.set_mode(chosen, who, why)
-        st.rerun()
     except HeliosError as exc:  # LIVE: refused until the VALR client and the checklist exist
-        st.error(str(exc))
+        finish("error", f"Mode not changed: {exc}")
+    finish("success", f"Trading mode is now {chosen}.")
 
 st.subheader("Event log")
 events = hx.controls.event_log(limit=200)
