@@ -19,6 +19,7 @@ from helios.errors import InvalidInput
 # The seed's example (portfolio-manager.md): predicted return over the horizon, confidence.
 SEED_EXAMPLE = {"BTCZAR": (0.05, 0.85), "ETHZAR": (0.03, 0.75), "SOLZAR": (0.08, 0.90)}
 DEFAULT_VIEW = (0.0, 0.5)
+PREDICTION_RANGE_PCT = 50.0  # the predicted-return sliders span -50%..+50% over the horizon
 CHART_LAYOUT: dict[str, Any] = {
     "template": "plotly_white",
     "height": 340,
@@ -46,13 +47,16 @@ def inputs() -> tuple[dict[str, float], dict[str, float], float]:
         for column, pair in zip(columns, pairs, strict=True):
             prediction, confidence = SEED_EXAMPLE.get(pair, DEFAULT_VIEW)
             with column:
-                percent = st.number_input(
+                percent = st.slider(
                     f"{pair} predicted return (%)",
+                    min_value=-PREDICTION_RANGE_PCT,
+                    max_value=PREDICTION_RANGE_PCT,
                     value=prediction * 100,
                     step=0.5,
-                    format="%.2f",
+                    format="%.1f%%",
                     key=f"prediction_{pair}",
-                    help="Predicted return over the horizon, in percent.",
+                    help="Predicted return over the horizon, in percent: the view the model "
+                    "pulls the market's prior toward.",
                 )
                 confidences[pair] = st.slider(
                     f"{pair} confidence",
@@ -111,7 +115,13 @@ def metrics(result: dict[str, Any]) -> None:
         "volatility.",
         border=True,
     )
-    cols[3].metric("Method", result["method"].replace("_", " "), border=True)
+    cols[3].metric(
+        "Method",
+        result["method"].replace("_", " "),
+        help="max sharpe: the tangency portfolio over the Black-Litterman posterior. Anything "
+        "else is a fallback, with its reason under Fallbacks below.",
+        border=True,
+    )
 
 
 def returns_chart(result: dict[str, Any]) -> None:
@@ -220,6 +230,12 @@ def table(result: dict[str, Any]) -> None:
 
 def rebalance(result: dict[str, Any]) -> None:
     st.subheader("Trades to the target")
+    if result["fallback"]:
+        st.warning(
+            "These weights come from a fallback, not from the views (see Fallbacks): read the "
+            "trades below as what the fallback would do, not as advice from the model.",
+            icon=":material/warning:",
+        )
     rows = hx.risk.trades_to_target(result["weights"])
     frame = pd.DataFrame(
         [

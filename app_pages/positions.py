@@ -167,6 +167,148 @@ else:
     st.caption(f"Page {page_number}: {PAGE_ROWS} positions a page, newest first.")
 
 st.subheader("A position's story")
+st.caption(
+    "The signal it came from, the risk decision with all 7 checks, its orders and fills, every "
+    "stop move and event, in order."
+)
+
+
+def when(iso: str | None) -> str:
+    return ui.fmt_time(datetime.fromisoformat(iso), zone) if iso else "-"
+
+
+def signal_story(signal_id: int | None) -> None:
+    st.markdown("**Signal**")
+    if signal_id is None:
+        st.caption("No signal: opened by hand (trade preview, notebook or CLI).")
+        return
+    signal = hx.signals.get(int(signal_id))
+    confidence = signal["confidence"]
+    predicted = signal["predicted_return"]
+    st.markdown(
+        f"Signal {signal['id']} from `{signal['source']}`: {signal['side']} {signal['pair']}, "
+        f"confidence {'-' if confidence is None else f'{confidence:.2f}'}, predicted return "
+        f"{pct(predicted)}, LLM {'approved' if signal['llm_approved'] else 'not approved'}; "
+        f"received {ui.fmt_time(signal['received_at'], zone)}, {signal['status']}"
+        + (f" ({signal['status_reason']})" if signal["status_reason"] else "")
+    )
+
+
+def decision_story(decision: dict | None) -> None:
+    st.markdown("**Risk decision**")
+    if decision is None:
+        st.caption("No risk decision recorded (opened outside the risk manager).")
+        return
+    st.markdown(
+        f"Decision {decision['id']} at {when(decision['ts'])}: "
+        f"{'passed' if decision['passed'] else 'refused'} - {decision['reason']}"
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "#": c["number"],
+                    "Check": c["name"],
+                    "Passed": "yes" if c["passed"] else "NO",
+                    "Value": ui.fmt_limit_value(c["limit_name"], c["value"]),
+                    "Limit": ui.fmt_limit_value(c["limit_name"], c["limit"]),
+                    "Why": c["message"],
+                }
+                for c in decision["checks"]
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def table_or_caption(title: str, rows: list[dict], columns: dict[str, str], empty: str) -> None:
+    st.markdown(f"**{title}**")
+    if not rows:
+        st.caption(empty)
+        return
+    frame = pd.DataFrame(rows)[list(columns)].rename(columns=columns)
+    st.dataframe(frame, hide_index=True, width="stretch")
+
+
+def story_of(story: dict) -> None:
+    position = story["position"]
+    st.markdown(
+        f"**{position['side']} {position['pair']}**, {position['status']}, margin "
+        f"{money(position['position_size_zar'])} x {position['leverage']}; entry "
+        f"{money(position['entry_price'])}, stop {money(position['stop_loss_price'])}, target "
+        f"{money(position['take_profit_price'])}; exit {money(position['exit_price'])}, "
+        f"realized {money(position['realized_pnl'])}"
+        + (f" ({position['close_reason']})" if position["close_reason"] else "")
+    )
+    if position["strategic_reasoning"]:
+        st.caption(f"Reasoning: {position['strategic_reasoning']}")
+    if position["error"]:
+        st.error(position["error"])
+    signal_story(position["signal_id"])
+    decision_story(story["decision"])
+    table_or_caption(
+        "Orders",
+        [
+            {**o, "quote_amount": money(o["quote_amount"]), "created_at": when(o["created_at"])}
+            for o in story["orders"]
+        ],
+        {
+            "client_order_id": "Client order id",
+            "action": "Action",
+            "side": "Side",
+            "quote_amount": "ZAR amount",
+            "quantity": "Quantity",
+            "status": "Status",
+            "error": "Error",
+            "created_at": "Sent",
+        },
+        "No order sent.",
+    )
+    table_or_caption(
+        "Fills",
+        [
+            {**f, "price": money(f["price"]), "fee": money(f["fee"]), "ts": when(f["ts"])}
+            for f in story["fills"]
+        ],
+        {
+            "client_order_id": "Client order id",
+            "price": "Price",
+            "quantity": "Quantity",
+            "fee": "Fee",
+            "ts": "Filled",
+        },
+        "No fill.",
+    )
+    moves = [
+        {
+            "ts": when(e["ts"]),
+            "from": money((e["details"] or {}).get("from")),
+            "to": money((e["details"] or {}).get("to")),
+            "message": e["message"],
+        }
+        for e in story["events"]
+        if e["kind"] == "STOP_MOVED"
+    ]
+    table_or_caption(
+        "Stop moves",
+        moves,
+        {"ts": "When", "from": "From", "to": "To", "message": "Why"},
+        "The stop has not moved."
+        + (
+            " This position has no trailing stop."
+            if position["trailing_activation_pct"] is None
+            else " The trailing stop moves it once the price has run far enough."
+        ),
+    )
+    table_or_caption(
+        "Events",
+        [{**e, "ts": when(e["ts"])} for e in story["events"]],
+        {"ts": "When", "kind": "Event", "message": "What"},
+        "No event.",
+    )
+
+
 story_id = st.number_input("Position ID", min_value=1, step=1, value=None, key="story_id")
 if story_id is not None:
     try:
@@ -174,25 +316,4 @@ if story_id is not None:
     except InvalidInput as exc:
         st.error(str(exc))
     else:
-        position = story["position"]
-        st.markdown(
-            f"**{position['side']} {position['pair']}**, {position['status']}, margin "
-            f"{money(position['position_size_zar'])} x {position['leverage']}"
-        )
-        decision = story["decision"]
-        if decision is None:
-            st.caption("No risk decision recorded (opened outside the risk manager).")
-        else:
-            st.markdown(
-                f"Risk decision {decision['id']}: {'passed' if decision['passed'] else 'failed'}"
-                f" - {decision['reason']}"
-            )
-            st.dataframe(pd.DataFrame(decision["checks"]), hide_index=True, width="stretch")
-        st.markdown("**Events**")
-        st.dataframe(
-            pd.DataFrame(story["events"])[["ts", "kind", "message"]],
-            hide_index=True,
-            width="stretch",
-        )
-        st.markdown("**Orders**")
-        st.dataframe(pd.DataFrame(story["orders"]), hide_index=True, width="stretch")
+        story_of(story)

@@ -16,6 +16,7 @@ import streamlit as st
 import ui
 from helios.errors import InvalidInput
 from helios.risk.limits import LIMIT_RULES, loosened
+from helios.risk.volatility import EWMA_MIN_OBS
 
 hx = ui.helios_or_stop()
 
@@ -28,6 +29,24 @@ MEANING = {
     "sector_exposure": "The largest sector's notional as a share of equity.",
     "correlation": "Judged per trade: a new position's correlation with the open book.",
     "leverage": "Total notional / equity.",
+}
+
+# Why each limit exists: the limits form's tooltips (what it means comes from LIMIT_RULES).
+WHY = {
+    "max_drawdown_pct": "Caps the fall from the best equity reached; above it trading halts and, "
+    "by default, every position is closed.",
+    "daily_loss_limit_pct": "Stops a bad day from becoming a bad month; above it trading halts "
+    "until a person resumes.",
+    "max_portfolio_risk_exposure_pct": "The risk budget: what the whole book may lose on an "
+    "ordinary bad day. It limits how many positions fit, instead of a fixed count.",
+    "max_single_position_pct": "No single pair can sink the account.",
+    "max_sector_exposure_pct": "Crypto pairs move together; this caps the whole sector's weight.",
+    "max_correlation_threshold": "A new position almost identical to the open book adds risk, "
+    "not diversification; above this correlation it is refused.",
+    "max_leverage": "Leverage multiplies losses as well as gains; this caps the book's notional "
+    "as a multiple of equity.",
+    "min_position_size_pct": "The smallest position worth opening: the unit in which the risk "
+    "budget's remaining room is counted. It refuses no trade by itself.",
 }
 
 
@@ -73,20 +92,40 @@ def gauges() -> None:
     capacity = hx.risk.capacity()
     st.subheader("Risk budget")
     c1, c2, c3 = st.columns(3)
-    c1.metric("Budget", ui.fmt_zar(capacity["risk_budget_zar"]), border=True)
+    c1.metric(
+        "Budget",
+        ui.fmt_zar(capacity["risk_budget_zar"]),
+        help="The risk-capacity limit x equity: the most the open book may be expected to lose "
+        "on a 1-sigma day. Positions are limited by this budget, not by a count.",
+        border=True,
+    )
     c2.metric(
         "Used",
         ui.fmt_zar(capacity["risk_used_zar"]),
         help="Sum of notional x daily volatility of the open positions.",
         border=True,
     )
-    c3.metric("Left", ui.fmt_zar(capacity["risk_left_zar"]), border=True)
-    fits = capacity["min_positions_that_fit"]
-    st.caption(
-        "Room for about "
-        + ", ".join(f"{n if n is not None else '?'} more {pair}" for pair, n in fits.items())
-        + f" minimum-size positions ({ui.fmt_zar(capacity['min_position_notional_zar'])} each)."
+    c3.metric(
+        "Left",
+        ui.fmt_zar(capacity["risk_left_zar"]),
+        help="Budget - used: the room for new positions before check 3 (risk capacity) refuses.",
+        border=True,
     )
+    fits = capacity["min_positions_that_fit"]
+    known = {pair: n for pair, n in fits.items() if n is not None}
+    unknown = [pair for pair, n in fits.items() if n is None]
+    if known:
+        st.caption(
+            "Room for about "
+            + ", ".join(f"{n} more {pair}" for pair, n in known.items())
+            + f" minimum-size positions ({ui.fmt_zar(capacity['min_position_notional_zar'])} "
+            "notional each)."
+        )
+    if unknown:
+        st.caption(
+            f"No capacity figure for {', '.join(unknown)}: no volatility estimate yet (it needs "
+            f"{EWMA_MIN_OBS} completed daily returns). Until then check 3 refuses its trades."
+        )
 
 
 gauges()
@@ -134,7 +173,7 @@ with st.form("limits"):
             value=float(getattr(limits, name)),
             format="%.4f",
             key=f"limit_{name}",
-            help=f"Allowed: {rule.allowed()}.",
+            help=f"{WHY[name]} Allowed: {rule.allowed()}.",
         )
     who = ui.who_input("limits_who", help="Recorded with the change of limits.")
     note = st.text_input("Why", key="limits_note")

@@ -31,9 +31,25 @@ def account() -> None:
         help="Portfolio value: cash + margin of open positions + unrealized P&L.",
         border=True,
     )
-    cols[1].metric("Cash", ui.fmt_zar(valuation.cash), border=True)
-    cols[2].metric("Margin in use", ui.fmt_zar(valuation.margin), border=True)
-    cols[3].metric("Unrealized P&L", ui.fmt_zar(valuation.unrealized_pnl), border=True)
+    cols[1].metric(
+        "Cash",
+        ui.fmt_zar(valuation.cash),
+        help="Cash not tied up as margin: what new positions can draw on.",
+        border=True,
+    )
+    cols[2].metric(
+        "Margin in use",
+        ui.fmt_zar(valuation.margin),
+        help="Cash locked by the open positions (their position_size_zar); released on close.",
+        border=True,
+    )
+    cols[3].metric(
+        "Unrealized P&L",
+        ui.fmt_zar(valuation.unrealized_pnl),
+        help="Open positions marked at the latest prices, before the closing fee: what closing "
+        "them all now would roughly add to cash.",
+        border=True,
+    )
     cols[4].metric(
         "Daily P&L",
         ui.fmt_zar(valuation.daily_pnl),
@@ -76,8 +92,20 @@ def account() -> None:
             help=explained,
             border=True,
         )
-    cols[3].metric("Gross exposure", ui.fmt_zar(valuation.gross_exposure), border=True)
-    cols[4].metric("Open positions", len(valuation.positions), border=True)
+    cols[3].metric(
+        "Gross exposure",
+        ui.fmt_zar(valuation.gross_exposure),
+        help="Notional of the open positions at the latest prices (quantity x price), longs "
+        "and shorts added: what the book moves with the market. Leverage = this / equity.",
+        border=True,
+    )
+    cols[4].metric(
+        "Open positions",
+        len(valuation.positions),
+        help="Positions holding margin (opening, open or closing). No fixed maximum count: the "
+        "risk budget on the Risk page says how many more fit.",
+        border=True,
+    )
     if valuation.missing_prices:
         st.warning(
             "No price for " + ", ".join(valuation.missing_prices) + ": those positions are "
@@ -90,6 +118,14 @@ def account() -> None:
 def latest_prices() -> None:
     st.subheader("Latest prices")
     prices = hx.market.price_table()
+    if prices["price"].isna().all():
+        st.info(
+            f"No prices yet for {', '.join(prices['pair'])}: the scheduler's price job fills them "
+            f"from the `{settings.market_feed.value}` feed (start it with `helios up`). Without "
+            "prices no trade passes the risk checks.",
+            icon=":material/schedule:",
+        )
+        return
     table = pd.DataFrame(
         {
             "Pair": prices["pair"],
@@ -206,7 +242,13 @@ def trading_week() -> None:
     review = hx.metrics.review(hx.clock.now() - pd.Timedelta(days=7))
     # Two metrics a row: this box is the narrow column, three were cut off at 1400 px.
     cols = st.columns(2)
-    cols[0].metric("Closed positions", review["closed_positions"], border=True)
+    cols[0].metric(
+        "Closed positions",
+        review["closed_positions"],
+        help="Positions closed in the last 7 days, whatever the exit (the Weekly review splits "
+        "them by exit reason).",
+        border=True,
+    )
     cols[1].metric(
         "Win rate",
         ui.fmt_pct(review["win_rate"]) if review["win_rate"] is not None else "n/a",

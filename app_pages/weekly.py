@@ -89,7 +89,13 @@ for col, status, label, meaning in (
 
 st.subheader("Performance")
 cols = st.columns(5)
-cols[0].metric("Realized P&L", ui.fmt_zar(review["realized_pnl"]), border=True)
+cols[0].metric(
+    "Realized P&L",
+    ui.fmt_zar(review["realized_pnl"]),
+    help="Sum of the realized P&L (after entry and exit fees) of the positions closed in the "
+    "period; open positions are not included.",
+    border=True,
+)
 cols[1].metric(
     "Win rate",
     ui.fmt_pct(review["win_rate"]) if review["win_rate"] is not None else "n/a",

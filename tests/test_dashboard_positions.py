@@ -9,6 +9,12 @@ from tests.factories import PRICES, SEED_REASONING, SEED_TRADE, give_market
 PAGE = "app_pages/positions.py"
 
 
+def table_with(at, column: str):  # type: ignore[no-untyped-def]
+    """The one table on the page with ``column`` (the story's checks, fills, stop moves...)."""
+    [frame] = [d.value for d in at.dataframe if column in d.value.columns]
+    return frame
+
+
 def test_no_positions_explains_itself(seeded: helios.Helios):
     at = open_page(PAGE)
     assert any("No open positions" in i.value for i in at.info)
@@ -54,8 +60,11 @@ def test_a_positions_story_shows_its_decision_and_events(seeded: helios.Helios):
     at.number_input(key="story_id").set_value(opened["position_id"]).run()
     assert not at.exception
     assert any("SELL ETHZAR" in m.value for m in at.markdown)
-    checks = at.dataframe[-3].value
+    checks = table_with(at, "Check")
     assert len(checks) == 7  # all 7 checks of the decision
+    assert any("No signal: opened by hand" in c.value for c in at.caption)
+    fills = table_with(at, "Filled")
+    assert len(fills) == 1 and fills["Price"][0].startswith("R")
     at.number_input(key="story_id").set_value(999).run()
     assert any("position_id=999" in e.value for e in at.error)
 
@@ -155,3 +164,41 @@ def test_a_refused_close_says_why_and_disarms(seeded: helios.Helios, monkeypatch
     assert at.session_state["armed_close"] is None
     assert open_ids(at) == []
     assert hx.positions.closed_positions()["status"].tolist() == ["TAKE_PROFIT"]
+
+
+def test_a_positions_story_tells_its_signal_fills_and_stop_moves(seeded: helios.Helios):
+    """The story of a position opened from a signal: the signal, the decision, the order and its
+    fill, and each stop move (here the trailing stop's, recorded as STOP_MOVED)."""
+    hx = seeded
+    give_market(hx)
+    hx.signals.submit(
+        "BTCZAR",
+        "BUY",
+        confidence=0.85,
+        llm_approved=True,
+        llm_reasoning="breakout confirmed",
+        predicted_return=0.03,
+        trade_params={
+            "position_size_zar": 903,
+            "trailing_activation_pct": 0.01,
+            "trailing_distance_pct": 0.005,
+        },
+    )
+    [outcome] = hx.signals.process_pending()
+    assert outcome.status == "EXECUTED", outcome
+    hx.market.set_price("BTCZAR", str(int(PRICES["BTCZAR"]) * 103 // 100))  # +3%: trails
+    hx.positions.monitor_positions()
+    story = hx.positions.position_history(outcome.position_id)
+    assert any(e["kind"] == "STOP_MOVED" for e in story["events"]), story["events"]
+
+    at = open_page(PAGE)
+    at.number_input(key="story_id").set_value(outcome.position_id).run()
+    assert not at.exception
+    text = "\n".join(m.value for m in at.markdown)
+    assert "confidence 0.85" in text and "LLM approved" in text and "EXECUTED" in text
+    assert len(table_with(at, "Check")) == 7
+    assert len(table_with(at, "Filled")) == 1
+    [move] = table_with(at, "From").to_dict("records")
+    assert (
+        move["From"].startswith("R") and move["To"].startswith("R") and move["From"] != move["To"]
+    )
