@@ -69,10 +69,10 @@ if result.passed:
 else:
     st.error(f"**Refused**: {result.reason}", icon=":material/block:")
 
-price = hx.market.latest_price(pair)
-notional = size * leverage
+levels = preview.levels
+assert levels is not None  # hx.risk.preview always measures them
 cols = st.columns(3)
-cols[0].metric("Notional", ui.fmt_zar(notional), help="Margin x leverage.", border=True)
+cols[0].metric("Notional", ui.fmt_zar(levels.notional_zar), help="Margin x leverage.", border=True)
 cols[1].metric(
     "Suggested margin",
     ui.fmt_zar(suggested.position_size_zar),
@@ -81,18 +81,16 @@ cols[1].metric(
 )
 cols[2].metric(
     "ZAR at risk at the stop",
-    ui.fmt_zar(notional * stop / 100),
+    ui.fmt_zar(levels.zar_at_risk),
     help="Notional x stop distance, before fees and slippage.",
     border=True,
 )
-if price is not None:
+if levels.reference_price is not None:
     # Two prices side by side do not fit a metric at 1400 px: a caption under the metrics.
-    direction = 1 if side == "BUY" else -1
-    stop_price = float(price) * (1 - direction * stop / 100)
-    target_price = float(price) * (1 + direction * target / 100)
     st.caption(
-        f"Stop at **{ui.fmt_zar(stop_price)}**, target at **{ui.fmt_zar(target_price)}** from "
-        f"the latest price {ui.fmt_zar(price)} (the position's own levels follow its fill price)."
+        f"Stop at **{ui.fmt_zar(levels.stop_loss_price)}**, target at "
+        f"**{ui.fmt_zar(levels.take_profit_price)}** from the latest price "
+        f"{ui.fmt_zar(levels.reference_price)} (the position's own levels follow its fill price)."
     )
 else:
     st.caption(f"No price for {pair} yet: no stop and target levels to show.")

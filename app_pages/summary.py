@@ -275,9 +275,44 @@ def trading_week() -> None:
             ]
         )
         st.dataframe(table, hide_index=True, width="stretch")
+    sizes_against_volatility()
+
+
+def sizes_against_volatility() -> None:
+    """Each position of the last 30 days: its margin against its pair's daily volatility when
+    it was sized (from its risk decision), so a person sees the sizing follow volatility."""
+    sized = hx.metrics.sizes_and_volatility(hx.clock.now() - pd.Timedelta(days=30))
+    sized = sized[sized["daily_vol"].notna()]
+    if sized.empty:
         st.caption(
-            "Sizing scales with volatility (vol targeting): calmer pairs get larger positions."
+            "Position size against volatility: no position of the last 30 days was sized with "
+            "a volatility estimate yet (a pair needs 10 completed daily returns)."
         )
+        return
+    figure = go.Figure()
+    for pair, rows in sized.groupby("pair"):
+        figure.add_trace(
+            go.Scatter(
+                x=rows["daily_vol"] * 100,
+                y=rows["position_size_zar"].astype(float),
+                mode="markers",
+                name=str(pair),
+                customdata=rows["position_id"],
+                hovertemplate="position %{customdata}: R%{y:,.2f} at %{x:.2f}% daily vol",
+            )
+        )
+    figure.update_layout(
+        title="Position size against volatility when sized (last 30 days)",
+        xaxis_title="Daily volatility at entry (%)",
+        yaxis_title="Margin (ZAR)",
+        height=280,
+        margin={"t": 40, "b": 40, "l": 50, "r": 10},
+    )
+    st.plotly_chart(figure, width="stretch", key="size_vs_vol")
+    st.caption(
+        "Sizing scales with volatility (vol targeting): calmer pairs and calmer days get larger "
+        "positions, so the points should fall as volatility rises."
+    )
 
 
 account()

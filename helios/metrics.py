@@ -45,7 +45,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings
 from helios.db.engine import Database
-from helios.db.models import Event, PortfolioSnapshot, Position
+from helios.db.models import Event, PortfolioSnapshot, Position, RiskDecision
 from helios.errors import InvalidInput
 from helios.money import ZERO
 from helios.risk.service import RiskManager
@@ -154,6 +154,62 @@ class Metrics:
         self._settings = settings
         self._clock = clock
         self._risk = risk
+
+    def sizes_and_volatility(self, start: Any, end: Any = None, limit: int = 500) -> pd.DataFrame:
+        """How position size followed volatility: the positions opened in [start, end] (end:
+        now; the newest ``limit``), each with its margin and notional (ZAR) and its pair's daily
+        volatility when it was sized, as recorded in its risk decision's inputs (the number the
+        checks and the sizing rule saw, not today's). Columns: ``position_id``, ``pair``,
+        ``opened_at``, ``position_size_zar``, ``notional_zar``, ``daily_vol`` (None when the
+        pair had no estimate then); oldest first."""
+        begin = _when(start, "start")
+        finish = _when(end, "end") if end is not None else self._clock.now()
+        if finish <= begin:
+            raise InvalidInput("end", end, f"later than start ({begin.isoformat()})")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput("limit", limit, "a whole number from 1 to 10000")
+        with self._db.read() as session:
+            rows = session.execute(
+                select(
+                    Position.id,
+                    Position.pair,
+                    Position.opened_at,
+                    Position.position_size_zar,
+                    Position.notional,
+                    RiskDecision.inputs,
+                )
+                .join(RiskDecision, RiskDecision.id == Position.risk_decision_id, isouter=True)
+                .where(
+                    Position.opened_at.is_not(None),
+                    Position.opened_at >= begin,
+                    Position.opened_at <= finish,
+                )
+                .order_by(Position.opened_at.desc(), Position.id.desc())
+                .limit(limit)
+            ).all()
+        records = []
+        for position_id, pair, opened_at, margin, notional, inputs in reversed(rows):
+            vols = ((inputs or {}).get("stats") or {}).get("daily_vol") or {}
+            vol = vols.get(pair)
+            records.append(
+                {
+                    "position_id": position_id,
+                    "pair": pair,
+                    "opened_at": opened_at,
+                    "position_size_zar": margin,
+                    "notional_zar": notional,
+                    "daily_vol": float(vol) if vol is not None else None,
+                }
+            )
+        columns = [
+            "position_id",
+            "pair",
+            "opened_at",
+            "position_size_zar",
+            "notional_zar",
+            "daily_vol",
+        ]
+        return pd.DataFrame(records, columns=columns)
 
     def review(self, start: Any, end: Any = None) -> dict[str, Any]:
         """The seed's weekly checks over [start, end] (end: now)."""

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import Any
 
 from helios.config import Settings
 from helios.errors import InvalidInput
+from helios.money import price as to_price
 
 SIDES = ("BUY", "SELL")
 KNOWN_PARAMS = (
@@ -121,3 +123,17 @@ class TradeParams:
         assert size is not None and leverage is not None and stop is not None
         assert take is not None and hours is not None
         return cls(size, leverage, stop, take, hours, activation, distance)
+
+
+def entry_levels(
+    side: str, entry: Decimal, stop_loss_pct: Decimal | float, take_profit_pct: Decimal | float
+) -> tuple[Decimal, Decimal]:
+    """The stop-loss and take-profit prices of a position entered at ``entry``: below and above
+    it for a BUY, above and below for a SELL (fractions: 0.02 = 2%). The one rule for a fill and
+    for a preview."""
+    stop, target = Decimal(str(stop_loss_pct)), Decimal(str(take_profit_pct))
+    direction = 1 if parse_side(side) == "BUY" else -1
+    return (
+        to_price(entry * (1 - direction * stop)),
+        to_price(entry * (1 + direction * target)),
+    )

@@ -273,3 +273,23 @@ def test_the_limits_shown_are_the_version_in_force(seeded: helios.Helios) -> Non
     at = run_app()
     drawdown = next(m for m in at.metric if m.label == "Drawdown")
     assert drawdown.delta == "limit 10.00%"
+
+
+def test_the_summary_plots_each_size_against_the_volatility_it_was_sized_with(
+    seeded: helios.Helios,
+) -> None:
+    """With positions sized on a volatility estimate, the Summary draws one point per position
+    (margin against its pair's daily volatility at entry, from ``hx.metrics``)."""
+    from tests.factories import give_market
+
+    give_market(seeded)
+    opened = seeded.positions.open_position("BTCZAR", "BUY", {"position_size_zar": 900.0})
+    assert opened["success"], opened
+    at = run_app()
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    [chart] = [s for s in specs if "volatility" in str(s["layout"].get("title", ""))]
+    [trace] = chart["data"]
+    sized = seeded.metrics.sizes_and_volatility(seeded.clock.now() - timedelta(days=1))
+    assert trace["name"] == "BTCZAR"
+    assert _values(trace["y"]) == [900.0]
+    assert _values(trace["x"]) == [sized["daily_vol"].iloc[0] * 100]

@@ -423,3 +423,53 @@ def test_two_snapshots_at_a_days_last_time_the_last_written_counts(
     expected = float((returns - rf).mean()) / float(returns.std(ddof=1)) * math.sqrt(365)
     assert review["daily_returns"] == 2
     assert review["sharpe"] == pytest.approx(expected)
+
+
+# --- position size against the volatility it was sized with -----------------------------------
+
+
+def test_sizes_carry_the_volatility_their_risk_decision_saw(hx: helios.Helios, clock: ManualClock):
+    """Each opened position comes with its pair's daily volatility as recorded in its own risk
+    decision (not today's estimate, which moves with new prices); oldest first; a period or a
+    limit outside the allowed range is refused."""
+    from factories import give_market
+
+    give_market(hx)
+    first = hx.positions.open_position("BTCZAR", "BUY", {"position_size_zar": 900.0})
+    clock.advance(timedelta(minutes=5))
+    second = hx.positions.open_position("ETHZAR", "BUY", {"position_size_zar": 700.0})
+    assert first["success"] and second["success"], (first, second)
+    seen = {
+        p: hx.risk.volatility(p).daily_vol for p in ("BTCZAR", "ETHZAR")
+    }  # what the decisions saw
+    assert all(v is not None and v > 0 for v in seen.values()), seen
+
+    hx.market.ingest(  # a wild day afterwards: today's estimate moves, the record must not
+        "BTCZAR",
+        pd.DataFrame(
+            {
+                "timestamp": [pd.Timestamp(clock.now()).floor("D") - pd.Timedelta(days=1)],
+                "open": [1_200_000.0],
+                "high": [1_500_000.0],
+                "low": [900_000.0],
+                "close": [1_450_000.0],
+                "volume": [1.0],
+            }
+        ),
+        "1d",
+        source="test",
+    )
+    sized = hx.metrics.sizes_and_volatility(clock.now() - timedelta(days=1))
+    assert list(sized["position_id"]) == [first["position_id"], second["position_id"]]
+    assert list(sized["pair"]) == ["BTCZAR", "ETHZAR"]
+    assert [Decimal(str(v)) for v in sized["position_size_zar"]] == [Decimal("900"), Decimal("700")]
+    assert list(sized["daily_vol"]) == pytest.approx([seen["BTCZAR"], seen["ETHZAR"]])
+    assert sized["daily_vol"].iloc[0] != pytest.approx(hx.risk.volatility("BTCZAR").daily_vol)
+
+    assert len(hx.metrics.sizes_and_volatility(clock.now() - timedelta(days=1), limit=1)) == 1
+    assert hx.metrics.sizes_and_volatility(clock.now() - timedelta(days=1), limit=1)[
+        "position_id"
+    ].tolist() == [second["position_id"]]  # the newest
+    with pytest.raises(InvalidInput) as caught:
+        hx.metrics.sizes_and_volatility(clock.now() - timedelta(days=1), limit=0)
+    assert caught.value.field == "limit"

@@ -690,3 +690,35 @@ def test_the_sector_map_decides_which_positions_count_toward_the_trades_sector(
         assert sol.checks[4].message == "Sector 'altcoin' exposure 15.00% <= 60.00% limit"
         assert values(sol)["correlation"] == pytest.approx(36 / (0.06 * book_sd), rel=1e-9)
         assert decision_rows(hx)[1].inputs["trade"]["sector"] == "altcoin"
+
+
+def test_a_preview_prices_the_stop_and_target_and_the_zar_at_risk(book: helios.Helios):
+    """The preview's levels come from the rule a fill uses (``helios.trade.entry_levels``):
+    below and above the latest price for a BUY, the other way round for a SELL; ZAR at risk is
+    the notional times the stop distance, exact to the cent."""
+    hx = book
+    price = Decimal(str(hx.market.latest_price("BTCZAR")))
+    params = {"position_size_zar": 903.0, "leverage": 2.0, "stop_loss_pct": 0.02}
+    params["take_profit_pct"] = 0.06
+    buy = hx.risk.preview("BTCZAR", "BUY", params).levels
+    sell = hx.risk.preview("BTCZAR", "SELL", params).levels
+    assert buy is not None and sell is not None
+    assert buy.reference_price == sell.reference_price == price
+    assert (buy.stop_loss_price, buy.take_profit_price) == (
+        price * Decimal("0.98"),
+        price * Decimal("1.06"),
+    )
+    assert (sell.stop_loss_price, sell.take_profit_price) == (
+        price * Decimal("1.02"),
+        price * Decimal("0.94"),
+    )
+    assert buy.notional_zar == Decimal("1806.00")
+    assert buy.zar_at_risk == Decimal("36.12")
+    assert count(hx, RiskDecision) == 0
+
+
+def test_a_preview_without_a_price_has_no_levels_but_the_zar_at_risk(bare: helios.Helios):
+    levels = bare.risk.preview("BTCZAR", "BUY", SEED_BUY).levels
+    assert levels is not None
+    assert levels.reference_price is levels.stop_loss_price is levels.take_profit_price is None
+    assert levels.zar_at_risk == Decimal("18.06")  # R903 x 2% (the default stop)

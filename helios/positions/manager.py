@@ -63,7 +63,7 @@ from helios.positions.lifecycle import (
 from helios.positions.monitor import Bar, Levels, Verdict, judge
 from helios.risk.checks import RiskResult
 from helios.risk.service import Inputs, RiskManager
-from helios.trade import TradeParams, parse_side
+from helios.trade import TradeParams, entry_levels, parse_side
 
 log = logging.getLogger("helios.positions")
 INSTALLATION_KEY = "installation_id"
@@ -351,12 +351,9 @@ class PositionManager:
             assert result.quantity is not None
             # every field first, so book_open's flush writes each row once
             entry = to_price(result.price)
-            if position.side == "BUY":
-                position.stop_loss_price = to_price(entry * (1 - position.stop_loss_pct))
-                position.take_profit_price = to_price(entry * (1 + position.take_profit_pct))
-            else:
-                position.stop_loss_price = to_price(entry * (1 + position.stop_loss_pct))
-                position.take_profit_price = to_price(entry * (1 - position.take_profit_pct))
+            position.stop_loss_price, position.take_profit_price = entry_levels(
+                position.side, entry, position.stop_loss_pct, position.take_profit_pct
+            )
             position.best_price = entry
             bar = self._current_bar(session, position.pair, filled_at)
             if bar is not None:  # excursions before the fill must never trigger this position

@@ -53,6 +53,8 @@ from helios.ledger import (
 )
 from helios.market.candles import DAY
 from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
+from helios.money import price as to_price
+from helios.money import zar
 from helios.optimizer.service import Optimizer
 from helios.optimizer.target import (
     PositionSize,
@@ -73,7 +75,7 @@ from helios.risk.checks import (
 from helios.risk.limits import LIMIT_NAMES, RiskLimits, loosened, validate_changes
 from helios.risk.sizing import size
 from helios.risk.volatility import VolEstimate, covariance, estimate_vol
-from helios.trade import TradeParams, parse_side
+from helios.trade import TradeParams, entry_levels, parse_side
 
 MIN_COV_RETURNS = 30  # a pair with fewer daily returns is left out of the covariance matrix
 # positions whose exposure the checks count: open, closing, and being opened (a reserved trade)
@@ -186,12 +188,25 @@ class Headroom:
 
 
 @dataclass(frozen=True)
+class PreviewLevels:
+    """What the trade would put at stake (ZAR), and its stop and target prices measured from the
+    latest price (None without one; the position's own levels follow its fill price)."""
+
+    notional_zar: Decimal
+    zar_at_risk: Decimal  # notional x stop distance, before fees and slippage
+    reference_price: Decimal | None
+    stop_loss_price: Decimal | None
+    take_profit_price: Decimal | None
+
+
+@dataclass(frozen=True)
 class Preview:
     result: RiskResult
     headroom: list[Headroom]
     capacity: dict[str, Any]
     trade: TradeParams
     inputs: dict[str, Any] = field(repr=False)
+    levels: PreviewLevels | None = None
 
     @property
     def passed(self) -> bool:
@@ -494,8 +509,29 @@ class RiskManager:
         """``check_trade_risk`` without storing, plus the headroom on each limit."""
         inputs, params = self.gather(pair, signal, trade_params)
         result = _decide(inputs)
+        notional = zar(Decimal(str(params.position_size_zar)) * Decimal(str(params.leverage)))
+        reference = (
+            to_price(Decimal(str(inputs.trade.price))) if inputs.trade.price is not None else None
+        )
+        stop, target = (
+            entry_levels(inputs.trade.side, reference, params.stop_loss_pct, params.take_profit_pct)
+            if reference is not None
+            else (None, None)
+        )
+        levels = PreviewLevels(
+            notional_zar=notional,
+            zar_at_risk=zar(notional * Decimal(str(params.stop_loss_pct))),
+            reference_price=reference,
+            stop_loss_price=stop,
+            take_profit_price=target,
+        )
         return Preview(
-            result, _headroom(inputs, result), self._capacity(inputs), params, inputs.to_dict()
+            result,
+            _headroom(inputs, result),
+            self._capacity(inputs),
+            params,
+            inputs.to_dict(),
+            levels,
         )
 
     def replay(self, decision_id: int) -> RiskResult:
