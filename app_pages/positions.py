@@ -72,11 +72,26 @@ def open_positions() -> None:
 open_positions()
 
 st.subheader("Close a position")
-open_ids = [r["position_id"] for r in hx.positions.get_open_positions() if r["status"] == "OPEN"]
+closable = {r["position_id"]: r for r in hx.positions.get_open_positions() if r["status"] == "OPEN"}
+open_ids = list(closable)
 if not open_ids:
     st.caption("Nothing to close.")
 else:
-    chosen = st.selectbox("Position", open_ids, key="close_id")
+    chosen = st.selectbox(
+        "Position",
+        open_ids,
+        key="close_id",
+        format_func=lambda i: (
+            (
+                f"{i} · {closable[i]['pair']} {closable[i]['side']} · margin "
+                f"{money(closable[i]['position_size_zar'])} · P&L "
+                f"{money(closable[i]['unrealized_pnl'])}"
+            )
+            if i in closable
+            else str(i)
+        ),
+        help="Every open position can be closed here; the confirmation names the one chosen.",
+    )
     who = ui.who_input("close_who", help="Recorded with the close.")
     armed = st.session_state.get("armed_close")
     if armed != chosen:

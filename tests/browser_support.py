@@ -239,10 +239,13 @@ def enter(field: Locator, value: str) -> None:
     field.press("Enter")
 
 
-def choose(page: Page, label: str, option: str) -> None:
-    """Pick ``option`` in the selectbox labelled ``label``."""
+def choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:
+    """Pick ``option`` (its whole text, or a pattern) in the selectbox labelled ``label``."""
     page.get_by_role("combobox", name=label, exact=True).click()
-    page.get_by_role("option", name=option, exact=True).click()
+    if isinstance(option, str):
+        page.get_by_role("option", name=option, exact=True).click()
+    else:
+        page.get_by_role("option", name=option).click()
 
 
 def shoot(page: Page, folder: str, name: str) -> Path:

@@ -336,9 +336,9 @@ def open_table_ids(page: Any) -> list[str]:
 def close_from_the_page(page: Any, position_id: int) -> None:
     """Choose the position, Close, Confirm; then, without a reload, the confirmation is gone,
     the outcome is at the top and the open table no longer lists it."""
-    choose(page, "Position", str(position_id))
+    choose(page, "Position", position_option(position_id))
     expect(page.get_by_role("combobox", name="Position", exact=True)).to_have_value(
-        str(position_id)
+        position_option(position_id)
     )
     close_button(page).click()
     confirm = page.get_by_role("button", name=f"Confirm: close position {position_id}", exact=True)
@@ -352,6 +352,11 @@ def close_from_the_page(page: Any, position_id: int) -> None:
     assert str(position_id) not in open_table_ids(page)
 
 
+def position_option(position_id: int) -> re.Pattern[str]:
+    """The Positions page's choice of a position: its id first, then pair, side, margin, P&L."""
+    return re.compile(rf"^{position_id} · [A-Z]+ (BUY|SELL) · margin R")
+
+
 def test_close_on_the_positions_page_closes_that_position(site: Site, page: Any) -> None:
     """Choose a position, give a name, Close, Confirm: that position (and no other) is CLOSED
     in the database, with the name in its record, and the page shows it at once (no reload):
@@ -360,8 +365,10 @@ def test_close_on_the_positions_page_closes_that_position(site: Site, page: Any)
     chosen, other = trading(site, ("BTCZAR", "ETHZAR"))
     visit(page, site, "/positions", "Positions")
     assert {str(chosen), str(other)} <= set(open_table_ids(page))
-    choose(page, "Position", str(chosen))
-    expect(page.get_by_role("combobox", name="Position", exact=True)).to_have_value(str(chosen))
+    choose(page, "Position", position_option(chosen))
+    expect(page.get_by_role("combobox", name="Position", exact=True)).to_have_value(
+        position_option(chosen)
+    )
     enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
     close_button(page).click()
     confirm = page.get_by_role("button", name=f"Confirm: close position {chosen}", exact=True)

@@ -124,7 +124,8 @@ def test_a_confirmed_close_redraws_the_page_and_a_second_close_works(seeded: hel
     assert not [b for b in at.button if b.key in ("close_confirm", "close_cancel")]
     assert [s.value for s in at.success if f"Position {first} closed at" in s.value]
     assert open_ids(at) == [second]
-    assert at.selectbox(key="close_id").options == [str(second)]
+    [option] = at.selectbox(key="close_id").options  # the id, pair, side, margin and P&L
+    assert option.startswith(f"{second} · ETHZAR BUY · margin R903.00 · P&L "), option
 
     at.run()  # the message is shown once
     assert not any("closed at" in s.value for s in at.success)
