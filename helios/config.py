@@ -173,6 +173,14 @@ class Settings(BaseSettings):
     replay_bars_per_poll: int = Field(default=1, ge=1, le=10000)
     valr_base_url: str = "https://api.valr.com"
     valr_timeout_seconds: float = Field(default=10.0, gt=0.0, le=120.0)
+    # LIVE orders (issue #8): how long a market order waits for VALR to report its fill before
+    # it is returned PENDING (reconcile settles it); retries of a 429, a 5xx or a lost GET; the
+    # first backoff step (doubling, with jitter); the subaccount the key acts on (empty: the key's
+    # own account)
+    valr_fill_wait_seconds: float = Field(default=10.0, ge=0.0, le=300.0)
+    valr_max_retries: int = Field(default=3, ge=0, le=10)
+    valr_backoff_seconds: float = Field(default=0.5, gt=0.0, le=60.0)
+    valr_subaccount_id: str = Field(default="", pattern=r"^[0-9A-Za-z-]{0,64}$")
     intraday_retention_days: int = Field(default=30, ge=1, le=3650)
 
     # --- secrets (never stored, logged or shown) ------------------------------------------

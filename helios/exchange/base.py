@@ -42,6 +42,9 @@ class OrderRequest:
     ``stop_price``: the level a stop monitor saw crossed. The paper venue then fills no better
     than that level (a sell at most, a buy at least that price), as a resting stop order would
     have; a real venue fills at its market and ignores it.
+
+    ``margin``: the order may borrow (VALR ``allowMargin``); only a margin-enabled account on a
+    pair that allows margin trading accepts it. The paper venue ignores it.
     """
 
     client_order_id: str
@@ -50,6 +53,7 @@ class OrderRequest:
     base_amount: Decimal | None = None
     quote_amount: Decimal | None = None
     stop_price: Decimal | None = None
+    margin: bool = False
 
     @classmethod
     def build(
@@ -61,6 +65,7 @@ class OrderRequest:
         base_amount: Any = None,
         quote_amount: Any = None,
         stop_price: Any = None,
+        margin: Any = False,
     ) -> OrderRequest:
         if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID.fullmatch(client_order_id):
             raise InvalidInput("client_order_id", client_order_id, "1-50 letters, digits or dashes")
@@ -89,7 +94,9 @@ class OrderRequest:
             if stop_price is not None
             else None
         )
-        return cls(client_order_id, pair.strip().upper(), chosen_side, base, quote, stop)
+        if not isinstance(margin, bool):
+            raise InvalidInput("margin", margin, "True or False")
+        return cls(client_order_id, pair.strip().upper(), chosen_side, base, quote, stop, margin)
 
     def validated(self) -> OrderRequest:
         """The same request checked as ``build`` checks it (for one constructed directly)."""
@@ -100,6 +107,7 @@ class OrderRequest:
             base_amount=self.base_amount,
             quote_amount=self.quote_amount,
             stop_price=self.stop_price,
+            margin=self.margin,
         )
 
 
