@@ -20,10 +20,10 @@ from helios.controls import MODE_KEY, Controls, get_setting, seed_defaults
 from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
 from helios.db.models import PortfolioSnapshot, Setting
-from helios.errors import NotYetAvailable
 from helios.events import record_event
 from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
+from helios.exchange.valr import ValrExchange
 from helios.halts import Halts
 from helios.ledger import ensure_account
 from helios.market.feeds import MarketFeed, build_feed
@@ -50,6 +50,8 @@ class Helios:
         self.ledger = Ledger(db, settings, clock)
         self.controls = Controls(db, clock)
         self.paper_exchange = PaperExchange(db, settings, clock)
+        # LIVE: VALR; built without a network call (keys are checked by the pre-live checklist)
+        self.valr_exchange = ValrExchange(settings, price_source=self.market.latest_price)
         self.optimizer = Optimizer(db, settings, clock, self.market)
         self.risk = RiskManager(db, settings, clock, self.market, optimizer=self.optimizer)
         self.positions = PositionManager(
@@ -58,7 +60,7 @@ class Helios:
             clock,
             self.market,
             self.risk,
-            {TradingMode.PAPER: self.paper_exchange},
+            {TradingMode.PAPER: self.paper_exchange, TradingMode.LIVE: self.valr_exchange},
         )
         self.signals = Signals(
             db, settings, clock, self.market, self.risk, self.positions, self.controls
@@ -72,9 +74,8 @@ class Helios:
     @property
     def exchange(self) -> Exchange:
         """The exchange of the mode in force (read from the database on every use)."""
-        mode = self.controls.trading_mode()
-        if mode is TradingMode.LIVE:
-            raise NotYetAvailable("the VALR exchange for LIVE mode", 8)
+        if self.controls.trading_mode() is TradingMode.LIVE:
+            return self.valr_exchange
         return self.paper_exchange
 
     def reconcile_at_start(self) -> list[dict[str, Any]]:
@@ -108,6 +109,7 @@ class Helios:
         return build_feed(self.settings, latest)
 
     def close(self) -> None:
+        self.valr_exchange.close()
         self.db.dispose()
 
     def __enter__(self) -> Helios:

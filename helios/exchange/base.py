@@ -142,3 +142,8 @@ class Exchange(ABC):
     @abstractmethod
     def balances(self) -> dict[str, Decimal]:
         """Available balance per currency."""
+
+    def margin_enabled(self) -> bool:
+        """Whether the account may short and borrow (VALR: a margin-enabled subaccount). The
+        paper venue simulates margin."""
+        return True

@@ -713,6 +713,10 @@ class ValrExchange(Exchange):
     def __repr__(self) -> str:
         return f"ValrExchange({self.client!r})"
 
+    def close(self) -> None:
+        """Release the HTTP session (its pooled connections)."""
+        self.client.session.close()
+
     # --- pair rules and fees ----------------------------------------------------------------
     def all_pair_rules(self, *, refresh: bool = False) -> dict[str, PairRules]:
         """Every pair VALR lists, cached for ``pairs_ttl_seconds`` (VALR caches 60 s)."""

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings, TradingMode
-from helios.controls import HALTED_KEY, get_setting, put_setting
+from helios.controls import HALTED_KEY, MODE_KEY, get_setting, put_setting
 from helios.db.engine import Database
 from helios.db.models import (
     Candle,
@@ -68,6 +68,11 @@ from helios.trade import TradeParams, entry_levels, parse_side
 log = logging.getLogger("helios.positions")
 INSTALLATION_KEY = "installation_id"
 RECONCILE_GRACE = timedelta(seconds=30)
+
+
+def needs_margin(side: str, leverage: Decimal | float) -> bool:
+    """Whether a position's orders need exchange margin: a short, or more than 1x."""
+    return side == "SELL" or Decimal(str(leverage)) > 1
 
 
 def seed_installation_id(session: Session, now: datetime) -> str:
@@ -141,6 +146,44 @@ class PositionManager:
         if exchange is None:
             raise HeliosError(f"no exchange for {mode} mode")
         return exchange
+
+    def _margin_refusal(self, signal: Any, trade_params: Any) -> str | None:
+        """In LIVE, a short (SELL) or leverage above 1x needs VALR margin (a margin-enabled
+        subaccount, orders with ``allowMargin``): refused before any decision or order when the
+        account has none, or when VALR cannot say. PAPER simulates margin: None."""
+        with self._db.read() as session:
+            row = get_setting(session, MODE_KEY)
+        if row is None or row.value != TradingMode.LIVE.value:
+            return None
+        try:
+            side = parse_side(signal)
+            leverage = Decimal(
+                str(trade_params.get("leverage", 1) if isinstance(trade_params, dict) else 1)
+            )
+        except (InvalidInput, ArithmeticError, ValueError):
+            return None  # the risk check refuses the malformed trade, naming the field
+        if not needs_margin(side, leverage):
+            return None
+        what = "a short (SELL)" if side == "SELL" else f"leverage {leverage}x"
+        try:
+            enabled = self._exchange(TradingMode.LIVE.value).margin_enabled()
+        except HeliosError as exc:
+            return (
+                f"LIVE: {what} needs VALR margin, and VALR could not say whether it is on ({exc})"
+            )
+        if enabled:
+            return None
+        return (
+            f"LIVE: {what} needs a margin-enabled VALR subaccount (allowMargin); margin is not "
+            "enabled on this account, so nothing was sent"
+        )
+
+    def _position_needs_margin(self, position_id: int) -> bool:
+        with self._db.read() as session:
+            row = session.execute(
+                select(Position.side, Position.leverage).where(Position.id == position_id)
+            ).one()
+        return needs_margin(row.side, row.leverage)
 
     def installation_id(self) -> str:
         """This database's installation id (the prefix of every client order id)."""
@@ -258,8 +301,13 @@ class PositionManager:
                 "notional": notional,
                 "pair": position.pair,
                 "side": position.side,
+                "margin": needs_margin(position.side, position.leverage),
             }
 
+        refusal = self._margin_refusal(signal, trade_params)
+        if refusal is not None:
+            log.warning("[LIVE] open %s %s refused: %s", signal, pair, refusal)
+            return {"success": False, "reason": refusal, "error": refusal}
         risk, reserved = self._risk.decide_and_reserve(
             pair, signal, trade_params, reserve, signal_id=signal_id, sizing=sizing
         )
@@ -278,7 +326,8 @@ class PositionManager:
         log.info("[%s] open %s %s %s ZAR: order %s", mode, side, pair, notional, coid)
         crash_point("open:after_intent")
         result, error = self._send(
-            self._exchange(mode), OrderRequest.build(coid, pair, side, quote_amount=notional)
+            self._exchange(mode),
+            OrderRequest.build(coid, pair, side, quote_amount=notional, margin=reserved["margin"]),
         )
         crash_point("open:after_send")
         if result is None:
@@ -474,6 +523,7 @@ class PositionManager:
                 order.side,
                 base_amount=position.quantity,
                 stop_price=stop_price,
+                margin=needs_margin(position.side, position.leverage),
             )
         log.info("[%s] close position %s (%s): order %s", mode, position_id, reason, coid)
         crash_point("close:after_intent")
@@ -906,12 +956,14 @@ class PositionManager:
                 )
                 sent_now = False
             if known is None:
+                margin = self._position_needs_margin(position_id)
                 request = (
                     OrderRequest.build(
                         order.client_order_id,
                         order.pair,
                         order.side,
                         quote_amount=order.quote_amount,
+                        margin=margin,
                     )
                     if action == "OPEN"
                     else OrderRequest.build(
@@ -920,6 +972,7 @@ class PositionManager:
                         order.side,
                         base_amount=order.quantity,
                         stop_price=self._requested_stop(position_id),
+                        margin=margin,
                     )
                 )
                 known, error = self._send(exchange, request)
