@@ -4,7 +4,9 @@ Every action goes through ``hx.controls`` (the same calls as the CLI and noteboo
 name of the person acting (recorded with it) and, for the ones that close positions, a second
 click to confirm. After an action, done or refused, the whole dashboard is drawn again from the
 database (sidebar, halt banner, this page) with the outcome at the top. Nothing here needs the
-scheduler to be running.
+scheduler to be running. In PAPER the pre-live checklist (``hx.controls.live_checklist``) is
+shown above the mode switch, each item with a tick or a cross and its detail; LIVE also needs
+the name of the person who will monitor it closely.
 """
 
 from __future__ import annotations
@@ -118,13 +120,32 @@ else:
 st.subheader("Trading mode")
 mode = hx.controls.trading_mode()
 ui.mode_badge(mode, large=True)
+monitor = ""
+if mode.value == "PAPER":
+    st.markdown("**Pre-live checklist**: LIVE is refused until every item holds.")
+    monitor = st.text_input(
+        "I will monitor closely (your name)",
+        key="controls_monitor",
+        help="LIVE needs the name of the person who will watch it closely (recorded).",
+    )
+    # VALR's answer about the key is reused for a minute (the page redraws on every click);
+    # the switch itself asks VALR again
+    checklist = hx.controls.live_checklist(monitor, max_key_age_seconds=60)
+    for item in checklist.items:
+        st.markdown(f"{'✅' if item.ok else '❌'} **{item.title}**: {item.detail}")
+else:
+    st.warning(
+        f"LIVE: real money. The risk checks and sizing see at most "
+        f"{ui.fmt_zar(hx.live.cap_zar)} of equity (LIVE_CAPITAL_CAP_ZAR). Back to PAPER is "
+        "always allowed."
+    )
 chosen = st.radio(
     "Mode", ["PAPER", "LIVE"], index=0 if mode.value == "PAPER" else 1, horizontal=True
 )
 if chosen != mode.value and st.button(f"Switch to {chosen}", key="switch_mode"):
     try:
-        hx.controls.set_mode(chosen, who, why)
-    except HeliosError as exc:  # LIVE: refused until the VALR client and the checklist exist
+        hx.controls.set_mode(chosen, who, why, confirmed_by=monitor or None)
+    except HeliosError as exc:  # LIVE: refused with every missing item of the checklist
         finish("error", f"Mode not changed: {exc}")
     finish("success", f"Trading mode is now {chosen}.")
 

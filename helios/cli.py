@@ -8,7 +8,8 @@
     helios config      the effective configuration (secrets hidden)
     helios signal BTCZAR BUY --confidence 0.85   submit a signal
     helios halt|resume|emergency-stop|close-all --by NAME   the manual controls
-    helios mode [PAPER|LIVE --by NAME]   show or set the trading mode
+    helios mode [PAPER --by NAME]      show the trading mode, or switch back to PAPER
+    helios mode LIVE --by NAME --confirm-monitoring NAME   LIVE, if the pre-live checklist holds
 
 Configuration comes from the environment and ``.env`` (see ``.env.example``); a bad value stops
 the command with a message naming the key, the value and the allowed range (exit code 2).
@@ -176,6 +177,13 @@ def cmd_status(_args: argparse.Namespace) -> int:
     print(f"halted     {shown_halt}")
     print(f"equity     {fmt_zar(valuation.equity)}   cash {fmt_zar(valuation.cash)}")
     print(f"drawdown   {valuation.drawdown:.2%}   daily loss {valuation.daily_loss:.2%}")
+    cap = fmt_zar(hx.live.cap_zar)
+    if hx.controls.trading_mode().value == "LIVE":
+        seen = fmt_zar(min(valuation.equity, hx.live.cap_zar))
+        print(f"LIVE cap   {cap}: the risk checks and sizing see {seen}")
+    else:
+        checklist = hx.controls.live_checklist()
+        print(f"pre-live   {checklist.summary()} (`helios mode LIVE` lists them; cap {cap})")
     for name, label in (("scheduler", "scheduler"), ("scheduler-standby", "standby")):
         beat = last_beat(hx.db, name)
         if beat is None:
@@ -318,7 +326,14 @@ def cmd_mode(args: argparse.Namespace) -> int:
             return 0
         if not args.by:
             fail("--by NAME is required to change the mode")
-        mode = hx.controls.set_mode(args.mode, args.by, args.reason)
+        if str(args.mode).upper() == "LIVE" and hx.controls.trading_mode().value != "LIVE":
+            # the checklist as it stands (set_mode computes it again, and enforces it)
+            print("pre-live checklist:")
+            for line in hx.controls.live_checklist(args.confirm_monitoring).lines():
+                print(f"  {line}")
+        mode = hx.controls.set_mode(
+            args.mode, args.by, args.reason, confirmed_by=args.confirm_monitoring
+        )
         print(f"trading mode {mode.value} (set by {args.by})")
         return 0
 
@@ -365,9 +380,16 @@ def _add_controls(commands: Any) -> None:
     close.add_argument("--reason", default="")
     close.set_defaults(func=cmd_close_all)
     mode = commands.add_parser("mode", help="show or set the trading mode")
-    mode.add_argument("mode", nargs="?", help="PAPER or LIVE (LIVE needs issue #8)")
+    mode.add_argument(
+        "mode", nargs="?", help="PAPER (always allowed) or LIVE (needs the pre-live checklist)"
+    )
     mode.add_argument("--by", help="who is changing it (required to change)")
     mode.add_argument("--reason", default="")
+    mode.add_argument(
+        "--confirm-monitoring",
+        metavar="NAME",
+        help="LIVE: the name of the person who will monitor it closely (recorded)",
+    )
     mode.set_defaults(func=cmd_mode)
 
 

@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     valr_backoff_seconds: float = Field(default=0.5, gt=0.0, le=60.0)
     valr_subaccount_id: str = Field(default="", pattern=r"^[0-9A-Za-z-]{0,64}$")
     intraday_retention_days: int = Field(default=30, ge=1, le=3650)
+    # MARKET_FEED=valr: the feed's calls to VALR's public routes in any 60 s (VALR allows 30 a
+    # minute per IP on /v1/public/*; the rest is left to the order client's pair list)
+    valr_feed_calls_per_minute: int = Field(default=24, ge=2, le=30)
 
     # --- secrets (never stored, logged or shown) ------------------------------------------
     valr_api_key: SecretStr | None = None
@@ -224,7 +227,28 @@ class Settings(BaseSettings):
     halt_action_stale_price: HaltAction = HaltAction.CLOSE_ALL
     halt_action_database_lost: HaltAction = HaltAction.CLOSE_ALL
     halt_action_exchange_errors: HaltAction = HaltAction.CLOSE_ALL
+    # LIVE: the exchange's balances or orders disagree with the ledger (helios.reconciliation);
+    # halt_only by default: closing positions from a picture known to be wrong is not safe
+    halt_action_reconciliation: HaltAction = HaltAction.HALT_ONLY
     closeout_retry_max_seconds: float = Field(default=60.0, ge=0.1, le=3600.0)
+
+    # --- LIVE reconciliation (issue #8): VALR's balances and open orders against the ledger --
+    live_reconcile_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
+    # a difference worth more than this (ZAR, at the latest prices) halts
+    live_reconcile_halt_zar: Decimal = Field(default=Decimal("100"), ge=0, le=Decimal("1e9"))
+    # rounding allowed per fill, in steps of the currency's decimals (baseDecimalPlaces; cents)
+    live_reconcile_tolerance_steps: int = Field(default=2, ge=0, le=1_000_000)
+    # an order of a position OPENING/CLOSING for longer than this must be known to VALR
+    live_reconcile_grace_seconds: float = Field(default=120.0, ge=30.0, le=86400.0)
+
+    # --- going LIVE (issue #8): the pre-live checklist (helios.live) and the capital cap ------
+    # days of uninterrupted PAPER snapshots needed (the seed's 7-day paper test is the floor)
+    live_min_paper_days: int = Field(default=7, ge=7, le=365)
+    # the longest gap between two PAPER snapshots that still counts as "running", hours
+    live_max_snapshot_gap_hours: float = Field(default=6.0, ge=0.1, le=24.0)
+    # in LIVE the risk checks and sizing see at most this much equity, ZAR (the seed: start
+    # LIVE with R1,000-5,000; the checklist refuses a cap above R5,000)
+    live_capital_cap_zar: Decimal = Field(default=Decimal("5000"), gt=0, le=Decimal("100000000"))
 
     @field_validator("valr_api_key", "valr_api_secret", "dashboard_password_hash", mode="before")
     @classmethod
@@ -260,6 +284,7 @@ class Settings(BaseSettings):
         "halt_action_stale_price",
         "halt_action_database_lost",
         "halt_action_exchange_errors",
+        "halt_action_reconciliation",
         mode="before",
     )
     @classmethod
@@ -406,7 +431,7 @@ class Settings(BaseSettings):
 
     def halt_action(self, trigger: str) -> HaltAction:
         """The configured action of an automatic halt trigger (``drawdown``, ``daily_loss``,
-        ``stale_price``, ``database_lost``, ``exchange_errors``)."""
+        ``stale_price``, ``database_lost``, ``exchange_errors``, ``reconciliation``)."""
         return HaltAction(getattr(self, f"halt_action_{trigger}"))
 
     def demo_signals_wanted(self, mode: TradingMode) -> bool:

@@ -7,8 +7,11 @@ start (see ``helios.facade.connect``) rather than trade in a mode nobody expecte
 The manual controls (shared by the CLI, the dashboard, notebooks and the API; each records who
 and why, and each works without the scheduler): ``halt`` (stop opening trades), ``resume``,
 ``emergency_stop`` (halt and close every position as EMERGENCY_CLOSE), ``close_all``,
-``set_mode``. Switching to LIVE arrives with the VALR client and the pre-live checklist
-(issue #8). The automatic halts are ``helios.halts``; they halt through ``halt`` here, with a
+``set_mode``. Switching to LIVE needs the seed's pre-live checklist (``helios.live``, also
+``live_checklist`` here): every item is computed when the switch is asked for, and a missing
+one refuses it (``LiveNotReady`` naming every missing item; the only write is a
+``MODE_CHANGE_REFUSED`` event with the list and who tried). Back to PAPER is always allowed,
+at once. The automatic halts are ``helios.halts``; they halt through ``halt`` here, with a
 cause and an action.
 """
 
@@ -26,11 +29,14 @@ from helios.clock import Clock
 from helios.config import HaltAction, TradingMode
 from helios.db.engine import Database
 from helios.db.models import Setting
-from helios.errors import InvalidInput, NotYetAvailable
+from helios.errors import ConfigError, InvalidInput
 from helios.events import recent_events, record_event
+from helios.live import LiveChecklist, LiveNotReady
+from helios.money import fmt_zar
 
 if TYPE_CHECKING:
     from helios.halts import Halts
+    from helios.live import LiveReadiness
     from helios.positions.manager import PositionManager
 
 MODE_KEY = "trading_mode"
@@ -65,9 +71,24 @@ def put_setting(session: Session, key: str, value: str, now: datetime, by: str) 
 
 
 def seed_defaults(session: Session, mode: TradingMode, now: datetime) -> bool:
-    """First start: store the mode from configuration and 'not halted'. True if seeded."""
+    """First start: store the mode from configuration and 'not halted'. True if seeded.
+
+    A new database never starts in LIVE: LIVE comes only through the pre-live checklist
+    (``Controls.set_mode``), which needs days of PAPER history this database cannot have."""
     if get_setting(session, MODE_KEY) is not None:
         return False
+    if mode is TradingMode.LIVE:
+        raise ConfigError(
+            [
+                (
+                    "TRADING_MODE",
+                    mode.value,
+                    "a new database starts in PAPER: LIVE needs the pre-live checklist (days "
+                    "of PAPER trading first); start without TRADING_MODE, then `helios mode "
+                    "LIVE --by NAME --confirm-monitoring NAME`",
+                )
+            ]
+        )
     put_setting(session, MODE_KEY, mode.value, now, "configuration")
     put_setting(session, HALTED_KEY, "false", now, "configuration")
     put_setting(session, HALT_REASON_KEY, "", now, "configuration")
@@ -87,22 +108,41 @@ class Controls:
         self._clock = clock
         self._positions: PositionManager | None = None
         self._halts: Halts | None = None
+        self._live: LiveReadiness | None = None
 
     def trading_mode(self) -> TradingMode:
         with self._db.read() as session:
             row = get_setting(session, MODE_KEY)
             return TradingMode(row.value) if row else TradingMode.PAPER
 
-    def set_mode(self, mode: str, by: str, reason: str = "") -> TradingMode:
-        """Switch the trading mode. PAPER is always allowed; LIVE needs issue #8."""
+    def set_mode(
+        self, mode: str, by: str, reason: str = "", *, confirmed_by: str | None = None
+    ) -> TradingMode:
+        """Switch the trading mode; who (``by``) and why are recorded.
+
+        PAPER is always allowed, at once. LIVE needs every item of the pre-live checklist
+        (``live_checklist``), computed now: ``confirmed_by`` is the person who will monitor
+        closely. A missing item raises ``LiveNotReady`` listing every missing item; nothing is
+        written but a ``MODE_CHANGE_REFUSED`` event (the list, who tried). Already in the mode
+        asked for: nothing changes.
+        """
         try:
             chosen = TradingMode(str(mode).upper())
         except ValueError:
             raise InvalidInput("mode", mode, "PAPER or LIVE") from None
-        if not isinstance(by, str) or not by.strip():
-            raise InvalidInput("by", by, "who is making the change (a non-empty name)")
-        if chosen is TradingMode.LIVE:
-            raise NotYetAvailable("LIVE mode (VALR client and pre-live checklist)", 8)
+        if not isinstance(by, str) or not by.strip() or len(by.strip()) > 120:
+            raise InvalidInput("by", by, "who is making the change (a name of 1-120 characters)")
+        if confirmed_by is not None and (
+            not isinstance(confirmed_by, str) or len(confirmed_by.strip()) > 120
+        ):
+            raise InvalidInput(
+                "confirmed_by", confirmed_by, "the name of the person monitoring (1-120 characters)"
+            )
+        if not isinstance(reason, str):
+            raise InvalidInput("reason", reason, "a text")
+        by = by.strip()
+        if chosen is TradingMode.LIVE and self.trading_mode() is not TradingMode.LIVE:
+            return self._go_live(by, reason, (confirmed_by or "").strip())
         now = self._clock.now()
         with self._db.write() as session:
             row = get_setting(session, MODE_KEY)
@@ -118,6 +158,69 @@ class Controls:
                     details={"reason": reason},
                 )
         return chosen
+
+    def live_checklist(
+        self, confirmed_by: str | None = None, *, max_key_age_seconds: float = 0.0
+    ) -> LiveChecklist:
+        """The seed's pre-live checklist now, each item with ``ok`` and its ``detail``
+        (``helios.live``): what the dashboard, the CLI and ``set_mode("LIVE")`` use."""
+        return self._bound_live().checklist(confirmed_by, max_key_age_seconds=max_key_age_seconds)
+
+    def _go_live(self, by: str, reason: str, confirmed_by: str) -> TradingMode:
+        """PAPER -> LIVE: the checklist computed now (outside any transaction: it asks VALR),
+        then the switch in one write transaction that re-reads the halt flag (a halt that
+        arrived meanwhile still refuses)."""
+        checklist = self.live_checklist(confirmed_by or None)
+        refusal: LiveNotReady | None = None
+        now = self._clock.now()
+        with self._db.write() as session:
+            halted = get_setting(session, HALTED_KEY)
+            late = (
+                ["trading was halted while the checklist ran: resume first"]
+                if checklist.ok and halted is not None and halted.value == "true"
+                else []
+            )
+            row = get_setting(session, MODE_KEY)
+            previous = row.value if row else None
+            if checklist.ok and not late:
+                if previous != TradingMode.LIVE.value:  # another process may have just done it
+                    put_setting(session, MODE_KEY, TradingMode.LIVE.value, now, by)
+                    record_event(
+                        session,
+                        ts=now,
+                        kind="MODE_CHANGE",
+                        actor=by,
+                        severity="WARNING",
+                        message=f"trading mode {previous} -> LIVE: real money; {confirmed_by} "
+                        f"monitors closely; risk sees at most {fmt_zar(checklist.cap_zar)} of "
+                        "equity",
+                        details={
+                            "reason": reason,
+                            "confirmed_by": confirmed_by,
+                            "capital_cap_zar": str(checklist.cap_zar),
+                            "checklist": checklist.to_dict(),
+                        },
+                    )
+            else:
+                refusal = LiveNotReady(checklist, late)
+                record_event(
+                    session,
+                    ts=now,
+                    kind="MODE_CHANGE_REFUSED",
+                    actor=by,
+                    severity="WARNING",
+                    message=f"LIVE refused for {by}: " + "; ".join(refusal.missing),
+                    details={
+                        "requested": TradingMode.LIVE.value,
+                        "reason": reason,
+                        "confirmed_by": confirmed_by,
+                        "missing": refusal.missing,
+                        "checklist": checklist.to_dict(),
+                    },
+                )
+        if refusal is not None:
+            raise refusal
+        return TradingMode.LIVE
 
     def halt_state(self) -> HaltState:
         with self._db.read() as session:
@@ -283,6 +386,15 @@ class Controls:
         acknowledge on resume); ``helios.connect`` does it."""
         self._positions = positions
         self._halts = halts
+
+    def bind_live(self, live: LiveReadiness) -> None:
+        """Give the controls the pre-live checklist (``hx.live``); ``helios.connect`` does it."""
+        self._live = live
+
+    def _bound_live(self) -> LiveReadiness:
+        if self._live is None:
+            raise RuntimeError("Controls.bind_live was not called (use helios.connect)")
+        return self._live
 
     def emergency_stop(self, by: str, reason: str = "") -> dict[str, Any]:
         """The seed's emergency stop: halt (close_all) and close every open position as

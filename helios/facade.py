@@ -2,8 +2,10 @@
 
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
 ``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer``, ``.signals``,
-``.halts`` (the automatic halt rules) and ``.metrics`` (the seed's weekly checks). The dashboard,
-the scheduler, tests and notebooks all go through it, so nothing is computed twice.
+``.halts`` (the automatic halt rules), ``.metrics`` (the seed's weekly checks) and ``.live`` (the
+pre-live checklist), ``.reconciliation`` (LIVE: VALR's balances and orders against the ledger).
+The dashboard, the scheduler, tests and notebooks all go through it, so nothing is computed
+twice.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from helios.exchange.paper import PaperExchange
 from helios.exchange.valr import ValrExchange
 from helios.halts import Halts
 from helios.ledger import ensure_account
+from helios.live import LiveReadiness
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
 from helios.metrics import Metrics
@@ -33,6 +36,7 @@ from helios.money import zar
 from helios.optimizer.service import Optimizer
 from helios.portfolio import Ledger
 from helios.positions.manager import PositionManager, seed_installation_id
+from helios.reconciliation import Reconciliation
 from helios.risk.service import RiskManager, seed_limits
 from helios.signals import Signals
 
@@ -69,7 +73,23 @@ class Helios:
             db, settings, clock, self.ledger, self.risk, self.controls, self.positions
         )
         self.controls.bind(self.positions, self.halts)
+        # LIVE: VALR's balances and open orders against the ledger (hx.reconciliation.check())
+        self.reconciliation = Reconciliation(
+            db,
+            settings,
+            clock,
+            self.controls,
+            self.halts,
+            self.positions,
+            self.market,
+            self.valr_exchange,
+        )
         self.metrics = Metrics(db, settings, clock, self.risk)
+        # the pre-live checklist (hx.live; hx.controls.set_mode("LIVE") enforces it)
+        self.live = LiveReadiness(
+            db, settings, clock, self.controls, self.metrics, self.ledger, self.valr_exchange
+        )
+        self.controls.bind_live(self.live)
 
     @property
     def exchange(self) -> Exchange:

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from sqlalchemy import select
 import helios
 from helios.db.models import Event, Position
 from tests.factories import SEED_TRADE, give_market
+from tests.fakes.valr import FAKE_API_KEY, FAKE_API_SECRET, FakeValr
+from tests.test_live_checklist import paper_snapshots, valr_prices
 
 HELIOS = [sys.executable, "-m", "helios.cli"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,15 +175,95 @@ def test_close_all_closes_without_halting_and_emergency_stop_halts_and_closes(
     assert statuses == ["CLOSED", "EMERGENCY_CLOSE"]
 
 
-def test_mode_shows_PAPER_refuses_LIVE_until_issue_8_and_sets_PAPER(cli: Cli, book: helios.Helios):
+def test_mode_LIVE_prints_the_checklist_and_is_refused_with_every_missing_item(
+    cli: Cli, book: helios.Helios
+):
     shown = cli("mode")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == "PAPER"
     live = cli("mode", "LIVE", "--by", "x")
-    assert live.returncode != 0
-    assert "issue #8" in live.stderr and "LIVE" in live.stderr
+    assert live.returncode == 1
+    assert "pre-live checklist:" in live.stdout
+    assert "[ ] 7 days of PAPER trading: PAPER history: none yet" in live.stdout
+    assert "[x] Small LIVE capital (LIVE_CAPITAL_CAP_ZAR): cap R5,000.00" in live.stdout
+    assert "LIVE refused (trading stays PAPER): 4 of the 5" in live.stderr
+    for missing in ("PAPER history", "VALR_API_KEY", "MARKET_FEED", "monitoring closely"):
+        assert missing in live.stderr
     assert book.controls.trading_mode().value == "PAPER"
+    [refusal] = events(book, "MODE_CHANGE_REFUSED")
+    assert refusal.actor == "x"
+    assert events(book, "MODE_CHANGE") == []
     paper = cli("mode", "PAPER", "--by", "x")
     assert paper.returncode == 0, paper.stderr
     assert "trading mode PAPER" in paper.stdout
     assert book.controls.trading_mode().value == "PAPER"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeValr]:
+    with FakeValr() as server:
+        yield server
+
+
+def test_mode_LIVE_switches_when_every_item_holds_and_the_key_is_never_shown(
+    cli: Cli, book: helios.Helios, fake: FakeValr
+):
+    now = datetime.now(UTC)  # the children run on the real clock
+    paper_snapshots(book, now)
+    valr_prices(book, now)
+    cli.env.update(
+        MARKET_FEED="valr",
+        VALR_BASE_URL=fake.url,
+        VALR_API_KEY=FAKE_API_KEY,
+        VALR_API_SECRET=FAKE_API_SECRET,
+        VALR_MAX_RETRIES="0",
+    )
+    outputs = []
+    status = cli("status")
+    outputs.append(status)
+    assert status.returncode == 0, status.stderr
+    assert "pre-live   4 of 5 ready; missing: monitoring" in status.stdout
+
+    fake.permissions = ["View access", "Trade", "Withdraw"]
+    withdraw = cli("mode", "LIVE", "--by", "thandi", "--confirm-monitoring", "sipho")
+    outputs.append(withdraw)
+    assert withdraw.returncode == 1
+    assert "the key carries the Withdraw permission" in withdraw.stderr
+    assert book.controls.trading_mode().value == "PAPER"
+
+    fake.permissions = ["View access", "Trade"]
+    no_name = cli("mode", "LIVE", "--by", "thandi")
+    outputs.append(no_name)
+    assert no_name.returncode == 1
+    assert "1 of the 5 pre-live checklist items missing" in no_name.stderr
+    assert "A person monitoring closely: no name" in no_name.stderr
+
+    live = cli("mode", "LIVE", "--by", "thandi", "--confirm-monitoring", "sipho")
+    outputs.append(live)
+    assert live.returncode == 0, live.stderr
+    assert live.stdout.count("  [x] ") == 5 and "[ ]" not in live.stdout
+    assert "[x] A person monitoring closely: sipho confirms they will monitor closely" in (
+        live.stdout
+    )
+    assert "trading mode LIVE (set by thandi)" in live.stdout
+    assert book.controls.trading_mode().value == "LIVE"
+    [change] = events(book, "MODE_CHANGE")
+    assert change.actor == "thandi" and change.details is not None
+    assert change.details["confirmed_by"] == "sipho"
+    assert len(events(book, "MODE_CHANGE_REFUSED")) == 2
+
+    status = cli("status")
+    outputs.append(status)
+    assert "LIVE cap   R5,000.00: the risk checks and sizing see R5,000.00" in status.stdout
+
+    back = cli("mode", "PAPER", "--by", "thandi")
+    outputs.append(back)
+    assert back.returncode == 0, back.stderr
+    assert book.controls.trading_mode().value == "PAPER"
+
+    logged = cli.log_file.read_text(encoding="utf-8") if cli.log_file.exists() else ""
+    recorded = [(e.message, e.details) for e in events(book, "MODE_CHANGE_REFUSED")]
+    for text in [o.stdout for o in outputs] + [o.stderr for o in outputs] + [logged]:
+        assert FAKE_API_KEY not in text and FAKE_API_SECRET not in text
+    for message, details in recorded:
+        assert FAKE_API_KEY not in message + json.dumps(details)

@@ -16,7 +16,8 @@ from helios.clock import ManualClock
 from helios.config import HaltAction, TradingMode
 from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY, HaltState
 from helios.db.models import Event, Setting
-from helios.errors import ConfigError, InvalidInput, NotYetAvailable
+from helios.errors import ConfigError, InvalidInput
+from helios.live import LiveNotReady
 
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 
@@ -134,16 +135,30 @@ def test_a_halt_survives_a_restart(database_url: str, clock: ManualClock):
         )
 
 
-def test_switching_to_LIVE_is_not_built_yet_and_changes_nothing(hx: helios.Helios):
+def test_LIVE_without_the_pre_live_checklist_is_refused_and_only_the_refusal_is_recorded(
+    hx: helios.Helios,
+):
+    """A new database has none of the checklist (tests/test_live_checklist.py has each item):
+    the error names every missing item, the mode stays PAPER, the one write is the event."""
     before = settings_rows(hx)
-    with pytest.raises(NotYetAvailable) as caught:
+    with pytest.raises(LiveNotReady) as caught:
         hx.controls.set_mode("LIVE", by="thandi", reason="ready")
-    assert str(caught.value) == (
-        "LIVE mode (VALR client and pre-live checklist) is not built yet (tracked in issue #8)"
-    )
+    message = str(caught.value)
+    assert message.startswith("LIVE refused (trading stays PAPER): 4 of the 5 pre-live")
+    for missing in (
+        "7 days of PAPER trading: PAPER history: none yet",
+        "VALR_API_KEY and VALR_API_SECRET not set",
+        "MARKET_FEED is manual: LIVE needs MARKET_FEED=valr",
+        "A person monitoring closely: no name",
+    ):
+        assert missing in message
+    assert "Small LIVE capital" not in message  # the cap (R5,000) holds
     assert hx.controls.trading_mode() is TradingMode.PAPER
     assert settings_rows(hx) == before
-    assert [kind for kind, *_ in events(hx)] == ["MODE_SET"]
+    assert [(kind, actor) for kind, _, actor, _ in events(hx)] == [
+        ("MODE_SET", "configuration"),
+        ("MODE_CHANGE_REFUSED", "thandi"),
+    ]
 
 
 def test_setting_PAPER_when_already_PAPER_writes_no_event(hx: helios.Helios):
@@ -156,6 +171,11 @@ BAD_CALLS = [
     ("set_mode by empty", lambda c: c.set_mode("PAPER", by=""), "by"),
     ("set_mode by blank", lambda c: c.set_mode("PAPER", by="   "), "by"),
     ("LIVE by empty", lambda c: c.set_mode("LIVE", by=""), "by"),
+    (
+        "LIVE confirmed_by not text",
+        lambda c: c.set_mode("LIVE", "x", confirmed_by=1),
+        "confirmed_by",
+    ),
     ("halt reason empty", lambda c: c.halt("", by="thandi"), "reason"),
     ("halt by empty", lambda c: c.halt("drawdown", by=""), "by"),
     ("halt by None", lambda c: c.halt("drawdown", by=None), "by"),
@@ -225,8 +245,7 @@ def test_without_an_explicit_mode_the_databases_mode_is_in_force(
     make_database_live(database_url, clock)
     with helios.connect(database_url, clock=clock, market_feed="manual") as hx:
         assert hx.controls.trading_mode() is TradingMode.LIVE
-        with pytest.raises(NotYetAvailable, match="issue #8"):
-            _ = hx.exchange
+        assert hx.exchange is hx.valr_exchange
 
 
 def test_a_configured_mode_only_seeds_a_new_database(tmp_path: Path, clock: ManualClock):

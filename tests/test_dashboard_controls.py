@@ -4,9 +4,16 @@ exactly as the Python call does."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
 import helios
 from tests.dashboard_support import click, open_page
 from tests.factories import PRICES, booked_position
+from tests.fakes.valr import FAKE_API_KEY, FAKE_API_SECRET, FakeValr
+from tests.test_live_checklist import paper_snapshots, valr_prices
 
 PAGE = "app_pages/controls.py"
 
@@ -72,13 +79,86 @@ def test_halt_and_resume_record_who(seeded: helios.Helios):
     assert {"HALT", "RESUME"} <= set(table["Event"])
 
 
-def test_live_is_refused_with_the_reason_and_the_mode_stays_paper(seeded: helios.Helios):
+def checklist_lines(at) -> list[str]:  # type: ignore[no-untyped-def]
+    """The pre-live checklist as drawn: one markdown line per item, a tick or a cross first."""
+    return [m.value for m in at.main.markdown if m.value[:1] in ("✅", "❌")]
+
+
+def test_the_checklist_is_shown_and_LIVE_is_refused_with_every_missing_item(
+    seeded: helios.Helios,
+):
     at = open_page(PAGE)
+    lines = checklist_lines(at)
+    assert [line.split("**")[1] for line in lines] == [
+        "7 days of PAPER trading",
+        "VALR API key (Trade, no Withdraw or Transfer)",
+        "Real prices from VALR",
+        "Small LIVE capital (LIVE_CAPITAL_CAP_ZAR)",
+        "A person monitoring closely",
+    ]
+    assert [line[0] for line in lines] == ["❌", "❌", "❌", "✅", "❌"]
+    assert "PAPER history: none yet" in lines[0]
+    assert "VALR_API_KEY and VALR_API_SECRET not set" in lines[1]
+    assert "cap R5,000.00" in lines[3]
+    assert at.text_input(key="controls_monitor").label == "I will monitor closely (your name)"
+
     at.text_input(key="controls_who").input("thandi").run()
     at.radio[0].set_value("LIVE").run()
     click(at, "switch_mode")
-    assert any("issue #8" in e.value for e in at.error)
+    [error] = [e.value for e in at.error if "Mode not changed" in e.value]
+    assert "LIVE refused (trading stays PAPER): 4 of the 5 pre-live checklist items" in error
+    assert "A person monitoring closely: no name" in error
     assert seeded.controls.trading_mode().value == "PAPER"
+    [refusal] = seeded.controls.event_log(kind="MODE_CHANGE_REFUSED")
+    assert refusal["actor"] == "thandi"
+
+    at.text_input(key="controls_monitor").input("sipho").run()  # the name ticks its item
+    assert checklist_lines(at)[4] == (
+        "✅ **A person monitoring closely**: sipho confirms they will monitor closely"
+    )
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeValr]:
+    with FakeValr() as server:
+        yield server
+
+
+def test_with_every_item_ready_the_page_switches_to_LIVE_and_back(
+    seeded: helios.Helios, fake: FakeValr, monkeypatch: pytest.MonkeyPatch
+):
+    now = datetime.now(UTC)  # the dashboard runs on the real clock
+    paper_snapshots(seeded, now)
+    valr_prices(seeded, now)
+    for key, value in {
+        "MARKET_FEED": "valr",
+        "VALR_BASE_URL": fake.url,
+        "VALR_API_KEY": FAKE_API_KEY,
+        "VALR_API_SECRET": FAKE_API_SECRET,
+        "VALR_MAX_RETRIES": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    at = open_page(PAGE)
+    at.text_input(key="controls_who").input("thandi")
+    at.text_input(key="controls_monitor").input("sipho").run()
+    lines = checklist_lines(at)
+    assert len(lines) == 5 and all(line.startswith("✅") for line in lines), lines
+    assert "'helios-test'" in lines[1]
+    at.radio[0].set_value("LIVE").run()
+    click(at, "switch_mode")
+    assert [s.value for s in at.success if s.value == "Trading mode is now LIVE."]
+    assert seeded.controls.trading_mode().value == "LIVE"
+    [change] = seeded.controls.event_log(kind="MODE_CHANGE")
+    assert change["actor"] == "thandi" and "sipho monitors closely" in change["message"]
+    # in LIVE: no checklist, the cap in force, and PAPER is one click away
+    assert checklist_lines(at) == []
+    assert any("at most R5,000.00 of equity" in w.value for w in at.warning)
+    at.radio[0].set_value("PAPER").run()
+    click(at, "switch_mode")
+    assert seeded.controls.trading_mode().value == "PAPER"
+    shown = [e.value for e in at.main.markdown] + [e.value for e in at.error]
+    shown += [e.value for e in at.warning] + [e.value for e in at.success]
+    assert not [text for text in shown if FAKE_API_KEY in text or FAKE_API_SECRET in text]
 
 
 def sidebar_halted(at) -> bool:  # type: ignore[no-untyped-def]

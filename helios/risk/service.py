@@ -8,6 +8,9 @@ results) in ``risk_decisions``, passed or not, so it can be replayed and explain
 Market statistics (GARCH/EWMA volatility, covariance of daily returns) are cached per process and
 refitted only when a new completed daily candle arrives (``volatility`` uses completed UTC days).
 
+In LIVE the equity every check, the sizing and the capacity see is at most LIVE_CAPITAL_CAP_ZAR
+(``_portfolio``, the one place; the decision records the cap and the ledger's equity).
+
 Speed (issue 3: a check under 2 ms with 20 open positions; ``bench/bench_risk.py``): a check
 takes one connection from the pool for one read transaction of three statements (the candle
 marker that keys the cache; the account, the limits in force, the halt flag and the pair's price
@@ -32,7 +35,7 @@ from sqlalchemy import Connection, Row, bindparam, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock
-from helios.config import Settings, SizingMethod
+from helios.config import Settings, SizingMethod, TradingMode
 from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY
 from helios.db.engine import WRITE_OPTION, Database
 from helios.db.models import (
@@ -113,6 +116,16 @@ class RiskStats:
 
 
 @dataclass(frozen=True)
+class CapitalCap:
+    """LIVE_CAPITAL_CAP_ZAR in force on a LIVE decision: the ledger's equity, the cap, and the
+    factor (min(1, cap / equity)) that scaled equity, peak and start-of-day equity."""
+
+    cap_zar: float
+    ledger_equity: float
+    scale: float
+
+
+@dataclass(frozen=True)
 class Inputs:
     """Everything the pure function saw: stored with each decision, enough to replay it."""
 
@@ -123,6 +136,8 @@ class Inputs:
     halted: bool
     halt_reason: str
     mode: str = "PAPER"  # the trading mode in force when the decision was taken
+    # LIVE: the capital cap behind ``state`` (``CapitalCap``); None in PAPER
+    capital_cap: CapitalCap | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # _flat, not asdict: the same dict without asdict's recursive deep copy (0.13 ms of a
@@ -147,6 +162,7 @@ class Inputs:
             "halted": self.halted,
             "halt_reason": self.halt_reason,
             "mode": self.mode,
+            "capital_cap": _flat(self.capital_cap) if self.capital_cap is not None else None,
         }
 
     @classmethod
@@ -174,6 +190,7 @@ class Inputs:
             halted=data["halted"],
             halt_reason=data["halt_reason"],
             mode=data.get("mode", "PAPER"),
+            capital_cap=CapitalCap(**data["capital_cap"]) if data.get("capital_cap") else None,
         )
 
 
@@ -392,7 +409,7 @@ class RiskManager:
         start_of_day = start_of_day_equity(
             conn, head.trading_day, head.start_of_day_equity, now, zone
         )  # type: ignore[arg-type]  # a Connection answers .scalar like a Session
-        state = _portfolio(head, positions, self._settings, start_of_day)
+        state, cap = _portfolio(head, positions, self._settings, start_of_day)
         stats = self._stats_for((today.isoformat(), head.history_epoch or "0"), today).stats
         trade = ProposedTrade(
             pair=pair,
@@ -412,6 +429,7 @@ class RiskManager:
             is_halted,
             reason if reason and is_halted else "",
             head.trading_mode or "PAPER",
+            cap,
         )
         return inputs, params
 
@@ -824,14 +842,21 @@ _LIMITS_IN_FORCE = (
     .order_by(RiskLimitVersion.version.desc())
     .limit(1)
 )
-_ACCOUNT = select(
-    Account.cash, Account.peak_equity, Account.start_of_day_equity, Account.trading_day
-).where(Account.id == STATE_ID)
 _NEWEST_LIMITS = _LIMITS_IN_FORCE.subquery("limits_in_force")
 
 
 def _setting_value(key: str) -> Any:
     return select(Setting.value).where(Setting.key == key).scalar_subquery()
+
+
+# the account as the checks see it, and the trading mode (LIVE caps the equity, ``_portfolio``)
+_ACCOUNT = select(
+    Account.cash,
+    Account.peak_equity,
+    Account.start_of_day_equity,
+    Account.trading_day,
+    _setting_value(MODE_KEY).label("trading_mode"),
+).where(Account.id == STATE_ID)
 
 
 # One row: the account, the limits in force (NULLs when there is no version: the outer join
@@ -930,7 +955,7 @@ def _read_portfolio(db: Session | Connection, settings: Settings, now: datetime)
     start_of_day = start_of_day_equity(
         db, account.trading_day, account.start_of_day_equity, now, settings.trading_day_timezone
     )  # type: ignore[arg-type]
-    return _portfolio(account, db.execute(_OPEN_POSITIONS).all(), settings, start_of_day)
+    return _portfolio(account, db.execute(_OPEN_POSITIONS).all(), settings, start_of_day)[0]
 
 
 def _portfolio(
@@ -938,9 +963,9 @@ def _portfolio(
     positions: list[Row[Any]],
     settings: Settings,
     start_of_day: Decimal | None,
-) -> PortfolioState:
-    """``account`` (cash, peak equity) and the exposed ``positions`` (pair, side, quantity,
-    entry price, margin, leverage, latest price or None) as the checks see them.
+) -> tuple[PortfolioState, CapitalCap | None]:
+    """``account`` (cash, peak equity, the trading mode) and the exposed ``positions`` (pair,
+    side, quantity, entry price, margin, leverage, latest price or None) as the checks see them.
 
     Equity = cash + sum over open positions of (margin + unrealized P&L at the latest price),
     added up exactly in Decimal. A position being opened has no entry yet: it counts with its
@@ -948,6 +973,12 @@ def _portfolio(
     ``start_of_day``: the current trading day's start (None: not known, the equity now is used,
     see ``ledger.start_of_day_equity``). Only the columns needed are read (full ``Position``
     rows cost a Decimal conversion for each of their ~17 exact columns).
+
+    LIVE: the capital cap (LIVE_CAPITAL_CAP_ZAR), the one place it is applied. Every check,
+    the sizing, the capacity and the utilisation read their equity here, so all of them see
+    min(ledger equity, cap). Peak and start-of-day equity are scaled by the same factor, so
+    drawdown and daily loss (ratios) stay the ledger's own while the exposure limits measure
+    against the capped figure. Returns the state and the cap in force (None in PAPER).
     """
     exposures = []
     equity = account.cash
@@ -962,12 +993,23 @@ def _portfolio(
             pnl = (mark - entry) * quantity if side == "BUY" else (entry - mark) * quantity
             equity += margin + pnl
         exposures.append(OpenExposure(pair, side, notional, settings.sector_of(pair)))
-    return PortfolioState(
+    state = PortfolioState(
         equity=_f(equity),
         peak_equity=_f(account.peak_equity),
         start_of_day_equity=_f(start_of_day if start_of_day is not None else equity),
         positions=tuple(exposures),
     )
+    if account.trading_mode != TradingMode.LIVE.value:
+        return state, None
+    cap = _f(settings.live_capital_cap_zar)
+    scale = cap / state.equity if state.equity > cap else 1.0
+    capped = replace(
+        state,
+        equity=min(state.equity, cap),
+        peak_equity=state.peak_equity * scale,
+        start_of_day_equity=state.start_of_day_equity * scale,
+    )
+    return capped, CapitalCap(cap_zar=cap, ledger_equity=state.equity, scale=scale)
 
 
 def seed_limits(session: Session, settings: Settings, now: datetime) -> bool:
