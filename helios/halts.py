@@ -13,7 +13,13 @@ seed's (``close_all``: halt trading and close every open position as EMERGENCY_C
   every process records (so the dashboard's failures count too);
 - ``database_lost``: the database unreachable for ``HALT_DATABASE_LOST_SECONDS``. Nothing can
   be read then, so the scheduler handles it itself (``helios.closeout``): the close-out goes
-  through the journal and is replayed into the database when it returns.
+  through the journal and is replayed into the database when it returns;
+- ``reconciliation`` (LIVE only, not one of the seed's): VALR's balances or open orders differ
+  from the ledger by more than ``LIVE_RECONCILE_HALT_ZAR`` (``helios.reconciliation``). Asking
+  VALR takes the network, so the reconciliation pass judges it and stores its result; the
+  breach here is read from that stored result (so a resume acknowledges it as any other), and
+  the pass itself halts through ``trigger`` when it finds it. Its action defaults to
+  ``halt_only`` (``HALT_ACTION_RECONCILIATION``).
 
 A halt stays until a person resumes. Resuming acknowledges the breaches present at that moment:
 a trigger still breached after the resume does not halt again until it has cleared once (the
@@ -38,6 +44,8 @@ from helios.db.models import Event, Heartbeat, LatestPrice, Position
 from helios.events import EXCHANGE_ERROR, record_event
 from helios.portfolio import Ledger
 from helios.positions.lifecycle import CLOSING, OPEN
+from helios.reconciliation import TRIGGER as RECONCILIATION
+from helios.reconciliation import stored_breach
 from helios.risk.service import RiskManager
 
 if TYPE_CHECKING:
@@ -46,7 +54,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("helios.halts")
 
-TRIGGERS = ("drawdown", "daily_loss", "stale_price", "database_lost", "exchange_errors")
+TRIGGERS = (
+    "drawdown",
+    "daily_loss",
+    "stale_price",
+    "database_lost",
+    "exchange_errors",
+    RECONCILIATION,
+)
 WATCHDOG = "watchdog"
 
 
@@ -136,6 +151,7 @@ class Halts:
                 )
                 or 0
             )
+            reconciliation = stored_breach(session)
         stale_after = settings.halt_stale_price_seconds
         stale: dict[str, float] = {}
         for pair in settings.pairs:
@@ -164,6 +180,9 @@ class Halts:
                     },
                 )
             )
+        if reconciliation is not None:
+            message, figures = reconciliation
+            found.append(Breach(RECONCILIATION, message, figures))
         return found
 
     def feed_started_at(self) -> datetime | None:

@@ -18,6 +18,9 @@ thin call into ``helios``:
 - ``watchdog``: the database probe and close-out journal (``helios.closeout``), then (L) the
   automatic halts and their close-out (``hx.halts.check``) and, unless halted, the settling of
   positions a killed process left OPENING or CLOSING (``hx.positions.reconcile``, after its grace);
+- ``live_reconcile`` (L, LIVE only, every LIVE_RECONCILE_SECONDS): VALR's balances and open
+  orders against the ledger (``hx.reconciliation.check``): a difference is an event, a large one
+  a halt (cause ``reconciliation``), VALR unreachable an exchange error;
 - ``heartbeat``: a row the dashboard reads (``scheduler`` for the leader, ``scheduler-standby``);
 - ``prune`` (L): drops intraday candles older than the retention.
 
@@ -49,6 +52,7 @@ from helios.events import record_event, record_exchange_error
 from helios.heartbeat import beat, forget
 from helios.leader import Leadership
 from helios.market.feeds import FeedError, MarketFeed
+from helios.reconciliation import ReconcileReport
 from helios.signals import SignalOutcome
 
 log = logging.getLogger("helios.scheduler")
@@ -117,8 +121,9 @@ class Worker:
         log.info("leading (%s)", self.leadership.identity)
         self._event("LEADER", f"scheduler {self.leadership.identity} leads")
         self.hx.reconcile_at_start()
-        self.feed.close()
-        self.feed = self.hx.build_feed()  # continue from the prices the last leader stored
+        previous, self.feed = self.feed, self.hx.build_feed()  # from the prices stored last
+        self.feed.continue_from(previous)  # the valr feed keeps counting its public calls
+        previous.close()
         self.backfill()
         self.feed_started_at = self.hx.clock.now()
         self.database.remember()
@@ -193,6 +198,16 @@ class Worker:
         if self.leading:
             self.hx.halts.check(feed_started_at=self.feed_started_at)
             self.hx.positions.reconcile()  # sends no opening order under a halt
+
+    def reconcile_live(self) -> ReconcileReport | None:
+        """In LIVE: one reconciliation pass (``hx.reconciliation.check``); in PAPER nothing (the
+        mode is read on every pass, so a switch needs no restart)."""
+        if self.hx.controls.trading_mode() is not TradingMode.LIVE:
+            return None
+        report = self.hx.reconciliation.check()
+        if not report.matches:
+            log.warning("live reconciliation: %s", report.message)
+        return report
 
     def heartbeat(self) -> None:
         if self.leading and not self.beat_as_leader:
@@ -291,6 +306,12 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
             timedelta(seconds=2),
         ),
         ("prune", leader(worker.prune), 3600.0, timedelta(minutes=5)),
+        (
+            "live_reconcile",
+            leader(worker.reconcile_live),
+            settings.live_reconcile_seconds,
+            timedelta(seconds=10),
+        ),
     ]
     if worker.demo is not None:
         jobs.append(

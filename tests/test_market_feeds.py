@@ -25,12 +25,12 @@ import pytest
 import requests
 from conftest import SHARED_DATA, START
 from fakes.valr import FakeValr, random_walk_candles
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 import helios
 from helios.clock import ManualClock
 from helios.config import TradingMode, load_settings
-from helios.db.models import Candle, LatestPrice
+from helios.db.models import Candle, Event, LatestPrice
 from helios.market.feeds import (
     SIM_ASSETS,
     SIM_CORRELATIONS,
@@ -519,24 +519,68 @@ def test_valr_pull_stores_minute_candles_and_refreshes_the_open_one(
     changed = minutes["ETHZAR"].copy()  # the open 08:02 bucket trades higher
     changed.loc[122, ["high", "close"]] = [70_000.0, 69_999.5]
     fake_valr.set_candles("ETHZAR", 60, changed)
-    hx.market.pull(feed)
+    fake_valr.reset_requests()
+    hx.market.pull(feed)  # the buckets were read 0 s ago: the summary's price extends the bar
+    assert [r.path for r in fake_valr.requests] == ["/v1/public/marketsummary"]
     candles = stored(hx, "ETHZAR", 60)
     assert len(candles) == 33
-    assert (candles[-1].high, candles[-1].close) == (Decimal(70000), Decimal("69999.5"))
+    assert (candles[-1].high, candles[-1].close) == (Decimal("69999.5"), Decimal("69999.5"))
+    assert candles[-1].open == exact(minutes["ETHZAR"].open[122])  # VALR's open is kept
     assert hx.market.latest_price("ETHZAR") == Decimal("69999.5")
+
+    clock.advance(minutes=1)  # 08:03:30: a minute later VALR's own bar replaces it
+    hx.market.pull(feed)
+    candles = stored(hx, "ETHZAR", 60)
+    assert len(candles) == 34
+    assert (candles[-2].high, candles[-2].close) == (Decimal(70000), Decimal("69999.5"))
     assert stored(hx, "ETHZAR", 86400)[-1].high == Decimal(70000)
 
 
-FAILURES: dict[str, tuple[Callable[[FakeValr, int], None], str]] = {
-    "HTTP 500": (lambda fake, n: fake.fail_next(n, 500), "HTTP 500"),
-    "HTTP 429": (lambda fake, n: fake.rate_limit_next(n), "HTTP 429 (rate limited"),
-    "not JSON": (lambda fake, n: fake.malformed_next(n), "not JSON"),
-    "not a list": (lambda fake, n: fake.fail_next(n, 200, {"code": 0}), "expected a list"),
-    "bad item": (lambda fake, n: fake.fail_next(n, 200, [{"startTime": "x"}]), "malformed item"),
+def test_valr_one_summary_call_per_poll_prices_every_pair_between_bucket_reads(
+    connect: Connect, fake_valr: FakeValr, clock: ManualClock
+) -> None:
+    """Every poll asks for the all-pairs market summary once; each pair's minute buckets are
+    read at most once a minute; between them the summary's price moves the bar."""
+    minutes = {
+        pair: random_walk_candles(START - timedelta(hours=1), 80, 60, price, seed=seed)
+        for seed, (pair, price) in enumerate(START_PRICES.items())
+    }
+    for pair, table in minutes.items():
+        fake_valr.set_candles(pair, 60, table)
+    hx = valr(connect, fake_valr, price_interval_seconds=5)
+    feed = hx.build_feed()
+
+    polls = 36  # three minutes at one poll every 5 s
+    for _ in range(polls):
+        hx.market.pull(feed)
+        clock.advance(seconds=5)
+
+    assert len(fake_valr.requests_to("/v1/public/marketsummary")) == polls
+    for pair in PAIRS:
+        reads = fake_valr.requests_to(f"/v1/public/{pair}/buckets")
+        assert len(reads) == 3  # 08:00:00, 08:01:00, 08:02:00
+        assert [r.at for r in reads] == [START + timedelta(minutes=m) for m in range(3)]
+        # every poll moved the latest price: it is the fake's close of the minute polled last
+        last_poll = clock.now() - timedelta(seconds=5)
+        close = minutes[pair].set_index("timestamp").close[pd.Timestamp(last_poll).floor("min")]
+        assert hx.market.latest_price(pair) == exact(close)
+        with hx.db.read() as session:
+            row = session.get(LatestPrice, pair)
+            assert row is not None and row.received_at == last_poll
+
+
+FAILURES: dict[str, tuple[Callable[..., None], str]] = {
+    "HTTP 500": (lambda fake, **aim: fake.fail_next(1, 500, **aim), "HTTP 500"),
+    "HTTP 429": (lambda fake, **aim: fake.rate_limit_next(1, **aim), "HTTP 429 (rate limited"),
+    "not JSON": (lambda fake, **aim: fake.malformed_next(1, **aim), "not JSON"),
+    "not a list": (
+        lambda fake, **aim: fake.fail_next(1, 200, {"code": 0}, **aim),
+        "expected a list",
+    ),
 }
 
 
-def test_valr_errors_raise_feed_error_with_the_cause_and_store_nothing(
+def test_a_failed_market_summary_fails_every_pair_and_stores_nothing(
     connect: Connect, fake_valr: FakeValr
 ) -> None:
     for pair, price in START_PRICES.items():
@@ -548,7 +592,8 @@ def test_valr_errors_raise_feed_error_with_the_cause_and_store_nothing(
 
     problems = []
     for case, (inject, cause) in FAILURES.items():
-        inject(fake_valr, len(PAIRS))  # every pair's request fails
+        fake_valr.reset_requests()
+        inject(fake_valr, path="/v1/public/marketsummary")
         try:
             hx.market.pull(feed)
         except FeedError as error:
@@ -558,9 +603,47 @@ def test_valr_errors_raise_feed_error_with_the_cause_and_store_nothing(
             problems.append(f"{case}: no FeedError")
         if row_counts(hx) != (0, 0):
             problems.append(f"{case}: stored something")
+        if [r.path for r in fake_valr.requests] != ["/v1/public/marketsummary"]:
+            problems.append(f"{case}: asked for more than the summary")  # no buckets then
     assert problems == []
 
     assert hx.market.pull(feed) == dict.fromkeys(PAIRS, 31)  # the next poll works again
+
+
+BUCKET_FAILURES = {
+    **FAILURES,
+    "bad item": (
+        lambda fake, **aim: fake.fail_next(1, 200, [{"startTime": "x"}], **aim),
+        "malformed item",
+    ),
+}
+
+
+def test_a_failed_bucket_read_fails_its_pair_only(connect: Connect, fake_valr: FakeValr) -> None:
+    for pair, price in START_PRICES.items():
+        fake_valr.set_candles(
+            pair, 60, random_walk_candles(START - timedelta(hours=1), 61, 60, price)
+        )
+    problems = []
+    for case, (inject, cause) in BUCKET_FAILURES.items():
+        hx = valr(connect, fake_valr)
+        feed = hx.build_feed()  # a new feed: every pair's minute buckets are due
+        with hx.db.write() as session:  # a fresh start for each case
+            session.execute(delete(Candle))
+            session.execute(delete(LatestPrice))
+        inject(fake_valr, path="/v1/public/ETHZAR/buckets")
+        try:
+            hx.market.pull(feed)
+        except FeedError as error:
+            message = str(error)
+            if cause not in message or "ETHZAR" not in message or "BTCZAR" in message:
+                problems.append(f"{case}: message {message}")
+        else:
+            problems.append(f"{case}: no FeedError")
+        if len(stored(hx, "BTCZAR", 60)) != 31 or stored(hx, "ETHZAR", 60):
+            problems.append(f"{case}: stored {row_counts(hx)}")
+        feed.close()
+    assert problems == []
 
 
 def test_valr_timeout_raises_feed_error_quickly_and_stores_nothing(
@@ -590,6 +673,128 @@ def test_a_valr_failure_on_the_second_page_of_a_backfill_stores_nothing(
         hx.market.backfill(hx.build_feed(), 400)
     assert len(fake_valr.requests_to("/v1/public/BTCZAR/buckets")) == 2
     assert row_counts(hx) == (0, 0)
+
+
+def busiest_window(times: list[datetime], seconds: float = 60.0) -> int:
+    """The most calls in any window of ``seconds`` (windows (t - seconds, t] end at a call)."""
+    stamps = sorted(when.timestamp() for when in times)
+    most, first = 0, 0
+    for last, stamp in enumerate(stamps):
+        while stamps[first] <= stamp - seconds:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_the_valr_feed_never_makes_more_than_30_public_calls_in_any_minute(
+    connect: Connect, fake_valr: FakeValr, clock: ManualClock
+) -> None:
+    """A long simulated run from a cold start that needs 3,000 days of history per pair (30
+    pages in all): the backfill spreads its pages over the minutes, one summary call every poll
+    is kept, and no 60 s window ever holds more than the budget (VALR's 30)."""
+    for seed, (pair, price) in enumerate(START_PRICES.items()):
+        fake_valr.set_candles(
+            pair, 86400, random_walk_candles(TODAY - 3100 * DAY, 3101, 86400, price, seed=seed)
+        )
+        fake_valr.set_candles(
+            pair, 60, random_walk_candles(START - timedelta(hours=1), 200, 60, price, seed=seed)
+        )
+    hx = valr(connect, fake_valr, valr_feed_calls_per_minute=30, price_interval_seconds=5)
+    feed = hx.build_feed()
+    assert isinstance(feed, ValrPublicFeed)
+
+    written = hx.market.backfill(feed, 3000)
+    first_minute_pages = len([r for r in fake_valr.requests if "86400" in r.target])
+    assert 0 < first_minute_pages < 30  # not all 30 pages at once
+    polls = 0
+    while clock.now() < START + timedelta(minutes=8):  # one poll every 5 s
+        hx.market.pull(feed)
+        polls += 1
+        clock.advance(seconds=5)
+    summaries = fake_valr.requests_to("/v1/public/marketsummary")
+    assert len(summaries) == polls  # one per poll, never skipped at this pace
+    assert all(hx.market.history_days(pair) >= 3000 for pair in PAIRS)  # backfill finished
+    assert feed.backfill_pending == {}
+    assert sum(written.values()) < 9000  # part of it came with the polls
+    while clock.now() < START + timedelta(minutes=8, seconds=40):  # then far too fast: 1/s
+        hx.market.pull(feed)  # no error: a summary without budget is skipped, not failed
+        clock.advance(seconds=1)
+
+    times = [request.at for request in fake_valr.requests if request.at is not None]
+    assert len(times) == len(fake_valr.requests) > polls
+    assert busiest_window(times) <= 30
+    assert busiest_window(times) == 30  # the fast phase used the budget to the full
+    assert len(fake_valr.requests_to("/v1/public/marketsummary")) < polls + 40  # some skipped
+    # each pair's minute buckets at most once a minute
+    for pair in PAIRS:
+        reads = [
+            r.at
+            for r in fake_valr.requests_to(f"/v1/public/{pair}/buckets")
+            if r.query.get("periodSeconds") == "60"
+        ]
+        assert busiest_window(reads, 59.999) <= 1
+
+
+def test_a_new_leaders_feed_keeps_counting_the_calls_of_the_feed_it_replaces(
+    fake_valr: FakeValr, clock: ManualClock
+) -> None:
+    fake_valr.set_candles(
+        "BTCZAR", 60, random_walk_candles(START - timedelta(hours=1), 61, 60, 1e6)
+    )
+    settings = sim_settings(market_feed="valr", valr_base_url=fake_valr.url, pairs="BTCZAR")
+    first = build_feed(settings)
+    assert isinstance(first, ValrPublicFeed)
+    assert [b.interval for b in first.poll("BTCZAR", clock.now(), {})] == [60]
+    assert first.budget.used(clock.now()) == 2  # the summary and the minute buckets
+    second = build_feed(settings)
+    second.continue_from(first)
+    assert isinstance(second, ValrPublicFeed) and second.budget.used(clock.now()) == 2
+    elsewhere = build_feed(sim_settings(market_feed="valr", valr_base_url="https://valr.example"))
+    elsewhere.continue_from(first)
+    assert isinstance(elsewhere, ValrPublicFeed) and elsewhere.budget.used(clock.now()) == 0
+    for feed in (first, second, elsewhere):
+        feed.close()
+
+
+def test_a_dead_valr_feed_leads_to_the_stale_price_halt(
+    connect: Connect, fake_valr: FakeValr, clock: ManualClock
+) -> None:
+    """The scheduler's prices job on the valr feed keeps the latest prices fresh; when VALR stops
+    answering, every poll fails (an exchange error each), the prices age, and an hour later the
+    watchdog halts for stale prices."""
+    from jobs.scheduler import Worker
+
+    for seed, (pair, price) in enumerate(START_PRICES.items()):
+        fake_valr.set_candles(
+            pair, 60, random_walk_candles(START - timedelta(hours=1), 360, 60, price, seed=seed)
+        )
+    hx = valr(connect, fake_valr)
+    worker = Worker(hx, hx.build_feed())
+    for _ in range(14):  # 65 minutes of a working feed, a poll every 5 minutes
+        worker.pull_prices()
+        assert hx.halts.check(feed_started_at=START) == []
+        clock.advance(minutes=5)
+    worker.pull_prices()
+    alive_until = clock.now()
+
+    fake_valr.stop()  # VALR is gone: connections are refused
+    failures = 0
+    while clock.now() < alive_until + timedelta(minutes=65):
+        clock.advance(minutes=5)
+        with pytest.raises(FeedError, match="ConnectionError"):
+            worker.pull_prices()
+        failures += 1
+        acted = hx.halts.check(feed_started_at=START)
+        if clock.now() - alive_until <= timedelta(hours=1):
+            assert acted == []
+    assert [breach.trigger for breach in acted] == ["stale_price"]
+    assert set(acted[0].figures["stale_seconds"]) == set(PAIRS)
+    state = hx.controls.halt_state()
+    assert (state.halted, state.cause) == (True, "stale_price")
+    with hx.db.read() as session:
+        errors = session.scalars(select(Event).where(Event.kind == "EXCHANGE_ERROR")).all()
+    assert len(errors) == failures  # each failed poll counted once
+    assert all("marketsummary" in e.message and e.actor == "valr-feed" for e in errors)
 
 
 def test_an_unknown_pair_surfaces_valrs_message_and_the_other_pairs_still_arrive(

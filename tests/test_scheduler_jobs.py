@@ -54,6 +54,7 @@ def test_a_failing_job_is_recorded_as_an_event_and_the_scheduler_keeps_its_jobs(
         "snapshot",
         "prune",
         "day_roll",
+        "live_reconcile",  # always scheduled; it does nothing unless the mode is LIVE
     }  # no "demo": the manual feed does not run the demo signals
     try:
         worker.pull_prices()

@@ -9,14 +9,16 @@ Public market-data routes (no keys):
   case for a paginating client), ``skip``, ``limit`` (max 300). Items newest first with
   ``currencyPairSymbol``, ``bucketPeriodInSeconds``, ``startTime`` (ISO), ``open``, ``high``,
   ``low``, ``close``, ``volume``, ``quoteVolume`` (numbers as strings, as VALR sends them).
-- ``GET /v1/public/{pair}/marketsummary``: one object built from the newest bucket.
+- ``GET /v1/public/{pair}/marketsummary``: one object built from the newest bucket;
+  ``GET /v1/public/marketsummary``: the same for every pair that has a bucket, in one array.
 - ``GET /v1/public/pairs``: one entry per pair the fake lists (``set_pair_rules`` changes one).
 - an unknown pair gets ``400 {"code": -21, "message": "Unsupported Currency Pair"}``.
 
 The prices are whatever the test puts in (``set_candles``). The fake has a clock (a ``Clock`` such
 as the test's ``ManualClock``): buckets that open after "now" are not served, as the real exchange
 does not know the future. Every request is recorded (``requests``, ``requests_to``) so a test can
-check what the client asked for.
+check what the client asked for; each records the fake clock's time it arrived (``at``), so a
+test can count the calls in any window of simulated time.
 
 Private routes (signed, one account; ``add_private_route`` adds more) check every request as
 VALR does (API §2): the signature is recomputed over ``timestamp + VERB + path-with-query as sent
@@ -46,7 +48,8 @@ fills ``fill_delay_seconds`` (0.05 s) later at the pair's price (``set_price``, 
 bucket's close), with the taker fee charged as VALR does: a BUY pays it in the base asset it
 receives, a SELL in ZAR. Balances move. It ends ``Failed`` (with ``failedReason``) on an
 insufficient balance, a ``customerOrderId`` already used by an OPEN order, no price, or when a
-test forced it (``fail_next_order``); ``partial_fill_next`` executes only part of one. An order
+test forced it (``fail_next_order``); ``partial_fill_next`` executes only part of one;
+``place_resting_order`` puts an order on the book that stays open (``Placed``). An order
 unknown (or not completed, for the summaries) gets ``unknown_order_reply``: 400
 ``{"code": -1, "message": "Invalid Order. "}``. ``orders_placed()`` counts the orders the fake
 accepted; ``orders()`` lists them.
@@ -106,6 +109,7 @@ class RecordedRequest:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    at: datetime | None = None  # the fake clock's time when it arrived
 
     def int_param(self, name: str) -> int:
         return int(self.query[name])
@@ -246,6 +250,7 @@ class FakeValr:
         self.add_route(
             "GET", r"/v1/public/(?P<pair>[A-Za-z0-9]+)/marketsummary", self._summary_route
         )
+        self.add_route("GET", r"/v1/public/marketsummary", self._summaries_route)
         self._add_private_routes()
 
     # --- lifecycle ----------------------------------------------------------------------------
@@ -384,6 +389,28 @@ class FakeValr:
                 if customer_order_id is None or order.customer_order_id == customer_order_id
             )
 
+    def place_resting_order(
+        self, pair: str, side: str, base_amount: Any, customer_order_id: str | None = None
+    ) -> str:
+        """An order that rests on the book (``Placed``, never filled: a limit order far from
+        the market, as a person or another program might place). Balances do not move. Returns
+        VALR's order id."""
+        now = datetime.now(UTC)
+        with self._state:
+            order = FakeOrder(
+                order_id=str(uuid.uuid4()),
+                customer_order_id=customer_order_id,
+                pair=pair.upper(),
+                side=side.upper(),
+                base_amount=Decimal(str(base_amount)),
+                quote_amount=None,
+                allow_margin=False,
+                created_at=now,
+                updated_at=now,
+            )
+            self._orders.append(order)
+        return order.order_id
+
     def fail_next_order(self, reason: str = "Insufficient liquidity") -> None:
         """The next market order accepted ends ``Failed`` with ``reason``."""
         with self._state:
@@ -424,6 +451,11 @@ class FakeValr:
         reply_body = body if body is not None else {"code": -1, "message": "Internal Server Error"}
         reply = Reply(status, reply_body, dict(headers or {}), process_first=process_first)
         self._push(count, reply, after, method, path)
+
+    def clear_faults(self) -> None:
+        """Drop every fault not yet served: the fake answers normally again."""
+        with self._lock:
+            self._faults.clear()
 
     def rate_limit_next(
         self,
@@ -550,6 +582,7 @@ class FakeValr:
             query={key: values[-1] for key, values in parse_qs(parts.query).items()},
             headers={key.lower(): value for key, value in http.headers.items()},
             body=http.rfile.read(length) if length else b"",
+            at=self.clock.now(),
         )
         with self._lock:
             self.requests.append(request)
@@ -656,29 +689,36 @@ class FakeValr:
         pair, error = self._pair_or_error(match["pair"])
         if error:
             return error
+        item = self._summary_item(pair)
+        if item is None:
+            return Reply.error(404, -111, "Market summary not found")
+        return Reply(200, item, {"cache-control": "max-age=10,public"})
+
+    def _summaries_route(self, _request: RecordedRequest, _match: re.Match[str]) -> Reply:
+        """Every pair's summary in one array (pairs without a bucket yet are left out)."""
+        items = [item for pair in self.pairs if (item := self._summary_item(pair)) is not None]
+        return Reply(200, items, {"cache-control": "max-age=60,public"})
+
+    def _summary_item(self, pair: str) -> dict[str, Any] | None:
         now = pd.Timestamp(self.clock.now())
         last = self._newest_bucket(pair)
         if last is None:
-            return Reply.error(404, -111, "Market summary not found")
+            return None
         close = Decimal(_text(last["close"]))
-        return Reply(
-            200,
-            {
-                "currencyPair": pair,
-                "askPrice": _text(close + 1),
-                "bidPrice": _text(close - 1),
-                "lastTradedPrice": _text(close),
-                "previousClosePrice": _text(last["open"]),
-                "baseVolume": _text(last["volume"]),
-                "quoteVolume": _text(Decimal(_text(last["volume"])) * close),
-                "highPrice": _text(last["high"]),
-                "lowPrice": _text(last["low"]),
-                "created": now.to_pydatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                "changeFromPrevious": "0.00",
-                "markPrice": _text(close),
-            },
-            {"cache-control": "max-age=10,public"},
-        )
+        return {
+            "currencyPair": pair,
+            "askPrice": _text(close + 1),
+            "bidPrice": _text(close - 1),
+            "lastTradedPrice": _text(close),
+            "previousClosePrice": _text(last["open"]),
+            "baseVolume": _text(last["volume"]),
+            "quoteVolume": _text(Decimal(_text(last["volume"])) * close),
+            "highPrice": _text(last["high"]),
+            "lowPrice": _text(last["low"]),
+            "created": now.to_pydatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "changeFromPrevious": "0.00",
+            "markPrice": _text(close),
+        }
 
     # --- authentication -----------------------------------------------------------------------
     def _authenticate(self, request: RecordedRequest) -> Reply | None:
