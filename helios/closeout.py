@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -42,6 +42,7 @@ from helios.db.models import LatestPrice, Position
 from helios.events import record_event
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.positions.lifecycle import OPEN, client_order_id, closing_side
+from helios.positions.manager import needs_margin
 
 if TYPE_CHECKING:
     from helios.facade import Helios
@@ -60,6 +61,7 @@ class BookEntry:
     side: str
     quantity: Decimal
     mode: str
+    leverage: Decimal = Decimal(1)
 
 
 class CloseoutJournal:
@@ -180,12 +182,17 @@ class DatabaseWatch:
         with self.hx.db.read() as session:
             rows = session.execute(
                 select(
-                    Position.id, Position.pair, Position.side, Position.quantity, Position.mode
+                    Position.id,
+                    Position.pair,
+                    Position.side,
+                    Position.quantity,
+                    Position.mode,
+                    Position.leverage,
                 ).where(Position.status == OPEN)
             ).all()
             self.prices = {p.pair: p.price for p in session.scalars(select(LatestPrice))}
         self.book = [
-            BookEntry(int(r.id), r.pair, r.side, r.quantity, r.mode)
+            BookEntry(int(r.id), r.pair, r.side, r.quantity, r.mode, r.leverage)
             for r in rows
             if r.quantity is not None
         ]
@@ -255,11 +262,18 @@ class DatabaseWatch:
             base = {"position_id": entry.position_id, "client_order_id": coid, "mode": entry.mode}
             self.journal.append({"type": "intent", **base, "at": now.isoformat()})
             try:
-                result = self._exchange(entry.mode).submit_market_order(request)
+                result = self._exchange(entry.mode).submit_market_order(
+                    replace(request, margin=needs_margin(entry.side, entry.leverage))
+                )
             except Exception as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 log.error("close of position %s failed: %s", entry.position_id, error)
-                self.journal.append({"type": "close_failed", **base, "error": error})
+                # no answer from a real venue: the order may exist, so the intent stays
+                # unanswered and the replay leaves the position CLOSING for reconcile to ask
+                # VALR about this id (never "failed", which would leave it OPEN)
+                unknown = bool(getattr(exc, "ambiguous", False))
+                kind = "close_unknown" if unknown else "close_failed"
+                self.journal.append({"type": kind, **base, "error": error})
                 outcomes.append({**base, "success": False, "error": error})
                 continue
             reference = self.prices.get(entry.pair)
@@ -285,10 +299,9 @@ class DatabaseWatch:
     def _exchange(self, mode: str) -> Exchange:
         if TradingMode(mode) is TradingMode.PAPER:
             return self.hx.paper_exchange.offline(self.prices)
-        # LIVE (issue #8): hx.exchange reads the mode from the database, so during an outage
-        # this fails and the close is journaled as close_failed; issue #8 must give the VALR
-        # client here directly, and treat a timed-out close as unknown, not failed
-        return self.hx.exchange
+        # LIVE: VALR directly (hx.exchange reads the mode from the database, which is away);
+        # its client needs no database (a price it cannot read is simply not used)
+        return self.hx.valr_exchange
 
 
 def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:

@@ -373,6 +373,12 @@ def mark_to_market(
     return valuation
 
 
+CENT = Decimal("0.01")
+# A venue truncates a bought quantity to its decimals (VALR: baseDecimalPlaces): at most this
+# share of the notional is lost that way on any pair worth trading.
+QUANTITY_DECIMALS_SHARE = Decimal("0.001")
+
+
 def check_invariants(session: Session, prices: dict[str, Decimal]) -> Valuation:
     """Prove the books agree; raise LedgerInvariantError listing every disagreement.
 
@@ -380,7 +386,9 @@ def check_invariants(session: Session, prices: dict[str, Decimal]) -> Valuation:
     2. equity = cash + margin + unrealized P&L, and equally initial capital + net realized P&L of
        closed positions - entry fees of open positions + unrealized P&L (two independent paths);
     3. margin held = sum of MARGIN_LOCK - MARGIN_RELEASE entries;
-    4. open positions have an entry price, quantity and notional = S x leverage (to the cent);
+    4. open positions have an entry price, quantity and notional = S x leverage (to the cent), or
+       less by what a venue keeps of the quantity: its fee when paid in the coin bought (VALR's
+       taker fee on a BUY) and the quantity's decimals (at most 0.1% of the notional);
     5. cash, peak and start-of-day equity are not negative;
     6. a position's status agrees with what was booked: OPEN/CLOSING exactly while its entry is
        booked and its exit is not.
@@ -425,9 +433,11 @@ def check_invariants(session: Session, prices: dict[str, Decimal]) -> Valuation:
         problems.append(f"margin held {valuation.margin} != margin entries {-locked}")
     for position in held:
         expected = zar(position.position_size_zar * position.leverage)
-        if abs((position.notional or ZERO) - expected) > Decimal("0.01"):
+        kept = (position.entry_fee or ZERO) + max(CENT, expected * QUANTITY_DECIMALS_SHARE)
+        if not expected - kept <= (position.notional or ZERO) <= expected + CENT:
             problems.append(
-                f"position {position.id} notional {position.notional} != S x L {expected}"
+                f"position {position.id} notional {position.notional} != S x L {expected} "
+                f"(allowed: down to {expected - kept}, what the venue keeps of the quantity)"
             )
     for name in ("cash", "peak_equity", "start_of_day_equity"):
         if getattr(state, name) < 0:

@@ -32,6 +32,7 @@ from helios.exchange.valr import (
     ValrRateLimited,
     ValrRejected,
     ValrUnavailable,
+    gross_for_fee,
     round_quote_down,
     round_to_tick,
     sign_request,
@@ -334,7 +335,9 @@ def test_a_partial_IOC_fill_reports_the_executed_quantity(fake: FakeValr, sleeps
     fake.partial_fill_next("0.5")
     result = venue(fake, sleeps).submit_market_order(order("pos-4-open", base_amount="0.01"))
     assert result.status is OrderStatus.FILLED
-    assert result.quantity == D("0.005") - D("0.0000175")  # half, less the fee in BTC
+    # a BUY by base amount asks for 0.01 net of the fee (0.01003513 gross); half of it executed
+    # arrives as half of 0.01, give or take the 8th decimal of the fee
+    assert abs(result.quantity - D("0.005")) <= D("0.00000002")  # type: ignore[operator]
     assert result.reason == "partly executed: VALR status Cancelled"
 
 
@@ -646,8 +649,9 @@ def test_an_order_outside_VALR_s_limits_is_refused_before_sending(
 ):
     fake.set_pair_rules("BTCZAR", minBaseAmount=min_base)
     exchange = venue(fake, sleeps, price_source=lambda pair: price)
+    side = "SELL" if "base_amount" in amount else "BUY"  # a BUY by base is grossed up for fees
     with pytest.raises(InvalidInput) as caught:
-        exchange.submit_market_order(order("lim-1", **amount))
+        exchange.submit_market_order(order("lim-1", side, **amount))
     assert caught.value.field == field
     assert caught.value.value == D(next(iter(amount.values())))
     assert words in str(caught.value)
@@ -822,3 +826,19 @@ def test_errors_are_helios_errors_with_their_facts():
     assert str(error) == "VALR GET /x [HTTP 400, code -1, 'Invalid Order. ']: VALR refused"
     assert error.ambiguous is False
     assert ValrUnavailable("lost", method="POST", path="/y").ambiguous is True
+
+
+def test_a_buy_by_base_amount_asks_for_enough_to_cover_the_fee_in_the_coin(
+    fake: FakeValr, sleeps: Sleeps
+):
+    """Covering a short buys by base amount; VALR takes its taker fee in the coin bought, so
+    the order asks for amount / (1 - fee) rounded up to the pair's decimals, and what arrives
+    covers the amount."""
+    assert gross_for_fee(D("0.00041666"), D("0.0035"), 8) == D("0.00041813")
+    assert gross_for_fee(D("1"), D("0"), 8) == D("1")
+    with pytest.raises(InvalidInput):
+        gross_for_fee(D("1"), D("1"), 8)
+    result = venue(fake, sleeps).submit_market_order(order("cover-1", base_amount="0.00041666"))
+    assert posts(fake)[0]["baseAmount"] == "0.00041813"
+    assert result.status is OrderStatus.FILLED
+    assert D("0.00041666") <= result.quantity <= D("0.00041668")  # type: ignore[operator]

@@ -53,7 +53,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_UP, Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -66,7 +66,7 @@ from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnection
 from helios.clock import Clock, SystemClock
 from helios.config import Settings
 from helios.errors import HeliosError, InvalidInput
-from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
+from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus, Side
 from helios.money import ZERO, qty, zar
 from helios.money import price as as_price
 
@@ -480,6 +480,15 @@ def truncate_base(amount: Decimal, places: int) -> Decimal:
     return Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
 
 
+def gross_for_fee(net: Decimal, fee: Decimal, places: int) -> Decimal:
+    """The base amount to buy so that, after a fee of ``fee`` (a fraction) taken in that coin,
+    at least ``net`` arrives: ``net / (1 - fee)`` rounded UP to ``places`` decimals."""
+    if not Decimal(0) <= fee < Decimal(1):
+        raise InvalidInput("fee", fee, "a fraction from 0 up to (not including) 1")
+    gross = Decimal(net) / (Decimal(1) - fee)
+    return gross.quantize(Decimal(1).scaleb(-places), rounding=ROUND_UP)
+
+
 def round_to_tick(value: Decimal, tick: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
     """A price on VALR's grid: a whole multiple of ``tick`` (nearest by default)."""
     if tick <= 0:
@@ -713,6 +722,17 @@ class ValrExchange(Exchange):
     def __repr__(self) -> str:
         return f"ValrExchange({self.client!r})"
 
+    def _market_price(self, pair: str) -> Decimal | None:
+        """The latest price the caller knows (for the minimum checks), or None: a price source
+        that fails (the database away during a close-out) never stops an order."""
+        if self.price_source is None:
+            return None
+        try:
+            return self.price_source(pair)
+        except Exception as exc:
+            log.warning("no market price for %s (%s): minimums checked without it", pair, exc)
+            return None
+
     def close(self) -> None:
         """Release the HTTP session (its pooled connections)."""
         self.client.session.close()
@@ -857,9 +877,15 @@ class ValrExchange(Exchange):
         ``ValrRateLimited``/``ValrAuthError`` when VALR refused to take it."""
         request = request.validated()
         rules = self.pair_rules(request.pair)
-        market_price = self.price_source(request.pair) if self.price_source else None
+        market_price = self._market_price(request.pair)
+        asked = request.base_amount
+        if request.side is Side.BUY and asked is not None:
+            # A BUY by base amount covers a short: VALR takes its taker fee in the coin bought,
+            # so ask for enough that what arrives, net of the fee, covers the amount (rounded
+            # UP to the pair's decimals), or the short would stay open by the fee.
+            asked = gross_for_fee(asked, self.taker_fee(request.pair), rules.base_decimal_places)
         base, quote = rules.check_market_order(
-            base_amount=request.base_amount, quote_amount=request.quote_amount, price=market_price
+            base_amount=asked, quote_amount=request.quote_amount, price=market_price
         )
         if request.margin and not rules.margin_trading_allowed:
             raise InvalidInput(

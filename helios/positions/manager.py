@@ -197,23 +197,40 @@ class PositionManager:
 
     def _send(self, exchange: Exchange, request: OrderRequest) -> tuple[OrderResult | None, str]:
         """Send an order; a failure (no answer, an exchange error) is returned as text and
-        recorded as an EXCHANGE_ERROR event, which the halt watchdog counts."""
+        recorded as an EXCHANGE_ERROR event, which the halt watchdog counts. A request refused
+        before anything was sent (the venue's pair rules: a minimum, margin not allowed on the
+        pair) is a definitive REJECTED result: the open FAILS, a close leaves the position OPEN,
+        instead of a transitional state no reconcile could ever settle."""
         try:
             return exchange.submit_market_order(request), ""
         except InvalidInput as exc:  # our own request was refused before sending
-            return None, f"{type(exc).__name__}: {exc}"
-        except Exception as exc:
-            if not isinstance(exc, HeliosError):
-                log.exception("sending %s failed", request.client_order_id)
-            error = f"{type(exc).__name__}: {exc}"
-            record_exchange_error(
-                self._db,
-                self._clock.now(),
-                exchange.name,
-                f"order {request.client_order_id} ({request.side.value} {request.pair}) "
-                f"failed: {error}",
+            return (
+                OrderResult(
+                    client_order_id=request.client_order_id,
+                    exchange_order_id=None,
+                    status=OrderStatus.REJECTED,
+                    pair=request.pair,
+                    side=request.side.value,
+                    reason=f"refused before sending: {exc}",
+                ),
+                "",
             )
-            return None, error
+        except Exception as exc:
+            return None, self._exchange_failure(
+                exchange,
+                exc,
+                f"order {request.client_order_id} ({request.side.value} {request.pair})",
+            )
+
+    def _exchange_failure(self, exchange: Exchange, exc: Exception, what: str) -> str:
+        """An exchange call that got no usable answer: logged (with its traceback when it is not
+        one of ours), recorded as an EXCHANGE_ERROR event (which the halt rule counts); returns
+        the error as text."""
+        if not isinstance(exc, HeliosError):
+            log.exception("%s failed", what)
+        error = f"{type(exc).__name__}: {exc}"
+        record_exchange_error(self._db, self._clock.now(), exchange.name, f"{what} failed: {error}")
+        return error
 
     # --- open ---------------------------------------------------------------------------
     def open_position(
@@ -943,7 +960,20 @@ class PositionManager:
             if order is None:
                 continue
             exchange = self._exchange(mode)
-            known = exchange.get_order(order.client_order_id)
+            try:
+                known = exchange.get_order(order.client_order_id)
+            except Exception as exc:  # VALR cannot say: send nothing, count it, try the next
+                error = self._exchange_failure(
+                    exchange, exc, f"reconcile: asking about order {order.client_order_id}"
+                )
+                outcomes.append(
+                    {
+                        "position_id": position_id,
+                        "success": False,
+                        "reason": f"exchange error: {error}; nothing sent",
+                    }
+                )
+                continue
             sent_now = known is None
             if known is None and action == "OPEN" and not send_opens:
                 known = OrderResult(
