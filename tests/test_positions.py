@@ -735,3 +735,19 @@ def test_a_positions_history_holds_its_decision_with_all_7_checks_orders_fills_a
         with pytest.raises(InvalidInput) as caught:
             book.positions.position_history(bad)
         assert caught.value.field == "position_id"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2**31, 10**20, True, "7", 1.0])
+def test_a_position_id_outside_the_columns_range_is_refused_naming_it(
+    hx: helios.Helios, bad: object
+):
+    """Closing or reading a position by an id the database could not even hold (above 2**31-1)
+    is refused by the library, naming the field and the range, not by a database error."""
+    for call in (
+        lambda: hx.positions.close_position(bad),
+        lambda: hx.positions.position_history(bad),
+    ):
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        assert caught.value.field == "position_id"
+        assert "from 1 to 2147483647" in caught.value.allowed

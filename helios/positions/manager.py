@@ -70,6 +70,23 @@ INSTALLATION_KEY = "installation_id"
 RECONCILE_GRACE = timedelta(seconds=30)
 
 
+MAX_POSITION_ID = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
+
+
+def check_position_id(position_id: Any) -> int:
+    """A position id as every call takes it: a whole number from 1 to 2**31 - 1 (the column's
+    range, so a larger one is refused here rather than by the database)."""
+    if (
+        isinstance(position_id, bool)
+        or not isinstance(position_id, int)
+        or not 1 <= position_id <= MAX_POSITION_ID
+    ):
+        raise InvalidInput(
+            "position_id", position_id, f"a position id (whole number from 1 to {MAX_POSITION_ID})"
+        )
+    return position_id
+
+
 def needs_margin(side: str, leverage: Decimal | float) -> bool:
     """Whether a position's orders need exchange margin: a short, or more than 1x."""
     return side == "SELL" or Decimal(str(leverage)) > 1
@@ -479,8 +496,7 @@ class PositionManager:
         ``stop_price``: the stop level the monitor saw crossed; the order carries it so a paper
         fill is no better than the stop (a resting stop order's fill). It is recorded with the
         close request, so a resend by ``reconcile`` after a crash carries it too."""
-        if isinstance(position_id, bool) or not isinstance(position_id, int) or position_id <= 0:
-            raise InvalidInput("position_id", position_id, "a position id (whole number > 0)")
+        check_position_id(position_id)
         if reason not in CLOSE_REASONS:
             raise InvalidInput("reason", reason, f"one of {', '.join(CLOSE_REASONS)}")
         installation = self._installation_id()
@@ -1167,8 +1183,7 @@ class PositionManager:
 
     def position_history(self, position_id: Any) -> dict[str, Any]:
         """One position's full story: the position, its risk decision, orders, fills, events."""
-        if isinstance(position_id, bool) or not isinstance(position_id, int):
-            raise InvalidInput("position_id", position_id, "a position id (whole number)")
+        check_position_id(position_id)
         with self._db.read() as session:
             position = session.get(Position, position_id)
             if position is None:
