@@ -1,8 +1,10 @@
 """The ``helios`` command.
 
-    helios up          migrations, then the scheduler and the dashboard together (Ctrl-C stops both)
+    helios up          migrations, then the scheduler and the dashboard together (Ctrl-C stops both;
+                       --api also starts the REST API)
     helios scheduler   the scheduler alone
     helios dashboard   the dashboard alone (streamlit run app.py)
+    helios api         the REST API alone (uvicorn, http://127.0.0.1:8000/docs)
     helios migrate     apply database migrations
     helios status      mode, halt, equity, prices and scheduler heartbeat, in the terminal
     helios config      the effective configuration (secrets hidden)
@@ -91,6 +93,16 @@ def dashboard_command(port: int | None = None) -> list[str]:
     ]
 
 
+def api_command(host: str | None = None, port: int | None = None) -> list[str]:
+    """``helios api`` as a child process (``helios up --api``)."""
+    command = [sys.executable, "-m", "helios.cli", "api"]
+    if host:
+        command += ["--host", host]
+    if port:
+        command += ["--port", str(port)]
+    return command
+
+
 def cmd_migrate(_args: argparse.Namespace) -> int:
     hx = connect_or_exit()  # connect() applies the migrations
     from helios.db.migrate import current_revision
@@ -108,6 +120,32 @@ def cmd_scheduler(_args: argparse.Namespace) -> int:
 def cmd_dashboard(args: argparse.Namespace) -> int:
     connect_or_exit().close()  # validate configuration and migrate before Streamlit starts
     os.execv(sys.executable, dashboard_command(args.port))  # noqa: S606 (our own command line)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    """The REST API (``api/``) under uvicorn; Ctrl-C/SIGTERM stop it (uvicorn's own handling)."""
+    import uvicorn
+
+    hx = connect_or_exit()  # validate configuration and migrate before uvicorn starts
+    settings = hx.settings
+    hx.close()
+    configure_logging(settings.log_level, settings.project_path(settings.log_file))
+    host = args.host or settings.api_address
+    port = args.port or settings.api_port
+    if settings.helios_api_token is None:
+        log.warning("HELIOS_API_TOKEN is not set: the API serves reads only (writes get 403)")
+    print(f"helios: API on http://{host}:{port}  (docs: /docs)", flush=True)
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,  # keep helios's logging (terminal and the rotating file)
+        proxy_headers=False,
+        server_header=False,
+    )
+    return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -131,6 +169,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(
             f"helios: dashboard on http://{settings.dashboard_address}:"
             f"{args.port or settings.dashboard_port}  (Ctrl-C stops everything)",
+            flush=True,
+        )
+    if args.api:
+        children["api"] = subprocess.Popen(api_command(port=args.api_port), cwd=PROJECT_ROOT)  # noqa: S603
+        settings = load_settings()
+        print(
+            f"helios: API on http://{settings.api_address}:{args.api_port or settings.api_port}",
             flush=True,
         )
     stopping = False
@@ -426,6 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start the scheduler and the dashboard")
     up.add_argument("--port", type=int, help="dashboard port (default DASHBOARD_PORT, 8501)")
     up.add_argument("--no-dashboard", action="store_true", help="start only the scheduler")
+    up.add_argument("--api", action="store_true", help="also start the REST API (helios api)")
+    up.add_argument("--api-port", type=int, help="API port (default API_PORT, 8000)")
     up.set_defaults(func=cmd_up)
     commands.add_parser("scheduler", help="run the scheduler alone").set_defaults(
         func=cmd_scheduler
@@ -433,6 +480,10 @@ def main(argv: list[str] | None = None) -> int:
     dash = commands.add_parser("dashboard", help="run the dashboard alone")
     dash.add_argument("--port", type=int, help="port (default DASHBOARD_PORT, 8501)")
     dash.set_defaults(func=cmd_dashboard)
+    api = commands.add_parser("api", help="run the REST API alone (uvicorn)")
+    api.add_argument("--host", help="address to bind (default API_ADDRESS, 127.0.0.1)")
+    api.add_argument("--port", type=int, help="port (default API_PORT, 8000)")
+    api.set_defaults(func=cmd_api)
     commands.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
     commands.add_parser("status", help="show the portfolio and system state").set_defaults(
         func=cmd_status

@@ -32,7 +32,10 @@ DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'helios.db'}"
 PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,12}ZAR$")
 DATABASE_URL_PATTERN = re.compile(r"^(sqlite(\+pysqlite)?|postgres|postgresql(\+psycopg)?)://")
 # Keys whose values are secrets: never shown in errors, logs, describe() or repr().
-SECRET_KEYS = frozenset({"valr_api_key", "valr_api_secret", "dashboard_password_hash"})
+SECRET_KEYS = frozenset(
+    {"valr_api_key", "valr_api_secret", "dashboard_password_hash", "helios_api_token"}
+)
+API_TOKEN_MIN_LENGTH = 24  # HELIOS_API_TOKEN: a guessable token would guard real money
 _SECRET_HINT = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 
 
@@ -191,6 +194,8 @@ class Settings(BaseSettings):
     valr_api_secret: SecretStr | None = None
     # the dashboard's login gate: `helios hash-password` makes it; empty: no gate (127.0.0.1)
     dashboard_password_hash: SecretStr | None = None
+    # the REST API's bearer token for writes (api/); empty: the API serves reads only
+    helios_api_token: SecretStr | None = None
 
     # --- processes ------------------------------------------------------------------------
     price_interval_seconds: float = Field(default=5.0, ge=0.5, le=3600.0)
@@ -200,6 +205,8 @@ class Settings(BaseSettings):
     dashboard_address: str = "127.0.0.1"
     dashboard_port: int = Field(default=8501, ge=1, le=65535)
     dashboard_refresh_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
+    api_address: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     # rotating log file (relative paths are under the project); empty: log to the terminal only
     log_file: str = "data/logs/helios.log"
@@ -250,10 +257,33 @@ class Settings(BaseSettings):
     # LIVE with R1,000-5,000; the checklist refuses a cap above R5,000)
     live_capital_cap_zar: Decimal = Field(default=Decimal("5000"), gt=0, le=Decimal("100000000"))
 
-    @field_validator("valr_api_key", "valr_api_secret", "dashboard_password_hash", mode="before")
+    @field_validator(
+        "valr_api_key",
+        "valr_api_secret",
+        "dashboard_password_hash",
+        "helios_api_token",
+        mode="before",
+    )
     @classmethod
     def _empty_secret_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("helios_api_token")
+    @classmethod
+    def _a_strong_token(cls, value: SecretStr | None) -> SecretStr | None:
+        token = value.get_secret_value() if value is not None else None
+        if token is not None and (
+            len(token) < API_TOKEN_MIN_LENGTH
+            or token != token.strip()
+            or not token.isascii()
+            or not token.isprintable()
+        ):
+            raise ValueError(
+                f"at least {API_TOKEN_MIN_LENGTH} printable ASCII characters without spaces at "
+                "either end (make one with `python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`)"
+            )
+        return value
 
     @field_validator("dashboard_password_hash")
     @classmethod

@@ -79,6 +79,16 @@ class Valuation:
         return self.equity - self.start_of_day_equity
 
     @property
+    def total_pnl(self) -> Decimal:
+        """Everything made or lost since the account began: equity - initial capital (ZAR)."""
+        return self.equity - self.initial_capital
+
+    @property
+    def total_pnl_pct(self) -> Decimal | None:
+        """``total_pnl`` as a fraction of the initial capital (None without capital)."""
+        return self.total_pnl / self.initial_capital if self.initial_capital > 0 else None
+
+    @property
     def daily_loss(self) -> Decimal:
         if self.start_of_day_equity <= 0:
             return ZERO

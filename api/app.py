@@ -1,0 +1,102 @@
+"""``create_app()``: the FastAPI application over one ``Helios``.
+
+    uvicorn --factory api.app:create_app        (or ``helios api``)
+
+One ``Helios`` per app: built from the environment at start (``helios.connect()``: migrations,
+reconcile) and closed at shutdown, or the one passed in (tests, notebooks), which stays its
+owner's to close. Handlers are plain functions (FastAPI runs them in its thread pool); each
+calls helios and nothing else. Errors: ``api.errors``; who may write: ``api.security``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import unquote
+
+from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+
+import helios
+from api import errors
+from api.routers import control, portfolio, risk, upstream
+
+log = logging.getLogger("helios.api")
+
+DESCRIPTION = """
+The Helios portfolio manager's REST API: the seed's endpoints, over the same library as the
+dashboard, the scheduler and the CLI.
+
+**Units**: money in ZAR as exact decimal strings; prices in ZAR per coin; fractions as numbers
+(0.02 = 2%); times ISO 8601 with their zone (UTC in answers).
+
+**Writes** (every POST/PUT that changes something) need `Authorization: Bearer
+<HELIOS_API_TOKEN>`; without that setting on the server the API is read-only (403). The dry runs
+(`/api/portfolio/risk/check`, `/api/portfolio/optimizer/weights`) store nothing and need no
+token.
+
+**Errors** are JSON `{"error", "message", "field", "value", "allowed"/"rule"}`: 422 invalid
+input (nothing changed), 404 no such position, 409 refused in the present state (`reason`;
+nothing changed but the record of the refusal), 401/403 no write access, 500 with a reference
+to the server log.
+"""
+
+
+def _secrets(hx: helios.Helios) -> list[str]:
+    """Values that must never appear in a response (scrubbed from echoed input)."""
+    s = hx.settings
+    found = [
+        secret.get_secret_value()
+        for secret in (s.helios_api_token, s.valr_api_key, s.valr_api_secret)
+        if secret is not None and secret.get_secret_value()
+    ]
+    try:
+        password = make_url(s.database_url).password
+    except Exception:
+        password = None
+    if password:
+        found += [str(password), unquote(str(password))]
+    return [value for value in found if len(value) >= 4]
+
+
+def _bind(app: FastAPI, hx: helios.Helios) -> None:
+    app.state.hx = hx
+    token = hx.settings.helios_api_token
+    app.state.token = token.get_secret_value().encode() if token is not None else None
+    app.state.secrets = _secrets(hx)
+    if token is None:
+        log.warning(
+            "HELIOS_API_TOKEN is not set: the API serves reads only and refuses every write (403)"
+        )
+    else:
+        log.info("API writes need the bearer token (HELIOS_API_TOKEN)")
+
+
+def create_app(hx: helios.Helios | None = None) -> FastAPI:
+    """The API over ``hx`` (default: ``helios.connect()`` at start, closed at shutdown)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = hx is None
+        instance = helios.connect() if hx is None else hx
+        _bind(app, instance)
+        log.info("API on %s, mode %s", instance.db.display_url, instance.controls.trading_mode())
+        try:
+            yield
+        finally:
+            if owned:
+                instance.close()
+
+    app = FastAPI(
+        title="Helios Portfolio Manager API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if hx is not None:  # usable at once, also by a TestClient that is not a context manager
+        _bind(app, hx)
+    errors.install(app)
+    for module in (portfolio, risk, control, upstream):
+        app.include_router(module.router)
+    return app

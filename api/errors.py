@@ -1,0 +1,185 @@
+"""Every error as JSON with one shape (``api.models.ErrorOut``), never a stack trace.
+
+- 422 ``invalid_input``: the request broke a rule; ``field``, ``value`` and ``allowed``/``rule``
+  say which and how (FastAPI's own validation and helios's ``InvalidInput`` alike). Nothing was
+  changed (a malformed signal excepted: helios stores it as REJECTED, its ``signal_id`` is given).
+- 404 ``not_found``: no such position (or path).
+- 409 ``refused``: a well-formed write that helios refused in the present state (the position is
+  already closed, LIVE without the checklist, a signal not approved or a duplicate); ``reason``
+  says why. Nothing changed beyond the record of the refusal helios keeps.
+- 401 ``unauthorized`` / 403 ``writes_disabled``: see ``api.security``.
+- 500 ``internal_error``: logged with a reference; the response holds only the reference.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from helios.errors import InvalidInput
+from helios.live import LiveNotReady
+
+log = logging.getLogger("helios.api")
+
+MAX_TEXT = 200
+
+
+class ApiError(Exception):
+    """An answer other than 2xx that a handler or a dependency chose."""
+
+    def __init__(
+        self,
+        status_code: int,
+        error: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status_code
+        self.body = {"error": error, "message": message, **extra}
+        self.headers = headers
+
+
+def safe_value(value: Any, depth: int = 0) -> Any:
+    """What a client sent, JSON-safe and bounded (a repr for anything else)."""
+    if depth > 3:
+        return repr(value)[:MAX_TEXT]
+    if value is None or isinstance(value, bool | int):
+        return (
+            value if not isinstance(value, int) or abs(value) < 10**18 else repr(value)[:MAX_TEXT]
+        )
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    if isinstance(value, str):
+        return value[:MAX_TEXT]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k)[:60]: safe_value(v, depth + 1) for k, v in list(value.items())[:20]}
+    if isinstance(value, list | tuple | set):
+        return [safe_value(v, depth + 1) for v in list(value)[:20]]
+    return repr(value)[:MAX_TEXT]
+
+
+def _scrubbed(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    """The body with any server secret that a client echoed back replaced by ***."""
+    secrets: list[str] = getattr(request.app.state, "secrets", [])
+    if not secrets:
+        return body
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in secrets:
+                value = value.replace(secret, "***")
+            return value
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    return scrub(body)
+
+
+def error_response(
+    request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(_scrubbed(request, body), status_code=status, headers=headers)
+
+
+def invalid_input(exc: InvalidInput, **extra: Any) -> dict[str, Any]:
+    return {
+        "error": "invalid_input",
+        "message": f"{exc.field} is not allowed: {exc.allowed}",
+        "field": exc.field,
+        "value": safe_value(exc.value),
+        "allowed": exc.allowed,
+        "rule": exc.allowed,
+        **extra,
+    }
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status, exc.body, exc.headers)
+
+    @app.exception_handler(InvalidInput)
+    async def helios_invalid(request: Request, exc: InvalidInput) -> JSONResponse:
+        return error_response(request, 422, invalid_input(exc))
+
+    @app.exception_handler(LiveNotReady)
+    async def live_refused(request: Request, exc: LiveNotReady) -> JSONResponse:
+        body = {
+            "error": "refused",
+            "message": str(exc).splitlines()[0],
+            "reason": "LIVE refused: the pre-live checklist does not hold (trading stays PAPER)",
+            "missing": exc.missing,
+            "checklist": exc.checklist.to_dict(),
+        }
+        return error_response(request, 409, body)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = []
+        for error in exc.errors():
+            location = [str(part) for part in error.get("loc", ())]
+            where = (
+                location[1:] if location and location[0] in ("body", "query", "path") else location
+            )
+            errors.append(
+                {
+                    "field": ".".join(where) or (location[0] if location else "request"),
+                    "in": location[0] if location else "request",
+                    "value": safe_value(error.get("input")),
+                    "rule": str(error.get("msg", "invalid")),
+                }
+            )
+        first = errors[0] if errors else {"field": "request", "value": None, "rule": "invalid"}
+        body = {
+            "error": "invalid_input",
+            "message": f"{first['field']}: {first['rule']}",
+            "field": first["field"],
+            "value": first["value"],
+            "rule": first["rule"],
+            "allowed": first["rule"],
+            "errors": errors,
+        }
+        return error_response(request, 422, body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:  # a body that is not JSON: bad input like any other
+            body = {
+                "error": "invalid_input",
+                "message": f"body: {exc.detail}",
+                "field": "body",
+                "value": None,
+                "rule": "a JSON document",
+                "allowed": "a JSON document",
+            }
+            return error_response(request, 422, body)
+        kinds = {404: "not_found", 405: "method_not_allowed"}
+        body = {"error": kinds.get(exc.status_code, "http_error"), "message": str(exc.detail)}
+        return error_response(request, exc.status_code, body, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+        reference = uuid.uuid4().hex[:12]
+        log.error(
+            "API %s %s failed (ref %s)", request.method, request.url.path, reference, exc_info=exc
+        )
+        body = {
+            "error": "internal_error",
+            "message": f"internal error; the server log has the details (ref {reference})",
+        }
+        return error_response(request, 500, body)
