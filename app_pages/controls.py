@@ -149,11 +149,16 @@ if chosen != mode.value and st.button(f"Switch to {chosen}", key="switch_mode"):
         finish("error", f"Mode not changed: {exc}")
     finish("success", f"Trading mode is now {chosen}.")
 
-st.subheader("Event log")
-events = hx.controls.event_log(limit=200)
-if not events:
-    st.info("No events yet.")
-else:
+
+@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+def event_log() -> None:
+    """The newest events, refreshed on their own (a halt by the scheduler shows up here without
+    a reload, and without resetting the fields above)."""
+    st.subheader("Event log")
+    events = hx.controls.event_log(limit=200)
+    if not events:
+        st.info("No events yet.")
+        return
     frame = pd.DataFrame(events)
     frame["ts"] = [ui.fmt_time(t, zone) for t in frame["ts"]]
     st.dataframe(
@@ -169,3 +174,6 @@ else:
         hide_index=True,
         width="stretch",
     )
+
+
+event_log()

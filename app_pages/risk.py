@@ -155,8 +155,24 @@ decisions = hx.risk.decisions(limit=50)
 if decisions.empty:
     st.info("No risk decision yet: each signal, preview execution or opened position makes one.")
 else:
-    shown = decisions[["id", "ts", "pair", "side", "passed", "violated_limits", "reason"]]
-    st.dataframe(shown, hide_index=True, width="stretch")
+    zone = hx.settings.trading_day_timezone
+    shown = pd.DataFrame(
+        {
+            "Decision": decisions["id"],
+            "When": [ui.fmt_time(t, zone) for t in decisions["ts"]],
+            "Pair": decisions["pair"],
+            "Side": decisions["side"],
+            "Verdict": ["passed" if p else "REFUSED" for p in decisions["passed"]],
+            "Limits failed": decisions["violated_limits"],
+            "Why": decisions["reason"],
+        }
+    )
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={"Why": st.column_config.TextColumn("Why", width="large")},
+    )
 
 st.subheader("Limits")
 limits = hx.risk.get_limits()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 import helios
@@ -34,8 +36,23 @@ def test_the_page_shows_the_limits_budget_and_decisions(seeded: helios.Helios):
     labels = [m.label for m in at.metric]
     assert "Budget" in labels and "6. correlation" in labels
     decisions = at.dataframe[0].value
-    assert (~decisions["passed"]).sum() >= 1
-    assert "max_single_position_pct" in " ".join(decisions["violated_limits"])
+    assert list(decisions.columns) == [
+        "Decision",
+        "When",
+        "Pair",
+        "Side",
+        "Verdict",
+        "Limits failed",
+        "Why",
+    ]
+    assert list(decisions["Verdict"]) == ["REFUSED", "passed"]  # newest first
+    assert "max_single_position_pct" in decisions["Limits failed"].iloc[0]
+    zone = seeded.settings.trading_day_timezone
+    assert (
+        decisions["When"]
+        .iloc[0]
+        .endswith(seeded.clock.now().astimezone(ZoneInfo(zone)).strftime("%Z"))
+    )
 
 
 def test_loosening_a_limit_needs_a_confirmation_and_records_who(seeded: helios.Helios):
