@@ -155,6 +155,14 @@ class Metrics:
         self._clock = clock
         self._risk = risk
 
+    def _period(self, start: Any, end: Any) -> tuple[datetime, datetime]:
+        """[start, end] as UTC times (end: now), end later than start, or InvalidInput."""
+        begin = _when(start, "start")
+        finish = _when(end, "end") if end is not None else self._clock.now()
+        if finish <= begin:
+            raise InvalidInput("end", end, f"later than start ({begin.isoformat()})")
+        return begin, finish
+
     def sizes_and_volatility(self, start: Any, end: Any = None, limit: int = 500) -> pd.DataFrame:
         """How position size followed volatility: the positions opened in [start, end] (end:
         now; the newest ``limit``), each with its margin and notional (ZAR) and its pair's daily
@@ -162,10 +170,7 @@ class Metrics:
         checks and the sizing rule saw, not today's). Columns: ``position_id``, ``pair``,
         ``opened_at``, ``position_size_zar``, ``notional_zar``, ``daily_vol`` (None when the
         pair had no estimate then); oldest first."""
-        begin = _when(start, "start")
-        finish = _when(end, "end") if end is not None else self._clock.now()
-        if finish <= begin:
-            raise InvalidInput("end", end, f"later than start ({begin.isoformat()})")
+        begin, finish = self._period(start, end)
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidInput("limit", limit, "a whole number from 1 to 10000")
         with self._db.read() as session:
@@ -213,10 +218,7 @@ class Metrics:
 
     def review(self, start: Any, end: Any = None) -> dict[str, Any]:
         """The seed's weekly checks over [start, end] (end: now)."""
-        begin = _when(start, "start")
-        finish = _when(end, "end") if end is not None else self._clock.now()
-        if finish <= begin:
-            raise InvalidInput("end", end, f"later than start ({begin.isoformat()})")
+        begin, finish = self._period(start, end)
         limits = self._risk.get_limits()
         with self._db.read() as session:
             closed = session.execute(

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import helios
+from tests.dashboard_support import metric, open_page
 from tests.factories import PRICES, daily_history
 
-ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app.py"
 PAGE = "app_pages/optimizer.py"
 CONVENTION = (
     "A prediction r over h days becomes the annual view r x 365 / h; with 365 days it is used "
@@ -33,23 +31,10 @@ def give_history(hx: helios.Helios, days: int) -> None:
         hx.market.ingest(pair, frame, "1d", source="test")
 
 
-def open_page() -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.switch_page(PAGE).run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def rerun(at: AppTest) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def metric(at: AppTest, label: str) -> str:
-    found = [m.value for m in at.metric if m.label == label]
-    assert found, f"no metric {label!r} in {[m.label for m in at.metric]}"
-    return found[0]
 
 
 def rows(at: AppTest) -> dict[str, dict[str, str]]:
@@ -74,7 +59,7 @@ def test_the_page_shows_the_seed_example_weights_frontier_and_metrics(
 ) -> None:
     give_history(seeded, 120)
 
-    at = open_page()
+    at = open_page(PAGE)
 
     # the frame is drawn here too: the mode is on every page
     assert str(at.main.info[0].value) == "**PAPER TRADING**"
@@ -110,7 +95,7 @@ def test_a_lower_confidence_moves_the_posterior_back_toward_the_prior(
     seeded: helios.Helios,
 ) -> None:
     give_history(seeded, 120)
-    at = open_page()
+    at = open_page(PAGE)
     before = rows(at)["SOLZAR"]
     before_return = metric(at, "Expected return")
 
@@ -131,7 +116,7 @@ def test_a_lower_confidence_moves_the_posterior_back_toward_the_prior(
 def test_too_little_history_shows_the_equal_weights_fallback(seeded: helios.Helios) -> None:
     give_history(seeded, 10)
 
-    at = open_page()
+    at = open_page(PAGE)
 
     warnings = [str(w.value) for w in at.warning]
     assert len(warnings) == 2, warnings
@@ -148,7 +133,7 @@ def test_too_little_history_shows_the_equal_weights_fallback(seeded: helios.Heli
 
 def test_an_invalid_input_shows_the_libraries_message(seeded: helios.Helios) -> None:
     give_history(seeded, 120)
-    at = open_page()
+    at = open_page(PAGE)
 
     at.number_input(key="horizon_days").set_value(0.0)
     at = rerun(at)
@@ -165,7 +150,7 @@ def test_the_trades_to_the_target_split_the_sector_sleeve(seeded: helios.Helios)
     give_history(hx, 400)
     for pair, value in PRICES.items():
         hx.market.set_price(pair, value)
-    at = open_page()
+    at = open_page(PAGE)
     shown = trades(at)
     weights = {pair: float(row["Weight"].rstrip("%")) / 100 for pair, row in shown.items()}
     for pair, row in shown.items():
