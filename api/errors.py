@@ -1,7 +1,9 @@
 """Every error as JSON with one shape (``api.models.ErrorOut``), never a stack trace.
 
 - 422 ``invalid_input``: the request broke a rule; ``field``, ``value`` and ``allowed``/``rule``
-  say which and how (FastAPI's own validation and helios's ``InvalidInput`` alike). Nothing was
+  say which and how (FastAPI's own validation and helios's ``InvalidInput`` alike). A value of
+  the wrong JSON type (``true`` for a number, ``"yes"`` for a bool: the request models are
+  strict) has ``allowed`` saying what the field takes: "a number", "true or false", ... Nothing was
   changed (a malformed signal excepted: helios stores it as REJECTED, its ``signal_id`` is given).
 - 404 ``not_found``: no such position (or path).
 - 409 ``refused``: a well-formed write that helios refused in the present state (the position is
@@ -30,6 +32,26 @@ from helios.live import LiveNotReady
 log = logging.getLogger("helios.api")
 
 MAX_TEXT = 200
+# what a field takes, for a value of the wrong JSON type (pydantic's error types)
+TIME = "a time with its zone as text (ISO 8601, e.g. 2026-11-26T08:00:00Z)"
+TAKES = {
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "text (a JSON string)",
+    "datetime_type": TIME,
+    "datetime_parsing": TIME,
+    "datetime_from_date_parsing": TIME,
+    "timezone_aware": TIME,
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
+    "list_type": "a list",
+}
 
 
 class ApiError(Exception):
@@ -142,16 +164,18 @@ def install(app: FastAPI) -> None:
                     "in": location[0] if location else "request",
                     "value": safe_value(error.get("input")),
                     "rule": str(error.get("msg", "invalid")),
+                    "allowed": TAKES.get(error.get("type", ""), str(error.get("msg", "invalid"))),
                 }
             )
-        first = errors[0] if errors else {"field": "request", "value": None, "rule": "invalid"}
+        nothing = {"field": "request", "value": None, "rule": "invalid", "allowed": "invalid"}
+        first = errors[0] if errors else nothing
         body = {
             "error": "invalid_input",
             "message": f"{first['field']}: {first['rule']}",
             "field": first["field"],
             "value": first["value"],
             "rule": first["rule"],
-            "allowed": first["rule"],
+            "allowed": first["allowed"],
             "errors": errors,
         }
         return error_response(request, 422, body)

@@ -13,7 +13,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic_core import PydanticCustomError
 
 from helios.positions.lifecycle import ALL_STATUSES
 from helios.risk.limits import LIMIT_RULES
@@ -42,10 +43,25 @@ Who = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    """A request body: unknown keys are refused, so a typo is never silently ignored."""
+def _time_as_text(value: Any) -> Any:
+    """A time comes as ISO 8601 text; a JSON number or bool is not a time (no epoch seconds)."""
+    if isinstance(value, str | datetime):
+        return value
+    raise PydanticCustomError("datetime_type", "Input should be a valid datetime")
 
-    model_config = ConfigDict(extra="forbid")
+
+# ISO 8601 text with its zone. Strict mode would only take a datetime object (FastAPI validates
+# the parsed JSON as Python), so this field is lax for text and refuses every other JSON type.
+IsoTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_time_as_text)]
+
+
+class Strict(BaseModel):
+    """A request body: unknown keys are refused, so a typo is never silently ignored, and every
+    field takes only its own JSON type (pydantic's strict mode): true is not a number (not R1,
+    not 1x leverage), 1 or "yes" is not true, 5 is not a text. A JSON integer is still a number
+    where a number is expected (903 for 903.0)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -373,8 +389,8 @@ class SignalIn(Strict):
     trade_params: TradeParamsIn | None = Field(
         default=None, description="the trade's parameters; absent: sizing and the defaults"
     )
-    created_at: AwareDatetime | None = Field(default=None, description="default: now")
-    expires_at: AwareDatetime | None = Field(
+    created_at: IsoTime | None = Field(default=None, description="default: now")
+    expires_at: IsoTime | None = Field(
         default=None, description="default: created_at + SIGNAL_EXPIRY_SECONDS; at most 7 days"
     )
     source: str = Field(
