@@ -1,6 +1,6 @@
-"""Positions: open ones with live P&L, distance to stop and target and time left, a Close
-button per position (with confirmation); closed ones filterable by status, pair and date; one
-position's full story.
+"""Positions: open ones with live P&L, distance to stop and target and time left, a Close for
+the position picked (bound to its id, with confirmation); closed ones filterable by status, pair
+and date; one position's full story.
 
 Everything comes from ``hx.positions`` (``get_open_positions``, ``closed_positions``,
 ``position_history``); closing goes through ``close_position``, as everywhere else.
@@ -32,10 +32,8 @@ def pct(value: float | None) -> str:
     return ui.fmt_pct(value) if value is not None else "-"
 
 
-@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
-def open_positions() -> None:
+def open_table(rows: list[dict]) -> None:
     st.subheader("Open positions")
-    rows = hx.positions.get_open_positions()
     if not rows:
         st.info(
             "No open positions. They appear here when the trading loop opens one from a signal "
@@ -69,65 +67,130 @@ def open_positions() -> None:
     )
 
 
-open_positions()
+# The Close is bound to a position id, kept in session state, never to the picker's place in a
+# list that changes under the operator (the trading loop opens and closes positions): PICK is the
+# id chosen, ARMED the id a first click armed (its name starts with ui.ARMED_PREFIX, so leaving
+# the page disarms it), GONE the message left when the chosen id stopped being open.
+PICK, ARMED, GONE = "close_pick", "armed_close", "close_gone"
+PICKER = "close_id"  # the selectbox's key
 
-st.subheader("Close a position")
-closable = {r["position_id"]: r for r in hx.positions.get_open_positions() if r["status"] == "OPEN"}
-open_ids = list(closable)
-if not open_ids:
-    st.caption("Nothing to close.")
-else:
-    chosen = st.selectbox(
+
+def picked() -> None:
+    """The operator chose in the picker (on_change, before the run): that id is the choice; a
+    new choice disarms and clears the message about the one before."""
+    value = st.session_state.get(PICKER)
+    st.session_state[PICK] = value if isinstance(value, int) else None
+    st.session_state[ARMED] = None
+    st.session_state.pop(GONE, None)
+
+
+def no_longer_open(position_id: int) -> str:
+    """Why ``position_id`` left the closable ones: its status and the close asked for it."""
+    try:
+        story = hx.positions.position_history(position_id)
+    except InvalidInput:
+        fate = "not found"
+    else:
+        asked = [e["message"] for e in story["events"] if e["kind"] == "CLOSE_REQUESTED"]
+        fate = story["position"]["status"] + (f": {asked[-1]}" if asked else "")
+    return f"Position {position_id} is no longer open ({fate}): nothing was closed; pick again."
+
+
+def close_one(rows: list[dict]) -> None:
+    st.subheader("Close a position")
+    closable = {r["position_id"]: r for r in rows if r["status"] == "OPEN"}
+    pick, armed = st.session_state.get(PICK), st.session_state.get(ARMED)
+    gone = next((i for i in (armed, pick) if i is not None and i not in closable), None)
+    if gone is not None:  # closed (or closing) elsewhere: disarm, and no other takes its place
+        st.session_state[GONE] = no_longer_open(gone)
+        st.session_state[PICK] = st.session_state[ARMED] = pick = armed = None
+    if st.session_state.get(GONE):
+        st.warning(st.session_state[GONE], icon=":material/warning:")
+    if armed is not None and armed != pick:  # never armed for another than the one shown
+        st.session_state[ARMED] = armed = None
+    if not closable:
+        st.caption("Nothing to close.")
+        return
+    if st.session_state.get(PICKER) != pick:  # the picker shows the id chosen, or nothing
+        st.session_state[PICKER] = pick
+
+    def label(i: object) -> str:
+        # Only what never changes for a position: a browser sends back the text of the option
+        # it shows, so a label that moved (a P&L) would no longer name the position chosen.
+        row = closable.get(i)
+        if row is None:
+            return str(i)
+        return f"{i} · {row['pair']} {row['side']} · margin {money(row['position_size_zar'])}"
+
+    shown = st.selectbox(
         "Position",
-        open_ids,
-        key="close_id",
-        format_func=lambda i: (
-            (
-                f"{i} · {closable[i]['pair']} {closable[i]['side']} · margin "
-                f"{money(closable[i]['position_size_zar'])} · P&L "
-                f"{money(closable[i]['unrealized_pnl'])}"
-            )
-            if i in closable
-            else str(i)
-        ),
+        list(closable),
+        index=None,
+        placeholder="Pick the position to close",
+        key=PICKER,
+        format_func=label,
+        on_change=picked,
         help="Every open position can be closed here; the confirmation names the one chosen.",
     )
     who = ui.who_input("close_who", help="Recorded with the close.")
-    armed = st.session_state.get("armed_close")
-    if armed != chosen:
+    if armed is None:
         if st.button("Close position", key="close_arm"):
-            if not who.strip():
+            if pick is None or shown != pick:
+                st.error("Pick the position to close first.")
+            elif not who.strip():
                 st.error("Enter your name first: every close records who asked for it.")
             else:
-                st.session_state["armed_close"] = chosen
+                st.session_state[ARMED] = pick
+                st.session_state.pop(GONE, None)
                 st.rerun()
-    else:
-        st.warning(f"Close position {chosen} at market now?")
-        yes, no = st.columns(2)
-        if no.button("Cancel", key="close_cancel"):
-            st.session_state["armed_close"] = None
+        return
+    row = closable[armed]
+    st.warning(
+        f"Close position {armed} at market now? {row['pair']} {row['side']}, margin "
+        f"{money(row['position_size_zar'])}, unrealized P&L {money(row['unrealized_pnl'])}."
+    )
+    yes, no = st.columns(2)
+    if no.button("Cancel", key="close_cancel"):
+        st.session_state[ARMED] = None
+        st.rerun()
+    if yes.button(f"Confirm: close position {armed}", key="close_confirm", type="primary"):
+        if not who.strip():  # cleared after arming: stays armed until a name is given
+            st.error("Enter your name first: every close records who asked for it.")
+            return
+        # done or refused: disarmed either way, and nothing left chosen (the picker empty)
+        st.session_state[ARMED] = st.session_state[PICK] = None
+        if shown != armed:  # what the picker shows is what was armed, or nothing is closed
+            flash("positions", "error", "Not closed: the position shown is not the one armed.")
             st.rerun()
-        if yes.button(f"Confirm: close position {chosen}", key="close_confirm", type="primary"):
-            if not who.strip():  # cleared after arming: stays armed until a name is given
-                st.error("Enter your name first: every close records who asked for it.")
-            else:
-                st.session_state["armed_close"] = None  # done or refused: disarmed either way
-                try:
-                    result = hx.positions.close_position(int(chosen), "CLOSED", actor=who.strip())
-                except InvalidInput as exc:
-                    result = {"success": False, "reason": str(exc)}
-                if result.get("success"):
-                    flash(
-                        "positions",
-                        "success",
-                        f"Position {chosen} closed at {money(result.get('exit_price'))}, "
-                        f"realized {money(result.get('realized_pnl'))}.",
-                    )
-                else:
-                    flash("positions", "error", f"Not closed: {result.get('reason')}")
-                # The frame (open table, sidebar, halt banner) was drawn before the close: draw
-                # it all again from the database, the outcome on top.
-                st.rerun()
+        try:
+            result = hx.positions.close_position(int(armed), "CLOSED", actor=who.strip())
+        except InvalidInput as exc:
+            result = {"success": False, "reason": str(exc)}
+        if result.get("success"):
+            flash(
+                "positions",
+                "success",
+                f"Position {armed} closed at {money(result.get('exit_price'))}, "
+                f"realized {money(result.get('realized_pnl'))}.",
+            )
+        else:
+            flash("positions", "error", f"Not closed: {result.get('reason')}")
+        # The frame (open table, sidebar, halt banner) was drawn before the close: draw it all
+        # again from the database, the outcome on top.
+        st.rerun()
+
+
+@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+def open_positions() -> None:
+    """The open positions and the Close, from one read, refreshed on their own: the picker
+    lists what the table shows, and a chosen position closed elsewhere is seen within a
+    refresh."""
+    rows = hx.positions.get_open_positions()
+    open_table(rows)
+    close_one(rows)
+
+
+open_positions()
 
 st.subheader("Closed positions")
 today = hx.clock.now().astimezone(ZoneInfo(zone)).date()

@@ -25,10 +25,12 @@ import pytest
 import requests
 
 try:
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import Locator, Page, expect, sync_playwright
 except ImportError:  # the dev extra brings it; without it the tests skip (or fail in CI)
     PLAYWRIGHT = False
     Locator = Page = expect = sync_playwright = None  # type: ignore[assignment,misc]
+    PlaywrightError = Exception  # type: ignore[assignment,misc]
 else:
     PLAYWRIGHT = True
 

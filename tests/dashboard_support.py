@@ -1,8 +1,10 @@
-"""What the AppTest page tests share: open a page through app.py, click, read a metric."""
+"""What the AppTest page tests share: open a page through app.py, click, read a metric, every
+position's status."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from streamlit.testing.v1 import AppTest
 
@@ -27,3 +29,12 @@ def metric(at: AppTest, label: str) -> str:
     found = [m.value for m in at.metric if m.label == label]
     assert found, f"no metric {label!r} in {[m.label for m in at.metric]}"
     return found[0]
+
+
+def statuses(hx: Any) -> dict[int, str]:
+    """Every position's status by id, as the database holds it (open and closed alike)."""
+    found = {int(r["position_id"]): str(r["status"]) for r in hx.positions.get_open_positions()}
+    closed = hx.positions.closed_positions()
+    if not closed.empty:
+        found.update(zip(map(int, closed["position_id"]), map(str, closed["status"]), strict=True))
+    return found

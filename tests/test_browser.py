@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from tests.browser_support import (
     SCREENSHOTS,
     WAIT_MS,
     Dashboard,
+    PlaywrightError,
     alert,
     choose,
     cut_off_metrics,
@@ -49,7 +51,15 @@ from tests.browser_support import (
     sync_playwright,
     title,
 )
-from tests.factories import SEED_REASONING, SEED_TRADE, count_rows, give_market, position
+from tests.dashboard_support import statuses
+from tests.factories import (
+    PRICES,
+    SEED_REASONING,
+    SEED_TRADE,
+    count_rows,
+    give_market,
+    position,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -392,6 +402,116 @@ def test_close_on_the_positions_page_closes_that_position(site: Site, page: Any)
     close_from_the_page(page, other)  # the second close, on the same page, no reload
     assert exceptions(page) == []
     assert status(site, other) == "CLOSED"
+
+
+def open_table_shows(page: Any, present: list[int], absent: list[int]) -> None:
+    """Wait, without a click or a reload, until the open-positions table (redrawn by the page's
+    fragment on its own) lists every id of ``present`` and none of ``absent``."""
+    wanted, unwanted = {str(i) for i in present}, {str(i) for i in absent}
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        try:
+            shown = set(open_table_ids(page))
+        except PlaywrightError:  # the grid was being redrawn: read it again
+            shown = set()
+        if wanted <= shown and not shown & unwanted:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"the open table shows {sorted(shown)}: want {wanted}, not {unwanted}")
+        page.wait_for_timeout(200)
+
+
+def test_a_close_stays_on_the_chosen_position_while_the_list_changes(site: Site, page: Any) -> None:
+    """Issue 14, item 11 (seen with the demo trading): between choosing a position, Close and
+    Confirm, positions open and close and the price moves, the page refreshing its list on its
+    own; the picker keeps the position chosen, the confirmation names it, and Confirm closes
+    exactly that one, every other position as it was."""
+    first, chosen, third = trading(site, ("BTCZAR", "ETHZAR", "SOLZAR"))
+    visit(page, site, "/positions", "Positions")
+    picker = page.get_by_role("combobox", name="Position", exact=True)
+    enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
+    choose(page, "Position", position_option(chosen))
+    expect(picker).to_have_value(position_option(chosen))
+    settle(page)
+    try:
+        # chosen, not armed: a position opens, the first in the list closes, the price moves
+        head = min(int(r["position_id"]) for r in site.hx.positions.get_open_positions())
+        assert head != chosen
+        [added] = trading(site, ("BTCZAR",))
+        assert site.hx.positions.close_position(head, "CLOSED", actor="other")["success"]
+        site.hx.market.set_price("ETHZAR", "60300")
+        open_table_shows(page, [added, chosen], [head])
+        settle(page)
+        expect(picker).to_have_value(position_option(chosen))
+        close_button(page).click()
+        confirm = page.get_by_role("button", name=f"Confirm: close position {chosen}", exact=True)
+        expect(confirm).to_be_visible()
+        expect(page.get_by_text(f"Close position {chosen} at market now?")).to_be_visible()
+        settle(page)
+        expect(picker).to_have_value(position_option(chosen))
+
+        # armed: another opens, another closes (the third chosen here), the price moves again
+        [later] = trading(site, ("SOLZAR",))
+        assert site.hx.positions.close_position(third, "CLOSED", actor="other")["success"]
+        site.hx.market.set_price("ETHZAR", "60600")
+        open_table_shows(page, [later, chosen], [head, third])
+        settle(page)
+        expect(picker).to_have_value(position_option(chosen))
+        expect(confirm).to_be_visible()
+        assert exceptions(page) == []
+        before = statuses(site.hx)
+        confirm.click()
+        expect(alert(page, f"Position {chosen} closed at")).to_be_visible()
+        settle(page)
+        assert exceptions(page) == []
+        shoot(page, site.kind, "positions-closed-while-the-list-changed")
+    finally:
+        site.hx.market.set_price("ETHZAR", PRICES["ETHZAR"])
+
+    after = statuses(site.hx)
+    assert (before[chosen], after[chosen]) == ("OPEN", "CLOSED")
+    assert {i: s for i, s in after.items() if i != chosen} == {
+        i: s for i, s in before.items() if i != chosen
+    }
+    assert (after[head], after[third]) == ("CLOSED", "CLOSED")  # closed by "other"
+    assert (after[first], after[added], after[later]) == (
+        "CLOSED" if first == head else "OPEN",
+        "OPEN",
+        "OPEN",
+    )
+    story = site.hx.positions.position_history(chosen)
+    assert any(f"requested by {WHO}" in e["message"] for e in story["events"]), story["events"]
+
+
+def test_a_chosen_position_closed_elsewhere_disarms_the_close(site: Site, page: Any) -> None:
+    """The position chosen and armed is closed by someone else: the page, refreshing on its own,
+    drops the confirmation and says so, and leaves the picker empty instead of moving it to
+    another position; the Close shown then closes nothing."""
+    other, chosen = trading(site, ("BTCZAR", "ETHZAR"))
+    visit(page, site, "/positions", "Positions")
+    picker = page.get_by_role("combobox", name="Position", exact=True)
+    enter(page.get_by_role("textbox", name="Your name", exact=True), WHO)
+    choose(page, "Position", position_option(chosen))
+    expect(picker).to_have_value(position_option(chosen))
+    close_button(page).click()
+    confirm = page.get_by_role("button", name=f"Confirm: close position {chosen}", exact=True)
+    expect(confirm).to_be_visible()
+    settle(page)
+
+    assert site.hx.positions.close_position(chosen, "CLOSED", actor="other")["success"]
+    gone = re.compile(rf"^Position {chosen} is no longer open .*other")
+    expect(alert(page, gone)).to_be_visible()
+    expect(confirm).to_have_count(0)
+    expect(picker).to_have_value("")
+    settle(page)
+    shoot(page, site.kind, "positions-chosen-closed-elsewhere")
+    before = statuses(site.hx)
+    close_button(page).click()
+    expect(alert(page, "Pick the position to close first.")).to_be_visible()
+    settle(page)
+    assert exceptions(page) == []
+    assert statuses(site.hx) == before
+    assert before[other] == "OPEN"
 
 
 def test_close_all_on_the_controls_page_closes_every_position(site: Site, page: Any) -> None:

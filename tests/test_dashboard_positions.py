@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import helios
-from tests.dashboard_support import click, open_page
+from tests.dashboard_support import click, open_page, statuses
 from tests.factories import PRICES, SEED_REASONING, SEED_TRADE, give_market
 
 PAGE = "app_pages/positions.py"
@@ -13,6 +13,26 @@ def table_with(at, column: str):  # type: ignore[no-untyped-def]
     """The one table on the page with ``column`` (the story's checks, fills, stop moves...)."""
     [frame] = [d.value for d in at.dataframe if column in d.value.columns]
     return frame
+
+
+def pick(at, position_id: int) -> str:  # type: ignore[no-untyped-def]
+    """Choose ``position_id`` in the Position picker; returns the text drawn for it, which a
+    browser then holds."""
+    at.selectbox(key="close_id").set_value(position_id).run()
+    box = at.selectbox(key="close_id")
+    return str(box.options[box.index])
+
+
+def as_a_browser(at, shown: str):  # type: ignore[no-untyped-def]
+    """Make the next run send the picker's choice as a browser does: ``shown``, the text of the
+    option it was given when the operator picked. (A browser keeps that text until the page
+    sends it another; AppTest would format the value anew with the newest labels, hiding a label
+    that changed since, as one with the position's P&L does at every price.) Returns ``at``."""
+    box = at.selectbox(key="close_id")
+    if shown not in box.options:
+        box.options.append(shown)  # not among the labels drawn now; the browser still holds it
+    box.set_value(shown)
+    return at
 
 
 def test_no_positions_explains_itself(seeded: helios.Helios):
@@ -39,6 +59,10 @@ def test_open_positions_show_pnl_and_a_close_needs_a_name_and_a_confirmation(
     )
     assert row["Unrealized P&L"].startswith("R") and row["To stop"].endswith("%")
 
+    assert at.selectbox(key="close_id").value is None  # nothing chosen until the operator picks
+    click(at, "close_arm")
+    assert any("Pick the position to close first" in e.value for e in at.error)
+    pick(at, opened["position_id"])
     click(at, "close_arm")
     assert any("Enter your name" in e.value for e in at.error)
     at.text_input(key="close_who").input("thandi").run()
@@ -124,8 +148,10 @@ def test_a_confirmed_close_redraws_the_page_and_a_second_close_works(seeded: hel
     assert not [b for b in at.button if b.key in ("close_confirm", "close_cancel")]
     assert [s.value for s in at.success if f"Position {first} closed at" in s.value]
     assert open_ids(at) == [second]
-    [option] = at.selectbox(key="close_id").options  # the id, pair, side, margin and P&L
-    assert option.startswith(f"{second} · ETHZAR BUY · margin R903.00 · P&L "), option
+    [option] = at.selectbox(key="close_id").options  # what never changes for a position
+    assert option == f"{second} · ETHZAR BUY · margin R903.00", option
+    assert at.selectbox(key="close_id").value is None  # the closed one is not replaced
+    assert not any("no longer open" in w.value for w in at.warning)  # closed here, as asked
 
     at.run()  # the message is shown once
     assert not any("closed at" in s.value for s in at.success)
@@ -151,6 +177,7 @@ def test_a_refused_close_says_why_and_disarms(seeded: helios.Helios, monkeypatch
     assert opened["success"], opened
     at = open_page(PAGE)
     at.text_input(key="close_who").input("thandi").run()
+    pick(at, opened["position_id"])
     click(at, "close_arm")
     real = PositionManager.close_position
 
@@ -203,3 +230,99 @@ def test_a_positions_story_tells_its_signal_fills_and_stop_moves(seeded: helios.
     assert (
         move["From"].startswith("R") and move["To"].startswith("R") and move["From"] != move["To"]
     )
+
+
+def test_a_close_stays_on_the_chosen_position_while_others_open_and_close(seeded: helios.Helios):
+    """Issue 14, item 11: between choosing, Close and Confirm, positions open and close and
+    prices move (as the demo trading does); the picker keeps the position chosen, the
+    confirmation names it, and Confirm closes exactly that one."""
+    hx = seeded
+    give_market(hx)
+    first, second, chosen, third = (
+        hx.positions.open_position(pair, "BUY", SEED_TRADE, SEED_REASONING)["position_id"]
+        for pair in ("BTCZAR", "SOLZAR", "ETHZAR", "SOLZAR")
+    )
+    at = open_page(PAGE)
+    at.text_input(key="close_who").input("thandi").run()
+    shown = pick(at, chosen)  # the third in the list
+
+    # chosen, not armed: a position opens, the first in the list closes, the price moves
+    added = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
+    assert added["success"], added
+    assert hx.positions.close_position(first, "CLOSED", actor="other")["success"]
+    hx.market.set_price("ETHZAR", "60300")
+    as_a_browser(at, shown).run()
+    assert not at.exception
+    assert at.selectbox(key="close_id").value == chosen
+    click(as_a_browser(at, shown), "close_arm")
+    armed = [w.value for w in at.warning if "at market now" in w.value]
+    assert [w for w in armed if f"Close position {chosen} at market" in w] == armed != [], armed
+    assert at.button(key="close_confirm").label == f"Confirm: close position {chosen}"
+
+    # armed: another opens, another closes, the price moves again
+    later = hx.positions.open_position("SOLZAR", "BUY", SEED_TRADE, SEED_REASONING)
+    assert later["success"], later
+    assert hx.positions.close_position(third, "CLOSED", actor="other")["success"]
+    hx.market.set_price("ETHZAR", "60600")
+    as_a_browser(at, shown).run()
+    assert at.selectbox(key="close_id").value == chosen
+    assert at.button(key="close_confirm").label == f"Confirm: close position {chosen}"
+    before = statuses(hx)
+    click(as_a_browser(at, shown), "close_confirm")
+
+    after = statuses(hx)
+    assert (before[chosen], after[chosen]) == ("OPEN", "CLOSED")
+    assert {i: s for i, s in after.items() if i != chosen} == {
+        i: s for i, s in before.items() if i != chosen
+    }
+    assert after == {
+        first: "CLOSED",
+        second: "OPEN",
+        chosen: "CLOSED",
+        third: "CLOSED",
+        added["position_id"]: "OPEN",
+        later["position_id"]: "OPEN",
+    }
+    assert [s.value for s in at.success if f"Position {chosen} closed at" in s.value]
+    story = hx.positions.position_history(chosen)
+    assert any("requested by thandi" in e["message"] for e in story["events"])
+
+
+def test_a_chosen_position_closed_elsewhere_disarms_with_a_message(seeded: helios.Helios):
+    """Issue 14, item 11: the position chosen and armed is closed by someone else; the next run
+    (here the operator's Confirm) closes nothing, disarms and says so, naming it; the picker
+    shows no choice instead of another position, so the Close shown next closes nothing."""
+    hx = seeded
+    give_market(hx)
+    first, chosen = (
+        hx.positions.open_position(pair, "BUY", SEED_TRADE, SEED_REASONING)["position_id"]
+        for pair in ("BTCZAR", "ETHZAR")
+    )
+    at = open_page(PAGE)
+    at.text_input(key="close_who").input("thandi").run()
+    shown = pick(at, chosen)
+    click(as_a_browser(at, shown), "close_arm")
+    assert at.button(key="close_confirm").label == f"Confirm: close position {chosen}"
+
+    assert hx.positions.close_position(chosen, "CLOSED", actor="other")["success"]
+    before = statuses(hx)
+    click(as_a_browser(at, shown), "close_confirm")
+    assert statuses(hx) == before  # nothing closed
+    [notice] = [w.value for w in at.warning if f"Position {chosen} is no longer open" in w.value]
+    assert "CLOSED" in notice and "other" in notice and "nothing was closed" in notice, notice
+    assert at.session_state["armed_close"] is None
+    assert not [b for b in at.button if b.key in ("close_confirm", "close_cancel")]
+    assert at.selectbox(key="close_id").value is None  # not moved to the other position
+
+    click(at, "close_arm")  # whatever is shown: nothing chosen, so nothing to arm
+    assert any("Pick the position to close first" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "close_confirm"]
+    at.run()
+    assert statuses(hx) == before
+    assert before[first] == "OPEN"
+    assert any(f"Position {chosen} is no longer open" in w.value for w in at.warning)  # kept
+
+    pick(at, first)  # picking again clears the notice
+    assert not any("is no longer open" in w.value for w in at.warning)
+    click(at, "close_arm")
+    assert at.button(key="close_confirm").label == f"Confirm: close position {first}"
