@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     valr_backoff_seconds: float = Field(default=0.5, gt=0.0, le=60.0)
     valr_subaccount_id: str = Field(default="", pattern=r"^[0-9A-Za-z-]{0,64}$")
     intraday_retention_days: int = Field(default=30, ge=1, le=3650)
+    # every price observed is kept this long (price_ticks): the stop monitor reads the prices
+    # seen after a position's entry from it
+    price_tick_retention_hours: float = Field(default=48.0, ge=1.0, le=24.0 * 365)
+    # an opening trade needs a price observed at its source at most this long ago (seconds)
+    price_max_age_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
     # MARKET_FEED=valr: the feed's calls to VALR's public routes in any 60 s (VALR allows 30 a
     # minute per IP on /v1/public/*; the rest is left to the order client's pair list)
     valr_feed_calls_per_minute: int = Field(default=24, ge=2, le=30)
@@ -433,6 +438,17 @@ class Settings(BaseSettings):
                     "MARKET_FEED",
                     self.market_feed.value,
                     "must be valr when TRADING_MODE=LIVE (real prices for real money)",
+                )
+            )
+        if self.market_feed is not FeedKind.MANUAL and (
+            self.price_max_age_seconds < 2 * self.price_interval_seconds
+        ):
+            problems.append(
+                (
+                    "PRICE_MAX_AGE_SECONDS",
+                    self.price_max_age_seconds,
+                    f"at least twice PRICE_INTERVAL_SECONDS ({self.price_interval_seconds:g} s):"
+                    " the feed must refresh a price before it is too old to trade on",
                 )
             )
         if self.sizing_method is SizingMethod.OPTIMIZER_CAPPED:

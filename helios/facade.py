@@ -22,6 +22,7 @@ from helios.controls import MODE_KEY, Controls, get_setting, seed_defaults
 from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
 from helios.db.models import PortfolioSnapshot, Setting
+from helios.errors import HeliosError
 from helios.events import record_event
 from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
@@ -32,12 +33,12 @@ from helios.live import LiveReadiness
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
 from helios.metrics import Metrics
-from helios.money import zar
+from helios.money import ZERO, zar
 from helios.optimizer.service import Optimizer
 from helios.portfolio import Ledger
 from helios.positions.manager import PositionManager, seed_installation_id
 from helios.reconciliation import Reconciliation
-from helios.risk.service import RiskManager, seed_limits
+from helios.risk.service import RiskManager, VenueCash, seed_limits
 from helios.signals import Signals
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,14 @@ class Helios:
         # LIVE: VALR; built without a network call (keys are checked by the pre-live checklist)
         self.valr_exchange = ValrExchange(settings, price_source=self.market.latest_price)
         self.optimizer = Optimizer(db, settings, clock, self.market)
-        self.risk = RiskManager(db, settings, clock, self.market, optimizer=self.optimizer)
+        self.risk = RiskManager(
+            db,
+            settings,
+            clock,
+            self.market,
+            optimizer=self.optimizer,
+            venue=self._valr_cash,
+        )
         self.positions = PositionManager(
             db,
             settings,
@@ -91,6 +99,17 @@ class Helios:
         )
         self.controls.bind_live(self.live)
 
+    def _valr_cash(self, pair: str) -> VenueCash:
+        """LIVE buying power: VALR's available ZAR and its taker fee on ``pair`` (asked by
+        ``hx.risk`` outside any transaction); a VALR that cannot answer leaves it unknown, and
+        the pre-check fails closed."""
+        fee = self.valr_exchange.taker_fee(pair)
+        try:
+            available = self.valr_exchange.balances().get("ZAR", ZERO)
+        except HeliosError as exc:
+            return VenueCash(None, fee, f"{type(exc).__name__}: {exc}")
+        return VenueCash(available, fee)
+
     @property
     def exchange(self) -> Exchange:
         """The exchange of the mode in force (read from the database on every use)."""
@@ -119,7 +138,7 @@ class Helios:
     def take_snapshot(self) -> PortfolioSnapshot:
         """One portfolio snapshot with the risk budget in use (sum of notional x daily vol);
         risk used is left empty when a volatility estimate is missing, never guessed."""
-        risk_used = self.risk.capacity()["risk_used_zar"]
+        risk_used = self.risk.risk_budget()["risk_used_zar"]
         used = zar(risk_used) if math.isfinite(risk_used) else None
         return self.ledger.take_snapshot(risk_used=used)
 

@@ -23,16 +23,18 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
-from helios.clock import trading_day, trading_day_start
-from helios.db.models import LedgerEntry, Order, PortfolioSnapshot, PortfolioState, Position
+from helios.clock import ensure_utc, trading_day, trading_day_start
+from helios.db.models import Candle, LedgerEntry, Order, PortfolioState, Position
+from helios.equity_marks import EquityMarks, updated_marks
 from helios.errors import HeliosError, InvalidInput
 from helios.money import ZERO, price, qty, zar
 
 # statuses whose margin is still out of cash (open, or closing but not yet filled)
 MARGIN_HELD_STATUSES = ("OPEN", "CLOSING")
+DAY_SECONDS = 86_400
 STATE_ID = 1
 SIDES = ("BUY", "SELL")
 
@@ -68,6 +70,8 @@ class Valuation:
     initial_capital: Decimal
     positions: list[PositionMark] = field(default_factory=list)
     missing_prices: list[str] = field(default_factory=list)
+    # why the day's start could not be known ("" when it is): the risk checks then fail closed
+    start_of_day_unknown: str = ""
 
     @property
     def drawdown(self) -> Decimal:
@@ -148,27 +152,107 @@ def open_positions(session: Session) -> list[Position]:
 
 
 def start_of_day_equity(
-    session: Session, stored_day: date, stored_equity: Decimal, now: datetime, zone: str
+    session: Session | Connection,
+    stored_day: date,
+    stored_equity: Decimal,
+    now: datetime,
+    zone: str,
 ) -> Decimal | None:
-    """Equity at the start of the current trading day.
+    """Equity at the start of the current trading day: the stored value when the day has been
+    rolled, else the equity at the day's boundary rebuilt from the ledger and the candles
+    (``equity_at``), or None when that is impossible (``day_start`` says why). Never
+    yesterday's start, which would hide today's losses, nor the equity now."""
+    return day_start(session, stored_day, stored_equity, now, zone)[0]
 
-    The stored value when the day has been rolled; otherwise (no valuation yet today: the
-    scheduler was down over midnight) the equity of the last snapshot taken in the 24 hours
-    before the day started, or None when there is none (callers then use the current equity and
-    say so). Never yesterday's start, which would hide today's losses.
-    """
+
+def day_start(
+    session: Session | Connection,
+    stored_day: date,
+    stored_equity: Decimal,
+    now: datetime,
+    zone: str,
+) -> tuple[Decimal | None, str]:
+    """``start_of_day_equity`` with the reason when it is unknown ("" when known)."""
     today = trading_day(now, zone)
     if stored_day == today:
-        return stored_equity
-    day_start = trading_day_start(today, zone)
-    return session.scalar(
-        select(PortfolioSnapshot.equity)
-        .where(
-            PortfolioSnapshot.ts <= day_start, PortfolioSnapshot.ts > day_start - timedelta(days=1)
-        )
-        .order_by(PortfolioSnapshot.ts.desc())
-        .limit(1)
+        return stored_equity, ""
+    return equity_at(session, trading_day_start(today, zone))
+
+
+BOUNDARY_PRICE_WINDOW = timedelta(days=1)
+
+
+def equity_at(session: Session | Connection, moment: datetime) -> tuple[Decimal | None, str]:
+    """The account's equity at ``moment`` (a trading day's boundary), rebuilt exactly: cash then
+    (the cash now less every ledger entry booked after ``moment``) plus, for each position whose
+    margin was out then, its margin and its P&L at the boundary price: the close of the pair's
+    newest intraday bar that ended by ``moment``, at most ``BOUNDARY_PRICE_WINDOW`` earlier.
+    Returns (equity, "") or (None, why it cannot be known)."""
+    moment = ensure_utc(moment)
+    cash_now = session.execute(
+        select(PortfolioState.cash).where(PortfolioState.id == STATE_ID)
+    ).scalar_one_or_none()
+    if cash_now is None:
+        raise LedgerInvariantError("no account: the database was not initialised by connect()")
+    later = session.execute(select(LedgerEntry.amount).where(LedgerEntry.ts > moment)).scalars()
+    cash = cash_now - sum(later, ZERO)
+    locked = select(LedgerEntry.position_id).where(
+        LedgerEntry.kind == "MARGIN_LOCK", LedgerEntry.ts <= moment
     )
+    released = select(LedgerEntry.position_id).where(
+        LedgerEntry.kind == "MARGIN_RELEASE",
+        LedgerEntry.ts <= moment,
+        LedgerEntry.position_id.is_not(None),
+    )
+    held = session.execute(  # the positions whose margin was out of cash at ``moment``
+        select(
+            Position.id,
+            Position.pair,
+            Position.side,
+            Position.position_size_zar,
+            Position.quantity,
+            Position.entry_price,
+        )
+        .where(Position.id.in_(locked), Position.id.not_in(released))
+        .order_by(Position.id)
+    ).all()
+    equity = cash
+    missing: list[str] = []
+    marks: dict[str, Decimal | None] = {}
+    for _id, pair, side, margin, quantity, entry in held:
+        if pair not in marks:
+            marks[pair] = _boundary_price(session, pair, moment)
+        mark = marks[pair]
+        if mark is None or quantity is None or entry is None:
+            missing.append(pair)
+            continue
+        equity += margin + unrealized(side, entry, mark, quantity)
+    if missing:
+        return None, (
+            f"start-of-day equity unknown: no price of {', '.join(sorted(set(missing)))} at the "
+            f"trading day's start ({moment:%Y-%m-%d %H:%M} UTC) in the stored candles"
+        )
+    return equity, ""
+
+
+def _boundary_price(session: Session | Connection, pair: str, moment: datetime) -> Decimal | None:
+    """The close of ``pair``'s newest intraday bar that ended by ``moment`` (at most a day
+    before it): the price the market stood at when the trading day began."""
+    rows = session.execute(
+        select(Candle.ts, Candle.interval_seconds, Candle.close)
+        .where(
+            Candle.pair == pair,
+            Candle.interval_seconds < DAY_SECONDS,
+            Candle.ts < moment,
+            Candle.ts >= moment - BOUNDARY_PRICE_WINDOW,
+        )
+        .order_by(Candle.ts.desc(), Candle.interval_seconds)
+        .limit(10)
+    ).all()
+    for ts, interval, close in rows:
+        if ensure_utc(ts) + timedelta(seconds=int(interval)) <= moment:
+            return close
+    return None
 
 
 def value_account(
@@ -211,10 +295,10 @@ def value_account(
     margin = sum((m.margin for m in marks), ZERO)
     upnl = sum((m.unrealized_pnl for m in marks), ZERO)
     equity = state.cash + margin + upnl
-    sod = state.start_of_day_equity
+    sod, unknown = state.start_of_day_equity, ""
     if now is not None and zone is not None:
-        estimate = start_of_day_equity(session, state.trading_day, sod, now, zone)
-        sod = estimate if estimate is not None else equity
+        estimate, unknown = day_start(session, state.trading_day, sod, now, zone)
+        sod = estimate if estimate is not None else equity  # shown as unknown (daily loss 0)
     return Valuation(
         cash=state.cash,
         margin=margin,
@@ -226,6 +310,7 @@ def value_account(
         initial_capital=state.initial_capital,
         positions=marks,
         missing_prices=sorted(set(missing)),
+        start_of_day_unknown=unknown,
     )
 
 
@@ -358,29 +443,43 @@ def _check_side(position: Position) -> None:
 def mark_to_market(
     session: Session, prices: dict[str, Decimal], now: datetime, zone: str
 ) -> Valuation:
-    """Value the account, raise the peak if equity is higher, and roll the trading day: the first
-    valuation of a new day sets its start-of-day equity (``start_of_day_equity``: the last
-    snapshot before the day started, else the equity now). Returns the valuation after that."""
-    state = account_state(session, for_update=True)
+    """Value the account and maintain its marks (``maintain_marks``: the peak, the day roll).
+    Returns the valuation after that."""
+    account_state(session, for_update=True)  # the marks are read and written under the lock
     valuation = value_account(session, prices)
-    today = trading_day(now, zone)
-    changed = False
-    if today != state.trading_day:
-        estimate = start_of_day_equity(
-            session, state.trading_day, state.start_of_day_equity, now, zone
-        )
-        state.trading_day = today
-        state.start_of_day_equity = estimate if estimate is not None else valuation.equity
-        changed = True
-    if valuation.equity > state.peak_equity and not valuation.missing_prices:
-        state.peak_equity = valuation.equity
-        changed = True
-    if changed:
-        state.updated_at = now
-        state.version += 1
-        session.flush()
+    if maintain_marks(session, valuation.equity, not valuation.missing_prices, now, zone):
         valuation = value_account(session, prices)
     return valuation
+
+
+def maintain_marks(
+    session: Session,
+    equity: Decimal,
+    fully_priced: bool,
+    now: datetime,
+    zone: str,
+    day_start_equity: Decimal | None = None,
+) -> bool:
+    """Raise the peak to ``equity`` and roll the trading day (``equity_marks.updated_marks``),
+    with the account row locked; every valuation calls it (risk checks, monitor passes, fills,
+    snapshots). ``day_start_equity``: the boundary's equity when the caller has rebuilt it
+    already. True if the marks changed."""
+    state = account_state(session, for_update=True)
+    today = trading_day(now, zone)
+    start = day_start_equity
+    if today != state.trading_day and start is None:
+        start, _why = equity_at(session, trading_day_start(today, zone))
+    stored = EquityMarks(state.peak_equity, state.trading_day, state.start_of_day_equity)
+    marks = updated_marks(stored, zar(equity), fully_priced, today, start)
+    if marks == stored:
+        return False
+    state.peak_equity = zar(marks.peak_equity)
+    state.trading_day = marks.trading_day
+    state.start_of_day_equity = zar(marks.start_of_day_equity)
+    state.updated_at = now
+    state.version += 1
+    session.flush()
+    return True
 
 
 CENT = Decimal("0.01")

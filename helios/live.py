@@ -365,11 +365,11 @@ class LiveReadiness:
             if pair in rows and rows[pair].source != FeedKind.VALR.value
         ]
         old = [
-            f"{pair} ({_hours(now - rows[pair].received_at)} old)"
+            f"{pair} ({_hours(now - rows[pair].ts)} old)"
             for pair in settings.pairs
             if pair in rows
             and rows[pair].source == FeedKind.VALR.value
-            and (now - rows[pair].received_at).total_seconds() > stale
+            and (now - rows[pair].ts).total_seconds() > stale
         ]
         if none:
             problems.append(f"no price stored for {', '.join(none)}")

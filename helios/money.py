@@ -15,7 +15,7 @@ Rounding is banker's rounding (half-even), the same everywhere.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from helios.errors import InvalidInput
@@ -71,6 +71,12 @@ def price(value: Any, field: str = "price") -> Decimal:
 def qty(value: Any, field: str = "quantity") -> Decimal:
     """A base-asset quantity rounded to 12 places."""
     return to_decimal(value, field).quantize(QTY_EXP, rounding=ROUND_HALF_EVEN)
+
+
+def qty_down(value: Any, field: str = "quantity") -> Decimal:
+    """A base-asset quantity truncated to 12 places: what a quote amount buys, never more (a
+    venue does not spend more than the amount it was given)."""
+    return to_decimal(value, field).quantize(QTY_EXP, rounding=ROUND_DOWN)
 
 
 def positive(value: Any, field: str, *, maximum: Decimal | None = None) -> Decimal:

@@ -206,7 +206,7 @@ def parse_signal(
         probe = dict(params)
         if probe.get("position_size_zar") is None:
             probe["position_size_zar"] = 1
-        TradeParams.parse(probe, settings, max_leverage)
+        TradeParams.parse(probe, settings, max_leverage, side)
         params = {key: float(value) for key, value in params.items() if value is not None}
     created = _time(raw, "created_at") or now
     if created > now + MAX_FUTURE_SKEW:

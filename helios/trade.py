@@ -41,6 +41,7 @@ def _number(
     low_inclusive: bool = False,
     high_inclusive: bool = True,
     default: float | None = None,
+    side: str | None = None,
 ) -> float | None:
     value = params.get(key)
     if value is None:  # absent, or given as None: the default
@@ -50,6 +51,10 @@ def _number(
     lo = ">=" if low_inclusive else ">"
     hi = "<=" if high_inclusive else "<"
     allowed = f"a number {lo} {low:g} and {hi} {high:g}"
+    if side is not None:
+        allowed += f" for a {parse_side(side, 'side')}"
+        if parse_side(side, "side") == "SELL" and not high_inclusive:
+            allowed += " (a short's level is below its entry: 1 or more puts it at or below zero)"
     if isinstance(value, bool):
         raise InvalidInput(f"trade_params.{key}", value, allowed)
     try:
@@ -83,8 +88,15 @@ class TradeParams:
         return asdict(self)
 
     @classmethod
-    def parse(cls, params: Any, settings: Settings, max_leverage: float) -> TradeParams:
-        """Validate ``params`` (a dict); unknown keys are refused so a typo is never ignored."""
+    def parse(
+        cls, params: Any, settings: Settings, max_leverage: float, side: str | None = None
+    ) -> TradeParams:
+        """Validate ``params`` (a dict); unknown keys are refused so a typo is never ignored.
+
+        ``side`` (BUY or SELL) bounds the levels a short puts below its entry: a SELL's target
+        is entry x (1 - take_profit_pct) and its trailing stop activates at entry x (1 -
+        trailing_activation_pct), so both must stay below 1 (1 or more is a price of zero or
+        less). A BUY's target and activation are above the entry: up to 10 (1,000%)."""
         if not isinstance(params, dict):
             raise InvalidInput("trade_params", params, "a dict with position_size_zar, ...")
         unknown = sorted(set(params) - set(KNOWN_PARAMS))
@@ -106,13 +118,29 @@ class TradeParams:
             high_inclusive=False,
             default=settings.default_stop_loss_pct,
         )
+        short = side is not None and parse_side(side, "side") == "SELL"
+        # a short's target and trailing activation lie below its entry: under 100% away
+        upside = 1.0 if short else 10.0
         take = _number(
-            params, "take_profit_pct", 0.0, 10.0, default=settings.default_take_profit_pct
+            params,
+            "take_profit_pct",
+            0.0,
+            upside,
+            high_inclusive=not short,
+            default=settings.default_take_profit_pct,
+            side=side,
         )
         hours = _number(
             params, "max_holding_hours", 0.0, 24.0 * 90, default=settings.max_position_holding_hours
         )
-        activation = _number(params, "trailing_activation_pct", 0.0, 10.0)
+        activation = _number(
+            params,
+            "trailing_activation_pct",
+            0.0,
+            upside,
+            high_inclusive=not short,
+            side=side,
+        )
         distance = _number(params, "trailing_distance_pct", 0.0, 1.0, high_inclusive=False)
         if (activation is None) != (distance is None):
             raise InvalidInput(
@@ -133,7 +161,15 @@ def entry_levels(
     for a preview."""
     stop, target = Decimal(str(stop_loss_pct)), Decimal(str(take_profit_pct))
     direction = 1 if parse_side(side) == "BUY" else -1
-    return (
+    levels = (
         to_price(entry * (1 - direction * stop)),
         to_price(entry * (1 + direction * target)),
     )
+    for name, pct, level in zip(
+        ("stop_loss_pct", "take_profit_pct"), (stop, target), levels, strict=True
+    ):
+        if level <= 0:  # TradeParams.parse refuses these first; a level of zero is no level
+            raise InvalidInput(
+                f"trade_params.{name}", pct, f"a level above zero for a {side} at {entry}"
+            )
+    return levels

@@ -185,7 +185,8 @@ class Worker:
         self._event(
             "DAY_ROLL",
             f"trading day rolled ({self.hx.settings.trading_day_timezone}): start-of-day equity "
-            f"R{snapshot.equity:,.2f}",
+            f"R{snapshot.start_of_day_equity:,.2f} (the equity at the day's start, rebuilt from "
+            "the ledger and the last prices before it)",
         )
 
     def watchdog(self) -> None:

@@ -27,6 +27,7 @@ from helios.db.models import PortfolioState as Account
 from helios.errors import ConfigError, InvalidInput
 from helios.live import ITEM_ORDER, LiveNotReady
 from helios.market.store import floor_time
+from helios.risk.service import VenueCash
 from tests.factories import PRICES, count_rows, give_market
 from tests.fakes.valr import FAKE_API_KEY, FAKE_API_SECRET, FakeValr
 
@@ -90,7 +91,7 @@ def valr_prices(hx: helios.Helios, now: datetime) -> None:
                 "volume": [1.0],
             }
         )
-        hx.market.ingest(pair, frame, "1m", source="valr")
+        hx.market.ingest(pair, frame, "1m", source="valr", observed=now)  # as a poll would
 
 
 def make_ready(hx: helios.Helios, now: datetime) -> None:
@@ -543,6 +544,8 @@ def test_a_new_database_never_starts_in_LIVE(database_url: str, clock: ManualClo
 
 # --- the capital cap ----------------------------------------------------------------------------
 TRADE = {"position_size_zar": 2000.0, "leverage": 1.0}  # 2% of R100k, 40% of R5k
+# what VALR would say (available ZAR, taker fee): the buying power pre-check in LIVE asks it
+VALR_HAS = VenueCash(Decimal("1000000"), Decimal("0.0035"))
 
 
 def set_mode_row(hx: helios.Helios, mode: str) -> None:
@@ -558,7 +561,7 @@ def test_in_LIVE_the_risk_checks_see_at_most_the_cap(hx: helios.Helios):
     paper = hx.risk.check_trade_risk("BTCZAR", "BUY", TRADE)
     assert paper.passed, paper.reason
     set_mode_row(hx, "LIVE")
-    live = hx.risk.check_trade_risk("BTCZAR", "BUY", TRADE)
+    live = hx.risk.check_trade_risk("BTCZAR", "BUY", TRADE, venue=VALR_HAS)
     assert not live.passed
     assert live.violated_limits == ["max_single_position_pct"]
     by_name = {c.name: c for c in live.checks}
@@ -585,7 +588,7 @@ def test_in_LIVE_the_risk_checks_see_at_most_the_cap(hx: helios.Helios):
     }
     assert hx.risk.replay(rows[1].id).violated_limits == ["max_single_position_pct"]
     # a trade that fits under the cap passes in LIVE
-    small = hx.risk.check_trade_risk("BTCZAR", "BUY", {"position_size_zar": 900.0})
+    small = hx.risk.check_trade_risk("BTCZAR", "BUY", {"position_size_zar": 900.0}, venue=VALR_HAS)
     assert small.passed, small.reason
     # back in PAPER, the same trade passes again
     set_mode_row(hx, "PAPER")
@@ -618,7 +621,7 @@ def test_a_cap_above_the_ledger_equity_changes_nothing(database_url: str, clock:
     ) as hx:
         give_market(hx)
         set_mode_row(hx, "LIVE")
-        result = hx.risk.check_trade_risk("BTCZAR", "BUY", TRADE)
+        result = hx.risk.check_trade_risk("BTCZAR", "BUY", TRADE, venue=VALR_HAS)
         assert result.passed, result.reason
         assert {c.name: c for c in result.checks}["single_position"].value == pytest.approx(0.02)
 

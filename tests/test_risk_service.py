@@ -610,12 +610,13 @@ def test_bad_input_is_refused_even_while_halted(book: helios.Helios):
 # --- remaining capacity ------------------------------------------------------------------------
 
 
-def test_capacity_counts_the_risk_used_and_the_minimum_size_positions_that_still_fit(
+def test_capacity_counts_the_risk_used_and_the_minimum_size_positions_the_rules_accept(
     book: helios.Helios,
 ):
-    """ETH R20,000 at 5% (R1,000) + SOL R10,000 at 6% (R600) = R1,600 of a R15,000 budget.
-    R13,400 left; a minimum (5%) position is R5,000 of notional, at risk R200 in BTC, R250 in
-    ETH, R300 in SOL: room for 67, 53 and 44 more."""
+    """ETH R20,000 at 5% (R1,000) + SOL R10,000 at 6% (R600) = R1,600 of a R15,000 budget,
+    R13,400 left: by the budget alone room for 67 BTC, 53 ETH, 44 SOL minimum (5%, R5,000)
+    positions. The whole rule set says otherwise (issue 14): check 4 (20% a pair) leaves room
+    for 4 BTC, 2 SOL and no ETH (it holds 20% already)."""
     hx = book
     open_position(hx, "ETHZAR", "BUY", "10000", "2")
     open_position(hx, "SOLZAR", "SELL", "10000", "1")
@@ -625,7 +626,27 @@ def test_capacity_counts_the_risk_used_and_the_minimum_size_positions_that_still
     assert capacity["risk_left_zar"] == pytest.approx(13_400.0, rel=1e-9)
     assert capacity["risk_used_pct_of_budget"] == pytest.approx(1_600 / 15_000, rel=1e-9)
     assert capacity["min_position_notional_zar"] == pytest.approx(5_000.0, rel=1e-12)
-    assert capacity["min_positions_that_fit"] == {"BTCZAR": 67, "ETHZAR": 53, "SOLZAR": 44}
+    assert capacity["min_positions_that_fit"] == {"BTCZAR": 4, "ETHZAR": 0, "SOLZAR": 2}
+    for pair in PRICE:
+        assert capacity["next_refused_by"][pair].startswith("CHECK 4 single_position")
+
+
+@pytest.mark.parametrize("pair", ["BTCZAR", "ETHZAR", "SOLZAR"])
+def test_capacity_is_exactly_how_many_minimum_size_positions_then_open(
+    book: helios.Helios, pair: str
+):
+    """The figure is the rules' own answer: that many minimum-size longs open one after another,
+    and the next is refused by what the capacity named."""
+    hx = book
+    open_position(hx, "ETHZAR", "BUY", "5000", "1")
+    capacity = hx.risk.capacity()
+    room, refused_by = capacity["min_positions_that_fit"][pair], capacity["next_refused_by"][pair]
+    assert room is not None
+    for _ in range(room):
+        assert hx.positions.open_position(pair, "BUY", {"position_size_zar": 5_000})["success"]
+    refused = hx.positions.open_position(pair, "BUY", {"position_size_zar": 5_000})
+    assert refused["success"] is False
+    assert refused_by.split(":")[0] in refused["reason"]
 
 
 def test_a_full_risk_budget_leaves_room_for_no_minimum_size_position(book: helios.Helios):
@@ -635,12 +656,16 @@ def test_a_full_risk_budget_leaves_room_for_no_minimum_size_position(book: helio
     capacity = hx.risk.capacity()
     assert capacity["risk_left_zar"] == pytest.approx(0.0, abs=1e-6)
     assert capacity["min_positions_that_fit"] == {"BTCZAR": 0, "ETHZAR": 0, "SOLZAR": 0}
+    assert capacity["next_refused_by"]["BTCZAR"].startswith("CHECK 3 risk_capacity")
 
 
 def test_without_history_capacity_cannot_say_how_many_positions_fit(bare: helios.Helios):
+    for pair, value in PRICE.items():
+        bare.market.set_price(pair, repr(value))
     capacity = bare.risk.capacity()
     assert capacity["risk_used_zar"] == 0.0
     assert capacity["min_positions_that_fit"] == {"BTCZAR": None, "ETHZAR": None, "SOLZAR": None}
+    assert "no volatility estimate" in capacity["next_refused_by"]["BTCZAR"]
 
 
 def test_the_limits_the_checks_use_are_the_ones_stored(book: helios.Helios):

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -150,6 +151,20 @@ class LatestPrice(Base):
     source: Mapped[str] = mapped_column(String(16))
 
 
+class PriceTick(Base):
+    """Every price observed, in order (what each write of a price saw: a feed's poll, a
+    ``set_price``): the stop monitor reads the prices observed after a position's entry from
+    here, so a dip inside the minute bar a position opened in, after it opened, is seen even
+    when the bar's low was set before the entry. Kept for ``PRICE_TICK_RETENTION_HOURS``."""
+
+    __tablename__ = "price_ticks"
+    __table_args__ = (Index("ix_price_ticks_pair_ts", "pair", "ts"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(20))
+    ts: Mapped[datetime]
+    price: Mapped[Decimal]
+
+
 class Signal(Base):
     """An upstream trading signal (ML prediction + LLM approval) and what became of it.
 
@@ -214,6 +229,8 @@ class RiskDecision(Base):
     violated_limits: Mapped[list[Any]] = mapped_column(JSON)
     limits_version: Mapped[int | None] = mapped_column(Integer)
     signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"))
+    # the pre-checks judged beside the 7 (buying power, price age); NULL before they existed
+    pre_checks: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class Position(Base):
@@ -250,6 +267,9 @@ class Position(Base):
     # unique: one signal opens at most one position, whatever crashes or retries happen
     signal_id: Mapped[int | None] = mapped_column(ForeignKey("signals.id"), unique=True)
     close_reason: Mapped[str | None] = mapped_column(String(16))
+    # the level whose crossing closed it (stop, target; the price the timeout saw): the fill may
+    # differ from it (slippage), and the review shows by how much
+    exit_trigger_price: Mapped[Decimal | None]
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     opened_at: Mapped[datetime | None]

@@ -45,6 +45,9 @@ class OrderRequest:
 
     ``margin``: the order may borrow (VALR ``allowMargin``); only a margin-enabled account on a
     pair that allows margin trading accepts it. The paper venue ignores it.
+
+    ``sent_at``: when the caller sent it, by the caller's clock (a monitor pass run for a given
+    time): the paper venue records its fill then; a real venue keeps its own time.
     """
 
     client_order_id: str
@@ -54,6 +57,7 @@ class OrderRequest:
     quote_amount: Decimal | None = None
     stop_price: Decimal | None = None
     margin: bool = False
+    sent_at: datetime | None = None
 
     @classmethod
     def build(
@@ -66,6 +70,7 @@ class OrderRequest:
         quote_amount: Any = None,
         stop_price: Any = None,
         margin: Any = False,
+        sent_at: datetime | None = None,
     ) -> OrderRequest:
         if not isinstance(client_order_id, str) or not CLIENT_ORDER_ID.fullmatch(client_order_id):
             raise InvalidInput("client_order_id", client_order_id, "1-50 letters, digits or dashes")
@@ -96,7 +101,11 @@ class OrderRequest:
         )
         if not isinstance(margin, bool):
             raise InvalidInput("margin", margin, "True or False")
-        return cls(client_order_id, pair.strip().upper(), chosen_side, base, quote, stop, margin)
+        if sent_at is not None and not isinstance(sent_at, datetime):
+            raise InvalidInput("sent_at", sent_at, "a datetime")
+        return cls(
+            client_order_id, pair.strip().upper(), chosen_side, base, quote, stop, margin, sent_at
+        )
 
     def validated(self) -> OrderRequest:
         """The same request checked as ``build`` checks it (for one constructed directly)."""
@@ -108,6 +117,7 @@ class OrderRequest:
             quote_amount=self.quote_amount,
             stop_price=self.stop_price,
             margin=self.margin,
+            sent_at=self.sent_at,
         )
 
 

@@ -22,7 +22,7 @@ from helios.db.engine import Database
 from helios.db.models import LatestPrice, PaperVenueOrder
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus, Side
 from helios.ledger import account_state
-from helios.money import ZERO, price, qty, zar
+from helios.money import ZERO, price, qty, qty_down, zar
 
 
 class PaperExchange(Exchange):
@@ -48,7 +48,7 @@ class PaperExchange(Exchange):
 
     def submit_market_order(self, request: OrderRequest) -> OrderResult:
         request = request.validated()  # raises InvalidInput before anything is written
-        now = self._clock.now()
+        now = request.sent_at or self._clock.now()
         try:
             return self._place(request, now)
         except IntegrityError:  # a concurrent submit with the same id won the insert
@@ -89,7 +89,7 @@ class PaperExchange(Exchange):
                 quantity = (
                     qty(request.base_amount)
                     if request.base_amount is not None
-                    else qty(request.quote_amount / fill)  # type: ignore[operator]
+                    else qty_down(request.quote_amount / fill)  # type: ignore[operator]
                 )
                 if quantity <= 0:
                     order.reason = "order amount rounds to zero quantity"

@@ -5,7 +5,8 @@
   volatility regime shared by all pairs so the correlations come out as configured; Gaussian
   steps intraday), so a new install trades offline. Clearly simulated: never for LIVE.
 - ``replay``: candles from CSV files ``<REPLAY_PATH>/<PAIR>.csv`` (timestamp, open, high, low,
-  close, volume), one bar per poll after a history backfill.
+  close, volume), one bar per poll after a history backfill; a bar played is observed when it is
+  played (the poll's time), so the price-age rules treat the replay as the live market.
 - ``valr``: VALR's public market data over ``requests``: the all-pairs market summary for the
   latest prices, ``/v1/public/{pair}/buckets`` for minute and daily history, within VALR's
   public rate limit (``CallBudget``).
@@ -44,11 +45,14 @@ class FeedError(HeliosError):
 
 @dataclass
 class Batch:
-    """Candles of one pair at one interval."""
+    """Candles of one pair at one interval. ``observed``: when the newest close was seen at the
+    source (a live poll: the poll's time); None for history, whose newest close is as old as its
+    bar (the store then stamps it with the bar's end, so history never looks fresh)."""
 
     pair: str
     interval: int
     candles: pd.DataFrame
+    observed: datetime | None = None
 
 
 class MarketFeed(ABC):
@@ -285,7 +289,7 @@ class SimFeed(MarketFeed):
         ]
         if not rows:
             return []
-        return [Batch(pair, MINUTE, pd.DataFrame(rows))]
+        return [Batch(pair, MINUTE, pd.DataFrame(rows), observed=now)]
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -331,7 +335,8 @@ class ReplayFeed(MarketFeed):
         newest = last.get(interval)
         upcoming = table if newest is None else table[table["timestamp"] > pd.Timestamp(newest)]
         upcoming = upcoming.head(self.bars_per_poll)
-        return [Batch(pair, interval, upcoming)] if len(upcoming) else []
+        # a replayed bar is the market as it plays: seen now, whatever the date it carries
+        return [Batch(pair, interval, upcoming, observed=now)] if len(upcoming) else []
 
 
 # --- valr ------------------------------------------------------------------------------------
@@ -636,7 +641,7 @@ class ValrPublicFeed(MarketFeed):
             start = max(start, now - self.MOST_MINUTES)
             table, _ = self._page(pair, MINUTE, start, now + timedelta(seconds=MINUTE))
             if len(table):
-                batches.append(Batch(pair, MINUTE, table))
+                batches.append(Batch(pair, MINUTE, table, observed=now))
                 self._seed_bar(pair, table, now)
                 fetched = True
         if not fetched and summary is not None:
@@ -645,7 +650,7 @@ class ValrPublicFeed(MarketFeed):
                 raise FeedError(f"VALR {SUMMARY_PATH}: {pair} is not in the market summary")
             if isinstance(found, str):
                 raise FeedError(found)
-            batches.append(Batch(pair, MINUTE, self._summary_bar(pair, now, found)))
+            batches.append(Batch(pair, MINUTE, self._summary_bar(pair, now, found), observed=now))
         page = self._backfill_page(pair, now)
         if page is not None:
             batches.append(page)

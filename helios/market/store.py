@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings
 from helios.db.engine import Database
-from helios.db.models import Candle, LatestPrice, Setting
+from helios.db.models import Candle, LatestPrice, PriceTick, Setting
 from helios.errors import InvalidInput
 from helios.market.candles import (
     DAY,
@@ -73,13 +73,20 @@ class MarketData:
         candles: pd.DataFrame,
         interval: int | str | None = None,
         source: str = "ingest",
+        observed: datetime | None = None,
     ) -> int:
         """Store a candle table (columns timestamp, open, high, low, close, volume).
 
         The interval is inferred from the timestamps unless given. Existing candles with the same
         pair, interval and timestamp are replaced. Returns the number of candles written.
+        ``observed``: when the newest close was seen at its source, for a table that is the live
+        market (a feed of one's own); default: history, as old as its newest bar
+        (``write_candles``), so ingesting history never makes an old price look fresh.
         """
-        return self._store(pair, candles, interval, source)
+        if observed is not None and not isinstance(observed, datetime):
+            raise InvalidInput("observed", observed, "a datetime (naive means UTC)")
+        when = ensure_utc(observed) if observed is not None else None
+        return self._store(pair, candles, interval, source, observed=when)
 
     def _store(
         self,
@@ -89,6 +96,7 @@ class MarketData:
         source: str,
         *,
         merge: bool = False,
+        observed: datetime | None = None,
     ) -> int:
         """Validate and write in one transaction (``merge``: see ``write_candles``)."""
         pair = self.check_pair(pair)
@@ -104,7 +112,9 @@ class MarketData:
             )
         rows = to_rows(table)
         with self._db.write() as session:
-            written = self.write_candles(session, pair, seconds, rows, source, merge=merge)
+            written = self.write_candles(
+                session, pair, seconds, rows, source, observed, merge=merge
+            )
         return written
 
     def write_candles(
@@ -117,13 +127,19 @@ class MarketData:
         observed: datetime | None = None,
         *,
         merge: bool = False,
+        tick: Decimal | None = None,
     ) -> int:
         """Upsert validated rows inside the caller's transaction (feeds use this directly).
 
-        ``observed`` is when the newest close was seen (default: the end of its bar, or now if
-        the bar is still open). ``merge``: a row extends the stored bar instead of replacing it
-        (open kept, high = max, low = min, close = the row's), for a feed that may have seen only
-        part of a bar (the simulation after a restart).
+        ``observed`` is when the newest close was seen at its source (a live feed's poll time;
+        ``set_price``'s time). Without it the rows are history: the newest close is stamped with
+        the end of its bar, or with its open time while the bar is still open (the latest moment
+        the table proves), so ingested history never makes an old price look fresh.
+        ``merge``: a row extends the stored bar instead of replacing it (open kept, high = max,
+        low = min, close = the row's), for a feed that may have seen only part of a bar (the
+        simulation after a restart). ``tick``: the price observed (``set_price``); default: what
+        the newest row shows that was not known before (a new high or low, its close), each
+        recorded in ``price_ticks`` at ``observed``.
         """
         if not rows:
             return 0
@@ -139,6 +155,8 @@ class MarketData:
                 )
             )
         }
+        # the newest bar's range before this write: what the write adds to it was just observed
+        prior = {ts: (candle.high, candle.low) for ts, candle in existing.items()}
         volume_change: dict[datetime, Decimal] = {}
         written: list[CandleRow] = []
         for incoming in rows:
@@ -181,9 +199,13 @@ class MarketData:
             new = {row.ts for row in rows if row.ts not in existing}
             self._roll_up_days(session, pair, rows, new, volume_change, source, seconds)
         last = rows[-1]
-        if observed is None:
-            observed = min(last.ts + timedelta(seconds=seconds), max(now, last.ts))
+        if observed is None:  # history: as old as its newest bar proves
+            end = last.ts + timedelta(seconds=seconds)
+            observed = end if end <= now else last.ts
         self._set_latest(session, pair, last.close, observed, now, source)
+        high, low = prior.get(last.ts, (None, None))
+        seen = [tick] if tick is not None else _new_prices(last, high, low)
+        session.add_all(PriceTick(pair=pair, ts=observed, price=value) for value in seen)
         if floor_time(rows[0].ts, DAY) < floor_time(now, DAY):
             bump_history_epoch(session, now)  # a completed day's candle changed
         session.flush()
@@ -311,7 +333,7 @@ class MarketData:
                     close,
                     candle.volume,
                 )
-            self.write_candles(session, pair, MINUTE, [row], "manual", observed=when)
+            self.write_candles(session, pair, MINUTE, [row], "manual", observed=when, tick=value)
         return value
 
     # --- feeds --------------------------------------------------------------------------
@@ -350,6 +372,7 @@ class MarketData:
                             batch.interval,
                             feed.kind.value,
                             merge=feed.partial_bars,
+                            observed=batch.observed,
                         )
             except (FeedError, InvalidInput) as exc:
                 failures.append(f"{pair}: {exc}")
@@ -368,14 +391,19 @@ class MarketData:
         return {int(interval): ensure_utc(ts) for interval, ts in rows if ts is not None}
 
     def prune_intraday(self, older_than: datetime | None = None) -> int:
-        """Delete intraday candles older than the retention (daily candles are kept)."""
+        """Delete intraday candles older than the retention (daily candles are kept) and the
+        price ticks older than theirs. Returns the candles deleted."""
         cutoff = older_than or (
             self._clock.now() - timedelta(days=self._settings.intraday_retention_days)
+        )
+        ticks_cutoff = self._clock.now() - timedelta(
+            hours=self._settings.price_tick_retention_hours
         )
         with self._db.write() as session:
             result = session.execute(
                 delete(Candle).where(Candle.interval_seconds < DAY, Candle.ts < cutoff)
             )
+            session.execute(delete(PriceTick).where(PriceTick.ts < ticks_cutoff))
             return int(result.rowcount or 0)
 
     # --- reading ------------------------------------------------------------------------
@@ -406,7 +434,8 @@ class MarketData:
                     "observed_at": row.ts if row else None,
                     "received_at": row.received_at if row else None,
                     "source": row.source if row else None,
-                    "age_seconds": (now - row.received_at).total_seconds() if row else None,
+                    # since it was observed at its source (what the price-age rules measure)
+                    "age_seconds": (now - row.ts).total_seconds() if row else None,
                 }
             )
         return pd.DataFrame.from_records(records)
@@ -489,6 +518,33 @@ def bump_history_epoch(session: Session, now: datetime) -> None:
         session.add(Setting(key=HISTORY_EPOCH_KEY, value="1", updated_at=now, updated_by="market"))
     else:
         row.value, row.updated_at = str(int(row.value) + 1), now
+
+
+def _new_prices(row: CandleRow, high: Decimal | None, low: Decimal | None) -> list[Decimal]:
+    """What a write of ``row`` observed that its stored bar (``high``/``low``, None: a new bar)
+    did not show: a new high, a new low (or the whole range of a new bar), and the close."""
+    seen = []
+    if high is None or row.high > high:
+        seen.append(row.high)
+    if low is None or row.low < low:
+        seen.append(row.low)
+    seen.append(row.close)
+    return list(dict.fromkeys(seen))  # each price once, in that order
+
+
+def price_ticks(
+    session: Session, pairs: Iterable[str], since: datetime, until: datetime
+) -> dict[str, list[tuple[datetime, Decimal]]]:
+    """The prices observed per pair in (``since``, ``until``], oldest first."""
+    found: dict[str, list[tuple[datetime, Decimal]]] = {}
+    rows = session.execute(
+        select(PriceTick.pair, PriceTick.ts, PriceTick.price)
+        .where(PriceTick.pair.in_(list(pairs)), PriceTick.ts > since, PriceTick.ts <= until)
+        .order_by(PriceTick.ts, PriceTick.id)
+    )
+    for pair, ts, value in rows:
+        found.setdefault(pair, []).append((ensure_utc(ts), value))
+    return found
 
 
 def latest_prices(session: Session) -> dict[str, Decimal]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -43,9 +44,9 @@ from helios.errors import HeliosError, InvalidInput
 from helios.events import record_exchange_error
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.faults import crash_point
-from helios.ledger import book_close, book_open, unrealized
+from helios.ledger import book_close, book_open, mark_to_market, unrealized
 from helios.market.candles import DAY
-from helios.market.store import MINUTE, MarketData, floor_time
+from helios.market.store import MINUTE, MarketData, floor_time, latest_prices, price_ticks
 from helios.money import ZERO, zar
 from helios.money import price as to_price
 from helios.positions.lifecycle import (
@@ -237,16 +238,20 @@ class PositionManager:
                 exchange,
                 exc,
                 f"order {request.client_order_id} ({request.side.value} {request.pair})",
+                request.sent_at,
             )
 
-    def _exchange_failure(self, exchange: Exchange, exc: Exception, what: str) -> str:
+    def _exchange_failure(
+        self, exchange: Exchange, exc: Exception, what: str, at: datetime | None = None
+    ) -> str:
         """An exchange call that got no usable answer: logged (with its traceback when it is not
-        one of ours), recorded as an EXCHANGE_ERROR event (which the halt rule counts); returns
-        the error as text."""
+        one of ours), recorded as an EXCHANGE_ERROR event (which the halt rule counts) at ``at``
+        (default now); returns the error as text."""
         if not isinstance(exc, HeliosError):
             log.exception("%s failed", what)
         error = f"{type(exc).__name__}: {exc}"
-        record_exchange_error(self._db, self._clock.now(), exchange.name, f"{what} failed: {error}")
+        when = at or self._clock.now()
+        record_exchange_error(self._db, when, exchange.name, f"{what} failed: {error}")
         return error
 
     # --- open ---------------------------------------------------------------------------
@@ -452,6 +457,9 @@ class PositionManager:
                 order=order,
             )
             assert position.entry_price == entry
+            mark_to_market(
+                session, latest_prices(session), now, self._settings.trading_day_timezone
+            )
             session.add(
                 Fill(
                     order_id=order.id,
@@ -489,20 +497,26 @@ class PositionManager:
         *,
         actor: str = "system",
         stop_price: Decimal | None = None,
+        trigger_price: Decimal | None = None,
+        at: datetime | None = None,
     ) -> dict[str, Any]:
         """Close at market with ``reason`` as the final status (CLOSED is a manual close).
         Exactly one caller wins; a loser gets ``success: False`` and nothing is sent.
 
         ``stop_price``: the stop level the monitor saw crossed; the order carries it so a paper
         fill is no better than the stop (a resting stop order's fill). It is recorded with the
-        close request, so a resend by ``reconcile`` after a crash carries it too."""
+        close request, so a resend by ``reconcile`` after a crash carries it too.
+        ``trigger_price``: the level whose crossing closes it (the stop, the target, the price
+        a timeout saw), kept on the position beside its fill (the review's slippage).
+        ``at``: the time of every record (a monitor pass run for a given time); default now."""
         check_position_id(position_id)
         if reason not in CLOSE_REASONS:
             raise InvalidInput("reason", reason, f"one of {', '.join(CLOSE_REASONS)}")
         installation = self._installation_id()
-        now = self._clock.now()
+        now = ensure_utc(at) if at is not None else self._clock.now()
+        trigger = trigger_price if trigger_price is not None else stop_price
         with self._db.write() as session:
-            moved, position = _begin_close(session, position_id, reason, now)
+            moved, position = _begin_close(session, position_id, reason, now, trigger)
             if not moved:
                 state = (
                     "already closing/closed"
@@ -545,8 +559,13 @@ class PositionManager:
                 now,
                 "CLOSE_REQUESTED",
                 f"{reason} requested by {actor}"
-                + (f" (stop {stop_price} crossed)" if stop_price is not None else ""),
-                {"stop_price": str(stop_price)} if stop_price is not None else None,
+                + (f" (stop {stop_price} crossed)" if stop_price is not None else "")
+                + (f" (trigger {trigger})" if trigger is not None and stop_price is None else ""),
+                {
+                    **({"stop_price": str(stop_price)} if stop_price is not None else {}),
+                    **({"trigger_price": str(trigger)} if trigger is not None else {}),
+                }
+                or None,
             )
             session.flush()
             order_id, coid, mode = order.id, order.client_order_id, position.mode
@@ -557,6 +576,7 @@ class PositionManager:
                 base_amount=position.quantity,
                 stop_price=stop_price,
                 margin=needs_margin(position.side, position.leverage),
+                sent_at=at,
             )
         log.info("[%s] close position %s (%s): order %s", mode, position_id, reason, coid)
         crash_point("close:after_intent")
@@ -570,10 +590,16 @@ class PositionManager:
                 "reason": f"exchange error: {error}; the position stays CLOSING until "
                 "reconcile settles it",
             }
-        return self._record_close(position_id, order_id, result)
+        return self._record_close(position_id, order_id, result, at)
 
-    def _record_close(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
-        now = self._clock.now()
+    def _record_close(
+        self,
+        position_id: int,
+        order_id: int,
+        result: OrderResult,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        now = ensure_utc(at) if at is not None else self._clock.now()
         with self._db.write() as session:
             order = session.get(Order, order_id)
             position = session.get(Position, position_id)
@@ -635,6 +661,9 @@ class PositionManager:
                 order=order,
             )
             order.status = "FILLED"
+            mark_to_market(
+                session, latest_prices(session), now, self._settings.trading_day_timezone
+            )
             closed_at = position.closed_at or now
             session.add(
                 Fill(
@@ -789,12 +818,23 @@ class PositionManager:
                 )
                 finest = min((c.interval_seconds for c in rows), default=None)
                 bars_by_pair[pair] = [c for c in rows if c.interval_seconds == finest]
+            # the prices observed since each position's last look (or its entry)
+            looked = [_last_look(p, now) for p in positions]
+            ticks = (
+                price_ticks(session, {p.pair for p in positions}, min(looked), now)
+                if positions
+                else {}
+            )
         results: list[MonitorResult] = []
         updates: list[dict[str, Any]] = []
         moved: dict[int, tuple[str, dict[str, str]]] = {}
         for position in positions:
             verdict, seen = self._judge(
-                position, bars_by_pair.get(position.pair, []), prices.get(position.pair), now
+                position,
+                bars_by_pair.get(position.pair, []),
+                prices.get(position.pair),
+                now,
+                ticks.get(position.pair, []),
             )
             mark = prices.get(position.pair)
             pnl = pct = None
@@ -834,8 +874,7 @@ class PositionManager:
                     f"{verdict.stop_loss_price} (best {verdict.best_price})",
                     {"from": str(position.stop_loss_price), "to": str(verdict.stop_loss_price)},
                 )
-        if updates:
-            self._save_levels(updates, moved, now)
+        self._save_levels(updates, moved, prices, now)
         closed: list[MonitorResult] = []
         for result in results:
             if result.action in CLOSE_REASONS:
@@ -844,6 +883,8 @@ class PositionManager:
                     result.action,
                     actor="monitor",
                     stop_price=result.trigger_price if result.action == STOPPED_OUT else None,
+                    trigger_price=result.trigger_price,
+                    at=now,
                 )
                 closed.append(MonitorResult(**{**result.__dict__, "close": outcome}))
             else:
@@ -854,10 +895,12 @@ class PositionManager:
         self,
         updates: list[dict[str, Any]],
         moved: dict[int, tuple[str, dict[str, str]]],
+        prices: dict[str, Decimal],
         now: datetime,
     ) -> None:
         """Store each position's best price, (trailed) stop and the bar seen, in one
-        transaction, with a STOP_MOVED event for each stop that moved.
+        transaction, with a STOP_MOVED event for each stop that moved, and maintain the
+        account's peak and day start from the pass's valuation (``ledger.mark_to_market``).
 
         Each row is written only if it is still OPEN and unchanged since this pass read it
         (``version``): a slower pass that overlapped a newer one (a notebook and the scheduler)
@@ -890,15 +933,26 @@ class PositionManager:
                 if row["pid"] in moved and connection.execute(guarded, row).rowcount == 1:
                     message, details = moved[row["pid"]]
                     _event(session, row["pid"], now, "STOP_MOVED", message, details)
+            mark_to_market(session, prices, now, self._settings.trading_day_timezone)
 
     @staticmethod
     def _judge(
-        position: Position, candles: list[Candle], latest: Decimal | None, now: datetime
+        position: Position,
+        candles: list[Candle],
+        latest: Decimal | None,
+        now: datetime,
+        ticks: Sequence[tuple[datetime, Decimal]] = (),
     ) -> tuple[Verdict, tuple[datetime, Decimal, Decimal] | None]:
         """The bars new since the last pass, then the pure ``judge``. Also returns the newest
-        bar's (ts, high, low) to remember for the next pass."""
+        bar's (ts, high, low) to remember for the next pass.
+
+        The bar the last pass was inside (or the position opened in) counts for how far its
+        range widened since, and for the prices observed inside it after the last look (or the
+        entry: ``ticks``, each a flat bar in time order), so a revisit inside its earlier range
+        (a dip before the entry set the bar's low; the stop trailed up since) is still seen."""
         seen_ts = position.monitor_bar_ts
         start = seen_ts or position.opened_at or now
+        after = _last_look(position, now)
         bars: list[Bar] = []
         for candle in candles:
             if seen_ts is not None and candle.ts == seen_ts:
@@ -913,6 +967,8 @@ class PositionManager:
                     else None
                 )
                 bars.append(Bar(candle.ts, high, low))
+                end = ensure_utc(candle.ts) + timedelta(seconds=int(candle.interval_seconds))
+                bars.extend(_tick_bars(ticks, after, end))
             elif candle.ts > start:
                 bars.append(Bar(candle.ts, candle.high, candle.low))
         newest = candles[-1] if candles else None
@@ -1226,6 +1282,7 @@ class PositionManager:
                     "passed": decision.passed,
                     "reason": decision.reason,
                     "sizing": decision.inputs.get("sizing"),
+                    "pre_checks": decision.pre_checks or [],
                     "checks": decision.checks,
                 },
                 "orders": [_row(o) for o in orders],
@@ -1251,10 +1308,15 @@ _NEWEST_BAR = (
 
 
 def _begin_close(
-    session: Session, position_id: int, reason: str, now: datetime
+    session: Session,
+    position_id: int,
+    reason: str,
+    now: datetime,
+    trigger_price: Decimal | None = None,
 ) -> tuple[bool, Position]:
-    """OPEN -> CLOSING with ``reason`` in one conditional update (exactly one caller wins).
-    Returns whether this call moved it, and the position as it now is."""
+    """OPEN -> CLOSING with ``reason`` (and the level that triggered it) in one conditional
+    update (exactly one caller wins). Returns whether this call moved it, and the position as
+    it now is."""
     position = session.get(Position, position_id)
     if position is None:
         raise InvalidInput("position_id", position_id, "the id of an existing position")
@@ -1265,10 +1327,29 @@ def _begin_close(
         from_status=OPEN,
         to_status=CLOSING,
         close_reason=reason,
+        exit_trigger_price=trigger_price,
         updated_at=now,
     )
     session.refresh(position)
     return moved, position
+
+
+def _last_look(position: Position, now: datetime) -> datetime:
+    """Since when the monitor has not seen this position's prices: its last pass, else its
+    entry (prices observed before the entry must never judge it)."""
+    return ensure_utc(position.last_monitored_at or position.opened_at or now)
+
+
+def _tick_bars(
+    ticks: Sequence[tuple[datetime, Decimal]], after: datetime, end: datetime
+) -> list[Bar]:
+    """The prices observed in (``after``, ``end``) as flat bars in time order (prices observed
+    at one instant in one bar: its high and low)."""
+    grouped: dict[datetime, list[Decimal]] = {}
+    for ts, value in ticks:
+        if after < ts < end:
+            grouped.setdefault(ts, []).append(value)
+    return [Bar(ts, max(values), min(values)) for ts, values in grouped.items()]
 
 
 def _row(obj: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ boundary never rejects).
 
 Fail closed: a check whose inputs are missing (no price for the pair or for an open position, no
 volatility estimate, too little aligned history for the correlation while positions are open,
-equity not positive) fails with that reason.
+equity not positive, a trading day whose start cannot be known: checks 1 and 2) fails with that
+reason.
 
 Conventions: notional N = position_size_zar x leverage; exposures are gross (longs and shorts both
 count) at the current mark; ratios use the equity before the trade (the seed's arithmetic).
@@ -53,6 +54,8 @@ class PortfolioState:
     peak_equity: float
     start_of_day_equity: float
     positions: tuple[OpenExposure, ...] = ()
+    # why the trading day's start is not known ("" when it is): checks 1 and 2 fail closed
+    marks_unknown: str = ""
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ class RiskResult:
     checks: list[CheckResult] = field(default_factory=list)
     halted: bool = False
     decision_id: int | None = None  # set when the decision was stored (check_trade_risk)
+    # the pre-checks judged beside the 7 (buying power, price age: ``risk.prechecks``)
+    pre_checks: list[Any] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +113,7 @@ class RiskResult:
             "reason": self.reason,
             "violated_limits": list(self.violated_limits),
             "halted": self.halted,
+            "pre_checks": [p.to_dict() for p in self.pre_checks],
             "checks": [c.to_dict() for c in self.checks],
         }
 
@@ -239,7 +245,7 @@ def evaluate(
             limit,
             f"Drawdown {shown} <= {bound} limit",
             f"Drawdown {shown} > {bound} limit",
-            no_equity,
+            no_equity or state.marks_unknown or None,
         )
     )
 
@@ -255,7 +261,7 @@ def evaluate(
             limit,
             f"Daily loss {shown} <= {bound} limit",
             f"Daily loss {shown} > {bound} limit",
-            no_equity or (None if sod > 0 else "no start-of-day equity"),
+            no_equity or state.marks_unknown or (None if sod > 0 else "no start-of-day equity"),
         )
     )
 

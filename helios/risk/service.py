@@ -27,14 +27,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, TypeVar
 
 import pandas as pd
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, true
 from sqlalchemy.orm import Session
 
-from helios.clock import Clock
+from helios.clock import Clock, trading_day
 from helios.config import Settings, SizingMethod, TradingMode
 from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY
 from helios.db.engine import WRITE_OPTION, Database
@@ -46,18 +46,21 @@ from helios.db.models import (
     Setting,
 )
 from helios.db.models import PortfolioState as Account
+from helios.equity_marks import EquityMarks, updated_marks
 from helios.errors import InvalidInput
 from helios.events import record_event
 from helios.ledger import (
     MARGIN_HELD_STATUSES,
     STATE_ID,
     LedgerInvariantError,
-    start_of_day_equity,
+    day_start,
+    maintain_marks,
+    unrealized,
 )
 from helios.market.candles import DAY
 from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
+from helios.money import fmt_zar, zar
 from helios.money import price as to_price
-from helios.money import zar
 from helios.optimizer.service import Optimizer
 from helios.optimizer.target import (
     PositionSize,
@@ -66,6 +69,7 @@ from helios.optimizer.target import (
     rebalance_trades,
     target_weight,
 )
+from helios.risk.capacity import fit, minimum_trade
 from helios.risk.checks import (
     MarketStats,
     OpenExposure,
@@ -76,10 +80,19 @@ from helios.risk.checks import (
     halted_result,
 )
 from helios.risk.limits import LIMIT_NAMES, RiskLimits, loosened, validate_changes
+from helios.risk.prechecks import (
+    PreCheck,
+    buying_power,
+    free_cash,
+    opening_cost,
+    price_age,
+    with_pre_checks,
+)
 from helios.risk.sizing import size
 from helios.risk.volatility import VolEstimate, covariance, estimate_vol
 from helios.trade import TradeParams, entry_levels, parse_side
 
+CENT = Decimal("0.01")
 MIN_COV_RETURNS = 30  # a pair with fewer daily returns is left out of the covariance matrix
 # positions whose exposure the checks count: open, closing, and being opened (a reserved trade)
 EXPOSED_STATUSES = (*MARGIN_HELD_STATUSES, "OPENING")
@@ -126,6 +139,41 @@ class CapitalCap:
 
 
 @dataclass(frozen=True)
+class VenueCash:
+    """LIVE: what the venue says the account may spend now (VALR's available ZAR) and the taker
+    fee it charges on ``pair``; ``available_zar`` None when it could not be asked (``note``)."""
+
+    available_zar: Decimal | None
+    fee_pct: Decimal
+    note: str = ""
+
+
+class _NeedVenue(Exception):
+    """A LIVE decision needs the venue's cash, which is read outside any transaction."""
+
+    def __init__(self, pair: str) -> None:
+        super().__init__(pair)
+        self.pair = pair
+
+
+@dataclass(frozen=True)
+class Book:
+    """The account as one decision read it: the checks' state, the LIVE cap, the ledger's own
+    equity (exact, uncapped), whether every position had a price, and the positions being
+    opened (margin, leverage) whose cash is reserved."""
+
+    state: PortfolioState
+    cap: CapitalCap | None
+    equity: Decimal
+    fully_priced: bool
+    reserved: list[tuple[Decimal, Decimal]]
+    # the trading day's start as read (None: unknown), and whether this valuation moves the
+    # account's marks (a new peak, a day to roll): the decision then writes them
+    day_start: Decimal | None = None
+    marks_due: bool = False
+
+
+@dataclass(frozen=True)
 class Inputs:
     """Everything the pure function saw: stored with each decision, enough to replay it."""
 
@@ -138,6 +186,13 @@ class Inputs:
     mode: str = "PAPER"  # the trading mode in force when the decision was taken
     # LIVE: the capital cap behind ``state`` (``CapitalCap``); None in PAPER
     capital_cap: CapitalCap | None = None
+    # the pre-checks' inputs (``risk.prechecks``). ``max_price_age_seconds`` None: a decision
+    # stored before the pre-checks existed (its replay judges the 7 alone, as it was decided)
+    free_cash: str | None = None  # exact ZAR text; None: not known (fails closed)
+    free_cash_source: str = ""  # where the free cash figure came from, or why it is unknown
+    fee_pct: str = "0"  # the opening fee rate the buying power adds to the margin
+    price_age_seconds: float | None = None  # since the pair's price was observed (None: none)
+    max_price_age_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # _flat, not asdict: the same dict without asdict's recursive deep copy (0.13 ms of a
@@ -163,6 +218,11 @@ class Inputs:
             "halt_reason": self.halt_reason,
             "mode": self.mode,
             "capital_cap": _flat(self.capital_cap) if self.capital_cap is not None else None,
+            "free_cash": self.free_cash,
+            "free_cash_source": self.free_cash_source,
+            "fee_pct": self.fee_pct,
+            "price_age_seconds": self.price_age_seconds,
+            "max_price_age_seconds": self.max_price_age_seconds,
         }
 
     @classmethod
@@ -178,6 +238,7 @@ class Inputs:
                     OpenExposure(**{**p, "notional": _nan_if_none(p["notional"])})
                     for p in state["positions"]
                 ),
+                marks_unknown=state.get("marks_unknown", ""),
             ),
             limits=RiskLimits(**limits),
             trade=ProposedTrade(**data["trade"]),
@@ -191,7 +252,25 @@ class Inputs:
             halt_reason=data["halt_reason"],
             mode=data.get("mode", "PAPER"),
             capital_cap=CapitalCap(**data["capital_cap"]) if data.get("capital_cap") else None,
+            free_cash=data.get("free_cash"),
+            free_cash_source=data.get("free_cash_source", ""),
+            fee_pct=data.get("fee_pct", "0"),
+            price_age_seconds=data.get("price_age_seconds"),
+            max_price_age_seconds=data.get("max_price_age_seconds"),
         )
+
+    def pre_checks(self) -> list[PreCheck]:
+        """Buying power and price age from the figures read with the decision (none for a
+        decision stored before they existed)."""
+        if self.max_price_age_seconds is None:
+            return []
+        trade = self.trade
+        cost = opening_cost(trade.position_size_zar, trade.leverage, Decimal(self.fee_pct))
+        free = Decimal(self.free_cash) if self.free_cash is not None else None
+        return [
+            price_age(trade.pair, self.price_age_seconds, self.max_price_age_seconds),
+            buying_power(cost, free, self.free_cash_source),
+        ]
 
 
 @dataclass(frozen=True)
@@ -259,12 +338,15 @@ class RiskManager:
         clock: Clock,
         market: MarketData,
         optimizer: Optimizer | None = None,
+        venue: Callable[[str], VenueCash] | None = None,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._market = market
         self._optimizer = optimizer  # hx.optimizer, for SIZING_METHOD=optimizer_capped
+        # LIVE: VALR's available ZAR and taker fee for a pair (the buying power pre-check)
+        self._venue = venue
         self._stats: RiskStats | None = None
         self._stats_lock = threading.Lock()
 
@@ -381,18 +463,48 @@ class RiskManager:
         return self.market_stats().vols[pair]
 
     # --- the checks ---------------------------------------------------------------------
-    def gather(self, pair: Any, signal: Any, trade_params: Any) -> tuple[Inputs, TradeParams]:
+    def gather(
+        self, pair: Any, signal: Any, trade_params: Any, venue: VenueCash | None = None
+    ) -> tuple[Inputs, TradeParams]:
         """Validate the request and read everything the checks need in one consistent read
         transaction: the limits, the portfolio, the prices, the halt flag and the history epoch
         that says whether the cached statistics are still current (refit after, if not)."""
+        return self._with_venue(venue, lambda v: self._gather(pair, signal, trade_params, v))
+
+    def _gather(
+        self, pair: Any, signal: Any, trade_params: Any, venue: VenueCash | None
+    ) -> tuple[Inputs, TradeParams]:
         with self._db.engine.connect() as conn, _snapshot(conn):
-            return self._read_inputs(conn, pair, signal, trade_params)
+            return self._read_inputs(conn, pair, signal, trade_params, venue=venue)[:2]
+
+    def _with_venue(self, venue: VenueCash | None, run: Callable[[VenueCash | None], T]) -> T:
+        """``run`` with the venue's cash: in LIVE the reads ask for it (``_NeedVenue``) and
+        ``run`` goes again with it, read from VALR outside any transaction. PAPER never asks."""
+        try:
+            return run(venue)
+        except _NeedVenue as need:
+            return run(self.venue_cash(need.pair))
+
+    def venue_cash(self, pair: str) -> VenueCash:
+        """LIVE: VALR's available ZAR and its taker fee on ``pair`` (the buying power pre-check
+        of an opening trade); a venue that cannot be asked gives ``available_zar`` None."""
+        if self._venue is None:
+            return VenueCash(None, self._settings.paper_fee_pct, "no venue to ask")
+        return self._venue(pair)
 
     def _read_inputs(
-        self, conn: Connection, pair: Any, signal: Any, trade_params: Any, *, lock: bool = False
-    ) -> tuple[Inputs, TradeParams]:
+        self,
+        conn: Connection,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        *,
+        lock: bool = False,
+        venue: VenueCash | None = None,
+    ) -> tuple[Inputs, TradeParams, Book]:
         """The reads behind a decision, in the caller's transaction (``lock``: the account row
-        locked for the rest of it)."""
+        locked for the rest of it). In LIVE without ``venue`` it raises ``_NeedVenue`` (the
+        caller asks VALR outside the transaction and reads again)."""
         pair = self._market.check_pair(pair)
         side = parse_side(signal)
         now = self._clock.now()
@@ -403,13 +515,21 @@ class RiskManager:
         if head is None:
             raise LedgerInvariantError(_NO_ACCOUNT)
         limits = _limits_or_fail(head)
-        params = TradeParams.parse(trade_params, self._settings, limits.max_leverage)
+        params = TradeParams.parse(trade_params, self._settings, limits.max_leverage, side)
+        mode = head.trading_mode or TradingMode.PAPER.value
+        if mode == TradingMode.LIVE.value and venue is None and self._venue is not None:
+            raise _NeedVenue(pair)
         positions = conn.execute(_OPEN_POSITIONS).all()
         zone = self._settings.trading_day_timezone
-        start_of_day = start_of_day_equity(
+        start_of_day, unknown = day_start(
             conn, head.trading_day, head.start_of_day_equity, now, zone
-        )  # type: ignore[arg-type]  # a Connection answers .scalar like a Session
-        state, cap = _portfolio(head, positions, self._settings, start_of_day)
+        )
+        book = _portfolio(head, positions, self._settings, start_of_day, unknown)
+        stored = EquityMarks(head.peak_equity, head.trading_day, head.start_of_day_equity)
+        marks = updated_marks(
+            stored, book.equity, book.fully_priced, trading_day(now, zone), start_of_day
+        )
+        book = replace(book, day_start=start_of_day, marks_due=marks != stored)
         stats = self._stats_for((today.isoformat(), head.history_epoch or "0"), today).stats
         trade = ProposedTrade(
             pair=pair,
@@ -419,40 +539,115 @@ class RiskManager:
             sector=self._settings.sector_of(pair),
             price=_f(head.price) if head.price is not None else None,
         )
+        free, source, fee = self._free_cash(head.cash, book, mode, venue)
+        observed = head.price_observed_at
         is_halted = head.halted == "true"
         reason = head.halt_reason
         inputs = Inputs(
-            state,
+            book.state,
             limits,
             trade,
             stats,
             is_halted,
             reason if reason and is_halted else "",
-            head.trading_mode or "PAPER",
-            cap,
+            mode,
+            book.cap,
+            free_cash=str(free) if free is not None else None,
+            free_cash_source=source,
+            fee_pct=str(fee),
+            price_age_seconds=(now - observed).total_seconds() if observed is not None else None,
+            max_price_age_seconds=self._settings.price_max_age_seconds,
         )
-        return inputs, params
+        return inputs, params, book
+
+    def _free_cash(
+        self, cash: Decimal, book: Book, mode: str, venue: VenueCash | None
+    ) -> tuple[Decimal | None, str, Decimal]:
+        """The cash an opening trade may use (``prechecks.free_cash``), where the figure comes
+        from, and the fee rate. PAPER: the ledger's cash less what the positions being opened
+        will take. LIVE: the lesser of that (scaled like equity by the capital cap) and VALR's
+        available ZAR, with VALR's taker fee; unknown when VALR could not be asked."""
+        if mode != TradingMode.LIVE.value:
+            fee = self._settings.paper_fee_pct
+            return free_cash(cash, book.reserved, fee), "the ledger's cash", fee
+        if venue is None:
+            venue = VenueCash(None, self._settings.paper_fee_pct, "no venue to ask")
+        fee = venue.fee_pct
+        ledger_free = free_cash(cash, book.reserved, fee)
+        cap = self._settings.live_capital_cap_zar
+        capped = zar(ledger_free * cap / book.equity) if book.equity > cap else ledger_free
+        if venue.available_zar is None:
+            return None, f"LIVE: VALR's available ZAR could not be read: {venue.note}", fee
+        free = min(venue.available_zar, capped)
+        source = (
+            f"LIVE: the lesser of VALR's available {fmt_zar(venue.available_zar)} and the "
+            f"ledger's free cash {fmt_zar(capped)} under the {fmt_zar(cap)} cap"
+        )
+        return free, source, fee
 
     def _portfolio_state(self, session: Session | Connection) -> PortfolioState:
         return _read_portfolio(session, self._settings, self._clock.now())
 
     def check_trade_risk(
-        self, pair: Any, signal: Any, trade_params: Any, *, signal_id: int | None = None
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        *,
+        signal_id: int | None = None,
+        venue: VenueCash | None = None,
     ) -> RiskResult:
         """The seed's call: run the 7 checks on an opening trade and store the decision.
 
-        A halted system rejects before the checks. Returns ``RiskResult`` (``passed``,
-        ``reason``, ``violated_limits``, ``checks``) with the stored ``decision_id``.
+        A halted system rejects before the checks. The pre-checks (buying power, price age:
+        ``risk.prechecks``) are judged beside the 7. Returns ``RiskResult`` (``passed``,
+        ``reason``, ``violated_limits``, ``checks``, ``pre_checks``) with the stored
+        ``decision_id``.
         """
+        return self._with_venue(
+            venue, lambda v: self._check_trade_risk(pair, signal, trade_params, signal_id, v)
+        )
+
+    def _check_trade_risk(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        signal_id: int | None,
+        venue: VenueCash | None,
+    ) -> RiskResult:
         # one connection for the read and the write (each checkout from the pool costs a ping)
         with self._db.engine.connect() as conn:
             with _snapshot(conn):
-                inputs, params = self._read_inputs(conn, pair, signal, trade_params)
+                inputs, params, book = self._read_inputs(
+                    conn, pair, signal, trade_params, venue=venue
+                )
             result = _decide(inputs)
-            decision_id = _store_decision(
-                conn, self._decision_row(inputs, params, result, signal_id)
-            )
+            row = self._decision_row(inputs, params, result, signal_id)
+            if book.marks_due:  # a new peak or a day to roll: with the decision, under the lock
+                decision_id = self._store_with_marks(conn, row, book)
+            else:
+                decision_id = _store_decision(conn, row)
         return replace(result, decision_id=decision_id)
+
+    def _store_with_marks(self, conn: Connection, row: dict[str, Any], book: Book) -> int:
+        """The decision and the account's marks (``ledger.maintain_marks``) in one write."""
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
+        with conn.begin():
+            self._maintain_marks(conn, book)
+            return int(conn.execute(_INSERT_DECISION, row).inserted_primary_key[0])
+
+    def _maintain_marks(self, conn: Connection, book: Book) -> None:
+        with Session(bind=conn, expire_on_commit=False) as session:
+            maintain_marks(
+                session,
+                book.equity,
+                book.fully_priced,
+                self._clock.now(),
+                self._settings.trading_day_timezone,
+                book.day_start,
+            )
 
     def decide_and_reserve(
         self,
@@ -463,19 +658,42 @@ class RiskManager:
         *,
         signal_id: int | None = None,
         sizing: Any = None,
+        venue: VenueCash | None = None,
     ) -> tuple[RiskResult, T | None]:
         """Check an opening trade and, if it passes, ``reserve`` it (write the position and its
         order intent) in the same write transaction, with the account locked.
 
         Two processes opening at once are serialised, and a position being opened (OPENING)
-        already counts in the exposure the next check sees, so two trades can never both use
-        the same room under a limit. The decision is stored either way.
+        already counts in the exposure the next check sees (and its margin and fee in the cash
+        the next buying power sees), so two trades can never both use the same room under a
+        limit or the same cash. The decision is stored either way.
         """
+        return self._with_venue(
+            venue,
+            lambda v: self._decide_and_reserve(
+                pair, signal, trade_params, reserve, signal_id, sizing, v
+            ),
+        )
+
+    def _decide_and_reserve(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        reserve: Callable[[Session, RiskResult, TradeParams, Inputs], T],
+        signal_id: int | None,
+        sizing: Any,
+        venue: VenueCash | None,
+    ) -> tuple[RiskResult, T | None]:
         with self._db.engine.connect() as conn:
             if conn.dialect.name == "sqlite":
                 conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
             with conn.begin():
-                inputs, params = self._read_inputs(conn, pair, signal, trade_params, lock=True)
+                inputs, params, book = self._read_inputs(
+                    conn, pair, signal, trade_params, lock=True, venue=venue
+                )
+                if book.marks_due:  # a new peak or a day to roll (the account is locked)
+                    self._maintain_marks(conn, book)
                 result = _decide(inputs)
                 row = self._decision_row(inputs, params, result, signal_id, sizing)
                 decision_id = int(conn.execute(_INSERT_DECISION, row).inserted_primary_key[0])
@@ -507,6 +725,7 @@ class RiskManager:
             "trade_params": params.to_dict(),
             "inputs": stored_inputs,
             "checks": [c.to_dict() for c in result.checks],
+            "pre_checks": [p.to_dict() for p in result.pre_checks],
             "passed": result.passed,
             "reason": result.reason,
             "violated_limits": list(result.violated_limits),
@@ -546,7 +765,7 @@ class RiskManager:
         return Preview(
             result,
             _headroom(inputs, result),
-            self._capacity(inputs),
+            self._capacity(inputs, self._market.latest_prices()),
             params,
             inputs.to_dict(),
             levels,
@@ -611,19 +830,19 @@ class RiskManager:
         pair = self._market.check_pair(pair)
         parse_side(signal)
         p = _probability(confidence)
-        limits = self.get_limits()
-        params = TradeParams.parse(
+        # the book as a decision would read it (a probe of R1 validates the rest), so the size
+        # fits the cash that decision's buying power will see
+        inputs, params = self.gather(
+            pair,
+            signal,
             {
                 "position_size_zar": 1,
                 "leverage": leverage,
                 "stop_loss_pct": stop_loss_pct,
                 "take_profit_pct": take_profit_pct,
             },
-            self._settings,
-            limits.max_leverage,
         )
-        with self._db.read() as session:
-            state = self._portfolio_state(session)
+        limits, state = inputs.limits, inputs.state
         existing = sum(
             x.notional for x in state.positions if x.pair == pair and math.isfinite(x.notional)
         )
@@ -642,6 +861,7 @@ class RiskManager:
             existing_pair_notional=existing,
             max_leverage=limits.max_leverage,
             existing_gross_notional=gross,
+            max_margin_zar=_affordable_margin(inputs, params.leverage),
         )
         if self._settings.sizing_method is not SizingMethod.OPTIMIZER_CAPPED:
             return kelly_vol(kelly_vol_size)
@@ -665,13 +885,21 @@ class RiskManager:
         )
 
     def capacity(self) -> dict[str, Any]:
-        """Risk budget used and left, and how many minimum-size positions still fit per pair
-        at current volatility (the seed's dynamic capacity, not a position count)."""
+        """Risk budget used and left, and how many minimum-size positions of each pair the
+        whole rule set still accepts (``risk.capacity``: the 7 checks and the buying power,
+        position after position), with what refuses the next one."""
+        pair = self._settings.pairs[0]
+        inputs, _params = self.gather(pair, "BUY", {"position_size_zar": 1})
+        return self._capacity(inputs, self._market.latest_prices())
+
+    def risk_budget(self) -> dict[str, Any]:
+        """The risk budget (check 3's limit x equity), what the open book uses of it (sum of
+        notional x daily volatility) and what is left; NaN used when a volatility is missing."""
         stats = self.market_stats().stats
         with self._db.read() as session:
             limits = _limits_in_force(session)
             state = self._portfolio_state(session)
-        return self._capacity(Inputs(state, limits, _no_trade(self._settings), stats, False, ""))
+        return _budget(state, limits, stats)
 
     def utilisation(self) -> list[dict[str, Any]]:
         """How much of each of the 7 limits the open book uses now (the Risk page's gauges):
@@ -689,7 +917,7 @@ class RiskManager:
             by_pair[p.pair] = by_pair.get(p.pair, 0.0) + abs(p.notional)
             sector = self._settings.sector_of(p.pair)
             by_sector[sector] = by_sector.get(sector, 0.0) + abs(p.notional)
-        risk = self._capacity(Inputs(state, limits, _no_trade(self._settings), stats, False, ""))
+        risk = _budget(state, limits, stats)
 
         def share(amount: float) -> float | None:
             return amount / equity if equity > 0 and math.isfinite(amount) else None
@@ -743,39 +971,65 @@ class RiskManager:
             held_notional=held,
         )
 
-    def _capacity(self, inputs: Inputs) -> dict[str, Any]:
+    def _capacity(self, inputs: Inputs, prices: dict[str, Decimal]) -> dict[str, Any]:
         state, limits, stats = inputs.state, inputs.limits, inputs.stats
-        budget = limits.max_portfolio_risk_exposure_pct * state.equity
-        used = sum(p.notional * stats.daily_vol.get(p.pair, float("nan")) for p in state.positions)
-        left = budget - used if math.isfinite(used) else float("nan")
-        min_notional = limits.min_position_size_pct * state.equity
-        fits = {}
+        out = _budget(state, limits, stats)
+        free = Decimal(inputs.free_cash) if inputs.free_cash is not None else None
+        fits: dict[str, int | None] = {}
+        binding: dict[str, str] = {}
         for pair in self._settings.pairs:
-            vol = stats.daily_vol.get(pair)
-            per = min_notional * vol if vol else None
-            # + 1e-9: R13,400 / R200 is 67 positions, not the 66.99999999999999 floats make of it
-            fits[pair] = (
-                max(0, math.floor(left / per + 1e-9)) if per and math.isfinite(left) else None
+            mark = prices.get(pair)
+            trade = minimum_trade(
+                pair,
+                self._settings.sector_of(pair),
+                _f(mark) if mark is not None else None,
+                state.equity,
+                limits,
             )
-        return {
-            "risk_budget_zar": budget,
-            "risk_used_zar": used,
-            "risk_left_zar": left,
-            "risk_used_pct_of_budget": used / budget if budget > 0 else None,
-            "min_position_notional_zar": min_notional,
-            "min_positions_that_fit": fits,
-        }
+            if trade is None:
+                fits[pair], binding[pair] = None, "equity is not positive"
+                continue
+            found = fit(state, limits, stats, trade, free, Decimal(inputs.fee_pct))
+            fits[pair], binding[pair] = found.count, found.binding
+        return {**out, "min_positions_that_fit": fits, "next_refused_by": binding}
 
 
-def _no_trade(settings: Settings) -> ProposedTrade:
-    """No trade: the capacity and utilisation of the book as it stands."""
-    return ProposedTrade(settings.pairs[0], "BUY", 0.0, 1.0, "crypto", None)
+def _budget(state: PortfolioState, limits: RiskLimits, stats: MarketStats) -> dict[str, Any]:
+    """Check 3's budget in ZAR, what the open book uses of it and what is left."""
+    budget = limits.max_portfolio_risk_exposure_pct * state.equity
+    used = sum(p.notional * stats.daily_vol.get(p.pair, float("nan")) for p in state.positions)
+    left = budget - used if math.isfinite(used) else float("nan")
+    return {
+        "risk_budget_zar": budget,
+        "risk_used_zar": used,
+        "risk_left_zar": left,
+        "risk_used_pct_of_budget": used / budget if budget > 0 else None,
+        "min_position_notional_zar": limits.min_position_size_pct * state.equity,
+    }
 
 
 def _decide(inputs: Inputs) -> RiskResult:
+    """The halt first (nothing else is judged), then the 7 checks with the pre-checks beside."""
     if inputs.halted:
         return halted_result(inputs.halt_reason or "no reason recorded")
-    return evaluate(inputs.state, inputs.limits, inputs.trade, inputs.stats)
+    result = evaluate(inputs.state, inputs.limits, inputs.trade, inputs.stats)
+    return with_pre_checks(result, inputs.pre_checks())
+
+
+def _affordable_margin(inputs: Inputs, leverage: float) -> float | None:
+    """The largest margin, in whole cents, whose margin plus opening fee the free cash covers
+    (exactly as the buying power pre-check will judge it); None when the free cash is unknown
+    (the pre-check refuses then anyway; sizing leaves the figure to it)."""
+    if inputs.free_cash is None:
+        return None
+    free, fee = Decimal(inputs.free_cash), Decimal(inputs.fee_pct)
+    if free <= 0:
+        return 0.0
+    lev = Decimal(repr(leverage))
+    margin = (free / (1 + lev * fee)).quantize(CENT, rounding=ROUND_DOWN)
+    while margin > 0 and opening_cost(margin, lev, fee).total > free:
+        margin -= CENT
+    return float(max(margin, Decimal(0)))
 
 
 def _probability(confidence: Any) -> float:
@@ -876,6 +1130,10 @@ _CHECK_HEAD = (
         .where(LatestPrice.pair == bindparam("pair"))
         .scalar_subquery()
         .label("price"),
+        select(LatestPrice.ts)
+        .where(LatestPrice.pair == bindparam("pair"))
+        .scalar_subquery()
+        .label("price_observed_at"),
     )
     .outerjoin(_NEWEST_LIMITS, true())
     .where(Account.id == STATE_ID)
@@ -952,10 +1210,11 @@ def _read_portfolio(db: Session | Connection, settings: Settings, now: datetime)
     account = db.execute(_ACCOUNT).one_or_none()
     if account is None:
         raise LedgerInvariantError(_NO_ACCOUNT)
-    start_of_day = start_of_day_equity(
+    start_of_day, unknown = day_start(
         db, account.trading_day, account.start_of_day_equity, now, settings.trading_day_timezone
-    )  # type: ignore[arg-type]
-    return _portfolio(account, db.execute(_OPEN_POSITIONS).all(), settings, start_of_day)[0]
+    )
+    positions = db.execute(_OPEN_POSITIONS).all()
+    return _portfolio(account, positions, settings, start_of_day, unknown).state
 
 
 def _portfolio(
@@ -963,44 +1222,52 @@ def _portfolio(
     positions: list[Row[Any]],
     settings: Settings,
     start_of_day: Decimal | None,
-) -> tuple[PortfolioState, CapitalCap | None]:
+    start_unknown: str = "",
+) -> Book:
     """``account`` (cash, peak equity, the trading mode) and the exposed ``positions`` (pair,
     side, quantity, entry price, margin, leverage, latest price or None) as the checks see them.
 
     Equity = cash + sum over open positions of (margin + unrealized P&L at the latest price),
     added up exactly in Decimal. A position being opened has no entry yet: it counts with its
     intended notional (margin x leverage) and adds nothing to equity (its margin is still cash).
-    ``start_of_day``: the current trading day's start (None: not known, the equity now is used,
-    see ``ledger.start_of_day_equity``). Only the columns needed are read (full ``Position``
-    rows cost a Decimal conversion for each of their ~17 exact columns).
+    ``start_of_day``: the current trading day's start (None: not known, ``start_unknown`` says
+    why, and checks 1 and 2 fail closed with it; see ``ledger.day_start``). Only the columns
+    needed are read (full ``Position`` rows cost a Decimal conversion for each of their ~17
+    exact columns).
 
     LIVE: the capital cap (LIVE_CAPITAL_CAP_ZAR), the one place it is applied. Every check,
     the sizing, the capacity and the utilisation read their equity here, so all of them see
     min(ledger equity, cap). Peak and start-of-day equity are scaled by the same factor, so
     drawdown and daily loss (ratios) stay the ledger's own while the exposure limits measure
-    against the capped figure. Returns the state and the cap in force (None in PAPER).
+    against the capped figure. Returns the ``Book``: the state, the cap in force (None in
+    PAPER), the ledger's equity and the reserved positions.
     """
     exposures = []
     equity = account.cash
+    reserved: list[tuple[Decimal, Decimal]] = []
+    fully_priced = True
     for pair, side, quantity, entry, margin, leverage, mark in positions:
         if quantity is None or entry is None:  # OPENING: reserved, not filled
             notional = _f(margin * leverage)
+            reserved.append((margin, leverage))
         elif mark is None:
             notional = float("nan")
             equity += margin
+            fully_priced = False
         else:
             notional = _f(quantity * mark)
-            pnl = (mark - entry) * quantity if side == "BUY" else (entry - mark) * quantity
-            equity += margin + pnl
+            equity += margin + unrealized(side, entry, mark, quantity)  # the ledger's rule
         exposures.append(OpenExposure(pair, side, notional, settings.sector_of(pair)))
     state = PortfolioState(
         equity=_f(equity),
         peak_equity=_f(account.peak_equity),
+        # unknown: the equity stands in (JSON has no NaN) and the reason makes 1-2 fail closed
         start_of_day_equity=_f(start_of_day if start_of_day is not None else equity),
         positions=tuple(exposures),
+        marks_unknown=start_unknown if start_of_day is None else "",
     )
     if account.trading_mode != TradingMode.LIVE.value:
-        return state, None
+        return Book(state, None, equity, fully_priced, reserved)
     cap = _f(settings.live_capital_cap_zar)
     scale = cap / state.equity if state.equity > cap else 1.0
     capped = replace(
@@ -1009,7 +1276,8 @@ def _portfolio(
         peak_equity=state.peak_equity * scale,
         start_of_day_equity=state.start_of_day_equity * scale,
     )
-    return capped, CapitalCap(cap_zar=cap, ledger_equity=state.equity, scale=scale)
+    limit = CapitalCap(cap_zar=cap, ledger_equity=state.equity, scale=scale)
+    return Book(capped, limit, equity, fully_priced, reserved)
 
 
 def seed_limits(session: Session, settings: Settings, now: datetime) -> bool:

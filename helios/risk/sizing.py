@@ -7,7 +7,8 @@
     exposure        fractional x scalar x equity: the notional N the trade should carry
     margin          S = N / leverage (leverage lowers the margin posted, never raises the risk)
     caps            N at most what the single-position limit leaves for the pair and what the
-                    leverage limit leaves for the book, so a sized trade passes checks 4 and 7
+                    leverage limit leaves for the book, so a sized trade passes checks 4 and 7;
+                    S at most what the free cash pays for with the opening fee (buying power)
 
 The seed writes full Kelly 0.23 for p = 0.85, b = 3; the correct value is
 (0.85 x 3 - 0.15) / 3 = 0.80 (DESIGN.md). With 4% daily vol, 365 periods, a 10% target and
@@ -45,7 +46,7 @@ class SizingResult:
     target_notional_zar: float  # fractional x scalar x equity, before the caps
     uncapped_size_zar: float  # the margin that target needs: target / leverage
     cap_zar: float  # largest margin the limits allow
-    cap_limit: str  # the limit behind cap_zar (max_single_position_pct or max_leverage)
+    cap_limit: str  # behind cap_zar: max_single_position_pct, max_leverage or buying_power
     capped: bool
     equity: float
     leverage: float
@@ -80,7 +81,10 @@ def size(
     existing_pair_notional: float = 0.0,
     max_leverage: float | None = None,
     existing_gross_notional: float = 0.0,
+    max_margin_zar: float | None = None,
 ) -> SizingResult:
+    """``max_margin_zar``: the most margin the free cash pays for with its opening fee (the
+    buying power pre-check, computed exactly by the caller): a cap like the limits'."""
     reward_risk = take_profit_pct / stop_loss_pct
     full = kelly(win_probability, reward_risk)
     fractional = max(0.0, full) * kelly_fraction
@@ -94,6 +98,8 @@ def size(
     cap_limit = min(caps, key=lambda name: caps[name])
     cap_notional = max(0.0, caps[cap_limit])
     cap = _cents_down(cap_notional / leverage)
+    if max_margin_zar is not None and max_margin_zar < cap:
+        cap, cap_limit = max(0.0, max_margin_zar), "buying_power"
 
     if full <= 0:
         target, why = (
