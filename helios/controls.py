@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from helios.clock import Clock
+from helios.clock import Clock, ensure_utc
 from helios.config import HaltAction, TradingMode
 from helios.db.engine import Database
 from helios.db.models import Setting
@@ -304,8 +304,9 @@ class Controls:
     def resume(self, by: str, note: str = "") -> HaltState:
         """Lift a halt (a person's decision, recorded with who). Not halted: nothing changes.
 
-        The automatic-halt conditions in force at this moment are acknowledged: they do not
-        halt again until they have cleared once (``helios.halts``)."""
+        The automatic-halt conditions in force at this moment are acknowledged, with this time:
+        each re-arms when it clears, and one still true a full trigger period later halts
+        again as a new episode (``helios.rearm``)."""
         if not isinstance(by, str) or not by.strip():
             raise InvalidInput("by", by, "who is resuming (a non-empty name)")
         if not isinstance(note, str):
@@ -323,7 +324,14 @@ class Controls:
                 put_setting(session, HALT_REASON_KEY, "", now, by)
                 put_setting(session, HALT_CAUSE_KEY, "", now, by)
                 put_setting(session, HALT_ACTION_KEY, "", now, by)
-                put_setting(session, HALT_ACK_KEY, json.dumps(breached), now, by)
+                # each condition in force, with the moment it was acknowledged (helios.rearm)
+                put_setting(
+                    session,
+                    HALT_ACK_KEY,
+                    json.dumps(dict.fromkeys(breached, now.isoformat())),
+                    now,
+                    by,
+                )
                 record_event(
                     session,
                     ts=now,
@@ -337,18 +345,35 @@ class Controls:
 
     # --- the acknowledgements of automatic triggers (helios.halts) ----------------------------
     def acknowledged_triggers(self) -> set[str]:
+        return set(self.acknowledgements())
+
+    def acknowledgements(self) -> dict[str, datetime]:
+        """The automatic conditions the last resume acknowledged, each with when (a list
+        stored before the times were kept counts from the row's last change)."""
         with self._db.read() as session:
             row = get_setting(session, HALT_ACK_KEY)
+        if row is None or not row.value:
+            return {}
         try:
-            return set(json.loads(row.value)) if row and row.value else set()
+            stored = json.loads(row.value)
         except (ValueError, TypeError):
-            return set()
+            return {}
+        if isinstance(stored, list):
+            return {str(trigger): row.updated_at for trigger in stored}
+        if not isinstance(stored, dict):
+            return {}
+        found: dict[str, datetime] = {}
+        for trigger, at in stored.items():
+            try:
+                found[str(trigger)] = ensure_utc(datetime.fromisoformat(str(at)))
+            except ValueError:
+                found[str(trigger)] = row.updated_at
+        return found
 
-    def set_acknowledged(self, triggers: set[str]) -> None:
+    def set_acknowledged(self, acknowledged: dict[str, datetime]) -> None:
+        stored = {trigger: at.isoformat() for trigger, at in sorted(acknowledged.items())}
         with self._db.write() as session:
-            put_setting(
-                session, HALT_ACK_KEY, json.dumps(sorted(triggers)), self._clock.now(), "watchdog"
-            )
+            put_setting(session, HALT_ACK_KEY, json.dumps(stored), self._clock.now(), "watchdog")
 
     def event_log(self, limit: int = 200, kind: str | None = None) -> list[dict[str, Any]]:
         """The newest events first (halts, resumes, emergency stops, mode changes, decisions,

@@ -21,9 +21,10 @@ seed's (``close_all``: halt trading and close every open position as EMERGENCY_C
   the pass itself halts through ``trigger`` when it finds it. Its action defaults to
   ``halt_only`` (``HALT_ACTION_RECONCILIATION``).
 
-A halt stays until a person resumes. Resuming acknowledges the breaches present at that moment:
-a trigger still breached after the resume does not halt again until it has cleared once (the
-risk checks keep rejecting the trades its limit forbids anyway). The close-out of a
+A halt stays until a person resumes. Resuming acknowledges the episode in force (each breach
+present at that moment, with its time): a trigger re-arms as soon as its condition clears, and a
+time-based one (stale price, exchange errors) still true a full trigger period after the resume
+halts again as a new episode (``helios.rearm`` holds the rule). The close-out of a
 ``close_all`` halt is retried with backoff (doubling up to ``CLOSEOUT_RETRY_MAX_SECONDS``) while
 the exchange fails, until every position is closed.
 """
@@ -44,6 +45,7 @@ from helios.db.models import Event, Heartbeat, LatestPrice, Position
 from helios.events import EXCHANGE_ERROR, record_event
 from helios.portfolio import Ledger
 from helios.positions.lifecycle import CLOSING, OPEN
+from helios.rearm import rearm, rearm_periods
 from helios.reconciliation import TRIGGER as RECONCILIATION
 from helios.reconciliation import stored_breach
 from helios.risk.service import RiskManager
@@ -72,6 +74,18 @@ class Breach:
     trigger: str
     message: str
     figures: dict[str, Any]
+
+
+def _new_episode(breach: Breach, acknowledged_at: datetime, now: datetime) -> Breach:
+    """``breach``, acknowledged by a resume at ``acknowledged_at`` and still true a full
+    period later: a new episode, said so in its message and figures."""
+    held = (now - acknowledged_at).total_seconds()
+    return Breach(
+        breach.trigger,
+        f"{breach.message}; still true {held:,.0f} s after the resume at "
+        f"{acknowledged_at:%Y-%m-%d %H:%M:%S} UTC that acknowledged it: a new episode",
+        {**breach.figures, "episode": "new", "acknowledged_at": acknowledged_at.isoformat()},
+    )
 
 
 class Halts:
@@ -139,9 +153,10 @@ class Halts:
             )
         window = timedelta(seconds=settings.halt_exchange_error_window_seconds)
         with self._db.read() as session:
-            received = {
-                pair: at
-                for pair, at in session.execute(select(LatestPrice.pair, LatestPrice.received_at))
+            # the time each price was observed at its source (not when it reached us: ingested
+            # history arrives now but is as old as its bars)
+            observed = {
+                pair: at for pair, at in session.execute(select(LatestPrice.pair, LatestPrice.ts))
             }
             errors = int(
                 session.scalar(
@@ -155,7 +170,7 @@ class Halts:
         stale_after = settings.halt_stale_price_seconds
         stale: dict[str, float] = {}
         for pair in settings.pairs:
-            last = received.get(pair) or feed_started_at
+            last = observed.get(pair) or feed_started_at
             if last is not None and (now - last).total_seconds() > stale_after:
                 stale[pair] = round((now - last).total_seconds(), 1)
         if stale:
@@ -198,12 +213,19 @@ class Halts:
         """One watchdog pass: halt for every breach not acknowledged by a resume, then carry
         on with the close-out a ``close_all`` halt asks for. Returns the breaches acted on."""
         found = self.breaches(feed_started_at)
-        acknowledged = self._controls.acknowledged_triggers()
-        still = {breach.trigger for breach in found}
-        cleared = acknowledged - still
-        if cleared:
-            self._controls.set_acknowledged(acknowledged & still)
-        acted = [breach for breach in found if breach.trigger not in acknowledged]
+        acknowledged = self._controls.acknowledgements()
+        now = self._clock.now()
+        rearming = rearm(
+            acknowledged, {b.trigger for b in found}, now, rearm_periods(self._settings)
+        )
+        if rearming.acknowledged != acknowledged:
+            self._controls.set_acknowledged(rearming.acknowledged)
+        acted = []
+        for breach in found:
+            if breach.trigger in rearming.new_episodes:
+                acted.append(_new_episode(breach, rearming.new_episodes[breach.trigger], now))
+            elif breach.trigger not in rearming.acknowledged:
+                acted.append(breach)
         for breach in acted:
             self.trigger(breach)
         self.continue_closeout()
