@@ -168,12 +168,20 @@ class MetricsOut(BaseModel):
     start: datetime
     end: datetime
     closed_positions: int
-    exits: dict[str, int] = Field(description="closed positions per exit status")
+    exits: dict[str, int] = Field(
+        description="closed positions per exit status; TAKE_PROFIT_BELOW_ENTRY: the target was "
+        "touched but the fill was on the losing side of the entry (not counted as TAKE_PROFIT)"
+    )
     hit_rates: dict[str, float | None] = Field(description="share of each exit (fraction)")
     win_rate: float | None = Field(description="fraction of closed positions with a profit")
     realized_pnl: Money
     pnl_by_pair: dict[str, Any]
     pnl_by_exit: dict[str, Any]
+    slippage_by_exit: dict[str, Any] = Field(
+        description="per exit reason, each fill against the level that triggered it: positions, "
+        "slippage_zar (in the position's favour; negative: worse than the level), mean_pct and "
+        "worst_pct (fractions of the level)"
+    )
     average_position_size_zar: Money | None
     average_position_size_by_pair: dict[str, Money]
     risk_limit_violations: dict[str, int] = Field(description="snapshots over each limit")
@@ -361,10 +369,17 @@ class RiskCheckIn(Strict):
 
 
 class RiskCheckOut(BaseModel):
-    passed: bool = Field(description="the trade would pass all 7 checks now")
+    passed: bool = Field(
+        description="the trade would pass both pre-checks and all 7 checks now (not halted)"
+    )
     reason: str
     violated_limits: list[str]
     halted: bool
+    pre_checks: list[dict[str, Any]] = Field(
+        description="judged before the 7: buying_power (value: margin + fee needed, limit: free "
+        "cash, ZAR as exact decimal strings) and price_age (value: seconds since the price was "
+        "observed, limit: PRICE_MAX_AGE_SECONDS)"
+    )
     checks: list[dict[str, Any]] = Field(description="all 7 checks: value, limit, passed")
     headroom: list[dict[str, Any]] = Field(description="room left under each limit")
     capacity: dict[str, Any]

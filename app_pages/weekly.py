@@ -73,12 +73,26 @@ if violations:
     )
 
 st.subheader("Exits")
-cols = st.columns(4)
+first, second = st.columns(3), st.columns(3)
+cols = [*first, *second[:2]]
 for col, status, label, meaning in (
     (cols[0], "STOPPED_OUT", "Stop-loss hit rate", "Share of closes at the stop loss."),
-    (cols[1], "TAKE_PROFIT", "Take-profit hit rate", "Share of closes at the target."),
-    (cols[2], "TIMEOUT", "Timeout rate", "Share of closes at the maximum holding time."),
-    (cols[3], "EMERGENCY_CLOSE", "Emergency closes", "Share closed by a halt or emergency stop."),
+    (
+        cols[1],
+        "TAKE_PROFIT",
+        "Take-profit hit rate",
+        "Share of closes at the target, filled on the winning side of the entry.",
+    ),
+    (
+        cols[2],
+        "TAKE_PROFIT_BELOW_ENTRY",
+        "Target touched, closed below entry",
+        "Share of take-profits whose fill was on the losing side of the entry (the target was "
+        "touched inside a bar; by the time the monitor acted the market had turned). Counted "
+        "apart from the take-profit hits.",
+    ),
+    (cols[3], "TIMEOUT", "Timeout rate", "Share of closes at the maximum holding time."),
+    (cols[4], "EMERGENCY_CLOSE", "Emergency closes", "Share closed by a halt or emergency stop."),
 ):
     col.metric(
         label,
@@ -149,3 +163,33 @@ else:
             layout={"height": 260, "margin": {"t": 10, "b": 10}, "yaxis_title": "ZAR"},
         )
         col.plotly_chart(figure, width="stretch")
+
+st.subheader("Slippage at exits")
+slippage = review["slippage_by_exit"]
+if not slippage:
+    st.info(
+        "No exit with a trigger level in this period: slippage is measured for stop-loss, "
+        "take-profit and timeout closes (a manual close has no level to compare with)."
+    )
+else:
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "Exit reason": reason,
+                    "Positions": row["positions"],
+                    "Slippage (ZAR)": float(row["slippage_zar"]),
+                    "Mean": ui.fmt_pct(row["mean_pct"]),
+                    "Worst": ui.fmt_pct(row["worst_pct"]),
+                }
+                for reason, row in slippage.items()
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        "Each fill against the level that triggered the exit (the stop, the target, the price "
+        "the timeout saw), in the position's favour: negative means filled worse than the "
+        "level. Paper fills follow the paper fill rules (docs/architecture.md)."
+    )

@@ -12,7 +12,10 @@ Definitions (DESIGN.md leaves them to us; ``docs/architecture.md`` records them)
   both are None below 2 daily returns or with no dispersion (never a division by zero);
 - maximum drawdown = max over the period of 1 - equity / running peak (snapshots as stored);
 - hit rates = the share of positions closed in the period with that status (FAILED opens are
-  not closed positions and are left out);
+  not closed positions and are left out), a TAKE_PROFIT filled on the losing side of its entry
+  counted apart (``TAKE_PROFIT_BELOW_ENTRY``: "target touched, closed below entry");
+- slippage = each exit's fill against the level that triggered it (stop, target, the price a
+  timeout saw), in the position's favour, per exit reason in ZAR and as a fraction;
 - a risk-limit violation is a snapshot whose drawdown, daily loss or leverage is strictly above
   the limit in force, counted per limit (the checks should make them impossible for leverage;
   drawdown and daily loss can be pushed over by the market, which is what the halts are for).
@@ -34,6 +37,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -51,6 +55,10 @@ from helios.money import ZERO
 from helios.risk.service import RiskManager
 
 EXIT_STATUSES = ("STOPPED_OUT", "TAKE_PROFIT", "TIMEOUT", "EMERGENCY_CLOSE", "CLOSED")
+# a TAKE_PROFIT whose fill was on the losing side of its entry: the target was touched, the
+# monitor acted later and the market had turned (counted apart from the take-profit hits)
+TARGET_BELOW_ENTRY = "TAKE_PROFIT_BELOW_ENTRY"
+EXIT_KINDS = (*EXIT_STATUSES, TARGET_BELOW_ENTRY)
 
 
 def daily_returns(ts: Iterable[datetime], equity: Iterable[float]) -> pd.Series:
@@ -227,6 +235,11 @@ class Metrics:
                     Position.status,
                     Position.realized_pnl,
                     Position.position_size_zar,
+                    Position.side,
+                    Position.entry_price,
+                    Position.exit_price,
+                    Position.exit_trigger_price,
+                    Position.quantity,
                 ).where(
                     Position.status.in_(EXIT_STATUSES),
                     Position.closed_at >= begin,
@@ -260,9 +273,9 @@ class Metrics:
         rf_daily = self._settings.risk_free_rate / periods
         violations = snapshots.violations
         count = len(closed)
-        by_status = {status: 0 for status in EXIT_STATUSES}
+        by_status = dict.fromkeys(EXIT_KINDS, 0)
         for position in closed:
-            by_status[position.status] += 1
+            by_status[exit_kind(position)] += 1
         wins = sum(1 for p in closed if (p.realized_pnl or ZERO) > 0)
         sizes: dict[str, list[Any]] = {}
         for position in closed:
@@ -279,6 +292,7 @@ class Metrics:
             "realized_pnl": sum((p.realized_pnl or ZERO for p in closed), ZERO),
             "pnl_by_pair": _breakdown(closed, "pair"),
             "pnl_by_exit": _breakdown(closed, "status"),
+            "slippage_by_exit": slippage_by_exit(closed),
             "average_position_size_zar": (
                 sum((p.position_size_zar for p in closed), ZERO) / count if count else None
             ),
@@ -398,6 +412,59 @@ def _stored_ts(dialect: str) -> ColumnElement[Any]:
 
 def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def exit_kind(position: Any) -> str:
+    """How a closed position counts in the hit rates: its status, except a TAKE_PROFIT filled
+    on the losing side of its entry ("target touched, closed below entry"; above it for a
+    short), which is counted apart."""
+    if position.status == "TAKE_PROFIT" and _signed_move(position) < 0:
+        return TARGET_BELOW_ENTRY
+    return str(position.status)
+
+
+def _signed_move(position: Any) -> Decimal:
+    """The exit's price move in the position's favour (exit - entry for a long)."""
+    if position.exit_price is None or position.entry_price is None:
+        return ZERO
+    move = position.exit_price - position.entry_price
+    return move if position.side == "BUY" else -move
+
+
+def exit_slippage(position: Any) -> tuple[Decimal, float] | None:
+    """The fill against the level that triggered the exit, in the position's favour: (ZAR over
+    its quantity, fraction of the level). Negative: filled worse than the level (a stop gapped
+    through, a target the market had left by the time the monitor acted). None without a
+    trigger level (a manual close) or a fill."""
+    trigger, fill = position.exit_trigger_price, position.exit_price
+    if trigger is None or fill is None or trigger <= 0 or position.quantity is None:
+        return None
+    per_unit = fill - trigger if position.side == "BUY" else trigger - fill
+    return per_unit * position.quantity, float(per_unit / trigger)
+
+
+def slippage_by_exit(closed: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Per exit reason, the slippage between each trigger level and its fill: positions with a
+    trigger, the total in ZAR (exact), the mean and the worst as a fraction of the level."""
+    table: dict[str, dict[str, Any]] = {}
+    fractions: dict[str, list[float]] = {}
+    for position in closed:
+        slip = exit_slippage(position)
+        if slip is None:
+            continue
+        zar_amount, fraction = slip
+        row = table.setdefault(
+            position.status, {"positions": 0, "slippage_zar": ZERO, "mean_pct": 0.0}
+        )
+        row["positions"] += 1
+        row["slippage_zar"] += zar_amount
+        fractions.setdefault(position.status, []).append(fraction)
+    for status, row in table.items():
+        values = fractions[status]
+        row["slippage_zar"] = row["slippage_zar"].quantize(Decimal("1e-8"))
+        row["mean_pct"] = sum(values) / len(values)
+        row["worst_pct"] = min(values)
+    return dict(sorted(table.items()))
 
 
 def _breakdown(closed: Sequence[Any], key: str) -> dict[str, dict[str, Any]]:
