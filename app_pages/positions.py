@@ -281,6 +281,11 @@ def decision_story(decision: dict | None) -> None:
         f"Decision {decision['id']} at {when(decision['ts'])}: "
         f"{'passed' if decision['passed'] else 'refused'} - {decision['reason']}"
     )
+    for pre in decision.get("pre_checks") or []:
+        st.caption(
+            f"Pre-check {ui.PRE_CHECK_LABELS.get(pre['name'], pre['name'])}: "
+            f"{'passed' if pre['passed'] else 'FAILED'} - {pre['message']}"
+        )
     st.dataframe(
         pd.DataFrame(
             [

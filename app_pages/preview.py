@@ -65,7 +65,11 @@ except InvalidInput as exc:
 
 result = preview.result
 if result.passed:
-    st.success("**All 7 checks pass**: this trade may be made.", icon=":material/check_circle:")
+    st.success(
+        "**All 7 checks pass**, and both pre-checks (buying power, price age): this trade may be "
+        "made.",
+        icon=":material/check_circle:",
+    )
 else:
     st.error(f"**Refused**: {result.reason}", icon=":material/block:")
 
@@ -115,6 +119,25 @@ for check in result.checks:
     )
 st.dataframe(
     pd.DataFrame(rows),
+    hide_index=True,
+    width="stretch",
+    column_config={"Why": st.column_config.TextColumn("Why", width="large")},
+)
+
+st.markdown("**Pre-checks** (judged before the 7, like the halt)")
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "Pre-check": ui.PRE_CHECK_LABELS.get(p.name, p.name),
+                "Passed": "yes" if p.passed else "NO",
+                "Needs / age": ui.fmt_pre_check_value(p.name, p.value),
+                "Free / allowed": ui.fmt_pre_check_value(p.name, p.limit),
+                "Why": p.message,
+            }
+            for p in result.pre_checks
+        ]
+    ),
     hide_index=True,
     width="stretch",
     column_config={"Why": st.column_config.TextColumn("Why", width="large")},

@@ -116,15 +116,32 @@ def gauges() -> None:
     unknown = [pair for pair, n in fits.items() if n is None]
     if known:
         st.caption(
-            "Room for about "
+            "Room for "
             + ", ".join(f"{n} more {pair}" for pair, n in known.items())
             + f" minimum-size positions ({ui.fmt_zar(capacity['min_position_notional_zar'])} "
-            "notional each)."
+            "notional each, at 1x): what all 7 checks and the buying power accept, one after "
+            "another."
+        )
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Pair": pair,
+                        "More that fit": n,
+                        "The next one is refused by": capacity["next_refused_by"][pair],
+                    }
+                    for pair, n in known.items()
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
         )
     if unknown:
+        reasons = dict.fromkeys(capacity["next_refused_by"][pair] for pair in unknown)
         st.caption(
-            f"No capacity figure for {', '.join(unknown)}: no volatility estimate yet (it needs "
-            f"{EWMA_MIN_OBS} completed daily returns). Until then check 3 refuses its trades."
+            f"No capacity figure for {', '.join(unknown)}: {'; '.join(reasons)}. The checks "
+            f"fail closed until then (a volatility estimate needs {EWMA_MIN_OBS} completed "
+            "daily returns)."
         )
 
 

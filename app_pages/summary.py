@@ -112,6 +112,13 @@ def account() -> None:
             "carried at their entry price.",
             icon=":material/warning:",
         )
+    if valuation.start_of_day_unknown:
+        st.warning(
+            f"{valuation.start_of_day_unknown[0].upper()}{valuation.start_of_day_unknown[1:]}: "
+            "the daily loss shown is not known, and the drawdown and daily-loss checks refuse "
+            "every opening trade until the next trading day.",
+            icon=":material/warning:",
+        )
 
 
 @st.fragment(run_every=settings.dashboard_refresh_seconds)

@@ -59,3 +59,16 @@ def fmt_limit_value(limit_name: str, value: Number | None) -> str:
     if limit_name == "max_correlation_threshold":
         return f"{value:.2f}"
     return fmt_pct(value)
+
+
+PRE_CHECK_LABELS = {"buying_power": "Buying power", "price_age": "Price age"}
+
+
+def fmt_pre_check_value(name: str, value: str | None) -> str:
+    """A pre-check's figure in its own unit: ZAR for buying power (exact text from the
+    decision), the age in seconds for the price age."""
+    if value is None:
+        return "-"
+    if name == "buying_power":
+        return fmt_zar(value)
+    return fmt_age(float(value))
