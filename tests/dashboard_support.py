@@ -38,3 +38,11 @@ def statuses(hx: Any) -> dict[int, str]:
     if not closed.empty:
         found.update(zip(map(int, closed["position_id"]), map(str, closed["status"]), strict=True))
     return found
+
+
+def table_with(at: AppTest, column: str) -> Any:
+    """The first table drawn that has ``column`` (pages draw several)."""
+    for frame in at.dataframe:
+        if column in frame.value.columns:
+            return frame.value
+    raise AssertionError(f"no table with a {column!r} column")

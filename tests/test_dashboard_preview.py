@@ -6,20 +6,27 @@ from __future__ import annotations
 from streamlit.testing.v1 import AppTest
 
 import helios
-from tests.dashboard_support import open_page
+from tests.dashboard_support import open_page, table_with
 from tests.factories import give_market
 
 PAGE = "app_pages/preview.py"
 
 
 def checks(at: AppTest) -> dict[str, str]:
-    return {row["Check"]: row["Passed"] for row in at.dataframe[0].value.to_dict("records")}
+    return {row["Check"]: row["Passed"] for row in table_with(at, "Check").to_dict("records")}
+
+
+def pre_checks(at: AppTest) -> dict[str, str]:
+    return {
+        row["Pre-check"]: row["Passed"] for row in table_with(at, "Pre-check").to_dict("records")
+    }
 
 
 def test_the_seed_trade_passes_and_a_big_one_is_refused_as_the_inputs_move(seeded: helios.Helios):
     give_market(seeded)
     at = open_page(PAGE)
     assert len(checks(at)) == 7 and set(checks(at).values()) == {"yes"}
+    assert pre_checks(at) == {"Price age": "yes", "Buying power": "yes"}
     assert any("All 7 checks pass" in s.value for s in at.success)
     decisions_before = len(seeded.risk.decisions())
 
@@ -33,6 +40,9 @@ def test_the_seed_trade_passes_and_a_big_one_is_refused_as_the_inputs_move(seede
     at.number_input(key="pv_size").set_value(110000.0).run()
     at.slider(key="pv_leverage").set_value(3.0).run()  # 330,000 ZAR on 100,000: 3.3x > 3x
     assert checks(at)["leverage"] == "NO"
+    # R110,000 of margin and its fee on R100,000 of cash: the buying power refuses it too
+    assert pre_checks(at)["Buying power"] == "NO"
+    assert any("PRE-CHECK buying_power" in e.value for e in at.error)
 
 
 def test_execute_opens_through_the_position_manager_and_shows_a_refusal(seeded: helios.Helios):
@@ -53,7 +63,7 @@ def test_execute_opens_through_the_position_manager_and_shows_a_refusal(seeded: 
 
 def room(at: AppTest) -> dict[str, float]:
     """Each check's 'More notional that fits' as drawn (R1,234.56, or - when it has none)."""
-    table = at.dataframe[0].value
+    table = table_with(at, "Check")
     drawn = dict(zip(table["Check"], table["More notional that fits"], strict=True))
     return {
         check: float(text.removeprefix("R").replace(",", ""))

@@ -37,7 +37,10 @@ def test_the_empty_summary_and_risk_pages_say_what_is_missing(seeded: helios.Hel
     risk = open_page("app_pages/risk.py")
     captions = texts(risk, "caption")
     assert "? more" not in captions  # an unexplained question mark
-    assert "No capacity figure for BTCZAR, ETHZAR, SOLZAR: no volatility estimate yet" in captions
+    assert (
+        "No capacity figure for BTCZAR, ETHZAR, SOLZAR: no current price for BTCZAR; no current "
+        "price for ETHZAR; no current price for SOLZAR" in captions
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)

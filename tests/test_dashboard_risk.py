@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import helios
-from tests.dashboard_support import open_page
+from tests.dashboard_support import open_page, table_with
 from tests.factories import SEED_REASONING, SEED_TRADE, give_market
 
 PAGE = "app_pages/risk.py"
@@ -35,7 +35,10 @@ def test_the_page_shows_the_limits_budget_and_decisions(seeded: helios.Helios):
     at = open_page(PAGE)
     labels = [m.label for m in at.metric]
     assert "Budget" in labels and "6. correlation" in labels
-    decisions = at.dataframe[0].value
+    capacity = table_with(at, "More that fit")  # what the rules accept, and what stops it
+    assert list(capacity.columns) == ["Pair", "More that fit", "The next one is refused by"]
+    assert set(capacity["Pair"]) == set(seeded.settings.pairs)
+    decisions = table_with(at, "Decision")
     assert list(decisions.columns) == [
         "Decision",
         "When",

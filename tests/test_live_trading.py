@@ -727,6 +727,39 @@ def test_without_VALR_margin_a_short_or_leverage_is_refused_before_any_order(
     assert fake.orders_placed() == 0
 
 
+def test_in_LIVE_an_open_needs_VALRs_available_ZAR_and_nothing_is_sent_without_it(
+    live: helios.Helios, fake: FakeValr
+):
+    """Issue 14 (buying power): in LIVE the free cash is VALR's available ZAR (at most the
+    ledger's free cash under the capital cap). R300 available: a R500 buy is refused with the
+    figures before anything but its decision is written, and VALR receives no order."""
+    fake.set_balance("ZAR", "300")
+    before = count_rows(live)
+    refused = live.positions.open_position("BTCZAR", "BUY", TRADE, "too little ZAR")
+    assert refused["success"] is False
+    assert "PRE-CHECK buying_power: Not enough free cash: needs R501.75" in refused["reason"]
+    assert "R300.00 free" in refused["reason"] and "VALR's available R300.00" in refused["reason"]
+    after = count_rows(live)
+    assert after == {**before, "risk_decisions": before["risk_decisions"] + 1}
+    assert fake.requests_to("/v1/account/balances")  # VALR was asked
+    assert fake.orders_placed() == 0
+    fake.set_balance("ZAR", "100000")  # the capped ledger (R5,000 of R100,000) is the lesser
+    preview = live.risk.preview("BTCZAR", "BUY", {**TRADE, "position_size_zar": 4_990.0})
+    [cash] = [p for p in preview.result.pre_checks if p.name == "buying_power"]
+    assert cash.passed is False and D(cash.limit) == D("5000")
+    assert live.positions.open_position("BTCZAR", "BUY", TRADE, "fits")["success"] is True
+
+
+def test_in_LIVE_a_VALR_that_cannot_say_what_is_available_refuses_the_open(
+    live: helios.Helios, fake: FakeValr
+):
+    fake.fail_next(10, 503, path="/v1/account/balances")
+    refused = live.positions.open_position("BTCZAR", "BUY", TRADE, "VALR down")
+    assert refused["success"] is False
+    assert "could not be read" in refused["reason"]
+    assert fake.orders_placed() == 0
+
+
 def test_with_VALR_margin_a_short_and_a_2x_buy_are_sent_with_allowMargin(
     live: helios.Helios, fake: FakeValr
 ):

@@ -39,6 +39,7 @@ from typing import Any
 
 import pytest
 from factories import (
+    PRICES,
     SEED_REASONING,
     SEED_TRADE,
     connect_book,
@@ -655,6 +656,8 @@ def test_closed_positions_filter_by_status_pair_and_close_date(book: helios.Heli
     btc = open_seed_trade(book)
     book.clock.advance(timedelta(hours=1))  # type: ignore[attr-defined]
     book.positions.close_position(btc, "CLOSED")  # 2026-11-26 09:00
+    for pair in ("ETHZAR", "SOLZAR"):  # prices of now: opening trades need fresh ones
+        book.market.set_price(pair, PRICES[pair])
     eth = book.positions.open_position("ETHZAR", "SELL", {"position_size_zar": 1800}, "")
     sol = book.positions.open_position("SOLZAR", "BUY", {"position_size_zar": 1000}, "")
     book.clock.advance(timedelta(days=1))  # type: ignore[attr-defined]
