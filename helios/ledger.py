@@ -20,17 +20,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from helios.clock import ensure_utc, trading_day, trading_day_start
-from helios.db.models import Candle, LedgerEntry, Order, PortfolioState, Position
+from helios.db.models import Candle, LatestPrice, LedgerEntry, Order, PortfolioState, Position
 from helios.equity_marks import EquityMarks, updated_marks
 from helios.errors import HeliosError, InvalidInput
-from helios.money import ZERO, price, qty, zar
+from helios.money import ZAR_EXP, ZERO, price, qty, zar
 
 # statuses whose margin is still out of cash (open, or closing but not yet filled)
 MARGIN_HELD_STATUSES = ("OPEN", "CLOSING")
@@ -104,8 +104,11 @@ class Valuation:
 
 
 def unrealized(side: str, entry_price: Decimal, mark: Decimal, quantity: Decimal) -> Decimal:
+    """The P&L of ``quantity`` at ``mark`` (exact Decimals in, 8 places out, half-even: what
+    ``zar`` does, without its checks of what it is given: this runs for every position of every
+    valuation)."""
     move = mark - entry_price if side == "BUY" else entry_price - mark
-    return zar(move * quantity)
+    return (move * quantity).quantize(ZAR_EXP, rounding=ROUND_HALF_EVEN)
 
 
 def ensure_account(session: Session, initial_capital: Decimal, now: datetime, zone: str) -> bool:
@@ -452,6 +455,44 @@ def mark_to_market(
     return valuation
 
 
+def maintain_marks_at(
+    session: Session, prices: dict[str, Decimal] | None, now: datetime, zone: str
+) -> bool:
+    """The valuation a monitor pass or a fill makes, then ``maintain_marks``: the equity at
+    ``prices`` (None: the latest stored prices) exactly as ``value_account`` adds it up, read
+    lean (five columns of the held positions, their latest prices joined in the same
+    statement), with the account row locked (a fill's booking holds it already: no second
+    read). True if the marks changed."""
+    state = session.get(PortfolioState, STATE_ID, with_for_update=True)
+    if state is None:
+        raise LedgerInvariantError("no account: the database was not initialised by connect()")
+    equity, priced = state.cash, True
+    for pair, side, margin, quantity, entry, latest in session.execute(_HELD):
+        mark = latest if prices is None else prices.get(pair)
+        equity += margin
+        if mark is None or quantity is None or entry is None:
+            priced = False  # carried at its margin, and the peak is not raised on a guess
+        else:
+            equity += unrealized(side, entry, mark, quantity)
+    return maintain_marks(session, equity, priced, now, zone, state=state)
+
+
+# the held positions as a valuation needs them, with their pair's latest price (built once: its
+# compiled form is reused)
+_HELD = (
+    select(
+        Position.pair,
+        Position.side,
+        Position.position_size_zar,
+        Position.quantity,
+        Position.entry_price,
+        LatestPrice.price,
+    )
+    .outerjoin(LatestPrice, LatestPrice.pair == Position.pair)
+    .where(Position.status.in_(MARGIN_HELD_STATUSES))
+)
+
+
 def maintain_marks(
     session: Session,
     equity: Decimal,
@@ -459,12 +500,16 @@ def maintain_marks(
     now: datetime,
     zone: str,
     day_start_equity: Decimal | None = None,
+    *,
+    state: PortfolioState | None = None,
 ) -> bool:
     """Raise the peak to ``equity`` and roll the trading day (``equity_marks.updated_marks``),
     with the account row locked; every valuation calls it (risk checks, monitor passes, fills,
     snapshots). ``day_start_equity``: the boundary's equity when the caller has rebuilt it
-    already. True if the marks changed."""
-    state = account_state(session, for_update=True)
+    already; ``state``: the account row when the caller holds it locked already. True if the
+    marks changed."""
+    if state is None:
+        state = account_state(session, for_update=True)
     today = trading_day(now, zone)
     start = day_start_equity
     if today != state.trading_day and start is None:

@@ -23,6 +23,7 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from factories import new_position
 from sqlalchemy import func, select
 
 import helios
@@ -156,22 +157,7 @@ def test_item1_positions_being_opened_hold_their_cash_for_the_next_decision(six:
     """An OPENING position's margin and fee are not yet booked, but they are spoken for: the
     next decision sees the cash less them (the reserve is in the same transaction)."""
     hx = six
-    with hx.db.write() as session:  # a position whose order is still on its way
-        session.add(
-            Position(
-                pair="BTCZAR",
-                side="BUY",
-                status="OPENING",
-                mode="PAPER",
-                position_size_zar=D("90000"),
-                leverage=D("1"),
-                stop_loss_pct=D("0.02"),
-                take_profit_pct=D("0.06"),
-                max_holding_hours=D("72"),
-                created_at=hx.clock.now(),
-                updated_at=hx.clock.now(),
-            )
-        )
+    new_position(hx, "BTCZAR", "BUY", "90000", "1")  # its order still on its way
     result = hx.risk.preview("ETHZAR", "BUY", {"position_size_zar": 9_700})
     buying = {p.name: p for p in result.result.pre_checks}["buying_power"]
     # 100,000 - (90,000 + 315 of fee) = 9,685 free; 9,700 + 33.95 needed

@@ -547,8 +547,12 @@ def price_ticks(
     return found
 
 
+_LATEST_PRICES = select(LatestPrice.pair, LatestPrice.price)
+
+
 def latest_prices(session: Session) -> dict[str, Decimal]:
-    return {row.pair: row.price for row in session.scalars(select(LatestPrice))}
+    """``{pair: price}`` of every pair that has a price (two columns, not whole rows)."""
+    return {pair: value for pair, value in session.execute(_LATEST_PRICES)}
 
 
 def candles_frame(rows: list[Candle]) -> pd.DataFrame:

@@ -44,9 +44,9 @@ from helios.errors import HeliosError, InvalidInput
 from helios.events import record_exchange_error
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.faults import crash_point
-from helios.ledger import book_close, book_open, mark_to_market, unrealized
+from helios.ledger import book_close, book_open, maintain_marks_at, unrealized
 from helios.market.candles import DAY
-from helios.market.store import MINUTE, MarketData, floor_time, latest_prices, price_ticks
+from helios.market.store import MINUTE, MarketData, floor_time, price_ticks
 from helios.money import ZERO, zar
 from helios.money import price as to_price
 from helios.positions.lifecycle import (
@@ -457,9 +457,7 @@ class PositionManager:
                 order=order,
             )
             assert position.entry_price == entry
-            mark_to_market(
-                session, latest_prices(session), now, self._settings.trading_day_timezone
-            )
+            maintain_marks_at(session, None, now, self._settings.trading_day_timezone)
             session.add(
                 Fill(
                     order_id=order.id,
@@ -661,9 +659,7 @@ class PositionManager:
                 order=order,
             )
             order.status = "FILLED"
-            mark_to_market(
-                session, latest_prices(session), now, self._settings.trading_day_timezone
-            )
+            maintain_marks_at(session, None, now, self._settings.trading_day_timezone)
             closed_at = position.closed_at or now
             session.add(
                 Fill(
@@ -900,7 +896,7 @@ class PositionManager:
     ) -> None:
         """Store each position's best price, (trailed) stop and the bar seen, in one
         transaction, with a STOP_MOVED event for each stop that moved, and maintain the
-        account's peak and day start from the pass's valuation (``ledger.mark_to_market``).
+        account's peak and day start from the pass's valuation (``ledger.maintain_marks_at``).
 
         Each row is written only if it is still OPEN and unchanged since this pass read it
         (``version``): a slower pass that overlapped a newer one (a notebook and the scheduler)
@@ -933,7 +929,7 @@ class PositionManager:
                 if row["pid"] in moved and connection.execute(guarded, row).rowcount == 1:
                     message, details = moved[row["pid"]]
                     _event(session, row["pid"], now, "STOP_MOVED", message, details)
-            mark_to_market(session, prices, now, self._settings.trading_day_timezone)
+            maintain_marks_at(session, prices, now, self._settings.trading_day_timezone)
 
     @staticmethod
     def _judge(
