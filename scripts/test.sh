@@ -11,4 +11,5 @@ VENV=${VENV:-.venv}
 export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres@127.0.0.1:5432/test}
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
-exec "$VENV/bin/python" -m pytest "$@"
+# one worker per core (pytest-xdist): each worker's tests get databases of their own
+exec "$VENV/bin/python" -m pytest -n auto "$@"

@@ -233,6 +233,8 @@ def trading(site: Site, pairs: tuple[str, ...]) -> list[int]:
     pair; returns their ids."""
     if site.hx.controls.halt_state().halted:
         site.hx.controls.resume(by="browser-tests", note="next test")
+    for pair, value in site.hx.market.latest_prices().items():  # the feed is alive: fresh
+        site.hx.market.set_price(pair, value)  # prices (an opening trade needs one, issue 14)
     ids = []
     for pair in pairs:
         opened = site.hx.positions.open_position(pair, "BUY", SEED_TRADE, SEED_REASONING)
