@@ -169,8 +169,9 @@ class MetricsOut(BaseModel):
     end: datetime
     closed_positions: int
     exits: dict[str, int] = Field(
-        description="closed positions per exit status; TAKE_PROFIT_BELOW_ENTRY: the target was "
-        "touched but the fill was on the losing side of the entry (not counted as TAKE_PROFIT)"
+        description="closed positions per exit status; TAKE_PROFIT_AT_A_LOSS: the target was "
+        "touched but the position closed at a loss (below its entry, or not covering its fees; "
+        "not counted as TAKE_PROFIT)"
     )
     hit_rates: dict[str, float | None] = Field(description="share of each exit (fraction)")
     win_rate: float | None = Field(description="fraction of closed positions with a profit")

@@ -81,15 +81,15 @@ for col, status, label, meaning in (
         cols[1],
         "TAKE_PROFIT",
         "Take-profit hit rate",
-        "Share of closes at the target, filled on the winning side of the entry.",
+        "Share of closes at the target that made money (after fees).",
     ),
     (
         cols[2],
-        "TAKE_PROFIT_BELOW_ENTRY",
-        "Target touched, closed below entry",
-        "Share of take-profits whose fill was on the losing side of the entry (the target was "
-        "touched inside a bar; by the time the monitor acted the market had turned). Counted "
-        "apart from the take-profit hits.",
+        "TAKE_PROFIT_AT_A_LOSS",
+        "Target touched, closed at a loss",
+        "Share of closes at the target that lost money: filled below the entry (the target was "
+        "touched inside a bar; by the time the monitor acted the market had turned) or too "
+        "close to it to pay the fees. Counted apart from the take-profit hits.",
     ),
     (cols[3], "TIMEOUT", "Timeout rate", "Share of closes at the maximum holding time."),
     (cols[4], "EMERGENCY_CLOSE", "Emergency closes", "Share closed by a halt or emergency stop."),

@@ -48,6 +48,12 @@ class ManualClock:
             return self._now
 
 
+# how far ahead of this process's clock a price's observation time may be (another process's
+# clock, a venue's): further ahead, the time is wrong, and a wrong time could make an old price
+# look fresh for as long as it stays ahead
+MAX_CLOCK_SKEW = timedelta(seconds=5)
+
+
 def ensure_utc(when: datetime) -> datetime:
     """Naive datetimes are taken as UTC; aware ones are converted to UTC."""
     if when.tzinfo is None:

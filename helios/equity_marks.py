@@ -50,7 +50,7 @@ def updated_marks(
     if fully_priced and equity > peak:
         peak = equity
     day, start = stored.trading_day, stored.start_of_day_equity
-    if today != stored.trading_day and day_start is not None:
-        day, start = today, day_start
+    if today > stored.trading_day and day_start is not None:  # forward only: a valuation
+        day, start = today, day_start  # read before midnight never undoes a roll made after
         peak = max(peak, day_start)  # the boundary's equity was an equity too
     return EquityMarks(peak, day, start)

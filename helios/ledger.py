@@ -35,6 +35,8 @@ from helios.money import ZAR_EXP, ZERO, price, qty, zar
 # statuses whose margin is still out of cash (open, or closing but not yet filled)
 MARGIN_HELD_STATUSES = ("OPEN", "CLOSING")
 DAY_SECONDS = 86_400
+# how old the last bar before a trading day's start may be to price a held pair at the boundary
+BOUNDARY_PRICE_WINDOW = timedelta(days=1)
 STATE_ID = 1
 SIDES = ("BUY", "SELL")
 
@@ -154,20 +156,6 @@ def open_positions(session: Session) -> list[Position]:
     )
 
 
-def start_of_day_equity(
-    session: Session | Connection,
-    stored_day: date,
-    stored_equity: Decimal,
-    now: datetime,
-    zone: str,
-) -> Decimal | None:
-    """Equity at the start of the current trading day: the stored value when the day has been
-    rolled, else the equity at the day's boundary rebuilt from the ledger and the candles
-    (``equity_at``), or None when that is impossible (``day_start`` says why). Never
-    yesterday's start, which would hide today's losses, nor the equity now."""
-    return day_start(session, stored_day, stored_equity, now, zone)[0]
-
-
 def day_start(
     session: Session | Connection,
     stored_day: date,
@@ -180,9 +168,6 @@ def day_start(
     if stored_day == today:
         return stored_equity, ""
     return equity_at(session, trading_day_start(today, zone))
-
-
-BOUNDARY_PRICE_WINDOW = timedelta(days=1)
 
 
 def equity_at(session: Session | Connection, moment: datetime) -> tuple[Decimal | None, str]:

@@ -13,7 +13,8 @@ Definitions (DESIGN.md leaves them to us; ``docs/architecture.md`` records them)
 - maximum drawdown = max over the period of 1 - equity / running peak (snapshots as stored);
 - hit rates = the share of positions closed in the period with that status (FAILED opens are
   not closed positions and are left out), a TAKE_PROFIT filled on the losing side of its entry
-  counted apart (``TAKE_PROFIT_BELOW_ENTRY``: "target touched, closed below entry");
+  counted apart (``TAKE_PROFIT_AT_A_LOSS``: "target touched, closed below entry", or with a
+  realized loss after fees);
 - slippage = each exit's fill against the level that triggered it (stop, target, the price a
   timeout saw), in the position's favour, per exit reason in ZAR and as a fraction;
 - a risk-limit violation is a snapshot whose drawdown, daily loss or leverage is strictly above
@@ -55,10 +56,11 @@ from helios.money import ZERO
 from helios.risk.service import RiskManager
 
 EXIT_STATUSES = ("STOPPED_OUT", "TAKE_PROFIT", "TIMEOUT", "EMERGENCY_CLOSE", "CLOSED")
-# a TAKE_PROFIT whose fill was on the losing side of its entry: the target was touched, the
-# monitor acted later and the market had turned (counted apart from the take-profit hits)
-TARGET_BELOW_ENTRY = "TAKE_PROFIT_BELOW_ENTRY"
-EXIT_KINDS = (*EXIT_STATUSES, TARGET_BELOW_ENTRY)
+# a TAKE_PROFIT that closed at a loss: the target was touched, but the fill came below the entry
+# (the monitor acted after the market had turned) or too close to it to pay the fees; counted
+# apart from the take-profit hits
+TARGET_AT_A_LOSS = "TAKE_PROFIT_AT_A_LOSS"
+EXIT_KINDS = (*EXIT_STATUSES, TARGET_AT_A_LOSS)
 
 
 def daily_returns(ts: Iterable[datetime], equity: Iterable[float]) -> pd.Series:
@@ -415,11 +417,13 @@ def _as_date(value: Any) -> date:
 
 
 def exit_kind(position: Any) -> str:
-    """How a closed position counts in the hit rates: its status, except a TAKE_PROFIT filled
-    on the losing side of its entry ("target touched, closed below entry"; above it for a
-    short), which is counted apart."""
-    if position.status == "TAKE_PROFIT" and _signed_move(position) < 0:
-        return TARGET_BELOW_ENTRY
+    """How a closed position counts in the hit rates: its status, except a TAKE_PROFIT that
+    closed at a loss ("target touched, closed below entry": filled on the losing side of its
+    entry, or with a realized P&L below zero after its fees), which is counted apart."""
+    if position.status == "TAKE_PROFIT" and (
+        _signed_move(position) < 0 or (position.realized_pnl or ZERO) < 0
+    ):
+        return TARGET_AT_A_LOSS
     return str(position.status)
 
 

@@ -88,9 +88,7 @@ class TradeParams:
         return asdict(self)
 
     @classmethod
-    def parse(
-        cls, params: Any, settings: Settings, max_leverage: float, side: str | None = None
-    ) -> TradeParams:
+    def parse(cls, params: Any, settings: Settings, max_leverage: float, side: str) -> TradeParams:
         """Validate ``params`` (a dict); unknown keys are refused so a typo is never ignored.
 
         ``side`` (BUY or SELL) bounds the levels a short puts below its entry: a SELL's target
@@ -118,7 +116,7 @@ class TradeParams:
             high_inclusive=False,
             default=settings.default_stop_loss_pct,
         )
-        short = side is not None and parse_side(side, "side") == "SELL"
+        short = parse_side(side, "side") == "SELL"
         # a short's target and trailing activation lie below its entry: under 100% away
         upside = 1.0 if short else 10.0
         take = _number(

@@ -11,5 +11,6 @@ VENV=${VENV:-.venv}
 export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres@127.0.0.1:5432/test}
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
-# one worker per core (pytest-xdist): each worker's tests get databases of their own
-exec "$VENV/bin/python" -m pytest -n auto "$@"
+# one worker per core (pytest-xdist), a test file at a time on each (a file's tests share a
+# running dashboard or server and run in their order); every test gets databases of its own
+exec "$VENV/bin/python" -m pytest -n auto --dist loadfile "$@"

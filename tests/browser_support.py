@@ -236,9 +236,13 @@ def grid_rows(frame: Locator) -> list[list[str]]:
 
 
 def enter(field: Locator, value: str) -> None:
-    """Type into a text or number input and apply it with Enter, as a person does."""
+    """Type into a text or number input and apply it with Enter, as a person does, then wait
+    for the run it starts to finish (a click during it can land on a button being redrawn: on a
+    loaded machine the Resume after a name was typed was lost that way)."""
     field.fill(value)
     field.press("Enter")
+    field.page.wait_for_timeout(150)  # the rerun starts
+    settle(field.page)
 
 
 def choose(page: Page, label: str, option: str | re.Pattern[str]) -> None:

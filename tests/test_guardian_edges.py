@@ -268,6 +268,45 @@ def test_item2_ingested_history_never_makes_an_old_price_look_fresh(
         assert hx.risk.check_trade_risk("BTCZAR", "BUY", {"position_size_zar": 903}).passed
 
 
+def test_item2_a_price_stamped_in_the_future_is_refused_and_changes_nothing(
+    six: helios.Helios, clock: ManualClock
+):
+    """Minute bars exported in local time (SAST, UTC+2) and read as UTC are two hours ahead:
+    stored, they would look fresh until the clock caught up. They are refused, naming the field
+    and the allowed range, and nothing changes."""
+    hx = six
+    before = hx.market.price_table().set_index("pair").loc["BTCZAR", "observed_at"]
+    ahead = floor_time(clock.now(), 60) + timedelta(hours=2)
+    bars = pd.DataFrame(
+        {
+            "timestamp": [ahead - timedelta(minutes=1), ahead],
+            "open": [1.2e6, 1.2e6],
+            "high": [1.2e6, 1.2e6],
+            "low": [1.2e6, 1.2e6],
+            "close": [1.2e6, 1.2e6],
+            "volume": [1.0, 1.0],
+        }
+    )
+    with pytest.raises(InvalidInput) as refused:
+        hx.market.ingest("BTCZAR", bars, "1m")
+    assert refused.value.field == "candles.timestamp"
+    assert "not later than now" in refused.value.allowed
+    with pytest.raises(InvalidInput) as stamped:
+        hx.market.set_price("BTCZAR", "1200000", ts=clock.now() + timedelta(hours=2))
+    assert stamped.value.field == "ts"
+    with pytest.raises(InvalidInput) as observed:
+        hx.market.ingest(
+            "BTCZAR",
+            bars.iloc[:1].assign(timestamp=[floor_time(clock.now(), 60)]),
+            "1m",
+            observed=clock.now() + timedelta(minutes=10),
+        )
+    assert observed.value.field == "observed"
+    assert hx.market.price_table().set_index("pair").loc["BTCZAR", "observed_at"] == before
+    clock.advance(seconds=4)  # a few seconds of skew between clocks is tolerated
+    hx.market.set_price("BTCZAR", "1200000", ts=clock.now() + timedelta(seconds=4))
+
+
 # --- 6. impossible levels ----------------------------------------------------------------------
 
 
@@ -509,8 +548,8 @@ def test_item5_a_target_touched_inside_a_bar_and_closed_below_entry_is_counted_a
     assert D(story["exit_trigger_price"]) == target
     review = hx.metrics.review(clock.now() - timedelta(hours=1))
     assert review["exits"]["TAKE_PROFIT"] == 0
-    assert review["exits"]["TAKE_PROFIT_BELOW_ENTRY"] == 1
-    assert review["hit_rates"]["TAKE_PROFIT_BELOW_ENTRY"] == 1.0
+    assert review["exits"]["TAKE_PROFIT_AT_A_LOSS"] == 1
+    assert review["hit_rates"]["TAKE_PROFIT_AT_A_LOSS"] == 1.0
     slip = review["slippage_by_exit"]["TAKE_PROFIT"]
     exit_price, quantity = D(story["exit_price"]), D(story["quantity"])
     assert slip["positions"] == 1
@@ -652,3 +691,32 @@ def test_item8_capacity_counts_the_free_cash_too(six: helios.Helios):
     capacity = hx.risk.capacity()  # about R2,159 free, a minimum position is about R4,980
     assert capacity["min_positions_that_fit"]["DOTZAR"] == 0
     assert capacity["next_refused_by"]["DOTZAR"].startswith("PRE-CHECK buying_power")
+
+
+def test_item10_a_dip_before_a_new_high_is_judged_against_the_stop_of_its_time(
+    six: helios.Helios, clock: ManualClock
+):
+    """A trailing long: a small dip (above the stop), then a new high that trails the stop up,
+    both between two passes. The dip came first: the position holds with its stop trailed, it
+    is not stopped out at the trailed level (which the dip, judged after the high, would cross)."""
+    hx = six
+    minute = floor_time(clock.now(), 60) + timedelta(minutes=1)
+
+    def at(second: int, value: str) -> None:
+        clock.advance(minute + timedelta(seconds=second) - clock.now())
+        hx.market.set_price("SOLZAR", value)
+
+    at(5, "2500")
+    clock.advance(seconds=10)
+    trailing = {
+        "position_size_zar": 5_000,
+        "trailing_activation_pct": 0.01,
+        "trailing_distance_pct": 0.01,
+    }
+    assert hx.positions.open_position("SOLZAR", "BUY", trailing)["success"]
+    at(40, "2480")  # above the 2% stop (about 2,451)
+    at(45, "2600")  # 4% up: the stop trails to 1% under it, 2,574
+    clock.advance(seconds=5)
+    [result] = hx.positions.monitor_positions()
+    assert result.action == "STOP_MOVED", result.explanation
+    assert result.stop_loss_price == D("2574")

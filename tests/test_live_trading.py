@@ -744,10 +744,16 @@ def test_in_LIVE_an_open_needs_VALRs_available_ZAR_and_nothing_is_sent_without_i
     assert fake.requests_to("/v1/account/balances")  # VALR was asked
     assert fake.orders_placed() == 0
     fake.set_balance("ZAR", "100000")  # the capped ledger (R5,000 of R100,000) is the lesser
-    preview = live.risk.preview("BTCZAR", "BUY", {**TRADE, "position_size_zar": 4_990.0})
-    [cash] = [p for p in preview.result.pre_checks if p.name == "buying_power"]
-    assert cash.passed is False and D(cash.limit) == D("5000")
+    asked = len(fake.requests_to("/v1/account/balances"))
+    checked = live.risk.check_trade_risk("BTCZAR", "BUY", {**TRADE, "position_size_zar": 4_990.0})
+    [cash] = [p for p in checked.pre_checks if p.name == "buying_power"]
+    assert cash.passed is False and D(cash.limit) == D("5000")  # a decision asks VALR now
+    preview = live.risk.preview("BTCZAR", "BUY", TRADE)  # a page refreshing reuses its figure
+    assert preview.passed is True
+    live.risk.capacity()
+    assert len(fake.requests_to("/v1/account/balances")) == asked + 1
     assert live.positions.open_position("BTCZAR", "BUY", TRADE, "fits")["success"] is True
+    assert len(fake.requests_to("/v1/account/balances")) == asked + 2  # a decision asks again
 
 
 def test_in_LIVE_a_VALR_that_cannot_say_what_is_available_refuses_the_open(

@@ -113,7 +113,7 @@ def test_the_weekly_review_of_a_week_of_trading(database_url: str, clock: Manual
         "TIMEOUT": 1,
         "EMERGENCY_CLOSE": 0,
         "CLOSED": 0,
-        "TAKE_PROFIT_BELOW_ENTRY": 0,  # every target here filled above its entry
+        "TAKE_PROFIT_AT_A_LOSS": 0,  # every target here filled above its entry
     }
     assert review["hit_rates"]["TAKE_PROFIT"] == 0.5 and review["hit_rates"]["TIMEOUT"] == 0.25
     assert review["win_rate"] == 0.5

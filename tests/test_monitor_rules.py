@@ -17,7 +17,7 @@ from decimal import Decimal
 
 import pytest
 
-from helios.positions.monitor import Bar, Levels, Verdict, judge
+from helios.positions.monitor import Bar, LastLook, Levels, StoredBar, Verdict, bars_since, judge
 
 D = Decimal
 OPENED = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -408,3 +408,67 @@ def test_a_trailing_long_stop_only_ever_rises_along_a_price_path():
         D("102.9"),
         ("STOPPED_OUT", D("102.9")),
     ]
+
+
+# --- what happened since the last look: bars and the prices observed (issue 14, item 10) ---------
+
+MINUTE0 = OPENED.replace(minute=1)
+
+
+def tick(second: int, value: str) -> tuple[datetime, Decimal]:
+    return MINUTE0 + timedelta(seconds=second), D(value)
+
+
+def minute_bar(high: str, low: str, minute: int = 0) -> StoredBar:
+    return StoredBar(MINUTE0 + timedelta(minutes=minute), 60, D(high), D(low))
+
+
+ENTERED = LastLook(MINUTE0 + timedelta(seconds=30), MINUTE0, D("100"), D("95"))  # low 95 before
+
+
+def test_bars_since_keeps_only_the_prices_observed_after_the_look():
+    ticks = [tick(10, "95"), tick(20, "100"), tick(40, "97"), tick(50, "100")]
+    bars = bars_since("BUY", [minute_bar("100", "95")], ticks, ENTERED)
+    assert bars == [
+        Bar(MINUTE0 + timedelta(seconds=40), D("97"), D("97")),
+        Bar(MINUTE0 + timedelta(seconds=50), D("100"), D("100")),
+    ]
+    verdict = judge(levels("BUY"), bars, D("100"), MINUTE0 + timedelta(seconds=55))
+    assert verdict.exit_status == STOPPED  # 97 < 98, though the bar's low (95) came before
+
+
+def test_bars_since_judges_a_new_high_after_the_dips_before_it():
+    """A dip, then a new high that trails the stop: the dip is judged against the stop as it was
+    then, not against the trailed one (which would stop out a winning position)."""
+    ticks = [tick(40, "99"), tick(45, "105")]
+    bars = bars_since("BUY", [minute_bar("105", "95")], ticks, ENTERED)
+    verdict = judge(levels("BUY", trailing=True), bars, D("105"), MINUTE0 + timedelta(seconds=50))
+    assert verdict.exit_status is HOLD and verdict.stop_loss_price == D("102.9")  # 2% under 105
+    # the other order (the high first, then the dip) is a stop: 99 is under the trailed 102.9
+    turned = [tick(40, "105"), tick(45, "99")]
+    bars = bars_since("BUY", [minute_bar("105", "95")], turned, ENTERED)
+    assert judge(levels("BUY", trailing=True), bars, D("99"), MINUTE0).exit_status == STOPPED
+
+
+def test_bars_since_an_extreme_no_observed_price_explains_is_judged_stop_first_trail_last():
+    """A bar written without its ticks (history ingested by hand) widened both ways since the
+    look: its low is judged first against the old stop, its high trails the stop last."""
+    bars = bars_since(
+        "BUY", [minute_bar("110", "97.5")], [], replace(ENTERED, bar_high=D("100"), bar_low=D("99"))
+    )
+    assert bars == [Bar(MINUTE0, None, D("97.5")), Bar(MINUTE0, D("110"), None)]
+    assert judge(levels("BUY", trailing=True), bars, None, MINUTE0).exit_status == STOPPED
+    short = bars_since(
+        "SELL", [minute_bar("101", "90")], [], replace(ENTERED, bar_high=D("100"), bar_low=D("99"))
+    )
+    assert short == [Bar(MINUTE0, D("101"), None), Bar(MINUTE0, None, D("90"))]
+
+
+def test_bars_since_takes_later_bars_whole_and_the_first_bar_without_a_range_by_its_ticks():
+    later = minute_bar("104", "99", minute=1)
+    bars = bars_since("BUY", [minute_bar("100", "95"), later], [], ENTERED)
+    assert bars == [Bar(later.ts, D("104"), D("99"))]
+    no_bar_yet = LastLook(MINUTE0 + timedelta(seconds=30))  # no bar existed at the entry
+    ticks = [tick(10, "90"), tick(40, "97")]
+    bars = bars_since("BUY", [minute_bar("100", "90")], ticks, no_bar_yet)
+    assert bars == [Bar(MINUTE0 + timedelta(seconds=40), D("97"), D("97"))]

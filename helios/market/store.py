@@ -20,7 +20,7 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from helios.clock import Clock, ensure_utc
+from helios.clock import MAX_CLOCK_SKEW, Clock, ensure_utc
 from helios.config import Settings
 from helios.db.engine import Database
 from helios.db.models import Candle, LatestPrice, PriceTick, Setting
@@ -144,6 +144,9 @@ class MarketData:
         if not rows:
             return 0
         now = self._clock.now()
+        _not_ahead(rows[-1].ts, now, "candles.timestamp", "a bar that opens")
+        if observed is not None:
+            _not_ahead(observed, now, "observed")
         existing = {
             candle.ts: candle
             for candle in session.scalars(
@@ -309,6 +312,7 @@ class MarketData:
         if ts is not None and not isinstance(ts, datetime):
             raise InvalidInput("ts", ts, "a datetime (naive means UTC)")
         when = ensure_utc(ts) if ts is not None else self._clock.now()
+        _not_ahead(when, self._clock.now(), "ts")
         bar = floor_time(when, MINUTE)
         with self._db.write() as session:
             candle = session.scalars(
@@ -518,6 +522,19 @@ def bump_history_epoch(session: Session, now: datetime) -> None:
         session.add(Setting(key=HISTORY_EPOCH_KEY, value="1", updated_at=now, updated_by="market"))
     else:
         row.value, row.updated_at = str(int(row.value) + 1), now
+
+
+def _not_ahead(when: datetime, now: datetime, field: str, what: str = "a time") -> None:
+    """A price's time may not be ahead of the clock (beyond ``MAX_CLOCK_SKEW``): a price stamped
+    in the future would look fresh to every age rule until the clock caught up with it (naive
+    local times read as UTC are the usual cause)."""
+    if when > now + MAX_CLOCK_SKEW:
+        raise InvalidInput(
+            field,
+            when.isoformat(),
+            f"{what} not later than now ({now.isoformat()}) + {MAX_CLOCK_SKEW.seconds} s "
+            "(naive times are UTC)",
+        )
 
 
 def _new_prices(row: CandleRow, high: Decimal | None, low: Decimal | None) -> list[Decimal]:

@@ -61,7 +61,7 @@ from helios.positions.lifecycle import (
     client_order_id,
     closing_side,
 )
-from helios.positions.monitor import Bar, Levels, Verdict, judge
+from helios.positions.monitor import LastLook, Levels, StoredBar, Verdict, bars_since, judge
 from helios.risk.checks import RiskResult
 from helios.risk.service import Inputs, RiskManager
 from helios.trade import TradeParams, entry_levels, parse_side
@@ -939,34 +939,20 @@ class PositionManager:
         now: datetime,
         ticks: Sequence[tuple[datetime, Decimal]] = (),
     ) -> tuple[Verdict, tuple[datetime, Decimal, Decimal] | None]:
-        """The bars new since the last pass, then the pure ``judge``. Also returns the newest
-        bar's (ts, high, low) to remember for the next pass.
-
-        The bar the last pass was inside (or the position opened in) counts for how far its
-        range widened since, and for the prices observed inside it after the last look (or the
-        entry: ``ticks``, each a flat bar in time order), so a revisit inside its earlier range
-        (a dip before the entry set the bar's low; the stop trailed up since) is still seen."""
+        """What happened since the last look (``monitor.bars_since``: the bars and the prices
+        observed, ``ticks``), then the pure ``judge``. Also returns the newest bar's (ts, high,
+        low) to remember for the next pass."""
         seen_ts = position.monitor_bar_ts
-        start = seen_ts or position.opened_at or now
-        after = _last_look(position, now)
-        bars: list[Bar] = []
-        for candle in candles:
-            if seen_ts is not None and candle.ts == seen_ts:
-                high = (
-                    candle.high
-                    if position.monitor_bar_high is None or candle.high > position.monitor_bar_high
-                    else None
-                )
-                low = (
-                    candle.low
-                    if position.monitor_bar_low is None or candle.low < position.monitor_bar_low
-                    else None
-                )
-                bars.append(Bar(candle.ts, high, low))
-                end = ensure_utc(candle.ts) + timedelta(seconds=int(candle.interval_seconds))
-                bars.extend(_tick_bars(ticks, after, end))
-            elif candle.ts > start:
-                bars.append(Bar(candle.ts, candle.high, candle.low))
+        look = LastLook(
+            _last_look(position, now),
+            ensure_utc(seen_ts) if seen_ts is not None else None,
+            position.monitor_bar_high,
+            position.monitor_bar_low,
+        )
+        stored = [
+            StoredBar(ensure_utc(c.ts), int(c.interval_seconds), c.high, c.low) for c in candles
+        ]
+        bars = bars_since(position.side, stored, list(ticks), look)
         newest = candles[-1] if candles else None
         seen = (
             (newest.ts, newest.high, newest.low)
@@ -1334,18 +1320,6 @@ def _last_look(position: Position, now: datetime) -> datetime:
     """Since when the monitor has not seen this position's prices: its last pass, else its
     entry (prices observed before the entry must never judge it)."""
     return ensure_utc(position.last_monitored_at or position.opened_at or now)
-
-
-def _tick_bars(
-    ticks: Sequence[tuple[datetime, Decimal]], after: datetime, end: datetime
-) -> list[Bar]:
-    """The prices observed in (``after``, ``end``) as flat bars in time order (prices observed
-    at one instant in one bar: its high and low)."""
-    grouped: dict[datetime, list[Decimal]] = {}
-    for ts, value in ticks:
-        if after < ts < end:
-            grouped.setdefault(ts, []).append(value)
-    return [Bar(ts, max(values), min(values)) for ts, values in grouped.items()]
 
 
 def _row(obj: Any) -> dict[str, Any]:

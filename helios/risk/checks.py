@@ -97,6 +97,21 @@ class CheckResult:
 
 
 @dataclass(frozen=True)
+class PreCheck:
+    """One pre-check's verdict (``risk.prechecks``: buying power, price age) with its figures
+    (ZAR for buying power, seconds for price age)."""
+
+    name: str
+    passed: bool
+    value: str | None  # what the trade needs (ZAR, exact text) or the price's age (s)
+    limit: str | None  # the free cash (ZAR, exact text) or the age allowed (s)
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class RiskResult:
     passed: bool
     reason: str
@@ -105,7 +120,7 @@ class RiskResult:
     halted: bool = False
     decision_id: int | None = None  # set when the decision was stored (check_trade_risk)
     # the pre-checks judged beside the 7 (buying power, price age: ``risk.prechecks``)
-    pre_checks: list[Any] = field(default_factory=list)
+    pre_checks: list[PreCheck] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {

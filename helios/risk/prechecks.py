@@ -21,29 +21,17 @@ decision judges them again from the same inputs.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
-from decimal import Decimal
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from helios.clock import MAX_CLOCK_SKEW
 from helios.money import ZERO, fmt_zar, to_decimal, zar
-from helios.risk.checks import RiskResult
+from helios.risk.checks import PreCheck, RiskResult
 
+CENT = Decimal("0.01")
 BUYING_POWER = "buying_power"
 PRICE_AGE = "price_age"
-
-
-@dataclass(frozen=True)
-class PreCheck:
-    """One pre-check's verdict with its figures (ZAR for buying power, seconds for price age)."""
-
-    name: str
-    passed: bool
-    value: str | None  # what the trade needs (ZAR, exact text) or the price's age (s)
-    limit: str | None  # the free cash (ZAR, exact text) or the age allowed (s)
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -67,11 +55,61 @@ def opening_cost(position_size_zar: Any, leverage: Any, fee_pct: Decimal) -> Ope
     return OpeningCost(margin, notional, zar(notional * fee_pct))
 
 
-def free_cash(cash: Decimal, reserved: list[tuple[Decimal, Decimal]], fee_pct: Decimal) -> Decimal:
-    """Cash less what the positions being opened will take: for each (margin, leverage) of an
+def reserved_cost(reserved: list[tuple[Decimal, Decimal]], fee_pct: Decimal) -> Decimal:
+    """What the positions being opened will take out of cash: for each (margin, leverage) of an
     OPENING position, its margin and the fee on its notional (booked when it fills)."""
-    held = sum((opening_cost(m, lev, fee_pct).total for m, lev in reserved), ZERO)
-    return cash - held
+    return sum((opening_cost(m, lev, fee_pct).total for m, lev in reserved), ZERO)
+
+
+def free_cash(cash: Decimal, reserved: list[tuple[Decimal, Decimal]], fee_pct: Decimal) -> Decimal:
+    """The ledger's cash less what the positions being opened will take (PAPER's free cash)."""
+    return cash - reserved_cost(reserved, fee_pct)
+
+
+@dataclass(frozen=True)
+class LiveCash:
+    """LIVE's free cash and where it came from (``free`` None: VALR could not say)."""
+
+    free: Decimal | None
+    source: str
+
+
+def live_free_cash(
+    available_zar: Decimal | None,
+    cash: Decimal,
+    reserved: list[tuple[Decimal, Decimal]],
+    fee_pct: Decimal,
+    equity: Decimal,
+    cap: Decimal,
+    why_unknown: str = "",
+) -> LiveCash:
+    """LIVE: the lesser of VALR's available ZAR and the ledger's free cash, each less what the
+    positions being opened will take (VALR's balance may not show their orders yet), the
+    ledger's scaled like equity by the capital cap (x cap / equity above the cap), so real ZAR
+    is never overspent and an open never takes the ledger's cash below zero."""
+    held = reserved_cost(reserved, fee_pct)
+    ledger = cash - held
+    capped = zar(ledger * cap / equity) if equity > cap else ledger
+    if available_zar is None:
+        return LiveCash(None, f"LIVE: VALR's available ZAR could not be read: {why_unknown}")
+    venue = available_zar - held
+    return LiveCash(
+        min(venue, capped),
+        f"LIVE: the lesser of VALR's available {fmt_zar(available_zar)} less "
+        f"{fmt_zar(held)} being opened, and the ledger's free cash {fmt_zar(capped)} under "
+        f"the {fmt_zar(cap)} cap",
+    )
+
+
+def affordable_margin(free: Decimal, leverage: Decimal, fee_pct: Decimal) -> Decimal:
+    """The largest margin in whole cents whose margin plus opening fee ``free`` covers, exactly
+    as ``buying_power`` judges it (the sizing rule's cap)."""
+    if free <= 0:
+        return ZERO
+    margin = (free / (1 + leverage * fee_pct)).quantize(CENT, rounding=ROUND_DOWN)
+    while margin > 0 and opening_cost(margin, leverage, fee_pct).total > free:
+        margin -= CENT
+    return max(margin, ZERO)
 
 
 def buying_power(cost: OpeningCost, free: Decimal | None, source: str) -> PreCheck:
@@ -119,6 +157,15 @@ def price_age(pair: str, age_seconds: float | None, max_age_seconds: float) -> P
     if age_seconds is None or not math.isfinite(age_seconds):
         return PreCheck(
             PRICE_AGE, False, None, limit, f"No current price for {pair}: nothing to trade at"
+        )
+    if age_seconds < -MAX_CLOCK_SKEW.total_seconds():  # refused on the way in; fail closed
+        return PreCheck(
+            PRICE_AGE,
+            False,
+            f"{age_seconds:g}",
+            limit,
+            f"Price of {pair} is stamped {_age(-age_seconds)} in the future: its age cannot be "
+            "known (a clock or a time zone is wrong)",
         )
     age = max(0.0, age_seconds)  # a source clock slightly ahead of ours is no age
     shown = f"{age:.3f}".rstrip("0").rstrip(".")

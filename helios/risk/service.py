@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -59,8 +60,8 @@ from helios.ledger import (
 )
 from helios.market.candles import DAY
 from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
-from helios.money import fmt_zar, zar
 from helios.money import price as to_price
+from helios.money import zar
 from helios.optimizer.service import Optimizer
 from helios.optimizer.target import (
     PositionSize,
@@ -82,8 +83,10 @@ from helios.risk.checks import (
 from helios.risk.limits import LIMIT_NAMES, RiskLimits, loosened, validate_changes
 from helios.risk.prechecks import (
     PreCheck,
+    affordable_margin,
     buying_power,
     free_cash,
+    live_free_cash,
     opening_cost,
     price_age,
     with_pre_checks,
@@ -92,7 +95,7 @@ from helios.risk.sizing import size
 from helios.risk.volatility import VolEstimate, covariance, estimate_vol
 from helios.trade import TradeParams, entry_levels, parse_side
 
-CENT = Decimal("0.01")
+VENUE_CASH_TTL_SECONDS = 5.0  # how long a preview may reuse VALR's available ZAR
 MIN_COV_RETURNS = 30  # a pair with fewer daily returns is left out of the covariance matrix
 # positions whose exposure the checks count: open, closing, and being opened (a reserved trade)
 EXPOSED_STATUSES = (*MARGIN_HELD_STATUSES, "OPENING")
@@ -171,6 +174,9 @@ class Book:
     # account's marks (a new peak, a day to roll): the decision then writes them
     day_start: Decimal | None = None
     marks_due: bool = False
+    # when it was read: the marks are written for that moment (a write a moment later could be
+    # on the next trading day, which ``day_start`` does not belong to)
+    read_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -347,6 +353,7 @@ class RiskManager:
         self._optimizer = optimizer  # hx.optimizer, for SIZING_METHOD=optimizer_capped
         # LIVE: VALR's available ZAR and taker fee for a pair (the buying power pre-check)
         self._venue = venue
+        self._venue_cache: dict[str, tuple[float, VenueCash]] = {}
         self._stats: RiskStats | None = None
         self._stats_lock = threading.Lock()
 
@@ -433,8 +440,6 @@ class RiskManager:
         return self.market_stats()
 
     def _fit(self, marker: tuple[Any, ...], today: datetime) -> RiskStats:
-        import time
-
         began = time.perf_counter()
         end = today - timedelta(seconds=1)
         series: dict[str, pd.Series] = {}
@@ -469,7 +474,9 @@ class RiskManager:
         """Validate the request and read everything the checks need in one consistent read
         transaction: the limits, the portfolio, the prices, the halt flag and the history epoch
         that says whether the cached statistics are still current (refit after, if not)."""
-        return self._with_venue(venue, lambda v: self._gather(pair, signal, trade_params, v))
+        return self._with_venue(
+            venue, lambda v: self._gather(pair, signal, trade_params, v), fresh=False
+        )
 
     def _gather(
         self, pair: Any, signal: Any, trade_params: Any, venue: VenueCash | None
@@ -477,20 +484,39 @@ class RiskManager:
         with self._db.engine.connect() as conn, _snapshot(conn):
             return self._read_inputs(conn, pair, signal, trade_params, venue=venue)[:2]
 
-    def _with_venue(self, venue: VenueCash | None, run: Callable[[VenueCash | None], T]) -> T:
+    def _with_venue(
+        self,
+        venue: VenueCash | None,
+        run: Callable[[VenueCash | None], T],
+        *,
+        fresh: bool = True,
+    ) -> T:
         """``run`` with the venue's cash: in LIVE the reads ask for it (``_NeedVenue``) and
-        ``run`` goes again with it, read from VALR outside any transaction. PAPER never asks."""
+        ``run`` goes again with it, read from VALR outside any transaction (``fresh``: asked
+        now; else a figure up to ``VENUE_CASH_TTL_SECONDS`` old will do). PAPER never asks."""
         try:
             return run(venue)
         except _NeedVenue as need:
-            return run(self.venue_cash(need.pair))
+            return run(self.venue_cash(need.pair, fresh=fresh))
 
-    def venue_cash(self, pair: str) -> VenueCash:
+    def venue_cash(self, pair: str, *, fresh: bool = True) -> VenueCash:
         """LIVE: VALR's available ZAR and its taker fee on ``pair`` (the buying power pre-check
-        of an opening trade); a venue that cannot be asked gives ``available_zar`` None."""
+        of an opening trade); a venue that cannot be asked gives ``available_zar`` None.
+        ``fresh=False`` (previews, capacity, sizing: they open nothing) reuses a figure read in
+        the last ``VENUE_CASH_TTL_SECONDS``, so a page that refreshes itself does not spend the
+        API key's calls; a decision asks VALR each time."""
         if self._venue is None:
             return VenueCash(None, self._settings.paper_fee_pct, "no venue to ask")
-        return self._venue(pair)
+        now = time.monotonic()
+        with self._stats_lock:
+            cached = self._venue_cache.get(pair)
+        if not fresh and cached is not None and now - cached[0] < VENUE_CASH_TTL_SECONDS:
+            return cached[1]
+        found = self._venue(pair)
+        if found.available_zar is not None:
+            with self._stats_lock:
+                self._venue_cache[pair] = (now, found)
+        return found
 
     def _read_inputs(
         self,
@@ -529,7 +555,7 @@ class RiskManager:
         marks = updated_marks(
             stored, book.equity, book.fully_priced, trading_day(now, zone), start_of_day
         )
-        book = replace(book, day_start=start_of_day, marks_due=marks != stored)
+        book = replace(book, day_start=start_of_day, marks_due=marks != stored, read_at=now)
         stats = self._stats_for((today.isoformat(), head.history_epoch or "0"), today).stats
         trade = ProposedTrade(
             pair=pair,
@@ -572,18 +598,16 @@ class RiskManager:
             return free_cash(cash, book.reserved, fee), "the ledger's cash", fee
         if venue is None:
             venue = VenueCash(None, self._settings.paper_fee_pct, "no venue to ask")
-        fee = venue.fee_pct
-        ledger_free = free_cash(cash, book.reserved, fee)
-        cap = self._settings.live_capital_cap_zar
-        capped = zar(ledger_free * cap / book.equity) if book.equity > cap else ledger_free
-        if venue.available_zar is None:
-            return None, f"LIVE: VALR's available ZAR could not be read: {venue.note}", fee
-        free = min(venue.available_zar, capped)
-        source = (
-            f"LIVE: the lesser of VALR's available {fmt_zar(venue.available_zar)} and the "
-            f"ledger's free cash {fmt_zar(capped)} under the {fmt_zar(cap)} cap"
+        live = live_free_cash(
+            venue.available_zar,
+            cash,
+            book.reserved,
+            venue.fee_pct,
+            book.equity,
+            self._settings.live_capital_cap_zar,
+            venue.note,
         )
-        return free, source, fee
+        return live.free, live.source, venue.fee_pct
 
     def _portfolio_state(self, session: Session | Connection) -> PortfolioState:
         return _read_portfolio(session, self._settings, self._clock.now())
@@ -644,7 +668,7 @@ class RiskManager:
                 session,
                 book.equity,
                 book.fully_priced,
-                self._clock.now(),
+                book.read_at or self._clock.now(),
                 self._settings.trading_day_timezone,
                 book.day_start,
             )
@@ -1017,19 +1041,14 @@ def _decide(inputs: Inputs) -> RiskResult:
 
 
 def _affordable_margin(inputs: Inputs, leverage: float) -> float | None:
-    """The largest margin, in whole cents, whose margin plus opening fee the free cash covers
-    (exactly as the buying power pre-check will judge it); None when the free cash is unknown
-    (the pre-check refuses then anyway; sizing leaves the figure to it)."""
+    """The sizing cap of the buying power (``prechecks.affordable_margin``) on the free cash the
+    decision read; None when it is unknown (the pre-check refuses then anyway)."""
     if inputs.free_cash is None:
         return None
-    free, fee = Decimal(inputs.free_cash), Decimal(inputs.fee_pct)
-    if free <= 0:
-        return 0.0
-    lev = Decimal(repr(leverage))
-    margin = (free / (1 + lev * fee)).quantize(CENT, rounding=ROUND_DOWN)
-    while margin > 0 and opening_cost(margin, lev, fee).total > free:
-        margin -= CENT
-    return float(max(margin, Decimal(0)))
+    margin = affordable_margin(
+        Decimal(inputs.free_cash), Decimal(repr(leverage)), Decimal(inputs.fee_pct)
+    )
+    return float(margin)
 
 
 def _probability(confidence: Any) -> float:
