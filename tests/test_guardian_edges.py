@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -611,6 +611,20 @@ def test_item9_a_timeout_found_by_a_pass_at_80_hours_records_80_hours_held(
 # --- 10. a stop crossed just after the open, inside the entry's bar -----------------------------
 
 
+def next_minute_prices(
+    hx: helios.Helios, clock: ManualClock, pair: str
+) -> Callable[[int, str], None]:
+    """``at(second, price)``: the clock to that second of the next minute, and a price of
+    ``pair`` observed then."""
+    minute = floor_time(clock.now(), 60) + timedelta(minutes=1)
+
+    def at(second: int, value: str) -> None:
+        clock.advance(minute + timedelta(seconds=second) - clock.now())
+        hx.market.set_price(pair, value)
+
+    return at
+
+
 def test_item10_a_dip_after_the_entry_inside_a_bar_with_a_deeper_earlier_low_stops_it_out(
     six: helios.Helios, clock: ManualClock
 ):
@@ -618,13 +632,7 @@ def test_item10_a_dip_after_the_entry_inside_a_bar_with_a_deeper_earlier_low_sto
     below), a dip to 97 at :40 (through the stop, not below the bar's low), back to 100 at :50.
     Only the prices after the entry count, and 97 is one of them."""
     hx = six
-    minute = floor_time(clock.now(), 60) + timedelta(minutes=1)
-    clock.advance(minute - clock.now())
-
-    def at(second: int, value: str) -> None:
-        clock.advance(minute + timedelta(seconds=second) - clock.now())
-        hx.market.set_price("SOLZAR", value)
-
+    at = next_minute_prices(hx, clock, "SOLZAR")
     at(5, "2500")
     at(10, "2375")  # the earlier, deeper dip (95%)
     at(20, "2500")
@@ -643,11 +651,7 @@ def test_item10_a_dip_before_the_entry_in_the_same_bar_never_stops_it(
     six: helios.Helios, clock: ManualClock
 ):
     hx = six
-    minute = floor_time(clock.now(), 60) + timedelta(minutes=1)
-
-    def at(second: int, value: str) -> None:
-        clock.advance(minute + timedelta(seconds=second) - clock.now())
-        hx.market.set_price("SOLZAR", value)
+    at = next_minute_prices(hx, clock, "SOLZAR")
 
     at(5, "2500")
     at(10, "2375")  # through where the stop will be, before the entry
@@ -700,11 +704,7 @@ def test_item10_a_dip_before_a_new_high_is_judged_against_the_stop_of_its_time(
     both between two passes. The dip came first: the position holds with its stop trailed, it
     is not stopped out at the trailed level (which the dip, judged after the high, would cross)."""
     hx = six
-    minute = floor_time(clock.now(), 60) + timedelta(minutes=1)
-
-    def at(second: int, value: str) -> None:
-        clock.advance(minute + timedelta(seconds=second) - clock.now())
-        hx.market.set_price("SOLZAR", value)
+    at = next_minute_prices(hx, clock, "SOLZAR")
 
     at(5, "2500")
     clock.advance(seconds=10)
