@@ -6,8 +6,9 @@ seed's (``close_all``: halt trading and close every open position as EMERGENCY_C
 
 - ``drawdown``: drawdown above the ``max_drawdown_pct`` limit in force (15%);
 - ``daily_loss``: daily loss above ``daily_loss_limit_pct`` (5%);
-- ``stale_price``: a configured pair without a price update for ``HALT_STALE_PRICE_SECONDS``
-  (1 hour), counted from the scheduler's start when it never had one;
+- ``stale_price``: a configured pair without a price observed at its source for
+  ``HALT_STALE_PRICE_SECONDS`` (1 hour), counted from the feed's start when its last price is
+  older than that (never priced, history only, a restart after a pause);
 - ``exchange_errors``: more than ``HALT_EXCHANGE_ERRORS`` (10) exchange errors within
   ``HALT_EXCHANGE_ERROR_WINDOW_SECONDS`` (1 minute), counted from the ``EXCHANGE_ERROR`` events
   every process records (so the dashboard's failures count too);
@@ -113,8 +114,9 @@ class Halts:
     def breaches(self, feed_started_at: datetime | None = None) -> list[Breach]:
         """Every automatic-halt condition in force now (database loss aside: see the module).
 
-        ``feed_started_at``: when the price feed started in this process; a pair that never had
-        a price counts as stale from then (None: such pairs are not judged)."""
+        ``feed_started_at``: when the price feed started in this process; a pair whose last
+        price was observed before that (or never) is judged from then (None: never-priced pairs
+        are not judged, the others from their last observation)."""
         now = self._clock.now()
         settings = self._settings
         found: list[Breach] = []
@@ -170,7 +172,12 @@ class Halts:
         stale_after = settings.halt_stale_price_seconds
         stale: dict[str, float] = {}
         for pair in settings.pairs:
-            last = observed.get(pair) or feed_started_at
+            # from the later of its last observation and the feed's start: a feed that has just
+            # started (a new install over its backfilled history, a restart after a pause) has
+            # a full period to deliver before its old prices halt; the price-age pre-check
+            # already refuses every opening trade on them meanwhile
+            seen = [at for at in (observed.get(pair), feed_started_at) if at is not None]
+            last = max(seen) if seen else None
             if last is not None and (now - last).total_seconds() > stale_after:
                 stale[pair] = round((now - last).total_seconds(), 1)
         if stale:

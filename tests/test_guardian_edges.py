@@ -260,9 +260,16 @@ def test_item2_ingested_history_never_makes_an_old_price_look_fresh(
         assert (table["age_seconds"] > 3600).all()  # the end of yesterday's UTC bar, or older
         result = hx.risk.check_trade_risk("BTCZAR", "BUY", {"position_size_zar": 903})
         assert result.passed is False and "PRE-CHECK price_age" in result.reason
-        stale = [b for b in hx.halts.breaches(feed_started_at=clock.now()) if b.trigger]
-        assert [b.trigger for b in stale] == ["stale_price"]
-        assert set(stale[0].figures["stale_seconds"]) == set(hx.settings.pairs)
+        # a feed that has just started over its backfilled history has a full period to deliver
+        # (a new install must not halt at once), then the old prices halt
+        started = clock.now()
+        assert hx.halts.breaches(feed_started_at=started) == []
+        clock.advance(seconds=3601)
+        [stale] = hx.halts.breaches(feed_started_at=started)
+        assert stale.trigger == "stale_price"
+        assert set(stale.figures["stale_seconds"]) == set(hx.settings.pairs)
+        # without a feed in this process, the age runs from the observation alone
+        assert [b.trigger for b in hx.halts.breaches()] == ["stale_price"]
         # a live price (observed now) makes it fresh again
         hx.market.set_price("BTCZAR", "1200000")
         assert hx.risk.check_trade_risk("BTCZAR", "BUY", {"position_size_zar": 903}).passed

@@ -133,3 +133,53 @@ def test_helios_config_never_prints_secrets(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "VALR_API_SECRET=set" in result.stdout
     assert "do-not-show" not in result.stdout + result.stderr
+
+
+def test_a_new_install_trades_the_demo_at_once_and_does_not_halt(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The embedded default trades offline at once: on an empty database the scheduler backfills
+    the simulated history (its last close is yesterday's, hours old), polls the simulated feed,
+    and a DEMO signal becomes an open position within seconds. The backfilled history never
+    looks fresh (issue 14), and it must not look stale either: the feed that just started has a
+    full period to deliver, so nothing halts (before, the first watchdog pass halted a new
+    install for prices "38,000 s old" and every demo signal was rejected)."""
+    log = (tmp_path / "scheduler.log").open("wb")
+    process = subprocess.Popen(
+        [*HELIOS, "scheduler"],
+        env=child_env(database_url, DEMO_SIGNAL_INTERVAL_SECONDS="2"),
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    engine = create_engine(normalise_url(database_url))
+    opened = 0
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not opened:
+            time.sleep(1)
+            try:
+                with engine.connect() as conn:
+                    opened = int(
+                        conn.execute(
+                            text("SELECT count(*) FROM positions WHERE opened_at IS NOT NULL")
+                        ).scalar_one()
+                    )
+            except Exception:
+                opened = 0  # the schema is still being made
+        with engine.connect() as conn:
+            halts = (
+                conn.execute(text("SELECT message FROM events WHERE kind = 'HALT'")).scalars().all()
+            )
+            refused = (
+                conn.execute(text("SELECT status_reason FROM signals WHERE status = 'REJECTED'"))
+                .scalars()
+                .all()
+            )
+    finally:
+        stop(process)
+        log.close()
+        engine.dispose()
+    assert halts == [], halts
+    assert opened >= 1, f"no demo position opened within 90 s; refused: {refused[:3]}"
