@@ -18,6 +18,7 @@ Every cash movement is one ``ledger_entries`` row, so cash is also the sum of th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -163,7 +164,10 @@ def day_start(
     now: datetime,
     zone: str,
 ) -> tuple[Decimal | None, str]:
-    """``start_of_day_equity`` with the reason when it is unknown ("" when known)."""
+    """Equity at the start of the current trading day: the stored value when the day has been
+    rolled, else the equity at the day's boundary rebuilt from the ledger and the candles
+    (``equity_at``), or None with the reason when that is impossible. Never yesterday's start,
+    which would hide today's losses, nor the equity now. Returns (equity, "") when known."""
     today = trading_day(now, zone)
     if stored_day == today:
         return stored_equity, ""
@@ -204,23 +208,38 @@ def equity_at(session: Session | Connection, moment: datetime) -> tuple[Decimal 
         .where(Position.id.in_(locked), Position.id.not_in(released))
         .order_by(Position.id)
     ).all()
-    equity = cash
-    missing: list[str] = []
     marks: dict[str, Decimal | None] = {}
-    for _id, pair, side, margin, quantity, entry in held:
+    for _id, pair, *_rest in held:
         if pair not in marks:
             marks[pair] = _boundary_price(session, pair, moment)
-        mark = marks[pair]
-        if mark is None or quantity is None or entry is None:
-            missing.append(pair)
-            continue
-        equity += margin + unrealized(side, entry, mark, quantity)
+    equity, missing = held_equity(
+        cash,
+        ((pair, side, margin, q, entry, marks[pair]) for _i, pair, side, margin, q, entry in held),
+    )
     if missing:
         return None, (
             f"start-of-day equity unknown: no price of {', '.join(sorted(set(missing)))} at the "
             f"trading day's start ({moment:%Y-%m-%d %H:%M} UTC) in the stored candles"
         )
     return equity, ""
+
+
+def held_equity(
+    cash: Decimal,
+    held: Iterable[tuple[str, str, Decimal, Decimal | None, Decimal | None, Decimal | None]],
+) -> tuple[Decimal, list[str]]:
+    """Equity = cash + for each held position (pair, side, margin, quantity, entry, mark) its
+    margin and its P&L at the mark, as ``value_account`` adds it up; a position without a mark
+    (or an entry) is carried at its margin and its pair returned as unpriced."""
+    equity = cash
+    unpriced: list[str] = []
+    for pair, side, margin, quantity, entry, mark in held:
+        equity += margin
+        if mark is None or quantity is None or entry is None:
+            unpriced.append(pair)
+        else:
+            equity += unrealized(side, entry, mark, quantity)
+    return equity, sorted(set(unpriced))
 
 
 def _boundary_price(session: Session | Connection, pair: str, moment: datetime) -> Decimal | None:
@@ -451,15 +470,16 @@ def maintain_marks_at(
     state = session.get(PortfolioState, STATE_ID, with_for_update=True)
     if state is None:
         raise LedgerInvariantError("no account: the database was not initialised by connect()")
-    equity, priced = state.cash, True
-    for pair, side, margin, quantity, entry, latest in session.execute(_HELD):
-        mark = latest if prices is None else prices.get(pair)
-        equity += margin
-        if mark is None or quantity is None or entry is None:
-            priced = False  # carried at its margin, and the peak is not raised on a guess
-        else:
-            equity += unrealized(side, entry, mark, quantity)
-    return maintain_marks(session, equity, priced, now, zone, state=state)
+    rows = session.execute(_HELD).all()
+    equity, unpriced = held_equity(
+        state.cash,
+        (
+            (pair, side, margin, q, entry, latest if prices is None else prices.get(pair))
+            for pair, side, margin, q, entry, latest in rows
+        ),
+    )
+    # an unpriced position is carried at its margin: the peak is not raised on a guess
+    return maintain_marks(session, equity, not unpriced, now, zone, state=state)
 
 
 # the held positions as a valuation needs them, with their pair's latest price (built once: its

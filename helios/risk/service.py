@@ -55,8 +55,8 @@ from helios.ledger import (
     STATE_ID,
     LedgerInvariantError,
     day_start,
+    held_equity,
     maintain_marks,
-    unrealized,
 )
 from helios.market.candles import DAY
 from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
@@ -1262,21 +1262,24 @@ def _portfolio(
     PAPER), the ledger's equity and the reserved positions.
     """
     exposures = []
-    equity = account.cash
     reserved: list[tuple[Decimal, Decimal]] = []
-    fully_priced = True
     for pair, side, quantity, entry, margin, leverage, mark in positions:
         if quantity is None or entry is None:  # OPENING: reserved, not filled
             notional = _f(margin * leverage)
             reserved.append((margin, leverage))
-        elif mark is None:
-            notional = float("nan")
-            equity += margin
-            fully_priced = False
         else:
-            notional = _f(quantity * mark)
-            equity += margin + unrealized(side, entry, mark, quantity)  # the ledger's rule
+            notional = _f(quantity * mark) if mark is not None else float("nan")
         exposures.append(OpenExposure(pair, side, notional, settings.sector_of(pair)))
+    # the ledger's rule (an OPENING position's margin is still in cash: not held yet)
+    equity, unpriced = held_equity(
+        account.cash,
+        (
+            (pair, side, margin, quantity, entry, mark)
+            for pair, side, quantity, entry, margin, _leverage, mark in positions
+            if quantity is not None and entry is not None
+        ),
+    )
+    fully_priced = not unpriced
     state = PortfolioState(
         equity=_f(equity),
         peak_equity=_f(account.peak_equity),
