@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from helios.config import redact_url
+from helios.process import application_name
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a connection whose transactions write: on SQLite they start with
@@ -52,8 +53,11 @@ def build_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Eng
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    # no pre-ping: it costs a round trip on every checkout; a connection found dead (the server
-    # restarted) fails that one statement and SQLAlchemy then replaces the whole pool
+    # pre-ping: a pooled connection that died with the server (a restart, a fail-over) is
+    # replaced on checkout, so the first command after an outage succeeds instead of failing on
+    # "server closed the connection unexpectedly" (issue 15: an emergency stop answered 500 once);
+    # it costs one round trip per checkout. application_name: the process's identity, so a
+    # standby fencing a hung leader terminates exactly its sessions (helios.leader).
     # keepalives: a dead or cut-off peer is noticed in about 25 s, not the kernel's 2 hours (the
     # scheduler's advisory lock is freed then, so a standby can take over); connect_timeout:
     # an unreachable server fails a connect in 5 s instead of hanging the job
@@ -62,8 +66,10 @@ def build_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Eng
         pool_size=5,
         max_overflow=5,
         pool_recycle=3600,
+        pool_pre_ping=True,
         connect_args={
             "connect_timeout": 5,
+            "application_name": application_name(),
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,
