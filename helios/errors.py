@@ -40,3 +40,9 @@ class NotYetAvailable(HeliosError, NotImplementedError):
 
     def __init__(self, what: str, issue: int) -> None:
         super().__init__(f"{what} is not built yet (tracked in issue #{issue})")
+
+
+class Fenced(HeliosError):
+    """This process was leading, and another scheduler has taken over (a newer fencing epoch):
+    nothing more may be written or sent as leader. Raised by a fenced write before it changes
+    anything."""

@@ -117,11 +117,13 @@ class Helios:
             return self.valr_exchange
         return self.paper_exchange
 
-    def reconcile_at_start(self) -> list[dict[str, Any]]:
+    def reconcile_at_start(self, settle_now_from: str | None = None) -> list[dict[str, Any]]:
         """Settle positions stuck OPENING/CLOSING; a failure (the exchange is down, say) is
-        recorded and does not stop the process: the next start, or a call, tries again."""
+        recorded and does not stop the process: the next start, or a call, tries again.
+        ``settle_now_from``: a process known to be dead or fenced, whose orders need no grace
+        (``PositionManager.reconcile``)."""
         try:
-            return self.positions.reconcile()
+            return self.positions.reconcile(settle_now_from=settle_now_from)
         except Exception as exc:
             log.exception("reconcile at start failed")
             with self.db.write() as session:

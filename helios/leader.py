@@ -1,39 +1,79 @@
 """One scheduler leads; any other started against the same database waits as a standby.
 
-PostgreSQL: a session advisory lock (``pg_try_advisory_lock``) held on a connection of its own
-for as long as the process leads. The server frees it the moment the process dies (its socket
-closes), so a standby polling every ``LEADER_POLL_SECONDS`` takes over within that time; if the
-leader's host vanishes, TCP keepalives (``helios.db.engine``) end the session in about 25 s.
+Who leads is the lease row (``leases``, name ``scheduler``): its ``holder`` and its ``epoch``,
+the fencing token. The leader renews the row every ``LEADER_POLL_SECONDS``; it expires
+``LEADER_LEASE_SECONDS`` after the last renewal. A standby takes over when
 
-SQLite: a lease row (``leases``) the leader renews every poll; it expires ``LEADER_LEASE_SECONDS``
-after the last renewal, and a standby takes it over with a conditional update (exactly one wins).
-So a killed leader is replaced within the lease time plus one poll. On PostgreSQL the row is
-written too, for people to see who leads.
+- the row has expired: the leader stopped renewing, because it died, hung (frozen by SIGSTOP, a
+  stalled VM, a swap storm) or stepped down; or
+- (PostgreSQL) the leader's advisory lock was freed: its database session ended, which happens
+  the moment a killed process's socket closes, so a kill is noticed within one poll, not a lease.
 
-The leader checks it still holds leadership before each trading pass and every 50 signals
-within one (``still_leading``), so a leader that stalled past its lease stops soon after the
-new one starts; the database's unique and conditional updates bound what the overlap can do.
+Taking over adds one to ``epoch`` in the same transaction that names the new holder. Every write
+a leader-only job makes runs the fence first (``Leadership.check`` through ``Database.fenced``):
+the row must still name this process with the epoch it took. A leader that was replaced, when it
+wakes, therefore cannot write as leader: its write raises ``Fenced`` before it changes anything
+(SQLite: the check runs under the write lock; PostgreSQL: it locks the row FOR SHARE, so the
+take-over's update waits for a write already past its check). Orders are checked against the
+fence just before they are sent (``Database.check_fence``), and every order carries a
+deterministic client order id, so an order a frozen leader sends on waking is the same order at
+the venue, never a second one.
+
+PostgreSQL: a hung leader still holds its advisory lock (a frozen process's sessions stay open).
+The standby that finds the row expired terminates that process's sessions
+(``pg_terminate_backend``: every session whose ``application_name`` is the holder's, see
+``helios.process``, and whoever holds the lock), which frees the lock and cuts the frozen process
+off from the database, then takes the lock and the row. Terminating needs the same database role
+(or ``pg_signal_backend``); without it the standby records why it cannot take over.
+
+A take-over says why (``Takeover.reason``): the scheduler records it as an event.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
-import uuid
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from helios.clock import Clock
 from helios.db.engine import Database
 from helios.db.models import Lease
+from helios.errors import Fenced
+from helios.process import application_name
 
 log = logging.getLogger("helios.leader")
 LEASE_NAME = "scheduler"
 ADVISORY_KEY = 0x48454C494F530002  # "HELIOS" + 2 (the migration lock is + 1)
+# how pg_locks shows a bigint advisory key: the high and the low 32 bits
+_KEY_HIGH, _KEY_LOW = ADVISORY_KEY >> 32, ADVISORY_KEY & 0xFFFFFFFF
+LOCK_FREED_WAIT = 3.0  # seconds a standby waits for a terminated holder's lock to be freed
+_TERMINATE = text(
+    """
+    SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))
+    FROM pg_stat_activity
+    WHERE pid <> pg_backend_pid() AND datname = current_database()
+      AND (application_name = :app OR pid IN (
+          SELECT pid FROM pg_locks
+          WHERE locktype = 'advisory' AND granted AND database = (
+              SELECT oid FROM pg_database WHERE datname = current_database())
+            AND classid = CAST(:high AS oid) AND objid = CAST(:low AS oid) AND objsubid = 1))
+    """
+)
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """How this process came to lead: the holder before it (None: nobody led) and why."""
+
+    previous: str | None
+    epoch: int
+    reason: str
 
 
 class Leadership:
@@ -41,9 +81,13 @@ class Leadership:
         self._db = db
         self._clock = clock
         self.lease = timedelta(seconds=lease_seconds)
-        self.identity = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.identity = db.identity  # helios.process: also its sessions' application_name
         self.leading = False
+        self.epoch: int | None = None  # the fencing token while leading
+        self.takeover: Takeover | None = None  # set when try_lead took over
+        self.lost_reason = ""  # set when try_lead found another process leading instead
         self._lock_connection: Connection | None = None
+        self._terminated = 0  # sessions of a hung holder ended to take over
         # the leader job and the trading job (two scheduler threads) share the lock connection
         self._guard = threading.Lock()
 
@@ -54,23 +98,51 @@ class Leadership:
     def try_lead(self) -> bool:
         """Acquire or renew leadership; True while this process leads. A database error
         propagates (the caller decides; leadership is not given up on a blip)."""
+        self.takeover, self.lost_reason = None, ""
         now = self._clock.now()
         if self.uses_advisory_lock:
             with self._guard:
                 self.leading = self._advisory(now)
         else:
-            self.leading = self._lease(now)
+            self.leading = self._claim(now, may_take=lambda row: row.expires_at <= now)
         return self.leading
+
+    def check(self, session: Session) -> None:
+        """The fence, inside a write transaction: raise ``Fenced`` unless the lease row still
+        names this process with its epoch."""
+        query = select(Lease.holder, Lease.epoch).where(Lease.name == LEASE_NAME)
+        if self.uses_advisory_lock:
+            query = query.with_for_update(read=True)
+        row = session.execute(query).first()
+        if (
+            self.epoch is None
+            or row is None
+            or (row.holder, row.epoch)
+            != (
+                self.identity,
+                self.epoch,
+            )
+        ):
+            holder = f"{row.holder} (epoch {row.epoch})" if row is not None else "nobody"
+            raise Fenced(
+                f"scheduler {self.identity} (epoch {self.epoch}) no longer leads: {holder} does"
+            )
 
     def still_leading(self) -> bool:
         """A fresh look before trading: does the database still say this process leads?"""
         if self.uses_advisory_lock:
             with self._guard:
-                return self._advisory_alive()
+                if not self._advisory_alive():
+                    return False
         now = self._clock.now()
         with self._db.read() as session:
             row = session.get(Lease, LEASE_NAME)
-            return bool(row and row.holder == self.identity and row.expires_at > now)
+            return bool(
+                row
+                and row.holder == self.identity
+                and row.epoch == self.epoch
+                and (self.uses_advisory_lock or row.expires_at > now)
+            )
 
     def holder(self) -> tuple[str, datetime] | None:
         """Who holds the lease row and until when (None: nobody yet)."""
@@ -81,12 +153,17 @@ class Leadership:
     def release(self) -> None:
         """Step down (a clean stop): the standby takes over at its next poll."""
         try:
-            if self.leading:
+            if self.leading and self.epoch is not None:
+                now = self._clock.now()
                 with self._db.write() as session:
                     session.execute(
                         update(Lease)
-                        .where(Lease.name == LEASE_NAME, Lease.holder == self.identity)
-                        .values(expires_at=self._clock.now())
+                        .where(
+                            Lease.name == LEASE_NAME,
+                            Lease.holder == self.identity,
+                            Lease.epoch == self.epoch,
+                        )
+                        .values(expires_at=now, renewed_at=now)
                     )
         except Exception:
             log.exception("could not release the scheduler lease")
@@ -101,66 +178,146 @@ class Leadership:
                 except Exception:
                     log.debug("advisory unlock failed (the connection is gone)", exc_info=True)
                 self._lock_connection = None
-        self.leading = False
+        self.leading, self.epoch = False, None
 
-    # --- SQLite: the lease row --------------------------------------------------------------
-    def _lease(self, now: datetime) -> bool:
-        expires = now + self.lease
+    # --- the lease row (both databases) ------------------------------------------------------
+    def _claim(self, now: datetime, may_take: Callable[[Lease], bool]) -> bool:
+        """Renew the row if this process holds it with its epoch; else take it over (epoch + 1)
+        when ``may_take`` says the holder is gone. One write transaction: on SQLite BEGIN
+        IMMEDIATE, on PostgreSQL the row locked FOR UPDATE, so exactly one claimant wins."""
         with self._db.write() as session:
-            taken = session.execute(
-                update(Lease)
-                .where(
-                    Lease.name == LEASE_NAME,
-                    (Lease.holder == self.identity) | (Lease.expires_at <= now),
-                )
-                .values(holder=self.identity, renewed_at=now, expires_at=expires)
-            ).rowcount  # type: ignore[attr-defined]
-            if taken:
-                if not self.leading:
-                    session.execute(
-                        update(Lease).where(Lease.name == LEASE_NAME).values(acquired_at=now)
-                    )
-                return True
-            exists = session.scalar(select(Lease.name).where(Lease.name == LEASE_NAME))
-        if exists is not None:
-            return False
-        try:
-            with self._db.write() as session:
+            if not self.uses_advisory_lock:
+                row = session.get(Lease, LEASE_NAME)
+            else:
+                session.execute(text("SET LOCAL lock_timeout = '5s'"))
+                row = session.get(Lease, LEASE_NAME, with_for_update=True)
+            if row is None:
                 session.add(
                     Lease(
                         name=LEASE_NAME,
                         holder=self.identity,
                         acquired_at=now,
                         renewed_at=now,
-                        expires_at=expires,
+                        expires_at=now + self.lease,
+                        epoch=1,
                     )
                 )
+                self.epoch = 1
+                self.takeover = Takeover(None, 1, "no scheduler had led this database")
+                return True
+            if self.epoch is not None and (row.holder, row.epoch) == (self.identity, self.epoch):
+                row.renewed_at, row.expires_at = now, now + self.lease
+                return True
+            if self.epoch is not None:  # this process led, and another took over meanwhile
+                self.lost_reason = (
+                    f"fenced: scheduler {row.holder} took over (epoch {row.epoch}; this "
+                    f"process held epoch {self.epoch})"
+                )
+                self.epoch = None
+                return False
+            if not may_take(row):
+                return False
+            reason = self._why_free(row, now)
+            previous = row.holder
+            row.holder, row.epoch = self.identity, row.epoch + 1
+            row.acquired_at, row.renewed_at, row.expires_at = now, now, now + self.lease
+            self.epoch = row.epoch
+            self.takeover = Takeover(previous, row.epoch, reason)
             return True
-        except IntegrityError:  # another process created it first
-            return False
+
+    def _why_free(self, row: Lease, now: datetime) -> str:
+        if row.expires_at <= row.renewed_at:
+            return f"scheduler {row.holder} stepped down"
+        silent = (now - row.renewed_at).total_seconds()
+        if row.expires_at <= now:
+            ended = (
+                f"; its {self._terminated} database session(s) were terminated (fenced)"
+                if self._terminated
+                else ""
+            )
+            return (
+                f"scheduler {row.holder} stopped renewing its lease {silent:.1f} s ago (lease "
+                f"{self.lease.total_seconds():g} s): hung or dead{ended}"
+            )
+        return (
+            f"scheduler {row.holder}'s database session ended (the process died or lost its "
+            f"connection; last renewal {silent:.1f} s ago)"
+        )
 
     # --- PostgreSQL: the advisory lock -----------------------------------------------------
     def _advisory(self, now: datetime) -> bool:
+        self._terminated = 0
         if self._lock_connection is not None and not self._advisory_alive():
             self._drop_lock_connection()
-        if self._lock_connection is None:
-            connection = self._db.engine.connect()
-            try:
-                got = bool(
-                    connection.execute(
-                        text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
-                    ).scalar()
+        if (
+            self._lock_connection is None
+            and not self._try_lock()
+            and not self._fence_hung_holder(now)
+        ):
+            if self.epoch is not None:  # this process led: its lock session was ended
+                holder = self.holder()
+                self.lost_reason = self.lost_reason or (
+                    "fenced: this scheduler's database session ended and scheduler "
+                    f"{holder[0] if holder else '(unknown)'} holds the lock"
                 )
-                connection.commit()
-            except Exception:
-                connection.close()
-                raise
-            if not got:
-                connection.close()
-                return False
-            self._lock_connection = connection
-        self._write_row(now)
+                self.epoch = None
+            return False
+        # holding the lock: the holder before is gone (or fenced), so the row may be taken
+        leading = self._claim(now, may_take=lambda _row: True)
+        if not leading:
+            self._unlock()
+        return leading
+
+    def _try_lock(self) -> bool:
+        connection = self._db.engine.connect()
+        try:
+            got = bool(
+                connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
+                ).scalar()
+            )
+            connection.commit()
+        except Exception:
+            connection.close()
+            raise
+        if not got:
+            connection.close()
+            return False
+        self._lock_connection = connection
         return True
+
+    def _fence_hung_holder(self, now: datetime) -> bool:
+        """The lock is held by another process: if its lease has expired (it stopped renewing
+        but its sessions live on: hung), terminate its sessions and take the lock."""
+        with self._db.read() as session:
+            row = session.get(Lease, LEASE_NAME)
+            if row is None or row.holder == self.identity or row.expires_at > now:
+                return False
+            holder = row.holder
+        try:
+            with self._db.engine.connect() as connection:
+                ended = connection.execute(
+                    _TERMINATE,
+                    {"app": application_name(holder), "high": _KEY_HIGH, "low": _KEY_LOW},
+                ).scalar()
+                connection.commit()
+        except Exception as exc:
+            log.error("cannot fence the hung scheduler %s: %s", holder, exc)
+            self.lost_reason = f"cannot terminate the hung scheduler {holder}'s sessions: {exc}"
+            return False
+        self._terminated = int(ended or 0)
+        log.warning(
+            "scheduler %s stopped renewing its lease: %s of its sessions terminated",
+            holder,
+            self._terminated,
+        )
+        deadline = time.monotonic() + LOCK_FREED_WAIT
+        while time.monotonic() < deadline:
+            if self._try_lock():
+                return True
+            time.sleep(0.05)
+        self.lost_reason = f"the hung scheduler {holder}'s lock was not freed in time"
+        return False
 
     def _advisory_alive(self) -> bool:
         if self._lock_connection is None:
@@ -172,6 +329,17 @@ class Leadership:
         except Exception:
             return False
 
+    def _unlock(self) -> None:
+        if self._lock_connection is not None:
+            try:
+                self._lock_connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
+                )
+                self._lock_connection.commit()
+            except Exception:
+                log.debug("advisory unlock failed", exc_info=True)
+            self._drop_lock_connection()
+
     def _drop_lock_connection(self) -> None:
         if self._lock_connection is not None:
             try:
@@ -180,22 +348,3 @@ class Leadership:
             except Exception:
                 log.debug("closing a dead lock connection failed", exc_info=True)
         self._lock_connection = None
-
-    def _write_row(self, now: datetime) -> None:
-        """The lease row as information (who leads) beside the advisory lock."""
-        with self._db.write() as session:
-            row = session.get(Lease, LEASE_NAME)
-            if row is None:
-                session.add(
-                    Lease(
-                        name=LEASE_NAME,
-                        holder=self.identity,
-                        acquired_at=now,
-                        renewed_at=now,
-                        expires_at=now + self.lease,
-                    )
-                )
-            else:
-                if row.holder != self.identity:
-                    row.holder, row.acquired_at = self.identity, now
-                row.renewed_at, row.expires_at = now, now + self.lease

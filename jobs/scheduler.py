@@ -48,9 +48,10 @@ import helios
 from helios.closeout import DatabaseWatch
 from helios.config import FeedKind, TradingMode
 from helios.demo import MomentumDemo
+from helios.errors import Fenced
 from helios.events import record_event, record_exchange_error
 from helios.heartbeat import beat, forget
-from helios.leader import Leadership
+from helios.leader import Leadership, Takeover
 from helios.market.feeds import FeedError, MarketFeed
 from helios.reconciliation import ReconcileReport
 from helios.signals import SignalOutcome
@@ -100,7 +101,7 @@ class Worker:
             return was
         if now_leading and not was:
             try:
-                self.became_leader()
+                self.became_leader(self.leadership.takeover)
             except Exception as exc:  # never hold the lead without acting on it
                 log.exception("taking over failed: stepping down")
                 self.leadership.release()
@@ -112,18 +113,39 @@ class Worker:
                 return False
             self.active = True
         elif was and not now_leading:
-            self.active = False
-            log.error("leadership lost to another scheduler: standing by")
-            self._event("LEADER_LOST", "leadership lost to another scheduler", "WARNING")
+            self.step_down(self.leadership.lost_reason or "leadership lost to another scheduler")
         return now_leading
 
-    def became_leader(self) -> None:
-        log.info("leading (%s)", self.leadership.identity)
-        self._event("LEADER", f"scheduler {self.leadership.identity} leads")
-        self.hx.reconcile_at_start()
-        previous, self.feed = self.feed, self.hx.build_feed()  # from the prices stored last
-        self.feed.continue_from(previous)  # the valr feed keeps counting its public calls
-        previous.close()
+    def step_down(self, reason: str) -> None:
+        """Stop acting as leader (another scheduler took over, or this one was fenced)."""
+        if not self.active:
+            return
+        self.active = False
+        self.leadership.leading = False
+        log.error("not leading any more (%s): standing by", reason)
+        self._event("LEADER_LOST", f"scheduler {self.leadership.identity}: {reason}", "WARNING")
+
+    def became_leader(self, takeover: Takeover | None = None) -> None:
+        """Take over: say why, settle at once the orders only the previous leader could still
+        be sending (it is dead or fenced now), the rest after their grace; then the feed."""
+        identity = self.leadership.identity
+        log.info("leading (%s)", identity)
+        if takeover is not None and takeover.previous is not None:
+            self._event(
+                "LEADER_TAKEOVER",
+                f"scheduler {identity} took over from {takeover.previous} (epoch "
+                f"{takeover.epoch}): {takeover.reason}",
+                "WARNING",
+            )
+        else:
+            reason = f": {takeover.reason}" if takeover is not None else ""
+            self._event("LEADER", f"scheduler {identity} leads{reason}")
+        previous = takeover.previous if takeover is not None else None
+        with self.hx.db.fenced(self.leadership.check):
+            self.hx.reconcile_at_start(settle_now_from=previous)
+        previous_feed, self.feed = self.feed, self.hx.build_feed()  # from the prices stored last
+        self.feed.continue_from(previous_feed)  # the valr feed keeps counting its public calls
+        previous_feed.close()
         self.backfill()
         self.feed_started_at = self.hx.clock.now()
         self.database.remember()
@@ -196,9 +218,11 @@ class Worker:
         order (one the exchange never saw ends FAILED)."""
         if not self.database.tick(leading=self.leading):
             return
-        if self.leading:
-            self.hx.halts.check(feed_started_at=self.feed_started_at)
-            self.hx.positions.reconcile()  # sends no opening order under a halt
+        self.guarded(self.leader_watch)()
+
+    def leader_watch(self) -> None:
+        self.hx.halts.check(feed_started_at=self.feed_started_at)
+        self.hx.positions.reconcile()  # sends no opening order under a halt
 
     def reconcile_live(self) -> ReconcileReport | None:
         """In LIVE: one reconciliation pass (``hx.reconciliation.check``); in PAPER nothing (the
@@ -237,12 +261,21 @@ class Worker:
     # --- plumbing ---------------------------------------------------------------------------
     def guarded(self, job: Callable[[], Any], *, leader_only: bool = True) -> Callable[[], Any]:
         """Run ``job`` only while the database answers and (``leader_only``) this process
-        leads: a standby and an outage leave it idle."""
+        leads: a standby and an outage leave it idle. A leader-only job's writes are fenced
+        (``helios.leader``): when another scheduler has taken over, the first write raises
+        ``Fenced`` before it changes anything, and this process stands by."""
 
         def run() -> Any:
             if self.database.down or (leader_only and not self.leading):
                 return None
-            return job()
+            if not leader_only:
+                return job()
+            try:
+                with self.hx.db.fenced(self.leadership.check):
+                    return job()
+            except Fenced as exc:
+                self.step_down(str(exc))
+                return None
 
         run.__name__ = getattr(job, "__name__", "job")
         return run

@@ -1,9 +1,10 @@
 """One scheduler leads (``helios.leader``): two ``Leadership`` objects on one database, each with
 its own ``Database`` (as two processes would have), on real SQLite and PostgreSQL.
 
-SQLite: a lease row that expires ``lease_seconds`` after its last renewal (the ManualClock moves
-time); PostgreSQL: a session advisory lock that the server frees when the holder's connection
-ends (released, dropped by the server, or the holding process killed).
+Both: a lease row that expires ``lease_seconds`` after its last renewal (the ManualClock moves
+time), with a fencing epoch; PostgreSQL also: a session advisory lock that the server frees when
+the holder's connection ends (released, dropped by the server, or the holding process killed),
+and a holder that stopped renewing (hung) has its sessions terminated by the standby.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy import text
 
 from helios.clock import ManualClock
 from helios.db.engine import Database
+from helios.errors import Fenced
 from helios.leader import ADVISORY_KEY, Leadership
 
 LEASE = 15.0
@@ -160,6 +162,80 @@ def test_an_expired_lease_is_taken_over_and_the_old_leader_knows(
     assert second.still_leading() is True
 
 
+def test_a_replaced_leader_is_fenced_its_writes_refused_before_they_change_anything(
+    database_url: str, make: Make, clock: ManualClock
+):
+    """Issue 15 item 1: the take-over adds one to the epoch; the old leader's fenced write
+    raises before it writes, its pre-send check too, and the event says who took over and why."""
+    first, second = make(), make()
+    assert first.try_lead() is True
+    assert first.takeover is not None and first.takeover.previous is None
+    first_db = first._db
+    with first_db.fenced(first.check), first_db.write() as session:  # leading: allowed
+        session.execute(text("UPDATE settings SET value = value WHERE key = 'none'"))
+    clock.advance(seconds=LEASE + 0.5)  # first hangs: no renewal for longer than the lease
+    assert second.try_lead() is True
+    takeover = second.takeover
+    assert takeover is not None and takeover.previous == first.identity
+    assert takeover.epoch == first.epoch + 1 == second.epoch
+    assert "stopped renewing its lease 15.5 s ago" in takeover.reason
+    assert "hung or dead" in takeover.reason
+    # first wakes: every leader-only write and every order send is refused
+    with (
+        pytest.raises(Fenced, match=second.identity),
+        first_db.fenced(first.check),
+        first_db.write() as session,
+    ):
+        session.execute(text("INSERT INTO settings VALUES ('fenced', 'x', now(), 'x')"))
+    with pytest.raises(Fenced), first_db.fenced(first.check):
+        first_db.check_fence()
+    with second._db.read() as session:
+        assert (
+            session.execute(text("SELECT count(*) FROM settings WHERE key = 'fenced'")).scalar()
+            == 0
+        )
+    assert first.try_lead() is False
+    assert first.lost_reason.startswith("fenced:") and second.identity in first.lost_reason
+    assert first.epoch is None and not first.still_leading()
+    # a write outside the fence (the API, the console) is never refused
+    with first_db.write() as session:
+        session.execute(text("UPDATE settings SET value = value WHERE key = 'none'"))
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_hung_postgresql_leader_is_fenced_its_sessions_terminated(
+    database_url: str, make: Make, clock: ManualClock
+):
+    """Issue 15 item 1 on PostgreSQL: a frozen leader keeps its advisory lock (its sessions
+    live on); once its lease has expired the standby terminates its sessions, takes the lock
+    and the row, and says so. The old leader's connections are gone."""
+    first, second = make(), make()
+    assert first.try_lead() is True
+    observer = Database(database_url)
+    try:
+        [pid] = lock_holders(observer)
+        with first._db.read() as session:  # a pooled session of the frozen process
+            session.execute(text("SELECT 1"))
+        clock.advance(seconds=LEASE - 1)
+        assert second.try_lead() is False  # in time: nothing happens
+        assert lock_holders(observer) == [pid]
+        clock.advance(seconds=2)  # first stopped renewing 16 s ago: hung
+        assert second.try_lead() is True
+        assert second.takeover is not None
+        assert "database session(s) were terminated (fenced)" in second.takeover.reason
+        assert len(lock_holders(observer)) == 1 and lock_holders(observer) != [pid]
+        with observer.engine.connect() as connection:
+            left = connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :app"),
+                {"app": f"helios {first.identity}"[:63]},
+            ).scalar()
+        assert left == 0
+    finally:
+        observer.dispose()
+    assert first.try_lead() is False  # it wakes: its lock session is gone, the lock is taken
+    assert first.lost_reason.startswith("fenced:")
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_lease_renewed_in_time_is_never_lost(database_url: str, make: Make, clock: ManualClock):
     first, second = make(), make()
@@ -203,7 +279,7 @@ def test_the_advisory_lock_is_held_by_the_leaders_connection(
         own = first._lock_connection.execute(text("SELECT pg_backend_pid()")).scalar()
         first._lock_connection.commit()
         assert pid == own
-        clock.advance(hours=1)  # no lease: time alone never hands over
+        clock.advance(seconds=LEASE - 1)  # renewed in time: the lock and the lease hold
         assert second.try_lead() is False
         assert first.still_leading() is True
         assert first.try_lead() is True

@@ -13,7 +13,7 @@ exception, so nothing half-written stays.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from helios.config import redact_url
-from helios.process import application_name
+from helios.process import application_name, new_identity
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Execution option marking a connection whose transactions write: on SQLite they start with
@@ -39,7 +39,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def build_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+def build_engine(
+    url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS, identity: str | None = None
+) -> Engine:
     """``busy_timeout_ms``: how long a SQLite statement waits for another process's lock before
     failing (SQLITE_BUSY_TIMEOUT_SECONDS); a database locked longer counts as unreachable."""
     url = normalise_url(url)
@@ -69,7 +71,7 @@ def build_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Eng
         pool_pre_ping=True,
         connect_args={
             "connect_timeout": 5,
-            "application_name": application_name(),
+            "application_name": application_name(identity or new_identity()),
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,
@@ -103,9 +105,11 @@ class Database:
 
     def __init__(self, url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
         self.url = normalise_url(url)
-        self.engine = build_engine(self.url, busy_timeout_ms)
+        self.identity = new_identity()  # helios.process: leadership, sessions, order senders
+        self.engine = build_engine(self.url, busy_timeout_ms, self.identity)
         self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
+        self._fence = threading.local()
 
     @property
     def display_url(self) -> str:
@@ -118,10 +122,36 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
+        """A write transaction; inside ``fenced`` its first statement is the fence's check
+        (which raises before anything is written when this process no longer leads)."""
         with self.engine.connect() as connection:
             connection.execution_options(**{_WRITE: True})
             with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                check: Callable[[Session], None] | None = getattr(self._fence, "check", None)
+                if check is not None:
+                    check(session)
                 yield session
+
+    @contextmanager
+    def fenced(self, check: Callable[[Session], None]) -> Iterator[None]:
+        """Every write transaction this thread opens inside the block runs ``check`` first, in
+        the same transaction (the leader's fencing epoch, ``helios.leader``): on SQLite the write
+        lock is held from BEGIN IMMEDIATE, on PostgreSQL the check locks the lease row FOR SHARE,
+        so a take-over cannot commit between the check and the write."""
+        previous = getattr(self._fence, "check", None)
+        self._fence.check = check
+        try:
+            yield
+        finally:
+            self._fence.check = previous
+
+    def check_fence(self) -> None:
+        """Before an act outside the database (an order sent to a venue): the fence of this
+        thread, if it has one, checked now (raises ``helios.errors.Fenced``)."""
+        check: Callable[[Session], None] | None = getattr(self._fence, "check", None)
+        if check is not None:
+            with self.read() as session:
+                check(session)
 
     def dispose(self) -> None:
         self.engine.dispose()

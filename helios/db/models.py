@@ -302,6 +302,9 @@ class Order(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # the process that wrote the intent (helios.process.PROCESS_ID): a new leader settles at once
+    # what only the leader it fenced could still be sending
+    sender: Mapped[str | None] = mapped_column(String(120))
 
 
 class PositionEvent(Base):
@@ -361,9 +364,10 @@ class Heartbeat(Base):
 
 
 class Lease(Base):
-    """A named lease held by one process until ``expires_at`` (the scheduler's leadership on
-    SQLite; PostgreSQL also holds an advisory lock). The holder renews it; a standby takes it
-    over once it has expired."""
+    """A named lease held by one process until ``expires_at`` (the scheduler's leadership; on
+    PostgreSQL the leader also holds an advisory lock). The holder renews it; a standby takes it
+    over once it has expired, adding one to ``epoch``: the fencing token every leader-only write
+    checks, so a leader that was replaced can never write as leader again."""
 
     __tablename__ = "leases"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -371,3 +375,4 @@ class Lease(Base):
     acquired_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
@@ -218,7 +218,10 @@ class PositionManager:
         recorded as an EXCHANGE_ERROR event, which the halt watchdog counts. A request refused
         before anything was sent (the venue's pair rules: a minimum, margin not allowed on the
         pair) is a definitive REJECTED result: the open FAILS, a close leaves the position OPEN,
-        instead of a transitional state no reconcile could ever settle."""
+        instead of a transitional state no reconcile could ever settle. A scheduler that no
+        longer leads sends nothing (the fence raises ``Fenced``; the intent stays for the leader
+        that took over, which settles it by its client order id)."""
+        self._db.check_fence()
         try:
             return exchange.submit_market_order(request), ""
         except InvalidInput as exc:  # our own request was refused before sending
@@ -321,6 +324,7 @@ class PositionManager:
                 status="INTENT",
                 created_at=now,
                 updated_at=now,
+                sender=self._db.identity,
             )
             session.add(order)
             _event(
@@ -549,6 +553,7 @@ class PositionManager:
                 status="INTENT",
                 created_at=now,
                 updated_at=now,
+                sender=self._db.identity,
             )
             session.add(order)
             _event(
@@ -732,6 +737,7 @@ class PositionManager:
                 side=closing_side(position.side),
                 quantity=position.quantity,
                 status="INTENT" if result is None else "SENT",
+                sender=self._db.identity,
                 created_at=(result.created_at if result and result.created_at else now),
                 updated_at=now,
             )
@@ -981,23 +987,42 @@ class PositionManager:
         statuses: tuple[str, ...] = TRANSITIONAL,
         *,
         send_opens: bool | None = None,
+        settle_now_from: str | None = None,
     ) -> list[dict[str, Any]]:
         """Settle positions stuck OPENING or CLOSING (``statuses``) for longer than ``grace``
         from the exchange's record of their client order id; send only orders the exchange
         never saw. ``send_opens=False`` (under a halt): an opening order the exchange never saw
         is not sent; the position becomes FAILED instead. Default: not while trading is halted,
         whoever calls (the scheduler, a process starting, a notebook). (An emergency close-out
-        settles CLOSING only.)"""
+        settles CLOSING only.)
+
+        The grace is there because another live process may still be sending the order. A new
+        leader passes the process it took over from as ``settle_now_from``: that process is dead
+        or fenced (it can send nothing more), so the orders it wrote are settled at once."""
         if send_opens is None:
             with self._db.read() as session:
                 halted = get_setting(session, HALTED_KEY)
             send_opens = not (halted is not None and halted.value == "true")
-        cutoff = self._clock.now() - grace
+        now = self._clock.now()
+        cutoff = now - grace
         with self._db.read() as session:
+            latest_sender = (
+                select(Order.sender)
+                .where(Order.position_id == Position.id)
+                .order_by(Order.id.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            past_grace = Position.updated_at <= cutoff
+            due = (
+                past_grace
+                if settle_now_from is None
+                else or_(past_grace, latest_sender == settle_now_from)
+            )
             stuck = list(
                 session.execute(
                     select(Position.id, Position.status, Position.mode)
-                    .where(Position.status.in_(statuses), Position.updated_at <= cutoff)
+                    .where(Position.status.in_(statuses), due)
                     .order_by(Position.id)
                 ).all()
             )
