@@ -18,7 +18,8 @@ Fallbacks, each reported in ``fallback`` with its reason, never silent:
 - covariance not positive definite: negative eigenvalues clipped
   (``fix_nonpositive_semidefinite``, spectral), then shrunk toward its diagonal until it is;
 - every posterior return at or below the risk-free rate (max_sharpe refuses): minimum volatility;
-- solver failure (``OptimizationError``, cvxpy ``SolverError``): equal weights, with the message.
+- solver failure (``OptimizationError``, cvxpy ``SolverError``, or cvxpy's ``ValueError`` for
+  problem data it cannot take, "contains NaN or Inf"): equal weights, with the message.
 
 Warnings (not failures): pairs correlated above 0.95, fewer than 60 days of history, and what
 PyPortfolioOpt or cvxpy warned about ("Solution may be inaccurate").
@@ -299,7 +300,7 @@ def _optimise(
             frontier.max_sharpe(risk_free_rate=rf)
         else:
             frontier.min_volatility()
-    except (exceptions.OptimizationError, SolverError) as exc:
+    except (exceptions.OptimizationError, SolverError, ValueError) as exc:
         fallbacks.append(
             {
                 "kind": "solver_failure",

@@ -2,10 +2,11 @@
 
 The seed's call is ``calculate_optimal_weights(pairs, ml_predictions, confidence_scores)``:
 ``ml_predictions`` maps a pair to its predicted return over the prediction horizon (0.05 = +5%),
-``confidence_scores`` maps the same pairs to a confidence in [0, 1]. Pairs without a prediction
-get no view (the model keeps them at their prior). Everything is checked here, before any
-arithmetic, and bad input raises ``InvalidInput`` naming the field (``ml_predictions.SOLZAR``,
-``cov``, ``max_weight``...), the value and what is allowed.
+``confidence_scores`` maps the same pairs to a confidence in [0, 1]. A prediction must be
+> -1 and <= ``MAX_PREDICTION`` (+1,000% over the horizon; ``parse_prediction``). Pairs
+without a prediction get no view (the model keeps them at their prior). Everything is checked
+here, before any arithmetic, and bad input raises ``InvalidInput`` naming the field
+(``ml_predictions.SOLZAR``, ``cov``, ``max_weight``...), the value and what is allowed.
 
 The view-horizon convention
 ---------------------------
@@ -38,6 +39,7 @@ import pandas as pd
 from helios.errors import InvalidInput
 
 MAX_RISK_AVERSION = 100.0
+MAX_PREDICTION = 10.0  # +1,000% over the horizon: the largest return a prediction may claim
 MAX_HORIZON_DAYS = 3650.0
 MAX_FRONTIER_POINTS = 200
 RISK_FREE_RANGE = (-0.05, 1.0)
@@ -116,6 +118,24 @@ def parse_pairs(pairs: Any, known: Sequence[str]) -> tuple[str, ...]:
     return tuple(chosen)
 
 
+PREDICTION_RANGE = (
+    f"a return over the prediction horizon > -1 and <= {MAX_PREDICTION:g} "
+    f"(-100% to +{MAX_PREDICTION:.0%}; 0.05 = +5%)"
+)
+
+
+def parse_prediction(pair: str, value: Any) -> float:
+    """A predicted return over the horizon: finite, > -1 (a price cannot fall below 0) and at
+    most ``MAX_PREDICTION`` (+1,000%). The upper bound keeps the annualised views within what
+    the solver can take: 1e308 became an infinite view and cvxpy's "Problem data contains NaN
+    or Inf", and views near 1e6 a year already gave weights that contradict the predictions."""
+    field = f"ml_predictions.{pair}"
+    number = _number(field, value, PREDICTION_RANGE)
+    if not -1 < number <= MAX_PREDICTION:
+        raise InvalidInput(field, value, PREDICTION_RANGE)
+    return number
+
+
 def parse_request(
     pairs: Any,
     ml_predictions: Any,
@@ -134,14 +154,7 @@ def parse_request(
         pair = key.upper() if isinstance(key, str) else key
         if pair not in listed:
             raise InvalidInput("ml_predictions", key, f"predictions only for the pairs {chosen}")
-        number = _number(
-            f"ml_predictions.{pair}",
-            value,
-            "a finite return over the prediction horizon, > -1 (0.05 = +5%)",
-        )
-        if number <= -1:
-            raise InvalidInput(f"ml_predictions.{pair}", value, "a return > -1 (-100%)")
-        predictions[pair] = number
+        predictions[pair] = parse_prediction(pair, value)
     confidences: dict[str, float] = {}
     for key, value in _mapping("confidence_scores", confidence_scores).items():
         pair = key.upper() if isinstance(key, str) else key
