@@ -20,7 +20,9 @@ from sqlalchemy.engine import make_url
 
 import helios
 from api import errors
-from api.routers import control, portfolio, risk, upstream
+from api.limits import BodyLimits
+from api.routers import control, health, portfolio, risk, upstream
+from api.security import WriteGate, write_routes
 
 log = logging.getLogger("helios.api")
 
@@ -38,8 +40,13 @@ token.
 
 **Errors** are JSON `{"error", "message", "field", "value", "allowed"/"rule"}`: 422 invalid
 input (nothing changed), 404 no such position, 409 refused in the present state (`reason`;
-nothing changed but the record of the refusal), 401/403 no write access, 500 with a reference
-to the server log.
+nothing changed but the record of the refusal), 401/403 no write access (checked before the body
+is read), 413 a body over `API_MAX_BODY_BYTES` (64 KiB), 408 a body not received within
+`API_BODY_TIMEOUT_SECONDS` (10 s), 503 `database_unavailable` with `Retry-After` and
+`still_works` (the scheduler's journal close-out), 500 with a reference to the server log.
+
+**Health**: `GET /api/health` (no token): 200 while the database answers (`status` ok, or
+degraded when the scheduler's heartbeat or a price is stale), 503 when it does not.
 """
 
 
@@ -65,6 +72,8 @@ def _bind(app: FastAPI, hx: helios.Helios) -> None:
     token = hx.settings.helios_api_token
     app.state.token = token.get_secret_value().encode() if token is not None else None
     app.state.secrets = _secrets(hx)
+    app.state.max_body_bytes = hx.settings.api_max_body_bytes
+    app.state.body_timeout_seconds = hx.settings.api_body_timeout_seconds
     if token is None:
         log.warning(
             "HELIOS_API_TOKEN is not set: the API serves reads only and refuses every write (403)"
@@ -97,6 +106,11 @@ def create_app(hx: helios.Helios | None = None) -> FastAPI:
     if hx is not None:  # usable at once, also by a TestClient that is not a context manager
         _bind(app, hx)
     errors.install(app)
-    for module in (portfolio, risk, control, upstream):
-        app.include_router(module.router)
+    routers = [module.router for module in (portfolio, risk, control, upstream, health)]
+    # add_middleware wraps: the last added runs first
+    app.add_middleware(BodyLimits)
+    app.add_middleware(WriteGate, writes=write_routes(r for api in routers for r in api.routes))
+    app.add_middleware(errors.ServerErrors)
+    for router in routers:
+        app.include_router(router)
     return app

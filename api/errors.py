@@ -10,7 +10,13 @@
   already closed, LIVE without the checklist, a signal not approved or a duplicate); ``reason``
   says why. Nothing changed beyond the record of the refusal helios keeps.
 - 401 ``unauthorized`` / 403 ``writes_disabled``: see ``api.security``.
-- 500 ``internal_error``: logged with a reference; the response holds only the reference.
+- 503 ``database_unavailable`` (``api.outage``): the database did not answer; ``Retry-After``
+  and ``still_works`` (the scheduler's journal close-out) say what to expect.
+- 500 ``internal_error``: logged with a reference; the response holds only the reference. It is
+  answered by ``ServerErrors``, a pure ASGI middleware that does not re-raise: Starlette's own
+  ``ServerErrorMiddleware`` re-raises after sending the 500, and uvicorn then closes the
+  connection under the client's next keep-alive request. (A response already half sent cannot
+  be mended: then the exception goes on and the server ends the connection.)
 """
 
 from __future__ import annotations
@@ -24,8 +30,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import outage
 from helios.errors import InvalidInput
 from helios.live import LiveNotReady
 
@@ -51,6 +60,7 @@ TAKES = {
     "model_type": "an object",
     "model_attributes_type": "an object",
     "list_type": "a list",
+    "json_invalid": "a JSON document",
 }
 
 
@@ -158,6 +168,8 @@ def install(app: FastAPI) -> None:
             where = (
                 location[1:] if location and location[0] in ("body", "query", "path") else location
             )
+            if error.get("type") == "json_invalid":  # loc is ("body", <offset>): name the body
+                where = ["body"]
             errors.append(
                 {
                     "field": ".".join(where) or (location[0] if location else "request"),
@@ -196,14 +208,55 @@ def install(app: FastAPI) -> None:
         body = {"error": kinds.get(exc.status_code, "http_error"), "message": str(exc.detail)}
         return error_response(request, exc.status_code, body, getattr(exc, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
-        reference = uuid.uuid4().hex[:12]
-        log.error(
-            "API %s %s failed (ref %s)", request.method, request.url.path, reference, exc_info=exc
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if not outage.is_unavailable(exc):
+            return internal_error(request, exc)
+        log.warning(
+            "API %s %s: database unavailable (%s)",
+            request.method,
+            request.url.path,
+            outage.one_line(exc),
         )
-        body = {
-            "error": "internal_error",
-            "message": f"internal error; the server log has the details (ref {reference})",
-        }
-        return error_response(request, 500, body)
+        hx = getattr(request.app.state, "hx", None)
+        body = outage.unavailable_body(hx.settings if hx is not None else None)
+        return error_response(request, 503, body, outage.retry_headers())
+
+
+def internal_error(request: Request, exc: BaseException) -> JSONResponse:
+    """The 500: the traceback to the log under a reference, only the reference to the client."""
+    reference = uuid.uuid4().hex[:12]
+    log.error(
+        "API %s %s failed (ref %s)", request.method, request.url.path, reference, exc_info=exc
+    )
+    body = {
+        "error": "internal_error",
+        "message": f"internal error; the server log has the details (ref {reference})",
+    }
+    return error_response(request, 500, body)
+
+
+class ServerErrors:
+    """Any exception no handler took becomes the 500 JSON, and the connection stays usable."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:  # half a response is out: only ending the connection is honest
+                raise
+            await internal_error(Request(scope), exc)(scope, receive, send)

@@ -212,6 +212,10 @@ class Settings(BaseSettings):
     dashboard_refresh_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
     api_address: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
+    # the largest request body the API reads (api/limits.py: 413 past it, counted while reading;
+    # the largest valid request is a few KiB), and how long it waits for a whole body (408)
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    api_body_timeout_seconds: float = Field(default=10.0, ge=0.5, le=300.0)
     log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
     # rotating log file (relative paths are under the project); empty: log to the terminal only
     log_file: str = "data/logs/helios.log"
