@@ -26,8 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +42,7 @@ from helios.db.engine import WRITE_OPTION
 from helios.db.models import LatestPrice, Position
 from helios.events import record_event
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
-from helios.positions.lifecycle import OPEN, client_order_id, closing_side
+from helios.positions.lifecycle import OPEN, BookEntry, client_order_id, closing_side
 from helios.positions.manager import needs_margin
 
 if TYPE_CHECKING:
@@ -50,18 +51,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("helios.closeout")
 JOURNAL_ACTION = "ECLOSE"
 CAUSE = "database_lost"
-
-
-@dataclass(frozen=True)
-class BookEntry:
-    """An open position as last seen in the database."""
-
-    position_id: int
-    pair: str
-    side: str
-    quantity: Decimal
-    mode: str
-    leverage: Decimal = Decimal(1)
 
 
 class CloseoutJournal:
@@ -152,12 +141,37 @@ class DatabaseWatch:
         self.installation = hx.positions.installation_id()
         directory = hx.settings.project_path(hx.settings.journal_dir) or Path("data/journal")
         self.journal = CloseoutJournal(directory, self.installation)
-        self.book: list[BookEntry] = []
+        self._book: dict[int, BookEntry] = {}
+        # changes told while ``remember`` reads (applied over what it read, never lost to it)
+        self._told: list[BookEntry | int] | None = None
+        self._book_lock = threading.Lock()
         self.prices: dict[str, Decimal] = {}
         # a journal an earlier process left unreplayed (it died while the database was away):
         # count as down, so no job acts on those positions before the first tick replays it
         self.down_since: datetime | None = hx.clock.now() if self.journal.pending() else None
         self.closed_out = False
+        hx.positions.watch_book(self._opened, self._closed)
+
+    @property
+    def book(self) -> list[BookEntry]:
+        """The open positions a close-out would close, by id."""
+        with self._book_lock:
+            return [self._book[key] for key in sorted(self._book)]
+
+    def _opened(self, entry: BookEntry) -> None:
+        """An opening fill, told as the database records it: in the book at once, so a
+        close-out a moment later covers it (issue 15: one opened 0.9 s before an outage was
+        missed until the next watchdog pass)."""
+        with self._book_lock:
+            self._book[entry.position_id] = entry
+            if self._told is not None:
+                self._told.append(entry)
+
+    def _closed(self, position_id: int) -> None:
+        with self._book_lock:
+            self._book.pop(position_id, None)
+            if self._told is not None:
+                self._told.append(position_id)
 
     @property
     def down(self) -> bool:
@@ -179,23 +193,37 @@ class DatabaseWatch:
 
     def remember(self) -> None:
         """Keep the open positions and the latest prices for a close-out without the database."""
-        with self.hx.db.read() as session:
-            rows = session.execute(
-                select(
-                    Position.id,
-                    Position.pair,
-                    Position.side,
-                    Position.quantity,
-                    Position.mode,
-                    Position.leverage,
-                ).where(Position.status == OPEN)
-            ).all()
-            self.prices = {p.pair: p.price for p in session.scalars(select(LatestPrice))}
-        self.book = [
-            BookEntry(int(r.id), r.pair, r.side, r.quantity, r.mode, r.leverage)
-            for r in rows
-            if r.quantity is not None
-        ]
+        with self._book_lock:
+            self._told = []
+        try:
+            with self.hx.db.read() as session:
+                rows = session.execute(
+                    select(
+                        Position.id,
+                        Position.pair,
+                        Position.side,
+                        Position.quantity,
+                        Position.mode,
+                        Position.leverage,
+                    ).where(Position.status == OPEN)
+                ).all()
+                self.prices = {p.pair: p.price for p in session.scalars(select(LatestPrice))}
+            fresh = {
+                int(r.id): BookEntry(int(r.id), r.pair, r.side, r.quantity, r.mode, r.leverage)
+                for r in rows
+                if r.quantity is not None
+            }
+        except BaseException:
+            with self._book_lock:
+                self._told = None
+            raise
+        with self._book_lock:
+            for change in self._told or []:  # told while the read ran: newer than the read
+                if isinstance(change, BookEntry):
+                    fresh[change.position_id] = change
+                else:
+                    fresh.pop(change, None)
+            self._book, self._told = fresh, None
 
     def tick(self, *, leading: bool) -> bool:
         """One watchdog step; True when the database answers (journal replayed, book fresh)."""

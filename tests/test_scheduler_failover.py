@@ -20,9 +20,9 @@ How the database is taken away without touching other databases:
   answer under a writer's lock in WAL mode, which is why the scheduler's probe
   (``DatabaseWatch.probe``) opens a write transaction.
 
-A position a killed leader leaves OPENING is settled by the new leader's watchdog once
-``RECONCILE_GRACE`` (30 s) has passed since its last change; the tests date that change back
-instead of waiting the 30 s.
+A position a killed leader leaves OPENING or CLOSING is settled by the new leader as it takes
+over (the dead leader can send nothing more); one written by another live process waits for
+``RECONCILE_GRACE`` (30 s) since its last change (``tests/test_hung_leader.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from typing import Any
 import pytest
 from factories import SEED_REASONING, SEED_TRADE, count_rows, give_market
 from scheduler_process import FAST, SchedulerProcess, wait_for
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
 import helios
@@ -58,14 +58,12 @@ from helios.db.models import (
     RiskDecision,
     Signal,
 )
-from helios.positions.manager import RECONCILE_GRACE
 
 pytestmark = pytest.mark.slow
 
 LEASE_SECONDS = float(FAST["LEADER_LEASE_SECONDS"])
 POLL_SECONDS = float(FAST["LEADER_POLL_SECONDS"])
 SLACK_SECONDS = 6.0  # a 2-core machine running the suite beside us
-RECONCILE_GRACE_SECONDS = RECONCILE_GRACE.total_seconds()
 FINAL = {"EXECUTED", "REJECTED", "EXPIRED"}
 
 
@@ -427,18 +425,6 @@ def unsettled(hx: helios.Helios) -> list[tuple[int, str]]:
     return [(int(i), str(s)) for i, s in rows]
 
 
-def age_unsettled(hx: helios.Helios) -> None:
-    """Date the last change of the unsettled positions back past the reconcile grace (30 s),
-    instead of waiting for it: the leader's watchdog then reconciles them at its next pass."""
-    back = datetime.now(UTC) - timedelta(seconds=RECONCILE_GRACE_SECONDS + 1)
-    with hx.db.write() as session:
-        session.execute(
-            update(Position)
-            .where(Position.status.in_(("OPENING", "CLOSING")))
-            .values(updated_at=back)
-        )
-
-
 def all_processed(hx: helios.Helios, ids: list[int]) -> bool:
     with hx.db.read() as session:
         statuses = list(session.scalars(select(Signal.status).where(Signal.id.in_(ids))))
@@ -531,19 +517,20 @@ def test_a_sigkilled_leader_hands_over_to_the_standby_with_every_signal_processe
                 assert utc(b_lease.acquired_at) >= utc(a_lease.expires_at)
             else:  # the advisory lock: B got it only when A's session died
                 assert utc(b_lease.acquired_at) >= killed_wall - timedelta(seconds=1)
-            leaders = events(hx, "LEADER")
-            assert [str(e.message).split()[1].split(":")[1] for e in leaders] == [
+            [first_leader] = events(hx, "LEADER")
+            [takeover] = events(hx, "LEADER_TAKEOVER")
+            assert [str(e.message).split()[1].split(":")[1] for e in (first_leader, takeover)] == [
                 str(a.pid),
                 str(b.pid),
             ]
-            assert utc(leaders[1].ts) >= killed_wall - timedelta(seconds=1)
+            assert a_lease.holder in takeover.message  # from whom, and why
+            assert utc(takeover.ts) >= killed_wall - timedelta(seconds=1)
             assert events(hx, "LEADER_LOST") == []
 
             # A killed between the venue's fill and its own record leaves that position
-            # OPENING (every signal is final, so nothing is in flight): B settles it from the
-            # venue's record once the reconcile grace is over
+            # OPENING (every signal is final, so nothing is in flight): B settles what A
+            # wrote from the venue's record as it takes over (A is dead: no grace needed)
             left = unsettled(hx)
-            age_unsettled(hx)
             wait_for(
                 lambda: not unsettled(hx),
                 SLACK_SECONDS + 10,
@@ -569,8 +556,8 @@ def test_a_leader_killed_in_the_middle_of_an_open_leaves_no_lost_or_doubled_posi
     database_url: str, tmp_path: Path
 ) -> None:
     """A dies (SIGKILL, helios.faults) just after the exchange took its order and before its
-    records say so. B takes over, carries on with the other signals, and once the reconcile
-    grace has passed settles that position from the exchange's record: opened once."""
+    records say so. B takes over, settles that position at once from the exchange's record
+    (opened once; A, dead, sends nothing more) and carries on with the other signals."""
     with connect(database_url) as hx:
         give_market(hx)
         installation = hx.positions.installation_id()
@@ -612,17 +599,9 @@ def test_a_leader_killed_in_the_middle_of_an_open_leaves_no_lost_or_doubled_posi
             ids = [first["signal_id"], second["signal_id"]]
             wait_for(lambda: all_processed(hx, ids), 60, "B to process the signals", b)
             assert hx.signals.get(first["signal_id"])["status"] == "EXECUTED"
-            # within the grace B leaves it alone (it could be an open still in flight)...
-            time.sleep(2)
-            assert unsettled(hx) == [(stuck.id, "OPENING")]
-            # ...and once the grace is over B settles it from the venue's record
-            age_unsettled(hx)
-            wait_for(
-                lambda: not unsettled(hx),
-                SLACK_SECONDS + 10,
-                "the half-opened position settled by B after the reconcile grace",
-                b,
-            )
+            # A is dead, so nothing else can be sending its order: B settled it from the
+            # venue's record as it took over, without the grace (issue 15 item 6)
+            assert unsettled(hx) == []
             assert [e.kind for e in position_events(hx, stuck.id)][-2:] == ["OPENED", "RECONCILED"]
             positions = assert_each_signal_once(hx, ids)
             assert [p.status for p in positions] == ["OPEN", "OPEN"]

@@ -11,6 +11,9 @@ transitional states a crash can leave behind; ``reconcile`` settles them from th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 OPENING = "OPENING"
 OPEN = "OPEN"
 CLOSING = "CLOSING"
@@ -25,6 +28,19 @@ CLOSE_REASONS = (CLOSED, STOPPED_OUT, TAKE_PROFIT, TIMEOUT, EMERGENCY_CLOSE)
 FINAL_STATUSES = (*CLOSE_REASONS, FAILED)
 TRANSITIONAL = (OPENING, CLOSING)
 ALL_STATUSES = (OPENING, OPEN, CLOSING, *FINAL_STATUSES)
+
+
+@dataclass(frozen=True)
+class BookEntry:
+    """An open position as the database holds it: what a close-out without the database needs
+    to close it (``helios.closeout``)."""
+
+    position_id: int
+    pair: str
+    side: str
+    quantity: Decimal
+    mode: str
+    leverage: Decimal = Decimal(1)
 
 
 def client_order_id(installation: str, position_id: int, action: str, attempt: int = 1) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -58,6 +58,7 @@ from helios.positions.lifecycle import (
     OPENING,
     STOPPED_OUT,
     TRANSITIONAL,
+    BookEntry,
     client_order_id,
     closing_side,
 )
@@ -157,6 +158,7 @@ class PositionManager:
         self._risk = risk
         self._exchanges = exchanges
         self._installation: str | None = None
+        self._book_watchers: list[tuple[Callable[[BookEntry], None], Callable[[int], None]]] = []
 
     # --- helpers ------------------------------------------------------------------------
     def _exchange(self, mode: str) -> Exchange:
@@ -383,7 +385,23 @@ class PositionManager:
             }
         return self._record_open(position_id, order_id, result)
 
+    def watch_book(
+        self, opened: Callable[[BookEntry], None], closed: Callable[[int], None]
+    ) -> None:
+        """Be told of each opening fill and each final close as soon as the database holds it
+        (the scheduler's remembered book for a close-out without the database: a position
+        opened a moment before the database went away must be in it)."""
+        self._book_watchers.append((opened, closed))
+
     def _record_open(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
+        outcome = self._write_open(position_id, order_id, result)
+        held = outcome.pop("_held", None)
+        if held is not None:  # committed: the database knows the position is open
+            for opened, _closed in self._book_watchers:
+                opened(held)
+        return outcome
+
+    def _write_open(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
         now = self._clock.now()
         filled_at = _filled_at(result, now)
         with self._db.write() as session:
@@ -489,6 +507,14 @@ class PositionManager:
                 "take_profit_price": position.take_profit_price,
                 "entry_fee": position.entry_fee,
                 "status": OPEN,
+                "_held": BookEntry(
+                    position_id,
+                    position.pair,
+                    position.side,
+                    position.quantity,
+                    position.mode,
+                    position.leverage,
+                ),
             }
 
     # --- close --------------------------------------------------------------------------
@@ -596,6 +622,19 @@ class PositionManager:
         return self._record_close(position_id, order_id, result, at)
 
     def _record_close(
+        self,
+        position_id: int,
+        order_id: int,
+        result: OrderResult,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        outcome = self._write_close(position_id, order_id, result, at)
+        if outcome.get("status") in FINAL_STATUSES:
+            for _opened, closed in self._book_watchers:
+                closed(position_id)
+        return outcome
+
+    def _write_close(
         self,
         position_id: int,
         order_id: int,
