@@ -5,20 +5,84 @@ Units: money in ZAR, sent back as exact decimal strings ("1250.50000000"); price
 coin; fractions are plain numbers (0.02 = 2%); times in ISO 8601 with their zone (UTC). The
 ranges here are the ones helios enforces (``helios.trade``, ``helios.risk.limits``,
 ``helios.signals``); helios checks again and has the last word.
+
+Hostile text (``helios.text``: a control character other than TAB/LF/CR, an unpaired surrogate,
+a bidi override) is refused with 422 naming the field, its value escaped (so the answer itself
+is valid JSON) and what it allows, anywhere in a body, keys included; with one exception. The
+emergency controls (emergency stop, close-all, resume) take any text in ``by`` and their reason
+or note: helios cleans it (``helios.controls``, the one place every entry point goes through)
+and stores it cleaned, because a stop must never fail on the words that came with it. Their
+``by`` must still hold something visible once cleaned (422 naming ``by`` otherwise).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from helios.positions.lifecycle import ALL_STATUSES
 from helios.risk.limits import LIMIT_RULES
+from helios.text import NAME_LIMIT, TEXT_LIMIT, clean_text, hostile_character
 from helios.trade import MAX_POSITION_SIZE_ZAR
+
+
+class Refused:
+    """A value that held hostile text (``helios.text``), standing in for it while the body is
+    validated: its repr is the original escaped to ASCII, which is what an error echoes."""
+
+    def __init__(self, value: Any, found: str) -> None:
+        self.value = value
+        self.found = found
+
+    def __repr__(self) -> str:
+        return ascii(self.value)
+
+
+def _marked(value: Any) -> Any:
+    """``value`` with every hostile text in it replaced by a ``Refused`` (a hostile key by its
+    ASCII escape, its value refused), so the field it sits in fails and is named."""
+    if isinstance(value, str):
+        found = hostile_character(value)
+        return value if found is None else Refused(value, found.describe())
+    if isinstance(value, dict):
+        marked: dict[Any, Any] = {}
+        for key, item in value.items():
+            found = hostile_character(key) if isinstance(key, str) else None
+            if found is not None:
+                marked[ascii(key)] = Refused(item, f"{found.describe()} in the key")
+            else:
+                marked[key] = _marked(item)
+        return marked
+    if isinstance(value, list):
+        return [_marked(item) for item in value]
+    return value
+
+
+def _no_hostile_text(value: Any) -> Any:
+    if isinstance(value, Refused):
+        raise PydanticCustomError(
+            "hostile_text",
+            "text without control characters (TAB, LF and CR excepted), unpaired surrogates or "
+            "bidi overrides; found {found}",
+            {"found": value.found},
+        )
+    return value
+
+
+NoHostileText = BeforeValidator(_no_hostile_text)
 
 Money = Annotated[Decimal, Field(description="ZAR, exact (a decimal string in responses)")]
 Pair = Annotated[
@@ -28,6 +92,7 @@ Pair = Annotated[
         description="a configured ZAR pair, e.g. BTCZAR",
         examples=["BTCZAR"],
     ),
+    NoHostileText,
 ]
 Side = Annotated[Literal["BUY", "SELL"], Field(description="BUY (long) or SELL (short)")]
 Status = Literal[ALL_STATUSES]  # type: ignore[valid-type]
@@ -40,6 +105,7 @@ Who = Annotated[
         pattern=r"\S",
         description="who is doing this (recorded with the change as 'api:<by>'; absent: 'api')",
     ),
+    NoHostileText,
 ]
 
 
@@ -62,6 +128,44 @@ class Strict(BaseModel):
     where a number is expected (903 for 903.0)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+    # top-level text fields helios cleans itself (the emergency controls): passed on as sent
+    cleaned_by_helios: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_hostile_text(cls, data: Any) -> Any:
+        marked = _marked(data)
+        if isinstance(data, dict):
+            for key in cls.cleaned_by_helios:
+                if isinstance(data.get(key), str):
+                    marked[key] = data[key]  # helios cleans it (helios.controls)
+        return marked
+
+
+def _someone(value: str | None) -> str | None:
+    """A ``by`` with nothing visible once cleaned names nobody: refused (never a silent
+    'api')."""
+    if value is not None and not clean_text(value, limit=NAME_LIMIT):
+        raise PydanticCustomError(
+            "no_name", "a name with at least one visible character (who is doing this)"
+        )
+    return value
+
+
+CLEANED = (
+    "any text: helios replaces control characters, unpaired surrogates and bidi overrides "
+    "with U+FFFD and line breaks with a space, and cuts it to {limit} characters"
+)
+CleanedWho = Annotated[
+    str | None,
+    AfterValidator(_someone),
+    Field(
+        default=None,
+        description="who is doing this (recorded as 'api:<by>'; absent: 'api'); "
+        + CLEANED.format(limit=NAME_LIMIT)
+        + "; nothing visible left: 422",
+    ),
+]
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -205,8 +309,13 @@ class PositionDetailOut(BaseModel):
 
 # --- writes on positions and controls ---------------------------------------------------
 class ActorIn(Strict):
-    by: Who
-    reason: str = Field(default="", max_length=500, description="why (recorded)")
+    """The emergency stop and close-all: they always act, whatever text comes with them."""
+
+    cleaned_by_helios: ClassVar[frozenset[str]] = frozenset({"by", "reason"})
+    by: CleanedWho
+    reason: str = Field(
+        default="", description="why (recorded); " + CLEANED.format(limit=TEXT_LIMIT)
+    )
 
 
 class CloseIn(Strict):
@@ -246,20 +355,32 @@ class ModeIn(Strict):
         "holds; a refusal is 409 with every missing item)"
     )
     by: Who
-    reason: str = Field(default="", max_length=500, description="why (recorded)")
-    confirmed_by: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=120,
-        description="LIVE: the person who will monitor it closely (a checklist item)",
+    reason: Annotated[str, NoHostileText] = Field(
+        default="", max_length=500, description="why (recorded)"
     )
+    confirmed_by: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=120,
+            description="LIVE: the person who will monitor it closely (a checklist item)",
+        ),
+        NoHostileText,
+    ] = None
 
 
 class ResumeIn(Strict):
-    by: str = Field(
-        min_length=1, max_length=100, pattern=r"\S", description="who lifts the halt (required)"
+    """Resume: it always acts, whatever text comes with it."""
+
+    cleaned_by_helios: ClassVar[frozenset[str]] = frozenset({"by", "note"})
+    by: Annotated[str, AfterValidator(_someone)] = Field(
+        description="who lifts the halt (required); "
+        + CLEANED.format(limit=NAME_LIMIT)
+        + "; nothing visible left: 422"
     )
-    note: str = Field(default="", max_length=500, description="a note kept with the resume")
+    note: str = Field(
+        default="", description="a note kept with the resume; " + CLEANED.format(limit=TEXT_LIMIT)
+    )
 
 
 class ResumeOut(BaseModel):
@@ -304,8 +425,14 @@ RiskLimitsIn: type[Strict] = create_model(  # type: ignore[call-overload]
     __base__=Strict,
     __doc__="The limits to change (at least one); the others stay as they are. "
     "Loosening a limit while positions are open is allowed and recorded as a warning event.",
-    by=(str, Field(min_length=1, max_length=100, pattern=r"\S", description="who (required)")),
-    note=(str, Field(default="", max_length=500, description="why (recorded)")),
+    by=(
+        Annotated[str, NoHostileText],
+        Field(min_length=1, max_length=100, pattern=r"\S", description="who (required)"),
+    ),
+    note=(
+        Annotated[str, NoHostileText],
+        Field(default="", max_length=500, description="why (recorded)"),
+    ),
     **{name: _limit_field(name) for name in LIMIT_RULES},
 )
 
@@ -398,7 +525,9 @@ class SignalIn(Strict):
     side: Side
     confidence: float = Field(ge=0, le=1, description="the ML model's confidence, 0 to 1")
     llm_approved: bool = Field(description="the LLM tier's approval")
-    llm_reasoning: str = Field(default="", max_length=5000, description="the LLM tier's why")
+    llm_reasoning: Annotated[str, NoHostileText] = Field(
+        default="", max_length=5000, description="the LLM tier's why"
+    )
     predicted_return: float | None = Field(
         default=None, ge=-1, le=10, description="fraction over the horizon (0.03 = +3%)"
     )
@@ -409,16 +538,18 @@ class SignalIn(Strict):
     expires_at: IsoTime | None = Field(
         default=None, description="default: created_at + SIGNAL_EXPIRY_SECONDS; at most 7 days"
     )
-    source: str = Field(
+    source: Annotated[str, NoHostileText] = Field(
         default="upstream",
         min_length=1,
         max_length=36,
         pattern=r"\S",
         description="who sent it (stored as 'api:<source>')",
     )
-    dedup_key: str | None = Field(
-        default=None, max_length=120, description="the upstream id; a resend is refused"
-    )
+    dedup_key: Annotated[
+        str | None,
+        Field(max_length=120, description="the upstream id; a resend is refused"),
+        NoHostileText,
+    ] = None
 
 
 class SignalOut(BaseModel):

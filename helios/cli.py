@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 import helios
 from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings
 from helios.money import fmt_zar
+from helios.text import NAME_LIMIT, clean_text
 
 log = logging.getLogger("helios.cli")
 APP = PROJECT_ROOT / "app.py"
@@ -323,8 +324,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     def act() -> int:
         hx = _quiet_connect()
         before = hx.controls.halt_state()
-        hx.controls.resume(args.by, args.note)
-        print(f"resumed by {args.by}" if before.halted else "not halted: nothing to resume")
+        after = hx.controls.resume(args.by, args.note)
+        who = clean_text(args.by, limit=NAME_LIMIT)  # what was recorded (helios.text)
+        resumed = before.halted and not after.halted
+        print(f"resumed by {who}" if resumed else "not halted: nothing to resume")
         return 0
 
     return _run_control(act)
@@ -343,7 +346,8 @@ def _print_closes(closes: list[dict[str, Any]]) -> None:
 def cmd_emergency_stop(args: argparse.Namespace) -> int:
     def act() -> int:
         done = _quiet_connect().controls.emergency_stop(args.by, args.reason)
-        print(f"EMERGENCY STOP by {args.by}: trading halted, closing every position")
+        who = clean_text(args.by, limit=NAME_LIMIT)  # what was recorded (helios.text)
+        print(f"EMERGENCY STOP by {who}: trading halted, closing every position")
         _print_closes(done["closed"])
         if done["failed"]:
             print(f"{len(done['failed'])} position(s) not closed yet: the scheduler retries")
@@ -379,7 +383,7 @@ def cmd_mode(args: argparse.Namespace) -> int:
         mode = hx.controls.set_mode(
             args.mode, args.by, args.reason, confirmed_by=args.confirm_monitoring
         )
-        print(f"trading mode {mode.value} (set by {args.by})")
+        print(f"trading mode {mode.value} (set by {clean_text(args.by, limit=NAME_LIMIT)})")
         return 0
 
     return _run_control(act)

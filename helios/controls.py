@@ -7,11 +7,17 @@ start (see ``helios.facade.connect``) rather than trade in a mode nobody expecte
 The manual controls (shared by the CLI, the dashboard, notebooks and the API; each records who
 and why, and each works without the scheduler): ``halt`` (stop opening trades), ``resume``,
 ``emergency_stop`` (halt and close every position as EMERGENCY_CLOSE), ``close_all``,
-``set_mode``. Switching to LIVE needs the seed's pre-live checklist (``helios.live``, also
-``live_checklist`` here): every item is computed when the switch is asked for, and a missing
-one refuses it (``LiveNotReady`` naming every missing item; the only write is a
-``MODE_CHANGE_REFUSED`` event with the list and who tried). Back to PAPER is always allowed,
-at once. The automatic halts are ``helios.halts``; they halt through ``halt`` here, with a
+``set_mode``. Their free text (who, why, notes) is cleaned here, once, by
+``helios.text.clean_text`` before anything is written: control characters, unpaired surrogates
+and bidi overrides replaced, the length bounded. So an emergency stop, a close-all, a halt or a
+resume always does its job whatever text comes with it (a NUL in a reason used to make
+PostgreSQL refuse the halt and leave every position open), and every entry point stores the same
+text. A ``by`` with nothing visible once cleaned is refused (``InvalidInput`` naming ``by``):
+every action records who took it. Switching to LIVE needs the seed's pre-live checklist
+(``helios.live``, also ``live_checklist`` here): every item is computed when the switch is
+asked for, and a missing one refuses it (``LiveNotReady`` naming every missing item; the only
+write is a ``MODE_CHANGE_REFUSED`` event with the list and who tried). Back to PAPER is always
+allowed, at once. The automatic halts are ``helios.halts``; they halt through ``halt`` here, with a
 cause and an action.
 """
 
@@ -33,6 +39,7 @@ from helios.errors import ConfigError, InvalidInput
 from helios.events import recent_events, record_event
 from helios.live import LiveChecklist, LiveNotReady
 from helios.money import fmt_zar
+from helios.text import NAME_LIMIT, TEXT_LIMIT, clean_text
 
 if TYPE_CHECKING:
     from helios.halts import Halts
@@ -130,17 +137,18 @@ class Controls:
             chosen = TradingMode(str(mode).upper())
         except ValueError:
             raise InvalidInput("mode", mode, "PAPER or LIVE") from None
-        if not isinstance(by, str) or not by.strip() or len(by.strip()) > 120:
+        if not isinstance(by, str) or not by.strip() or len(by.strip()) > NAME_LIMIT:
             raise InvalidInput("by", by, "who is making the change (a name of 1-120 characters)")
         if confirmed_by is not None and (
-            not isinstance(confirmed_by, str) or len(confirmed_by.strip()) > 120
+            not isinstance(confirmed_by, str) or len(confirmed_by.strip()) > NAME_LIMIT
         ):
             raise InvalidInput(
                 "confirmed_by", confirmed_by, "the name of the person monitoring (1-120 characters)"
             )
-        if not isinstance(reason, str):
-            raise InvalidInput("reason", reason, "a text")
-        by = by.strip()
+        by = _name(by, "who is making the change")
+        reason = _text("reason", reason)
+        if confirmed_by is not None:
+            confirmed_by = clean_text(confirmed_by, limit=NAME_LIMIT)
         if chosen is TradingMode.LIVE and self.trading_mode() is not TradingMode.LIVE:
             return self._go_live(by, reason, (confirmed_by or "").strip())
         now = self._clock.now()
@@ -264,8 +272,10 @@ class Controls:
         ``halt_only`` to ``close_all``. The change is a conditional update, so two processes
         halting at once record one halt.
         """
-        for name, value in (("reason", reason), ("by", by), ("cause", cause)):
-            if not isinstance(value, str) or not value.strip():
+        by = _name(by, "who is halting")
+        reason, cause = _text("reason", reason), _text("cause", cause)
+        for name, value in (("reason", reason), ("cause", cause)):
+            if not value:
                 raise InvalidInput(name, value, "a non-empty text")
         try:
             chosen = HaltAction(str(action).lower())
@@ -307,10 +317,8 @@ class Controls:
         The automatic-halt conditions in force at this moment are acknowledged, with this time:
         each re-arms when it clears, and one still true a full trigger period later halts
         again as a new episode (``helios.rearm``)."""
-        if not isinstance(by, str) or not by.strip():
-            raise InvalidInput("by", by, "who is resuming (a non-empty name)")
-        if not isinstance(note, str):
-            raise InvalidInput("note", note, "a text")
+        by = _name(by, "who is resuming")
+        note = _text("note", note)
         breached = (
             sorted({b.trigger for b in self._halts.breaches(self._halts.feed_started_at())})
             if self._halts is not None
@@ -395,14 +403,16 @@ class Controls:
 
     def note_login(self, user: str, success: bool) -> None:
         """A dashboard sign-in (or a refused one) in the event log."""
+        user = clean_text(user, limit=NAME_LIMIT) if isinstance(user, str) else ""
+        user = user or "(no name)"
         with self._db.write() as session:
             record_event(
                 session,
                 ts=self._clock.now(),
                 kind="LOGIN" if success else "LOGIN_REFUSED",
                 severity="INFO" if success else "WARNING",
-                actor=user[:120],
-                message=f"dashboard sign-in {'by' if success else 'refused for'} {user[:120]}",
+                actor=user,
+                message=f"dashboard sign-in {'by' if success else 'refused for'} {user}",
             )
 
     # --- the emergency controls -----------------------------------------------------------
@@ -425,8 +435,8 @@ class Controls:
         """The seed's emergency stop: halt (close_all) and close every open position as
         EMERGENCY_CLOSE now. A close the exchange does not answer stays CLOSING; the
         scheduler's watchdog retries it with backoff until every position is closed."""
-        _check_actor(by, reason, "who is stopping")
-        why = reason.strip() or "manual emergency stop"
+        by, reason = _name(by, "who is stopping"), _text("reason", reason)
+        why = reason or "manual emergency stop"
         state = self.halt(
             f"emergency stop by {by}: {why}",
             by,
@@ -438,7 +448,7 @@ class Controls:
 
     def close_all(self, by: str, reason: str = "") -> dict[str, Any]:
         """Close every open position (status CLOSED) without halting."""
-        _check_actor(by, reason, "who is closing")
+        by, reason = _name(by, "who is closing"), _text("reason", reason)
         return self._close_everything("CLOSED", by, "CLOSE_ALL", reason)
 
     def _close_everything(self, status: str, by: str, kind: str, why: str) -> dict[str, Any]:
@@ -464,11 +474,22 @@ class Controls:
         return self._positions
 
 
-def _check_actor(by: Any, reason: Any, who: str) -> None:
-    if not isinstance(by, str) or not by.strip():
-        raise InvalidInput("by", by, f"{who} (a non-empty name)")
-    if not isinstance(reason, str):
-        raise InvalidInput("reason", reason, "a text")
+def _name(by: Any, who: str) -> str:
+    """``by`` cleaned (``helios.text``); refused when it is not a text or nothing visible is left:
+    every manual action records who took it."""
+    cleaned = clean_text(by, limit=NAME_LIMIT) if isinstance(by, str) else ""
+    if not cleaned:
+        raise InvalidInput(
+            "by", by, f"{who}: a name with at least one visible character (at most {NAME_LIMIT})"
+        )
+    return cleaned
+
+
+def _text(field: str, value: Any) -> str:
+    """A reason or a note, cleaned (``helios.text``); '' when nothing visible is left."""
+    if not isinstance(value, str):
+        raise InvalidInput(field, value, "a text")
+    return clean_text(value, limit=TEXT_LIMIT)
 
 
 def _flip(session: Session, key: str, old: str, new: str, now: datetime, by: str) -> bool:
