@@ -42,7 +42,7 @@ from helios.config import Settings
 from helios.controls import Controls
 from helios.db.engine import Database
 from helios.db.models import Position, Signal
-from helios.errors import InvalidInput
+from helios.errors import Fenced, InvalidInput
 from helios.events import record_event
 from helios.market.store import MarketData
 from helios.positions.manager import PositionManager
@@ -512,8 +512,8 @@ class Signals:
                 break
             try:
                 outcomes.append(self._process_one(signal, mode))
-            except SQLAlchemyError:
-                raise  # the database: the signal stays PENDING for the next pass
+            except (SQLAlchemyError, Fenced):
+                raise  # the database, or another leader took over: the signal stays PENDING
             except Exception as error:  # one bad signal must not block the queue
                 log.exception("signal %s could not be processed", signal["id"])
                 outcomes.append(
