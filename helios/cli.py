@@ -152,6 +152,28 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise SystemExit(code)
 
 
+def refuse_exposed(dashboard: bool = False, api_host: str | None = None) -> None:
+    """Exit 2 with one line when the dashboard (``dashboard``) or the API (bound to
+    ``api_host``, default API_ADDRESS) would listen beyond this machine unlocked
+    (``helios.exposure``); before anything starts or touches the database."""
+    from helios.exposure import exposure_problem
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        fail(str(exc))
+    problems = []
+    if dashboard:
+        locked = settings.dashboard_password_hash is not None
+        problems.append(exposure_problem("dashboard", settings.dashboard_address, locked))
+    if api_host is not None:
+        locked = settings.helios_api_token is not None
+        problems.append(exposure_problem("api", api_host or settings.api_address, locked))
+    for problem in problems:
+        if problem is not None:
+            fail(problem)
+
+
 def connect_or_exit(**options: Any) -> helios.Helios:
     try:
         return helios.connect(**options)
@@ -207,12 +229,14 @@ def cmd_scheduler(_args: argparse.Namespace) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
+    refuse_exposed(dashboard=True)
     connect_or_exit().close()  # validate configuration and migrate before Streamlit starts
     os.execv(sys.executable, dashboard_command(args.port))  # noqa: S606 (our own command line)
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     """The REST API (``api/``) under uvicorn; Ctrl-C/SIGTERM stop it (uvicorn's own handling)."""
+    refuse_exposed(api_host=args.host or "")
     import uvicorn
 
     hx = connect_or_exit()  # validate configuration and migrate before uvicorn starts
@@ -240,6 +264,7 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     """Start the scheduler and the dashboard as two processes; stop both on Ctrl-C/SIGTERM or
     when either dies."""
+    refuse_exposed(dashboard=not args.no_dashboard, api_host="" if args.api else None)
     hx = connect_or_exit()
     configure_logging(hx.settings.log_level)  # the scheduler child writes the log file
     log.info(

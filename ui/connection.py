@@ -11,7 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 import helios
-from helios.config import redact_url
+from helios.config import load_settings, redact_url
+from helios.exposure import exposure_problem
 
 # Keys whose value may hold a secret: never echo what was typed.
 _SECRET_KEYS = ("VALR_API_KEY", "VALR_API_SECRET")
@@ -27,7 +28,21 @@ def helios_or_stop() -> helios.Helios:
 
     A ConfigError is not cached (``st.cache_resource`` caches only returned values), so fixing
     the environment and reloading the page is enough once the process is restarted with it.
+
+    A server listening beyond this machine (``streamlit run app.py`` started by hand on another
+    address, or on every interface) without ``DASHBOARD_PASSWORD_HASH`` draws nothing but the
+    refusal (``helios.exposure``; ``helios dashboard`` refuses to start at all).
     """
+    try:
+        settings = load_settings()
+    except helios.ConfigError:
+        settings = None  # _connect() raises it again, and it is shown below
+    if settings is not None:
+        locked = settings.dashboard_password_hash is not None
+        problem = exposure_problem("dashboard", st.get_option("server.address"), locked)
+        if problem is not None:
+            st.error(f"**Not served:** {problem}.", icon=":material/lock:")
+            st.stop()
     try:
         return _connect()
     except helios.ConfigError as exc:
