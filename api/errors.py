@@ -37,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import outage
 from helios.errors import InvalidInput
 from helios.live import LiveNotReady
+from helios.text import hostile_character
 
 log = logging.getLogger("helios.api")
 
@@ -91,8 +92,8 @@ def safe_value(value: Any, depth: int = 0) -> Any:
         )
     if isinstance(value, float):
         return value if math.isfinite(value) else repr(value)
-    if isinstance(value, str):
-        return value[:MAX_TEXT]
+    if isinstance(value, str):  # hostile text echoed escaped (a lone surrogate cannot be sent)
+        return (value if hostile_character(value) is None else repr(value)[1:-1])[:MAX_TEXT]
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):

@@ -11,6 +11,10 @@ from typing import Any
 from helios.db.engine import Database
 from helios.db.models import Heartbeat
 
+# heartbeat intervals after which a process counts as gone (the console's "Scheduler not
+# running", the API's health check): one late beat on a busy machine is not a death
+STALE_INTERVALS = 3
+
 
 @dataclass(frozen=True)
 class Beat:
@@ -20,6 +24,22 @@ class Beat:
     started_at: datetime
     last_beat_at: datetime
     details: dict[str, Any] | None
+
+
+def beat_age(beat: Beat | None, now: datetime) -> float | None:
+    """Seconds since ``beat`` (None when the process never beat)."""
+    return None if beat is None else (now - beat.last_beat_at).total_seconds()
+
+
+def stale_after(interval_seconds: float) -> float:
+    """The age past which a process beating every ``interval_seconds`` counts as gone."""
+    return STALE_INTERVALS * interval_seconds
+
+
+def is_alive(beat: Beat | None, now: datetime, interval_seconds: float) -> bool:
+    """The liveness rule: a beat no older than ``stale_after(interval_seconds)``."""
+    age = beat_age(beat, now)
+    return age is not None and age <= stale_after(interval_seconds)
 
 
 def beat(

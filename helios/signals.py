@@ -47,6 +47,7 @@ from helios.events import record_event
 from helios.market.store import MarketData
 from helios.positions.manager import PositionManager
 from helios.risk.service import RiskManager
+from helios.text import clean_text, hostile_character
 from helios.trade import KNOWN_PARAMS, TradeParams, parse_side
 
 log = logging.getLogger("helios.signals")
@@ -143,8 +144,16 @@ def _text(raw: Mapping[str, Any], key: str, default: str, limit: int, required: 
     value = raw.get(key, default)
     if value is None:
         value = default
-    allowed = f"a text of {'1' if required else '0'} to {limit} characters"
-    if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
+    allowed = (
+        f"a text of {'1' if required else '0'} to {limit} characters, without control "
+        "characters, unpaired surrogates or bidi overrides"
+    )
+    if (
+        not isinstance(value, str)
+        or len(value) > limit
+        or (required and not value.strip())
+        or hostile_character(value) is not None  # helios.text: refused, not altered
+    ):
         raise InvalidInput(key, value, allowed)
     return value.strip() if required else value
 
@@ -416,7 +425,7 @@ class Signals:
             pair=_or_none(lambda: self._market.check_pair(fields.get("pair"))),
             side=_or_none(lambda: parse_side(fields.get("side"), "side")),
             llm_reasoning="",
-            source=source.strip()[:40] if isinstance(source, str) and source.strip() else "?",
+            source=(clean_text(source, limit=40) or "?") if isinstance(source, str) else "?",
             created_at=now,
             received_at=now,
             status=REJECTED,

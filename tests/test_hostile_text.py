@@ -32,6 +32,7 @@ from api.app import create_app
 from helios.clock import ManualClock
 from helios.db.models import Event
 from helios.errors import InvalidInput
+from helios.signals import SignalRejected
 from tests.factories import SEED_TRADE, connect_book, give_market
 from tests.test_cli_controls import HELIOS, ROOT, Cli
 
@@ -84,6 +85,30 @@ def book(database_url: str, clock: ManualClock) -> Iterator[helios.Helios]:
 
 
 # --- the library -------------------------------------------------------------------------------
+
+
+REFUSED = sorted(
+    k for k in HOSTILE if k not in ("non_ascii_kept", "line_breaks", "split_surrogate_pair")
+)
+
+
+@pytest.mark.parametrize("kind", REFUSED)
+@pytest.mark.parametrize("field", ["llm_reasoning", "source", "dedup_key"])
+def test_library_a_signal_with_hostile_text_is_refused_naming_the_field_and_kept(
+    book: helios.Helios, kind: str, field: str
+):
+    """Not an emergency control: hostile text in a signal is refused (not altered), the
+    refusal names the field, and the malformed signal is still stored with it (never a
+    database error, never a 500)."""
+    sent, _stored = HOSTILE[kind]
+    body = {"pair": "BTCZAR", "side": "BUY", "confidence": 0.8, "llm_approved": True, field: sent}
+    with pytest.raises(SignalRejected) as refused:
+        book.signals.submit_raw(body)
+    assert refused.value.field == field
+    assert refused.value.signal_id is not None  # the refusal is on record
+    stored = book.signals.get(refused.value.signal_id)
+    assert stored["status"] == "REJECTED" and field in stored["status_reason"]
+    assert book.positions.get_open_positions() == []
 
 
 @pytest.mark.parametrize("kind", sorted(HOSTILE))

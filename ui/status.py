@@ -18,12 +18,11 @@ import streamlit as st
 import helios
 from helios.config import TradingMode
 from helios.controls import HaltState
-from helios.heartbeat import Beat, last_beat
+from helios.heartbeat import Beat, beat_age, is_alive, last_beat
 from ui.format import fmt_age, fmt_time
 
 SCHEDULER = "scheduler"
 # A heartbeat older than this many intervals means the scheduler is gone.
-STALE_INTERVALS = 3
 
 Level = Literal["success", "warning", "error"]
 _FLASH = {
@@ -67,23 +66,13 @@ def halt_banner(state: HaltState, zone: str) -> None:
     )
 
 
-def scheduler_age(beat: Beat | None, now: datetime) -> float | None:
-    """Seconds since the scheduler's last heartbeat (None when it never beat).
-
-    Wished in ``helios.heartbeat`` (liveness is a rule, not presentation); kept here until then.
-    """
-    if beat is None:
-        return None
-    return (now - beat.last_beat_at).total_seconds()
-
-
 def scheduler_line(beat: Beat | None, now: datetime, interval_seconds: float) -> None:
     """'Scheduler running, heartbeat 4 s ago' or 'Scheduler not running'."""
-    age = scheduler_age(beat, now)
+    age = beat_age(beat, now)
     if age is None:
         st.markdown(":red[:material/error:] **Scheduler not running**")
         st.caption("No heartbeat recorded yet.")
-    elif age > STALE_INTERVALS * interval_seconds:
+    elif not is_alive(beat, now, interval_seconds):
         st.markdown(":red[:material/error:] **Scheduler not running**")
         st.caption(f"Last heartbeat {fmt_age(age)} ago.")
     else:

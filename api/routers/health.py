@@ -31,12 +31,11 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 import helios
 from api import outage
 from api.deps import get_hx
-from helios.heartbeat import last_beat
+from helios.heartbeat import beat_age, is_alive, last_beat, stale_after
 
 router = APIRouter(tags=["health"])
 Hx = Annotated[helios.Helios, Depends(get_hx)]
 SCHEDULER = "scheduler"  # the leader's heartbeat row (jobs.scheduler)
-STALE_INTERVALS = 3  # heartbeat intervals after which the scheduler counts as gone
 T = TypeVar("T")
 
 
@@ -80,12 +79,11 @@ def health(hx: Hx) -> JSONResponse:
         return JSONResponse(down, status_code=503, headers=outage.retry_headers())
     now = hx.clock.now()
 
-    stale_after = STALE_INTERVALS * settings.heartbeat_interval_seconds
-    age = (now - beat.last_beat_at).total_seconds() if beat is not None else None
+    interval = settings.heartbeat_interval_seconds
     scheduler = {
-        "up": age is not None and age <= stale_after,
-        "heartbeat_age_seconds": age,
-        "stale_after_seconds": stale_after,
+        "up": is_alive(beat, now, interval),
+        "heartbeat_age_seconds": beat_age(beat, now),
+        "stale_after_seconds": stale_after(interval),
     }
 
     max_age = settings.price_max_age_seconds
