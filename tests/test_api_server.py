@@ -6,9 +6,7 @@ Ctrl-C stops the server."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -19,8 +17,8 @@ import pytest
 import requests
 
 import helios
+from tests.api_process import ApiProcess, free_port
 from tests.factories import SEED_TRADE, give_market
-from tests.test_processes import free_port
 
 pytestmark = pytest.mark.slow
 TOKEN = "server-token-0123456789-abcdefghij"
@@ -48,51 +46,15 @@ def server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, helios.Heli
         give_market(hx)
         for pair in ("BTCZAR", "ETHZAR"):
             assert hx.positions.open_position(pair, "BUY", SEED_TRADE, "server test")["success"]
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOS_TEST")}
-    env.update(
-        HELIOS_ENV_FILE="",
-        DATABASE_URL=database_url,
-        MARKET_FEED="manual",
-        HELIOS_API_TOKEN=TOKEN,
-        LOG_FILE="",
-    )
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "helios.cli", "api", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/api/orchestrator/system/trading/mode", timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("helios api did not start: " + (tmp_path / "api.log").read_text())
-        time.sleep(0.2)
+    api = ApiProcess(tmp_path / "api.log", database_url=database_url, helios_api_token=TOKEN)
     hx = helios.connect(database_url, market_feed="manual", reconcile=False)
     try:
-        yield base, hx
+        yield api.base, hx
     finally:
         hx.close()
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                pytest.fail("helios api did not stop within 20 s of Ctrl-C")
-        log.close()
-        output = (tmp_path / "api.log").read_text()
-        assert TOKEN not in output  # never logged
+        if not api.stop():
+            pytest.fail("helios api did not stop within 20 s of Ctrl-C")
+        assert TOKEN not in api.log()  # never logged
 
 
 def test_the_seeds_curl_examples_against_a_real_server(server: tuple[str, helios.Helios]):

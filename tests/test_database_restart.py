@@ -9,10 +9,6 @@ unexpectedly"), and a resume after a longer outage the same. (SQLite has no serv
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +18,8 @@ import requests
 from private_postgres import PrivatePostgres
 
 import helios
+from tests.api_process import ApiProcess
 from tests.factories import SEED_TRADE, give_market
-from tests.test_processes import free_port
 
 pytestmark = pytest.mark.slow
 TOKEN = "restart-token-0123456789-abcdefghij"
@@ -37,38 +33,6 @@ def private_pg() -> Iterator[PrivatePostgres]:
         yield server
     finally:
         server.close()
-
-
-def start_api(url: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOS_TEST")}
-    env.update(
-        HELIOS_ENV_FILE="",
-        DATABASE_URL=url,
-        MARKET_FEED="manual",
-        HELIOS_API_TOKEN=TOKEN,
-        LOG_FILE="",
-    )
-    log = (folder / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "helios.cli", "api", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(f"{base}/api/orchestrator/system/trading/mode", timeout=2).ok:
-                return process, base
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("helios api did not start: " + (folder / "api.log").read_text())
-        time.sleep(0.2)
 
 
 def warm_the_pool(base: str) -> None:
@@ -85,7 +49,8 @@ def test_the_first_emergency_stop_and_resume_after_a_database_restart_succeed(
         give_market(hx)
         opened = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, "restart test")
         assert opened["success"], opened
-    process, base = start_api(private_pg.url, tmp_path)
+    api = ApiProcess(tmp_path / "api.log", database_url=private_pg.url, helios_api_token=TOKEN)
+    base = api.base
     try:
         warm_the_pool(base)
         private_pg.stop()
@@ -117,8 +82,4 @@ def test_the_first_emergency_stop_and_resume_after_a_database_restart_succeed(
         with helios.connect(private_pg.url, market_feed="manual", reconcile=False) as hx:
             assert not hx.controls.is_halted()
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        api.stop()

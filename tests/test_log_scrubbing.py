@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import http.client
 import logging
-import os
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,8 +22,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from tests.api_process import ApiProcess
 from tests.fakes.valr import FAKE_API_KEY, FAKE_API_SECRET
-from tests.test_processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok+en/with=odd&chars-0123456789abcd"  # needs percent-encoding in a URL
@@ -92,42 +88,19 @@ def get(port: int, target: str) -> int:
 
 
 def test_no_secret_in_any_log_line_of_a_real_api_server(server_url: str, tmp_path: Path):
-    port = free_port()
     log_file = tmp_path / "logs" / "helios.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HELIOS_TEST")}
-    env.update(
-        HELIOS_ENV_FILE="",
-        DATABASE_URL=server_url,
-        MARKET_FEED="manual",
-        HELIOS_API_TOKEN=TOKEN,
-        VALR_API_KEY=FAKE_API_KEY,
-        VALR_API_SECRET=FAKE_API_SECRET,
-        LOG_FILE=str(log_file),
-        LOG_LEVEL="DEBUG",
-        JOURNAL_DIR=str(tmp_path / "journal"),
+    api = ApiProcess(
+        tmp_path / "terminal.out",
+        database_url=server_url,
+        helios_api_token=TOKEN,
+        valr_api_key=FAKE_API_KEY,
+        valr_api_secret=FAKE_API_SECRET,
+        log_file=log_file,
+        log_level="DEBUG",
+        journal_dir=tmp_path / "journal",
     )
-    terminal = tmp_path / "terminal.out"
-    with terminal.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "helios.cli", "api", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    port = api.port
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if get(port, "/api/orchestrator/system/trading/mode") == 200:
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("helios api did not start: " + terminal.read_text()[-3000:])
-            time.sleep(0.3)
-
         unconfigured = [f"nobody-knows-{i}-{uuid.uuid4().hex}" for i in range(len(SECRET_NAMES))]
         configured = [TOKEN, FAKE_API_KEY, FAKE_API_SECRET]
         if "@" in server_url:
@@ -146,14 +119,8 @@ def test_no_secret_in_any_log_line_of_a_real_api_server(server_url: str, tmp_pat
         for target in targets:
             assert get(port, target) in (200, 404, 422), target
     finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGINT)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-    logged = terminal.read_text(encoding="utf-8", errors="replace")
+        api.stop()
+    logged = api.log()
     logged += "\n" + log_file.read_text(encoding="utf-8", errors="replace")
     assert '"GET /api/portfolio/summary?token=***&limit=5 HTTP/1.1" 200' in logged, logged[-3000:]
     assert "api_key=***&limit=5" in logged and "X-Amz-Signature=***" in logged
