@@ -21,7 +21,7 @@ import requests
 
 from helios.auth import hash_password
 from helios.exposure import exposure_problem, is_loopback
-from tests.test_processes import free_port
+from tests.api_process import ApiProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "exposure-token-0123456789-abcdefghij"
@@ -132,22 +132,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.mark.slow
 def test_with_the_secret_set_they_start_on_every_interface(database_url: str, tmp_path: Path):
-    port = free_port()
-    log = tmp_path / "api.out"
-    env = env_for(database_url, tmp_path, HELIOS_API_TOKEN=TOKEN, API_ADDRESS="0.0.0.0")
-    with log.open("wb") as out:
-        api = subprocess.Popen(
-            [sys.executable, "-m", "helios.cli", "api", "--port", str(port)],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/api/orchestrator/system/trading/mode", api, log)
-    finally:
-        stop(api)
+    api = ApiProcess(
+        tmp_path / "api.out",
+        database_url=database_url,
+        journal_dir=tmp_path / "journal",
+        helios_api_token=TOKEN,
+        api_address="0.0.0.0",
+    )
+    assert api.stop()
 
     port = free_port()
     log = tmp_path / "dashboard.out"

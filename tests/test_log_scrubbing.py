@@ -25,7 +25,6 @@ from sqlalchemy.engine import make_url
 from tests.api_process import ApiProcess
 from tests.fakes.valr import FAKE_API_KEY, FAKE_API_SECRET
 
-ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "tok+en/with=odd&chars-0123456789abcd"  # needs percent-encoding in a URL
 DB_PASSWORD = "db-Pa55word+x"
 SECRET_NAMES = [
