@@ -26,22 +26,33 @@ The standby that finds the row expired terminates that process's sessions
 off from the database, then takes the lock and the row. Terminating needs the same database role
 (or ``pg_signal_backend``); without it the standby records why it cannot take over.
 
+SQLite: the database has one write lock, a file lock nothing can take from its holder. A leader
+frozen inside a write transaction therefore stops every writer, the standby's claim included;
+when that claim fails on the lock after the busy timeout, the lease has expired and the holder
+is a stopped process on this machine, the standby kills it (``_kill_frozen_holder``) and takes
+over at its next poll: about the busy timeout plus the lease, instead of never.
+
 A take-over says why (``Takeover.reason``): the scheduler records it as an event.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from helios.clock import Clock
+from helios.clock import Clock, ensure_utc
 from helios.db.engine import Database
 from helios.db.models import Lease
 from helios.errors import Fenced
@@ -88,6 +99,7 @@ class Leadership:
         self.lost_reason = ""  # set when try_lead found another process leading instead
         self._lock_connection: Connection | None = None
         self._terminated = 0  # sessions of a hung holder ended to take over
+        self._killed: int | None = None  # SQLite: a frozen holder's process killed to take over
         # the leader job and the trading job (two scheduler threads) share the lock connection
         self._guard = threading.Lock()
 
@@ -104,7 +116,12 @@ class Leadership:
             with self._guard:
                 self.leading = self._advisory(now)
         else:
-            self.leading = self._claim(now, may_take=lambda row: row.expires_at <= now)
+            try:
+                self.leading = self._claim(now, may_take=lambda row: row.expires_at <= now)
+            except OperationalError as exc:  # SQLite: the write lock not had in the busy timeout
+                if "locked" in str(exc):
+                    self._kill_frozen_holder(now)
+                raise
         return self.leading
 
     def check(self, session: Session) -> None:
@@ -233,8 +250,12 @@ class Leadership:
             ended = (
                 f"; its {self._terminated} database session(s) were terminated (fenced)"
                 if self._terminated
+                else f"; its process {self._killed} was frozen holding the database's write "
+                "lock and was killed"
+                if self._killed
                 else ""
             )
+            self._killed = None
             return (
                 f"scheduler {row.holder} stopped renewing its lease {silent:.1f} s ago (lease "
                 f"{self.lease.total_seconds():g} s): hung or dead{ended}"
@@ -242,6 +263,37 @@ class Leadership:
         return (
             f"scheduler {row.holder}'s database session ended (the process died or lost its "
             f"connection; last renewal {silent:.1f} s ago)"
+        )
+
+    # --- SQLite: a holder frozen inside a write -------------------------------------------
+    def _kill_frozen_holder(self, now: datetime) -> None:
+        """SQLite has one write lock, a file lock, and nothing can take it from the process
+        holding it: a leader frozen (SIGSTOP) inside a write transaction stops every writer,
+        this standby's claim included, until it wakes. When the claim found the lock held past
+        the busy timeout, the lease has expired, and its holder is a stopped process on this
+        machine (an embedded database's writers all are) that started before it took the lease
+        (not a reused pid), the holder is killed: the system frees its lock, and the next poll
+        takes over. A holder that is not stopped (working, or hung otherwise) is left to its
+        own busy timeouts and named in the log."""
+        with self._db.read() as session:  # WAL: reads answer under another's write lock
+            row = session.get(Lease, LEASE_NAME)
+        if row is None or row.holder == self.identity or row.expires_at > now:
+            return
+        pid = frozen_local_process(row.holder, row.acquired_at)
+        if pid is None:
+            log.critical(
+                "the database's write lock is held past the busy timeout and the leader %s has "
+                "not renewed its lease since %s; it is not a stopped process here: not killed",
+                row.holder,
+                row.renewed_at,
+            )
+            return
+        os.kill(pid, signal.SIGKILL)
+        self._killed = pid
+        log.critical(
+            "the leader %s was frozen holding the database's write lock: process %s killed",
+            row.holder,
+            pid,
         )
 
     # --- PostgreSQL: the advisory lock -----------------------------------------------------
@@ -348,3 +400,28 @@ class Leadership:
             except Exception:
                 log.debug("closing a dead lock connection failed", exc_info=True)
         self._lock_connection = None
+
+
+def frozen_local_process(holder: str, since: datetime) -> int | None:
+    """The pid of ``holder`` (``host:pid:nonce``, ``helios.process``) if it is a stopped
+    process on this machine that started before ``since`` (Linux ``/proc``; None otherwise)."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:32] or not pid_text.isdigit():
+        return None
+    pid = int(pid_text)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+    except (OSError, StopIteration, ValueError):
+        return None
+    fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+    state, start_ticks = fields[0], int(fields[19])
+    started = boot + start_ticks / os.sysconf("SC_CLK_TCK")
+    if state not in ("T", "t") or started > ensure_utc(since).timestamp() + 1:
+        return None
+    return pid

@@ -9,6 +9,7 @@ and a holder that stopped renewing (hung) has its sessions terminated by the sta
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -18,8 +19,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
-from helios.clock import ManualClock
+from helios.clock import ManualClock, SystemClock
 from helios.db.engine import Database
 from helios.errors import Fenced
 from helios.leader import ADVISORY_KEY, Leadership
@@ -351,3 +353,65 @@ def test_a_killed_leader_process_hands_over(database_url: str, make: Make):
         for stream in (child.stdout, child.stderr):
             if stream is not None:
                 stream.close()
+
+
+FROZEN_WRITER = """
+import os, signal, sqlite3, sys
+from helios.clock import SystemClock
+from helios.db.engine import Database
+from helios.leader import Leadership
+
+url, path = sys.argv[1], sys.argv[2]
+leadership = Leadership(Database(url), SystemClock(), 1.0)
+assert leadership.try_lead()
+holder = sqlite3.connect(path, isolation_level=None)
+holder.execute("BEGIN IMMEDIATE")
+holder.execute("UPDATE settings SET value = value")
+print("holding", flush=True)
+os.kill(os.getpid(), signal.SIGSTOP)  # frozen inside its write transaction
+"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_sqlite_leader_frozen_inside_a_write_is_killed_and_replaced(
+    database_url: str, tmp_path: Path
+):
+    """SQLite's write lock cannot be taken from a frozen process: a leader stopped inside a
+    write transaction blocked every writer until it woke (seen by bench/failover.py in 3 of 94
+    freezes). The standby whose claim finds the lock held past its busy timeout, the lease
+    expired and the holder a stopped process here kills it and takes over."""
+    path = database_url.split("///", 1)[1]
+    script = tmp_path / "frozen_writer.py"
+    script.write_text(FROZEN_WRITER)
+    child = subprocess.Popen(
+        [sys.executable, str(script), database_url, path],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "holding"
+        assert eventually(lambda: _state(child.pid) == "T")
+        time.sleep(1.2)  # its 1 s lease has run out
+        standby_db = Database(database_url, busy_timeout_ms=300)
+        standby = Leadership(standby_db, SystemClock(), 1.0)
+        try:
+            with pytest.raises(OperationalError, match="locked"):
+                standby.try_lead()  # the lock is not had in the busy timeout: the holder is killed
+            assert child.wait(timeout=10) == -signal.SIGKILL
+            assert standby.try_lead() is True
+            assert standby.takeover is not None
+            assert f"its process {child.pid} was frozen holding the database's write lock" in (
+                standby.takeover.reason
+            )
+        finally:
+            standby.release()
+            standby_db.dispose()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def _state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
