@@ -78,6 +78,7 @@ HEADING = (
     "a dead leader left unsent reaches the venue right after the take-over, not after the 30 s "
     "reconcile grace.\n"
 )
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0  # the default the schedulers run with
 LEASE_SECONDS = 3.0  # tests/scheduler_process.FAST
 POLL_SECONDS = 0.5
 LEASE_POLL_MS = 20  # this process reads the lease row every 20 ms
@@ -363,7 +364,9 @@ def takeover_run(
     """Freeze or kill the leader A; the time to the lease naming the standby B. Afterwards B
     leads and a fresh standby waits. False when B did not take over."""
     hx = pair.hx
-    timeout = LEASE_SECONDS + POLL_SECONDS + 20
+    # a SQLite leader frozen inside a write is killed once the standby's claim has waited the
+    # busy timeout (helios.leader): that case takes about busy timeout + lease
+    timeout = LEASE_SECONDS + POLL_SECONDS + SQLITE_BUSY_TIMEOUT_SECONDS + 20
     pair.settle()
     a, b = pair.leader, pair.standby
     a_holder = lease_holder(hx) or "?"
