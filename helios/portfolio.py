@@ -41,8 +41,9 @@ class Ledger:
             )
 
     def check(self) -> Valuation:
-        """Run the ledger invariants; raises LedgerInvariantError if the books disagree."""
-        with self._db.read() as session:
+        """Run the ledger invariants; raises LedgerInvariantError if the books disagree. One
+        snapshot: the trading goes on while it reads."""
+        with self._db.snapshot() as session:
             return check_invariants(session, latest_prices(session))
 
     def entries(self, limit: int = 200) -> pd.DataFrame:

@@ -221,8 +221,8 @@ def _unsettled(hx: helios.Helios, before: datetime) -> list[int]:
 
 
 def _assert_invariants(hx: helios.Helios) -> None:
-    hx.ledger.check()  # cash = the ledger's sum, entries and positions agree
-    with hx.db.read() as session:
+    hx.ledger.check()  # cash = the ledger's sum, entries and positions agree (one snapshot)
+    with hx.db.snapshot() as session:  # the schedulers still run: read one moment
         positions = {p.id: p for p in session.scalars(select(Position))}
         fills = session.execute(
             select(Order.position_id, Order.action, func.count(Fill.id))

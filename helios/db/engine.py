@@ -121,6 +121,19 @@ class Database:
             yield session
 
     @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read whose statements all see the database at one moment, for checks that
+        compare several tables (the ledger's invariants): on PostgreSQL a REPEATABLE READ
+        transaction (under the default READ COMMITTED each statement sees what committed before
+        it, so a fill committed between two reads looks like a broken ledger); SQLite's read
+        transaction already is one snapshot."""
+        with self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+                yield session
+
+    @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction; inside ``fenced`` its first statement is the fence's check
         (which raises before anything is written when this process no longer leads)."""
