@@ -134,11 +134,12 @@ class Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _refuse_hostile_text(cls, data: Any) -> Any:
+        if not isinstance(data, dict):  # not an object: refused as such (a marked text body
+            return data  # standing in for the model once let an optional body through as None)
         marked = _marked(data)
-        if isinstance(data, dict):
-            for key in cls.cleaned_by_helios:
-                if isinstance(data.get(key), str):
-                    marked[key] = data[key]  # helios cleans it (helios.controls)
+        for key in cls.cleaned_by_helios:
+            if isinstance(data.get(key), str):
+                marked[key] = data[key]  # helios cleans it (helios.controls)
         return marked
 
 

@@ -194,6 +194,29 @@ def client(book: helios.Helios) -> Iterator[TestClient]:
         yield test_client
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/autonomous-engine/emergency-stop",
+        "/api/portfolio/positions/close-all",
+        "/api/autonomous-engine/start",
+        "/api/signals",
+    ],
+)
+@pytest.mark.parametrize("body", ["\x0f\uda08\ude15Z\uda5c\udce7\x02", "\x00", "ok"])
+def test_api_a_body_that_is_not_an_object_is_422_whatever_text_it_holds(
+    client: TestClient, book: helios.Helios, path: str, body: str
+):
+    """The fuzzer's case: a JSON text as the whole body, hostile characters in it, was taken
+    for "no body" by the optional bodies of the emergency stop and close-all (200, a halt)."""
+    position = open_one(book)
+    response = client.post(path, content=as_json(body), headers=AUTH)  # type: ignore[arg-type]
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "body"
+    assert not book.controls.is_halted()
+    assert [p["position_id"] for p in book.positions.get_open_positions()] == [position]
+
+
 def test_api_the_issues_reproduction(client: TestClient, book: helios.Helios):
     """The chaos run's request: a NUL in the reason, then a lone surrogate in ``by``."""
     for body in (
