@@ -248,3 +248,39 @@ def test_leaving_the_page_disarms_and_the_name_follows_to_other_pages(seeded: he
     assert at.button(key="arm_emergency")
     assert statuses(seeded) == []  # nothing was closed on the way
     assert not seeded.controls.halt_state().halted
+
+
+# what a browser can send (a lone surrogate cannot cross its UTF-8 websocket: the library and
+# API tests in tests/test_hostile_text.py cover those)
+CONSOLE_HOSTILE = {
+    "nul": ("ops\x00", "exchange down\x00", "ops\ufffd", "exchange down\ufffd"),
+    "c0_and_escape": ("o\x1b[31mps", "a\x07b", "o\ufffd[31mps", "a\ufffdb"),
+    "bidi_override": ("ops\u202egnp", "why\u202e", "ops\ufffdgnp", "why\ufffd"),
+    "line_breaks": ("ops\nteam", "one\ntwo", "ops team", "one two"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONSOLE_HOSTILE))
+def test_the_console_emergency_stop_and_resume_act_whatever_text_is_typed(
+    seeded: helios.Helios, kind: str
+):
+    """Issue 15 item 2 through the console: the stop halts and closes everything and the
+    resume lifts it, with the text stored as ``helios.text`` cleans it (the one place)."""
+    who, why, who_stored, why_stored = CONSOLE_HOSTILE[kind]
+    book(seeded)
+    at = open_page(PAGE)
+    at.text_input(key="controls_who").input(who)
+    at.text_input(key="controls_why").input(why).run()
+    click(at, "arm_emergency")
+    click(at, "confirm_emergency")
+    assert statuses(seeded) == ["EMERGENCY_CLOSE", "EMERGENCY_CLOSE"]
+    state = seeded.controls.halt_state()
+    assert (state.halted, state.by) == (True, who_stored)
+    assert why_stored in state.reason
+    at = open_page(PAGE)
+    at.text_input(key="controls_who").input(who)
+    at.text_input(key="controls_why").input(why).run()
+    click(at, "resume")
+    assert not seeded.controls.is_halted()
+    [resume] = seeded.controls.event_log(kind="RESUME")
+    assert resume["actor"] == who_stored
