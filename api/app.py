@@ -13,16 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import unquote
 
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 
 import helios
 from api import errors
 from api.limits import BodyLimits
 from api.routers import control, health, portfolio, risk, upstream
 from api.security import WriteGate, write_routes
+from helios.redact import configured_secrets, secret_pattern
 
 log = logging.getLogger("helios.api")
 
@@ -50,28 +49,12 @@ degraded when the scheduler's heartbeat or a price is stale), 503 when it does n
 """
 
 
-def _secrets(hx: helios.Helios) -> list[str]:
-    """Values that must never appear in a response (scrubbed from echoed input)."""
-    s = hx.settings
-    found = [
-        secret.get_secret_value()
-        for secret in (s.helios_api_token, s.valr_api_key, s.valr_api_secret)
-        if secret is not None and secret.get_secret_value()
-    ]
-    try:
-        password = make_url(s.database_url).password
-    except Exception:
-        password = None
-    if password:
-        found += [str(password), unquote(str(password))]
-    return [value for value in found if len(value) >= 4]
-
-
 def _bind(app: FastAPI, hx: helios.Helios) -> None:
     app.state.hx = hx
     token = hx.settings.helios_api_token
     app.state.token = token.get_secret_value().encode() if token is not None else None
-    app.state.secrets = _secrets(hx)
+    # values never to appear in a response (scrubbed from echoed input): helios.redact's list
+    app.state.secrets = secret_pattern(configured_secrets(hx.settings))
     app.state.max_body_bytes = hx.settings.api_max_body_bytes
     app.state.body_timeout_seconds = hx.settings.api_body_timeout_seconds
     if token is None:

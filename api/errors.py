@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -37,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api import outage
 from helios.errors import InvalidInput
 from helios.live import LiveNotReady
+from helios.redact import MASK
 from helios.text import hostile_character
 
 log = logging.getLogger("helios.api")
@@ -104,16 +106,15 @@ def safe_value(value: Any, depth: int = 0) -> Any:
 
 
 def _scrubbed(request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    """The body with any server secret that a client echoed back replaced by ***."""
-    secrets: list[str] = getattr(request.app.state, "secrets", [])
-    if not secrets:
+    """The body with any server secret that a client echoed back replaced by *** (every form of
+    it ``helios.redact.secret_pattern`` knows: as sent, percent-encoded, any case)."""
+    pattern: re.Pattern[str] | None = getattr(request.app.state, "secrets", None)
+    if pattern is None:
         return body
 
     def scrub(value: Any) -> Any:
         if isinstance(value, str):
-            for secret in secrets:
-                value = value.replace(secret, "***")
-            return value
+            return pattern.sub(MASK, value)
         if isinstance(value, dict):
             return {k: scrub(v) for k, v in value.items()}
         if isinstance(value, list):

@@ -394,14 +394,16 @@ class PositionManager:
         self._book_watchers.append((opened, closed))
 
     def _record_open(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
-        outcome = self._write_open(position_id, order_id, result)
-        held = outcome.pop("_held", None)
+        outcome, held = self._write_open(position_id, order_id, result)
         if held is not None:  # committed: the database knows the position is open
             for opened, _closed in self._book_watchers:
                 opened(held)
         return outcome
 
-    def _write_open(self, position_id: int, order_id: int, result: OrderResult) -> dict[str, Any]:
+    def _write_open(
+        self, position_id: int, order_id: int, result: OrderResult
+    ) -> tuple[dict[str, Any], BookEntry | None]:
+        """Record an opening order's answer; the position as the book holds it when it opened."""
         now = self._clock.now()
         filled_at = _filled_at(result, now)
         with self._db.write() as session:
@@ -412,11 +414,14 @@ class PositionManager:
             order.updated_at = now
             if result.status is OrderStatus.PENDING:
                 order.status = "SENT"
-                return {
-                    "success": False,
-                    "position_id": position_id,
-                    "reason": "order accepted, fill not known yet: reconcile will record it",
-                }
+                return (
+                    {
+                        "success": False,
+                        "position_id": position_id,
+                        "reason": "order accepted, fill not known yet: reconcile will record it",
+                    },
+                    None,
+                )
             if result.status is OrderStatus.REJECTED:
                 if transition(
                     session,
@@ -431,13 +436,16 @@ class PositionManager:
                     _event(
                         session, position_id, now, "OPEN_FAILED", f"order rejected: {result.reason}"
                     )
-                return {
-                    "success": False,
-                    "position_id": position_id,
-                    "status": FAILED,
-                    "reason": f"order rejected: {result.reason}",
-                    "error": f"order rejected: {result.reason}",
-                }
+                return (
+                    {
+                        "success": False,
+                        "position_id": position_id,
+                        "status": FAILED,
+                        "reason": f"order rejected: {result.reason}",
+                        "error": f"order rejected: {result.reason}",
+                    },
+                    None,
+                )
             if not transition(
                 session,
                 Position,
@@ -449,13 +457,16 @@ class PositionManager:
             ):
                 current = session.get(Position, position_id, populate_existing=True)
                 assert current is not None
-                return {
-                    "success": current.status != FAILED,
-                    "position_id": position_id,
-                    "entry_price": current.entry_price,
-                    "status": current.status,
-                    "reason": f"already recorded ({current.status})",
-                }
+                return (
+                    {
+                        "success": current.status != FAILED,
+                        "position_id": position_id,
+                        "entry_price": current.entry_price,
+                        "status": current.status,
+                        "reason": f"already recorded ({current.status})",
+                    },
+                    None,
+                )
             position = session.get(Position, position_id, populate_existing=True)
             assert position is not None and result.price is not None
             assert result.quantity is not None
@@ -498,7 +509,7 @@ class PositionManager:
                 f"filled {position.quantity} at {entry}, fee {position.entry_fee}; stop "
                 f"{position.stop_loss_price}, target {position.take_profit_price}",
             )
-            return {
+            outcome = {
                 "success": True,
                 "position_id": position_id,
                 "entry_price": entry,
@@ -507,15 +518,16 @@ class PositionManager:
                 "take_profit_price": position.take_profit_price,
                 "entry_fee": position.entry_fee,
                 "status": OPEN,
-                "_held": BookEntry(
-                    position_id,
-                    position.pair,
-                    position.side,
-                    position.quantity,
-                    position.mode,
-                    position.leverage,
-                ),
             }
+            held = BookEntry(
+                position_id,
+                position.pair,
+                position.side,
+                position.quantity,
+                position.mode,
+                position.leverage,
+            )
+            return outcome, held
 
     # --- close --------------------------------------------------------------------------
     def close_position(
