@@ -6,7 +6,8 @@ What runs: a private PostgreSQL (``tests/private_postgres.py``); two ``python -m
 schedulers (fast intervals, 3 s lease); a thread submitting a signal every 0.3 s; a thread
 moving prices by up to 3% every 0.5 s (stops and targets fire); the test itself closing a random
 open position now and then (a live process beside the schedulers, as the API or console is).
-For ``CHAOS_SECONDS`` a seeded random plan picks, every 3 to 6 s, one of: SIGKILL the leader (a
+For ``CHAOS_SECONDS`` a seeded random plan picks, every 3 to 6 s (the first three a kill, a
+freeze and a restart in a seeded order, so every seed has each), one of: SIGKILL the leader (a
 new scheduler replaces it), SIGSTOP the leader for 4 to 6 s (longer than its lease) then
 SIGCONT, or stop the database for 2 to 4 s and start it again.
 
@@ -142,11 +143,13 @@ def test_chaos_two_schedulers_kills_freezes_and_a_database_restart_keep_every_in
         feeder.start()
         prices.start()
         end = time.monotonic() + CHAOS_SECONDS
+        plan = ["kill", "freeze", "restart"]  # each happens at least once, in a seeded order
+        rng.shuffle(plan)
         while time.monotonic() < end:
             time.sleep(rng.uniform(3, 6))
             pid = _safe(lambda: leader_pid(hx))
             leader = next((s for s in schedulers if s.pid == pid and s.alive()), None)
-            action = rng.choice(("kill", "freeze", "restart", "close"))
+            action = plan.pop() if plan else rng.choice(("kill", "freeze", "restart", "close"))
             if action == "kill" and leader is not None:
                 leader.kill()
                 schedulers.remove(leader)
