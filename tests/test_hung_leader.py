@@ -1,4 +1,4 @@
-"""Issue 15 items 1 and 6 with real scheduler processes (``python -m jobs``), SQLite and PostgreSQL.
+"""Issue 15 items 1 and 6 with real schedulers (``python -m jobs``), SQLite and a private server.
 
 1. A hung leader (SIGSTOP) is replaced: the standby takes over once the leader's lease is older
    than ``LEADER_LEASE_SECONDS`` (on main its advisory lock kept the standby waiting for as long
@@ -18,12 +18,14 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from factories import SEED_REASONING, SEED_TRADE, give_market
+from private_postgres import PrivatePostgres
 from scheduler_process import FAST, SchedulerProcess, wait_for
 from sqlalchemy import select, update
 
@@ -86,9 +88,24 @@ def start_pair(
     return a, b
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def place(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The database of a process test: a SQLite file, or a private PostgreSQL server of its own
+    (``tests/private_postgres.py``: the sessions the standby terminates are this server's)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helios.db'}"
+        return
+    server = PrivatePostgres()
+    try:
+        yield server.url
+    finally:
+        server.close()
+
+
 def test_a_frozen_leader_is_replaced_fenced_and_stands_by_when_it_wakes(
-    database_url: str, tmp_path: Path
+    place: str, tmp_path: Path
 ) -> None:
+    database_url = place
     with connect(database_url) as hx:
         give_market(hx)
         opened = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
@@ -169,10 +186,11 @@ def test_a_frozen_leader_is_replaced_fenced_and_stands_by_when_it_wakes(
 
 
 def test_a_close_interrupted_by_a_dead_leader_is_sent_at_once_by_the_next(
-    database_url: str, tmp_path: Path
+    place: str, tmp_path: Path
 ) -> None:
     """A's stop monitor writes the close intent and dies before sending it. B takes over and
     sends that close at once: well inside the 30 s grace main waited."""
+    database_url = place
     with connect(database_url) as hx:
         give_market(hx)
         opened = hx.positions.open_position("BTCZAR", "BUY", SEED_TRADE, SEED_REASONING)
