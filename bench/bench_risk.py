@@ -73,9 +73,9 @@ def positions_plan() -> list[tuple[str, str, Decimal, Decimal]]:
 
 
 def build_scenario(hx, history: dict[str, pd.DataFrame]) -> None:  # type: ignore[no-untyped-def]
+    from helios.accounts.book import book_open
     from helios.db.models import Position
     from helios.exchange.base import OrderRequest, OrderStatus
-    from helios.ledger import book_open
 
     for pair, frame in history.items():
         hx.market.ingest(pair, frame, interval="1h", source="bench")

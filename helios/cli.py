@@ -27,197 +27,17 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import helios
-from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings, redact_url
+from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings
+from helios.launch import connect_or_exit, fail, refuse_exposed, run_reporting_outages
+from helios.logs import LOG_FORMAT, configure_logging, install_secret_filter
 from helios.money import fmt_zar
 from helios.text import NAME_LIMIT, clean_text
 
 log = logging.getLogger("helios.cli")
 APP = PROJECT_ROOT / "app.py"
-
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-
-
-# uvicorn's own loggers: their records are scrubbed at the logger too, so handlers uvicorn's
-# log_config may put on them (replacing ours) never see a secret either
-UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
-
-
-def secret_filter() -> logging.Filter:
-    """The one ``helios.redact.SecretFilter`` of this process, knowing the configured secrets
-    (none when the configuration does not load: its error is reported elsewhere)."""
-    from helios.redact import SecretFilter, configured_secrets
-
-    global _SECRET_FILTER
-    if _SECRET_FILTER is None:
-        try:
-            secrets = configured_secrets(load_settings())
-        except ConfigError:
-            secrets = []
-        _SECRET_FILTER = SecretFilter(secrets)
-    return _SECRET_FILTER
-
-
-_SECRET_FILTER: logging.Filter | None = None
-
-
-def install_secret_filter(*handlers: logging.Handler) -> None:
-    """Put the secret filter on ``handlers``, on every handler of the root logger and on
-    uvicorn's loggers and their handlers (once each)."""
-    scrubber = secret_filter()
-    targets: list[logging.Handler | logging.Logger] = [*handlers, *logging.getLogger().handlers]
-    for name in UVICORN_LOGGERS:
-        logger = logging.getLogger(name)
-        targets += [logger, *logger.handlers]
-    for target in targets:
-        if scrubber not in target.filters:
-            target.addFilter(scrubber)
-
-
-def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
-    """Log to the terminal and, with ``log_file`` (LOG_FILE), to a rotating file (10 MB x 5);
-    every line scrubbed of secrets (``helios.redact``: secret-looking query parameters, the
-    configured secrets)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(
-                log_file, maxBytes=10_000_000, backupCount=5, encoding="utf-8"
-            )
-        )
-    logging.basicConfig(
-        level=getattr(logging, level, logging.INFO), format=LOG_FORMAT, handlers=handlers
-    )
-    install_secret_filter()
-    for noisy in ("apscheduler.executors.default", "apscheduler.scheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def database_failure(exc: BaseException, database_url: str | None = None) -> str | None:
-    """One line for a database the command could not reach or open, or None for any other
-    error (which keeps its traceback: it is a bug to fix, not a situation to report).
-
-    Every command gets it from ``main`` (one place): the database (``DATABASE_URL``, password
-    hidden) and the driver's own words, on one line. A server down or unreachable, a refused
-    login, an SQLite file that is a folder, lies under a file or is not a database are such
-    errors; a statement the database refused (integrity, syntax) is not."""
-    from sqlalchemy import exc as sa
-
-    if database_url is None:
-        try:
-            database_url = load_settings().database_url
-        except ConfigError:
-            return None
-    for error in _chain(exc):
-        if isinstance(error, sa.IntegrityError | sa.ProgrammingError | sa.DataError):
-            return None
-        if isinstance(error, sa.DBAPIError) and error.orig is not None:
-            reason = str(error.orig)
-        elif (
-            isinstance(error, sa.DisconnectionError | sa.TimeoutError)
-            or _driver_error(error)
-            or _sqlite_path_error(error, database_url)
-        ):
-            reason = str(error)
-        else:
-            continue
-        return (
-            f"cannot use the database {redact_url(database_url)}: {_one_line(reason, database_url)}"
-        )
-    return None
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception and those it came from (``raise ... from``, or raised while handling)."""
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _driver_error(error: BaseException) -> bool:
-    """A DB-API error raised by the driver itself, outside SQLAlchemy."""
-    import sqlite3
-
-    if isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError | sqlite3.InterfaceError):
-        return not isinstance(error, sqlite3.IntegrityError | sqlite3.ProgrammingError)
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency
-        return False
-    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
-
-
-def _sqlite_path_error(error: BaseException, database_url: str) -> bool:
-    """An OSError on the SQLite file, its folder or the lock beside it."""
-    if not isinstance(error, OSError) or not getattr(error, "filename", None):
-        return False
-    from sqlalchemy.engine import make_url
-
-    try:
-        url = make_url(database_url)
-    except Exception:
-        return False
-    if not url.drivername.startswith("sqlite") or not url.database:
-        return False
-    database = Path(url.database).resolve()
-    touched = Path(str(error.filename)).resolve()
-    return touched == database or touched in database.parents or touched.parent == database.parent
-
-
-def _one_line(reason: str, database_url: str) -> str:
-    """The driver's message on one line, bounded, without the database password."""
-    from sqlalchemy.engine import make_url
-
-    text = " ".join(reason.split())
-    try:
-        password = make_url(database_url).password
-    except Exception:
-        password = None
-    if password:
-        text = text.replace(str(password), "***")
-    return text if len(text) <= 400 else text[:399] + "\u2026"
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    print(f"helios: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-def refuse_exposed(dashboard: bool = False, api_host: str | None = None) -> None:
-    """Exit 2 with one line when the dashboard (``dashboard``) or the API (bound to
-    ``api_host``, default API_ADDRESS) would listen beyond this machine unlocked
-    (``helios.exposure``); before anything starts or touches the database."""
-    from helios.exposure import exposure_problem
-
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        fail(str(exc))
-    problems = []
-    if dashboard:
-        locked = settings.dashboard_password_hash is not None
-        problems.append(exposure_problem("dashboard", settings.dashboard_address, locked))
-    if api_host is not None:
-        locked = settings.helios_api_token is not None
-        problems.append(exposure_problem("api", api_host or settings.api_address, locked))
-    for problem in problems:
-        if problem is not None:
-            fail(problem)
-
-
-def connect_or_exit(**options: Any) -> helios.Helios:
-    try:
-        return helios.connect(**options)
-    except ConfigError as exc:
-        fail(str(exc))
 
 
 def dashboard_command(port: int | None = None) -> list[str]:
@@ -262,9 +82,9 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
 
 
 def cmd_scheduler(_args: argparse.Namespace) -> int:
-    from jobs.scheduler import main as scheduler_main
-
-    return scheduler_main()
+    # the scheduler is a shell of its own (jobs/): this process becomes it, keeping its pid, so
+    # signals and exit codes are the scheduler's
+    os.execv(sys.executable, [sys.executable, "-m", "jobs"])  # noqa: S606 (our own command line)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -653,13 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "hash-password", help="make DASHBOARD_PASSWORD_HASH for the dashboard's login gate"
     ).set_defaults(func=cmd_hash_password)
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args))
-    except Exception as exc:
-        message = database_failure(exc)
-        if message is None:
-            raise
-        fail(message)
+    return run_reporting_outages(lambda: args.func(args))
 
 
 if __name__ == "__main__":

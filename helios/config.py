@@ -25,7 +25,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helios.errors import ConfigError
-from helios.risk.limits import LIMIT_RULES
+from helios.limit_rules import LIMIT_RULES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'helios.db'}"
@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     paper_slippage_pct: Decimal = Field(default=Decimal("0.0005"), ge=0, le=Decimal("0.05"))
 
     # --- the seed's risk limits (first-start values; the database holds the versions in force)
-    # (defaults and ranges live in helios.risk.limits.LIMIT_RULES, the one place for them)
+    # (defaults and ranges live in helios.limit_rules.LIMIT_RULES, the one place for them)
     max_drawdown_pct: float = _limit("max_drawdown_pct")
     daily_loss_limit_pct: float = _limit("daily_loss_limit_pct")
     max_portfolio_risk_exposure_pct: float = _limit("max_portfolio_risk_exposure_pct")

@@ -35,23 +35,44 @@ from helios.clock import Clock, ensure_utc
 from helios.config import HaltAction, TradingMode
 from helios.db.engine import Database
 from helios.db.models import Setting
-from helios.errors import ConfigError, InvalidInput
+from helios.errors import InvalidInput
 from helios.events import recent_events, record_event
 from helios.live import LiveChecklist, LiveNotReady
 from helios.money import fmt_zar
+from helios.settings_store import (
+    HALT_ACK_KEY,
+    HALT_ACTION_KEY,
+    HALT_CAUSE_KEY,
+    HALT_REASON_KEY,
+    HALTED_KEY,
+    MODE_KEY,
+    SettingKey,
+    get_setting,
+    put_setting,
+    seed_defaults,
+)
 from helios.text import NAME_LIMIT, TEXT_LIMIT, clean_text
+
+# Deprecated (one release): the settings store and its keys live in ``helios.settings_store``.
+__all__ = [
+    "HALTED_KEY",
+    "HALT_ACK_KEY",
+    "HALT_ACTION_KEY",
+    "HALT_CAUSE_KEY",
+    "HALT_REASON_KEY",
+    "MODE_KEY",
+    "Controls",
+    "HaltState",
+    "SettingKey",
+    "get_setting",
+    "put_setting",
+    "seed_defaults",
+]
 
 if TYPE_CHECKING:
     from helios.halts import Halts
     from helios.live import LiveReadiness
     from helios.positions.manager import PositionManager
-
-MODE_KEY = "trading_mode"
-HALTED_KEY = "halted"
-HALT_REASON_KEY = "halt_reason"
-HALT_CAUSE_KEY = "halt_cause"  # manual, emergency_stop, or an automatic trigger (helios.halts)
-HALT_ACTION_KEY = "halt_action"  # close_all: the watchdog keeps closing until all are closed
-HALT_ACK_KEY = "halt_acknowledged"  # automatic triggers acknowledged by the last resume (JSON)
 
 
 @dataclass(frozen=True)
@@ -62,51 +83,6 @@ class HaltState:
     by: str
     cause: str = ""
     action: HaltAction | None = None
-
-
-def get_setting(session: Session, key: str) -> Setting | None:
-    return session.get(Setting, key)
-
-
-def put_setting(session: Session, key: str, value: str, now: datetime, by: str) -> None:
-    row = session.get(Setting, key)
-    if row is None:
-        session.add(Setting(key=key, value=value, updated_at=now, updated_by=by))
-    else:
-        row.value, row.updated_at, row.updated_by = value, now, by
-    session.flush()
-
-
-def seed_defaults(session: Session, mode: TradingMode, now: datetime) -> bool:
-    """First start: store the mode from configuration and 'not halted'. True if seeded.
-
-    A new database never starts in LIVE: LIVE comes only through the pre-live checklist
-    (``Controls.set_mode``), which needs days of PAPER history this database cannot have."""
-    if get_setting(session, MODE_KEY) is not None:
-        return False
-    if mode is TradingMode.LIVE:
-        raise ConfigError(
-            [
-                (
-                    "TRADING_MODE",
-                    mode.value,
-                    "a new database starts in PAPER: LIVE needs the pre-live checklist (days "
-                    "of PAPER trading first); start without TRADING_MODE, then `helios mode "
-                    "LIVE --by NAME --confirm-monitoring NAME`",
-                )
-            ]
-        )
-    put_setting(session, MODE_KEY, mode.value, now, "configuration")
-    put_setting(session, HALTED_KEY, "false", now, "configuration")
-    put_setting(session, HALT_REASON_KEY, "", now, "configuration")
-    record_event(
-        session,
-        ts=now,
-        kind="MODE_SET",
-        actor="configuration",
-        message=f"trading mode {mode.value} at first start",
-    )
-    return True
 
 
 class Controls:

@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from helios.accounts.account import ensure_account
 from helios.clock import Clock, SystemClock
 from helios.config import ConfigError, Settings, TradingMode, load_settings
-from helios.controls import MODE_KEY, Controls, get_setting, seed_defaults
+from helios.controls import Controls
 from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
 from helios.db.models import PortfolioSnapshot, Setting
@@ -28,17 +29,17 @@ from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
 from helios.exchange.valr import ValrExchange
 from helios.halts import Halts
-from helios.ledger import ensure_account
+from helios.ledger import Ledger
 from helios.live import LiveReadiness
 from helios.market.feeds import MarketFeed, build_feed
 from helios.market.store import MarketData
 from helios.metrics import Metrics
 from helios.money import ZERO, zar
 from helios.optimizer.service import Optimizer
-from helios.portfolio import Ledger
 from helios.positions.manager import PositionManager, seed_installation_id
 from helios.reconciliation import Reconciliation
 from helios.risk.service import RiskManager, VenueCash, seed_limits
+from helios.settings_store import MODE_KEY, get_setting, seed_defaults
 from helios.signals import Signals
 
 log = logging.getLogger(__name__)

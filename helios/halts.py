@@ -44,7 +44,7 @@ from helios.config import HaltAction, Settings
 from helios.db.engine import Database
 from helios.db.models import Event, Heartbeat, LatestPrice, Position
 from helios.events import EXCHANGE_ERROR, record_event
-from helios.portfolio import Ledger
+from helios.ledger import Ledger
 from helios.positions.lifecycle import CLOSING, OPEN
 from helios.rearm import rearm, rearm_periods
 from helios.reconciliation import TRIGGER as RECONCILIATION

@@ -49,8 +49,8 @@ from helios.money import fmt_zar
 if TYPE_CHECKING:
     from helios.controls import Controls
     from helios.exchange.valr import ValrExchange
+    from helios.ledger import Ledger
     from helios.metrics import Metrics
-    from helios.portfolio import Ledger
 
 # the seed: "Starting with SMALL capital (R1,000-5,000)?"
 SEED_START_CAPITAL_MAX_ZAR = Decimal("5000")

@@ -80,13 +80,13 @@ from sqlalchemy.orm import Session
 
 from helios.clock import Clock
 from helios.config import Settings, TradingMode
-from helios.controls import HALTED_KEY, MODE_KEY, get_setting, put_setting
 from helios.db.engine import Database
 from helios.db.models import Fill, Order, Position, Setting
 from helios.errors import InvalidInput
 from helios.events import record_event, record_exchange_error
 from helios.exchange.valr import PairRules, ValrError, ValrExchange
 from helios.positions.lifecycle import CLOSING, OPEN, OPENING, TRANSITIONAL
+from helios.settings_store import HALTED_KEY, MODE_KEY, SettingKey, get_setting, put_setting
 
 if TYPE_CHECKING:
     from helios.controls import Controls
@@ -99,8 +99,8 @@ log = logging.getLogger("helios.reconciliation")
 TRIGGER = "reconciliation"  # the automatic-halt cause (helios.halts)
 ACTOR = "reconciliation"
 ERROR_SOURCE = "valr-reconcile"
-BASELINE_KEY = "live_baseline_balances"
-STATE_KEY = "live_reconcile_state"
+BASELINE_KEY = SettingKey.LIVE_BASELINE
+STATE_KEY = SettingKey.LIVE_RECONCILE_STATE
 QUOTE = "ZAR"
 CENT = Decimal("0.01")
 DEFAULT_STEP = Decimal("1e-8")  # VALR's usual baseDecimalPlaces when the pair list is unknown

@@ -15,7 +15,7 @@ and error lines, tracebacks included):
 
 ``scrub`` is the pure rule; ``SecretFilter`` applies it to a ``logging.LogRecord`` (its message,
 its arguments one by one so uvicorn's formatters still find them, its traceback and stack), and
-``configured_secrets`` lists the secrets of a ``Settings``. ``helios.cli.configure_logging``
+``configured_secrets`` lists the secrets of a ``Settings``. ``helios.logs.configure_logging``
 installs the filter on every handler it sets up and on uvicorn's loggers.
 """
 

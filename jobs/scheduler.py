@@ -423,7 +423,8 @@ def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
 
 
 def main() -> int:
-    from helios.cli import configure_logging, connect_or_exit
+    from helios.launch import connect_or_exit
+    from helios.logs import configure_logging
 
     hx = connect_or_exit(reconcile=False)  # the leader reconciles when it takes over
     configure_logging(hx.settings.log_level, hx.settings.project_path(hx.settings.log_file))

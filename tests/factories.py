@@ -170,8 +170,9 @@ def new_position(hx: helios.Helios, pair: str, side: str, size: str, leverage: s
 def booked_position(hx: helios.Helios, pair: str, side: str, size: str, leverage: str) -> int:
     """An OPEN position made without the risk checks: S x L bought (or sold) on the paper venue
     and booked by the ledger, as the position manager would; returns its id."""
+    from helios.accounts.book import book_open
+    from helios.accounts.invariants import check_invariants
     from helios.exchange.base import OrderRequest, OrderStatus
-    from helios.ledger import book_open, check_invariants
     from helios.market.store import latest_prices
 
     position_id = new_position(hx, pair, side, size, leverage)

@@ -14,10 +14,11 @@ from sqlalchemy import select, update
 import helios
 from helios.clock import ManualClock
 from helios.config import HaltAction, TradingMode
-from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY, HaltState
+from helios.controls import HaltState
 from helios.db.models import Event, Setting
 from helios.errors import ConfigError, InvalidInput
 from helios.live import LiveNotReady
+from helios.settings_store import HALT_REASON_KEY, HALTED_KEY, MODE_KEY
 
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

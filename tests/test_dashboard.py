@@ -21,8 +21,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 import helios
-from helios.controls import MODE_KEY, put_setting
 from helios.heartbeat import beat
+from helios.settings_store import MODE_KEY, put_setting
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "app.py"

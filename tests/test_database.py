@@ -17,11 +17,13 @@ from factories import position_row
 from sqlalchemy import func, select, text
 
 import helios
+from helios.accounts.account import account_state
+from helios.accounts.book import book_open
+from helios.accounts.invariants import check_invariants
 from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
 from helios.db.models import Event, LedgerEntry, Position, Setting
 from helios.db.state import transition
-from helios.ledger import account_state, book_open, check_invariants
 
 T = TypeVar("T")
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

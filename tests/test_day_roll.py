@@ -20,7 +20,8 @@ def test_before_the_roll_the_daily_loss_is_measured_from_the_last_snapshot_befor
     # the day before that started at R100,000 too; now lose R6,000 of cash after midnight
     clock.advance(minutes=30)  # 00:25 Johannesburg, no snapshot since midnight
     with hx.db.write() as session:
-        from helios.ledger import _move_cash, account_state
+        from helios.accounts.account import account_state
+        from helios.accounts.book import _move_cash
 
         _move_cash(
             session,

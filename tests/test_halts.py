@@ -31,6 +31,7 @@ from factories import (
 from sqlalchemy import func, select
 
 import helios
+from helios.accounts.account import STATE_ID
 from helios.clock import ManualClock
 from helios.config import HaltAction, TradingMode
 from helios.db.models import Event, Fill, PortfolioState, Position, Setting
@@ -38,7 +39,6 @@ from helios.errors import InvalidInput
 from helios.events import EXCHANGE_ERROR, record_exchange_error
 from helios.exchange.base import Exchange, OrderRequest, OrderResult
 from helios.halts import Breach
-from helios.ledger import STATE_ID
 
 D = Decimal
 Connect = Callable[..., helios.Helios]

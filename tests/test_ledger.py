@@ -23,19 +23,14 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import StatementError
 
 import helios
+from helios.accounts.account import LedgerInvariantError, account_state
+from helios.accounts.book import book_close, book_open
+from helios.accounts.invariants import check_invariants
+from helios.accounts.valuation import Valuation, mark_to_market
 from helios.clock import ManualClock
 from helios.db.models import LatestPrice, LedgerEntry, PortfolioSnapshot, PortfolioState, Position
 from helios.errors import InvalidInput
 from helios.exchange.base import OrderRequest, OrderStatus
-from helios.ledger import (
-    LedgerInvariantError,
-    Valuation,
-    account_state,
-    book_close,
-    book_open,
-    check_invariants,
-    mark_to_market,
-)
 from helios.market.store import latest_prices
 
 D = Decimal

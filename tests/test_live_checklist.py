@@ -21,13 +21,13 @@ from sqlalchemy import func, select, update
 import helios
 from helios.clock import ManualClock
 from helios.config import TradingMode
-from helios.controls import MODE_KEY, put_setting
 from helios.db.models import Event, PortfolioSnapshot, Setting
 from helios.db.models import PortfolioState as Account
 from helios.errors import ConfigError, InvalidInput
 from helios.live import ITEM_ORDER, LiveNotReady
 from helios.market.store import floor_time
 from helios.risk.service import VenueCash
+from helios.settings_store import MODE_KEY, put_setting
 from tests.factories import PRICES, count_rows, give_market
 from tests.fakes.valr import FAKE_API_KEY, FAKE_API_SECRET, FakeValr
 

@@ -34,13 +34,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 import helios
+from helios.accounts.account import LedgerInvariantError
 from helios.clock import ManualClock
 from helios.closeout import DatabaseWatch, replay_journal
-from helios.controls import MODE_KEY, put_setting
 from helios.db.models import Event, Fill, LedgerEntry, Order, Position
 from helios.events import EXCHANGE_ERROR
 from helios.faults import CRASH_ENV
-from helios.ledger import LedgerInvariantError
+from helios.settings_store import MODE_KEY, put_setting
 
 D = Decimal
 KEY = "1f3e5d7c9b" * 6 + "a1b2"  # 64 characters, easy to spot if it leaks

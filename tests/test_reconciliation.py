@@ -22,7 +22,6 @@ from sqlalchemy import select
 import helios
 from helios.clock import ManualClock
 from helios.config import HaltAction
-from helios.controls import MODE_KEY, put_setting
 from helios.db.models import Event, Order, Position
 from helios.market.feeds import ManualFeed
 from helios.positions.lifecycle import client_order_id
@@ -36,6 +35,7 @@ from helios.reconciliation import (
     UNREACHABLE,
     WAITING,
 )
+from helios.settings_store import MODE_KEY, put_setting
 from jobs.scheduler import Worker, build_scheduler
 
 D = Decimal

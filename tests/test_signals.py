@@ -17,7 +17,6 @@ from sqlalchemy.exc import IntegrityError
 import helios
 from helios.clock import ManualClock
 from helios.config import DemoSignals, FeedKind, TradingMode, load_settings
-from helios.controls import MODE_KEY, put_setting
 from helios.db.models import Event, Position, RiskDecision, Signal
 from helios.demo import (
     DEMO_TRADE_PARAMS,
@@ -29,6 +28,7 @@ from helios.demo import (
 )
 from helios.errors import InvalidInput
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
+from helios.settings_store import MODE_KEY, put_setting
 from helios.signals import SignalRejected
 from tests.conftest import START
 from tests.factories import SEED_TRADE, count_rows, give_market

@@ -16,12 +16,12 @@ from decimal import Decimal
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
+from helios.accounts.account import account_state
 from helios.clock import Clock
 from helios.config import Settings
 from helios.db.engine import Database
 from helios.db.models import LatestPrice, PaperVenueOrder
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus, Side
-from helios.ledger import account_state
 from helios.money import ZERO, price, qty, qty_down, zar
 
 

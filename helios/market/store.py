@@ -37,9 +37,10 @@ from helios.market.candles import (
 from helios.market.feeds import FeedError, MarketFeed
 from helios.money import positive
 from helios.money import price as to_price
+from helios.settings_store import SettingKey
 
 MINUTE = 60
-HISTORY_EPOCH_KEY = "history_epoch"
+HISTORY_EPOCH_KEY = SettingKey.HISTORY_EPOCH
 
 
 def floor_time(when: datetime, seconds: int) -> datetime:

@@ -26,9 +26,11 @@ import pandas as pd
 from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from helios.accounts.account import unrealized
+from helios.accounts.book import book_close, book_open
+from helios.accounts.valuation import maintain_marks_at
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings, TradingMode
-from helios.controls import HALTED_KEY, MODE_KEY, get_setting, put_setting
 from helios.db.engine import Database
 from helios.db.models import (
     Candle,
@@ -44,7 +46,6 @@ from helios.errors import HeliosError, InvalidInput
 from helios.events import record_exchange_error
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.faults import crash_point
-from helios.ledger import book_close, book_open, maintain_marks_at, unrealized
 from helios.market.candles import DAY
 from helios.market.store import MINUTE, MarketData, floor_time, price_ticks
 from helios.money import ZERO, zar
@@ -65,10 +66,11 @@ from helios.positions.lifecycle import (
 from helios.positions.monitor import LastLook, Levels, StoredBar, Verdict, bars_since, judge
 from helios.risk.checks import RiskResult
 from helios.risk.service import Inputs, RiskManager
+from helios.settings_store import HALTED_KEY, MODE_KEY, SettingKey, get_setting, put_setting
 from helios.trade import TradeParams, entry_levels, parse_side
 
 log = logging.getLogger("helios.positions")
-INSTALLATION_KEY = "installation_id"
+INSTALLATION_KEY = SettingKey.INSTALLATION_ID
 RECONCILE_GRACE = timedelta(seconds=30)
 
 

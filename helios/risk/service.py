@@ -35,9 +35,10 @@ import pandas as pd
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, true
 from sqlalchemy.orm import Session
 
+from helios.accounts.account import MARGIN_HELD_STATUSES, STATE_ID, LedgerInvariantError
+from helios.accounts.valuation import day_start, held_equity, maintain_marks
 from helios.clock import Clock, trading_day
 from helios.config import Settings, SizingMethod, TradingMode
-from helios.controls import HALT_REASON_KEY, HALTED_KEY, MODE_KEY
 from helios.db.engine import WRITE_OPTION, Database
 from helios.db.models import (
     LatestPrice,
@@ -50,14 +51,6 @@ from helios.db.models import PortfolioState as Account
 from helios.equity_marks import EquityMarks, updated_marks
 from helios.errors import InvalidInput
 from helios.events import record_event
-from helios.ledger import (
-    MARGIN_HELD_STATUSES,
-    STATE_ID,
-    LedgerInvariantError,
-    day_start,
-    held_equity,
-    maintain_marks,
-)
 from helios.market.candles import DAY
 from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
 from helios.money import price as to_price
@@ -93,6 +86,7 @@ from helios.risk.prechecks import (
 )
 from helios.risk.sizing import size
 from helios.risk.volatility import VolEstimate, covariance, estimate_vol
+from helios.settings_store import HALT_REASON_KEY, HALTED_KEY, MODE_KEY
 from helios.trade import TradeParams, entry_levels, parse_side
 
 VENUE_CASH_TTL_SECONDS = 5.0  # how long a preview may reuse VALR's available ZAR
