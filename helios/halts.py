@@ -33,7 +33,6 @@ the exchange fails, until every position is closed.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +43,12 @@ from helios.config import HaltAction, Settings
 from helios.db.engine import Database
 from helios.db.models import Event, Heartbeat, LatestPrice, Position
 from helios.events import EXCHANGE_ERROR, record_event
+from helios.halt_triggers import RECONCILIATION, TRIGGERS, WATCHDOG, Breach
+
+__all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts"]
 from helios.ledger import Ledger
 from helios.positions.lifecycle import CLOSING, OPEN
 from helios.rearm import rearm, rearm_periods
-from helios.reconciliation import TRIGGER as RECONCILIATION
 from helios.reconciliation import stored_breach
 from helios.risk.service import RiskManager
 
@@ -56,25 +57,6 @@ if TYPE_CHECKING:
     from helios.positions.manager import PositionManager
 
 log = logging.getLogger("helios.halts")
-
-TRIGGERS = (
-    "drawdown",
-    "daily_loss",
-    "stale_price",
-    "database_lost",
-    "exchange_errors",
-    RECONCILIATION,
-)
-WATCHDOG = "watchdog"
-
-
-@dataclass(frozen=True)
-class Breach:
-    """An automatic-halt condition in force, with the figures behind it."""
-
-    trigger: str
-    message: str
-    figures: dict[str, Any]
 
 
 def _new_episode(breach: Breach, acknowledged_at: datetime, now: datetime) -> Breach:

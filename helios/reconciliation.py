@@ -85,6 +85,7 @@ from helios.db.models import Fill, Order, Position, Setting
 from helios.errors import InvalidInput
 from helios.events import record_event, record_exchange_error
 from helios.exchange.valr import PairRules, ValrError, ValrExchange
+from helios.halt_triggers import RECONCILIATION, Breach
 from helios.positions.lifecycle import CLOSING, OPEN, OPENING, TRANSITIONAL
 from helios.settings_store import HALTED_KEY, MODE_KEY, SettingKey, get_setting, put_setting
 
@@ -96,7 +97,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("helios.reconciliation")
 
-TRIGGER = "reconciliation"  # the automatic-halt cause (helios.halts)
+TRIGGER = RECONCILIATION  # the automatic-halt cause (helios.halts)
 ACTOR = "reconciliation"
 ERROR_SOURCE = "valr-reconcile"
 BASELINE_KEY = SettingKey.LIVE_BASELINE
@@ -899,8 +900,6 @@ class Reconciliation:
             ack_marker=marker if reference is not None else None,
         )
         if halt_now:
-            from helios.halts import Breach
-
             self._halts.trigger(Breach(TRIGGER, breach_message, figures))
         return report
 
