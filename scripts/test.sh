@@ -11,6 +11,8 @@ VENV=${VENV:-.venv}
 export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres@127.0.0.1:5432/test}
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .
+# the layers point down and the shells stay apart (pyproject.toml [tool.importlinter])
+"$VENV/bin/lint-imports"
 # one worker per core (pytest-xdist), a test file at a time on each (a file's tests share a
 # running dashboard or server and run in their order); every test gets databases of its own
 exec "$VENV/bin/python" -m pytest -n auto --dist loadfile "$@"
