@@ -3,9 +3,12 @@
 Every process reads the market from here, so the scheduler, the dashboard and a notebook see the
 same prices. Feeds and ``ingest`` write; everything else reads.
 
-Intraday candles also roll up into the daily candle of their UTC day (high = max, low = min,
-close = the newest close, volume adjusted by the change), so daily returns, volatility and
-correlation stay current while the market runs.
+``MarketData`` (``hx.market``) composes the market's concepts, each in its own module: bar time
+(``bar_time``: the epoch-aligned grid, no price ahead of the clock), writing candles
+(``writes``), the daily roll-up (``rollup``: intraday candles also roll up into the daily candle
+of their UTC day, so daily returns, volatility and correlation stay current while the market
+runs), observed prices (``prices``: the latest price, the price ticks), the history epoch
+(``history_epoch``) and candle tables and returns (``series``).
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ import pandas as pd
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from helios.clock import MAX_CLOCK_SKEW, Clock, ensure_utc
+from helios.clock import Clock, ensure_utc
 from helios.config import Settings
 from helios.db.engine import Database
-from helios.db.models import Candle, LatestPrice, PriceTick, Setting
+from helios.db.models import Candle, LatestPrice, PriceTick
 from helios.errors import InvalidInput
+from helios.market.bar_time import MINUTE, floor_time, not_ahead
 from helios.market.candles import (
     DAY,
     CandleRow,
@@ -35,18 +39,26 @@ from helios.market.candles import (
     validate_candles,
 )
 from helios.market.feeds import FeedError, MarketFeed
+from helios.market.history_epoch import HISTORY_EPOCH_KEY, bump_history_epoch
+from helios.market.prices import latest_prices, price_ticks
+from helios.market.series import candles_frame, close_returns
+from helios.market.writes import write_candles
 from helios.money import positive
 from helios.money import price as to_price
-from helios.settings_store import SettingKey
 
-MINUTE = 60
-HISTORY_EPOCH_KEY = SettingKey.HISTORY_EPOCH
-
-
-def floor_time(when: datetime, seconds: int) -> datetime:
-    """The open time of the ``seconds``-long bar containing ``when`` (UTC, epoch-aligned)."""
-    epoch = int(ensure_utc(when).timestamp())
-    return datetime.fromtimestamp(epoch - epoch % seconds, tz=ensure_utc(when).tzinfo)
+# The names below are imported from here by the services and tests (risk, optimizer,
+# positions, ledger); they live in the modules named above.
+__all__ = [
+    "DAY",
+    "HISTORY_EPOCH_KEY",
+    "MINUTE",
+    "MarketData",
+    "bump_history_epoch",
+    "candles_frame",
+    "floor_time",
+    "latest_prices",
+    "price_ticks",
+]
 
 
 class MarketData:
@@ -130,173 +142,11 @@ class MarketData:
         merge: bool = False,
         tick: Decimal | None = None,
     ) -> int:
-        """Upsert validated rows inside the caller's transaction (feeds use this directly).
-
-        ``observed`` is when the newest close was seen at its source (a live feed's poll time;
-        ``set_price``'s time). Without it the rows are history: the newest close is stamped with
-        the end of its bar, or with its open time while the bar is still open (the latest moment
-        the table proves), so ingested history never makes an old price look fresh.
-        ``merge``: a row extends the stored bar instead of replacing it (open kept, high = max,
-        low = min, close = the row's), for a feed that may have seen only part of a bar (the
-        simulation after a restart). ``tick``: the price observed (``set_price``); default: what
-        the newest row shows that was not known before (a new high or low, its close), each
-        recorded in ``price_ticks`` at ``observed``.
-        """
-        if not rows:
-            return 0
-        now = self._clock.now()
-        _not_ahead(rows[-1].ts, now, "candles.timestamp", "a bar that opens")
-        if observed is not None:
-            _not_ahead(observed, now, "observed")
-        existing = {
-            candle.ts: candle
-            for candle in session.scalars(
-                select(Candle).where(
-                    Candle.pair == pair,
-                    Candle.interval_seconds == seconds,
-                    Candle.ts >= rows[0].ts,
-                    Candle.ts <= rows[-1].ts,
-                )
-            )
-        }
-        # the newest bar's range before this write: what the write adds to it was just observed
-        prior = {ts: (candle.high, candle.low) for ts, candle in existing.items()}
-        volume_change: dict[datetime, Decimal] = {}
-        written: list[CandleRow] = []
-        for incoming in rows:
-            old = existing.get(incoming.ts)
-            row = incoming
-            if old is not None and merge:  # the stored bar, extended by what the feed saw
-                row = CandleRow(
-                    incoming.ts,
-                    old.open,
-                    max(old.high, incoming.high),
-                    min(old.low, incoming.low),
-                    incoming.close,
-                    max(old.volume, incoming.volume),
-                )
-            written.append(row)
-            if old is None:
-                session.add(
-                    Candle(
-                        pair=pair,
-                        interval_seconds=seconds,
-                        ts=row.ts,
-                        open=row.open,
-                        high=row.high,
-                        low=row.low,
-                        close=row.close,
-                        volume=row.volume,
-                        source=source,
-                    )
-                )
-                delta = row.volume
-            else:
-                delta = row.volume - old.volume
-                old.open, old.high, old.low, old.close = row.open, row.high, row.low, row.close
-                old.volume, old.source = row.volume, source
-            if seconds < DAY:
-                day = floor_time(row.ts, DAY)
-                volume_change[day] = volume_change.get(day, Decimal(0)) + delta
-        rows = written
-        if seconds < DAY:
-            new = {row.ts for row in rows if row.ts not in existing}
-            self._roll_up_days(session, pair, rows, new, volume_change, source, seconds)
-        last = rows[-1]
-        if observed is None:  # history: as old as its newest bar proves
-            end = last.ts + timedelta(seconds=seconds)
-            observed = end if end <= now else last.ts
-        self._set_latest(session, pair, last.close, observed, now, source)
-        high, low = prior.get(last.ts, (None, None))
-        seen = [tick] if tick is not None else _new_prices(last, high, low)
-        session.add_all(PriceTick(pair=pair, ts=observed, price=value) for value in seen)
-        if floor_time(rows[0].ts, DAY) < floor_time(now, DAY):
-            bump_history_epoch(session, now)  # a completed day's candle changed
-        session.flush()
-        return len(rows)
-
-    def _roll_up_days(
-        self,
-        session: Session,
-        pair: str,
-        rows: list[CandleRow],
-        new: set[datetime],
-        volume_change: dict[datetime, Decimal],
-        source: str,
-        rows_interval: int,
-    ) -> None:
-        """Fold intraday ``rows`` (``new``: the open times not stored before) into the daily
-        candles of their UTC days."""
-        by_day: dict[datetime, list[CandleRow]] = {}
-        for row in rows:
-            by_day.setdefault(floor_time(row.ts, DAY), []).append(row)
-        for day, day_rows in by_day.items():
-            daily = session.scalars(
-                select(Candle).where(
-                    Candle.pair == pair, Candle.interval_seconds == DAY, Candle.ts == day
-                )
-            ).one_or_none()
-            high = max(row.high for row in day_rows)
-            low = min(row.low for row in day_rows)
-            if daily is None:
-                session.add(
-                    Candle(
-                        pair=pair,
-                        interval_seconds=DAY,
-                        ts=day,
-                        open=day_rows[0].open,
-                        high=high,
-                        low=low,
-                        close=day_rows[-1].close,
-                        volume=max(volume_change.get(day, Decimal(0)), Decimal(0)),
-                        source=source,
-                    )
-                )
-            else:
-                daily.high = max(daily.high, high)
-                daily.low = min(daily.low, low)
-                # the bars of this interval stored for the day, these rows included (autoflush)
-                oldest, newest, count = session.execute(
-                    select(func.min(Candle.ts), func.max(Candle.ts), func.count()).where(
-                        Candle.pair == pair,
-                        Candle.interval_seconds == rows_interval,
-                        Candle.ts >= day,
-                        Candle.ts < day + timedelta(seconds=DAY),
-                    )
-                ).one()
-                first = day_rows[0]
-                new_today = sum(1 for row in day_rows if row.ts in new)
-                # The open moves to a new bar that is earlier than every bar of the day stored
-                # before (or that opens at midnight). A day that came from a daily source keeps
-                # its open when its last minutes arrive, and so does a bar fetched again.
-                earliest_new = first.ts in new and first.ts == ensure_utc(oldest)
-                if first.ts == day or (earliest_new and int(count) > new_today):
-                    daily.open = first.open
-                if newest is None or day_rows[-1].ts >= ensure_utc(newest):
-                    daily.close = day_rows[-1].close
-                daily.volume = max(daily.volume + volume_change.get(day, Decimal(0)), Decimal(0))
-
-    def _set_latest(
-        self,
-        session: Session,
-        pair: str,
-        close: Decimal,
-        observed: datetime,
-        now: datetime,
-        source: str,
-    ) -> None:
-        latest = session.get(LatestPrice, pair)
-        if latest is None:
-            session.add(
-                LatestPrice(pair=pair, price=close, ts=observed, received_at=now, source=source)
-            )
-        elif observed >= latest.ts:
-            latest.price, latest.ts, latest.received_at, latest.source = (
-                close,
-                observed,
-                now,
-                source,
-            )
+        """Upsert validated rows inside the caller's transaction (feeds use this directly);
+        see ``helios.market.writes.write_candles``."""
+        return write_candles(
+            session, self._clock, pair, seconds, rows, source, observed, merge=merge, tick=tick
+        )
 
     def set_price(self, pair: str, price: Any, ts: datetime | None = None) -> Decimal:
         """Set the price of a pair at ``ts`` (default: now), as a trade would.
@@ -313,7 +163,7 @@ class MarketData:
         if ts is not None and not isinstance(ts, datetime):
             raise InvalidInput("ts", ts, "a datetime (naive means UTC)")
         when = ensure_utc(ts) if ts is not None else self._clock.now()
-        _not_ahead(when, self._clock.now(), "ts")
+        not_ahead(when, self._clock.now(), "ts")
         bar = floor_time(when, MINUTE)
         with self._db.write() as session:
             candle = session.scalars(
@@ -493,9 +343,7 @@ class MarketData:
         frame = self.candles(
             pair, interval, end=end, limit=None if lookback is None else lookback + 1
         )
-        closes = frame.set_index("timestamp")["close"]
-        series = np.log(closes).diff() if kind == "log" else closes.pct_change()
-        return series.dropna().rename(pair)
+        return close_returns(frame, kind, pair)
 
     def returns_frame(
         self,
@@ -513,74 +361,3 @@ class MarketData:
     def history_days(self, pair: str) -> int:
         """How many daily candles are stored for ``pair``."""
         return len(self.candles(pair, "1d"))
-
-
-def bump_history_epoch(session: Session, now: datetime) -> None:
-    """Count a change to completed days' candles. Statistics fitted on completed days (the risk
-    service's volatility and covariance) are current while this counter and the date stand."""
-    row = session.get(Setting, HISTORY_EPOCH_KEY)
-    if row is None:
-        session.add(Setting(key=HISTORY_EPOCH_KEY, value="1", updated_at=now, updated_by="market"))
-    else:
-        row.value, row.updated_at = str(int(row.value) + 1), now
-
-
-def _not_ahead(when: datetime, now: datetime, field: str, what: str = "a time") -> None:
-    """A price's time may not be ahead of the clock (beyond ``MAX_CLOCK_SKEW``): a price stamped
-    in the future would look fresh to every age rule until the clock caught up with it (naive
-    local times read as UTC are the usual cause)."""
-    if when > now + MAX_CLOCK_SKEW:
-        raise InvalidInput(
-            field,
-            when.isoformat(),
-            f"{what} not later than now ({now.isoformat()}) + {MAX_CLOCK_SKEW.seconds} s "
-            "(naive times are UTC)",
-        )
-
-
-def _new_prices(row: CandleRow, high: Decimal | None, low: Decimal | None) -> list[Decimal]:
-    """What a write of ``row`` observed that its stored bar (``high``/``low``, None: a new bar)
-    did not show: a new high, a new low (or the whole range of a new bar), and the close."""
-    seen = []
-    if high is None or row.high > high:
-        seen.append(row.high)
-    if low is None or row.low < low:
-        seen.append(row.low)
-    seen.append(row.close)
-    return list(dict.fromkeys(seen))  # each price once, in that order
-
-
-def price_ticks(
-    session: Session, pairs: Iterable[str], since: datetime, until: datetime
-) -> dict[str, list[tuple[datetime, Decimal]]]:
-    """The prices observed per pair in (``since``, ``until``], oldest first."""
-    found: dict[str, list[tuple[datetime, Decimal]]] = {}
-    rows = session.execute(
-        select(PriceTick.pair, PriceTick.ts, PriceTick.price)
-        .where(PriceTick.pair.in_(list(pairs)), PriceTick.ts > since, PriceTick.ts <= until)
-        .order_by(PriceTick.ts, PriceTick.id)
-    )
-    for pair, ts, value in rows:
-        found.setdefault(pair, []).append((ensure_utc(ts), value))
-    return found
-
-
-_LATEST_PRICES = select(LatestPrice.pair, LatestPrice.price)
-
-
-def latest_prices(session: Session) -> dict[str, Decimal]:
-    """``{pair: price}`` of every pair that has a price (two columns, not whole rows)."""
-    return {pair: value for pair, value in session.execute(_LATEST_PRICES)}
-
-
-def candles_frame(rows: list[Candle]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "timestamp": pd.to_datetime([row.ts for row in rows], utc=True),
-            "open": [float(row.open) for row in rows],
-            "high": [float(row.high) for row in rows],
-            "low": [float(row.low) for row in rows],
-            "close": [float(row.close) for row in rows],
-            "volume": [float(row.volume) for row in rows],
-        }
-    )

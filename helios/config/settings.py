@@ -1,77 +1,28 @@
-"""Configuration: environment variables, a ``.env`` file, and ``helios.connect(**overrides)``.
+"""The ``Settings`` model: every key Helios reads, with its type, default and allowed range.
 
-Keys are upper case in the environment (``INITIAL_CAPITAL_ZAR``) and lower case as Python
-keyword arguments (``initial_capital_zar=...``). Every key is validated on start; a bad value
-stops start-up with a ``ConfigError`` naming the key, the value and the allowed range.
-
-The ``.env`` file only seeds first-start values (trading mode, risk limits) and holds secrets. Once
-a database exists, the database is the source of truth for the trading mode, the halt flag and the
-risk limits (see ``helios.controls`` and, from issue #3, ``helios.risk``).
+One field per key (the lower-case form of the environment key), grouped by what it configures;
+the range is on the field so a value out of it stops start-up, and the value rules beyond type
+and range are in ``helios.config.rules``. Rules tying two keys together are ``cross_check``
+(checked by ``load_settings`` after every field). The risk limits' defaults and ranges come from
+``helios.limit_rules`` (the one place for them); ``repr()`` never carries a secret or the
+database password.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import re
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from helios.errors import ConfigError
+from helios.config import rules
+from helios.config.choices import DemoSignals, FeedKind, HaltAction, SizingMethod, TradingMode
+from helios.config.paths import DEFAULT_DATABASE_URL, project_path
+from helios.config.redaction import redact_url
 from helios.limit_rules import LIMIT_RULES
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'helios.db'}"
-PAIR_PATTERN = re.compile(r"^[A-Z0-9]{2,12}ZAR$")
-DATABASE_URL_PATTERN = re.compile(r"^(sqlite(\+pysqlite)?|postgres|postgresql(\+psycopg)?)://")
-# Keys whose values are secrets: never shown in errors, logs, describe() or repr().
-SECRET_KEYS = frozenset(
-    {"valr_api_key", "valr_api_secret", "dashboard_password_hash", "helios_api_token"}
-)
-API_TOKEN_MIN_LENGTH = 24  # HELIOS_API_TOKEN: a guessable token would guard real money
-_SECRET_HINT = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
-
-
-class TradingMode(StrEnum):
-    PAPER = "PAPER"
-    LIVE = "LIVE"
-
-
-class FeedKind(StrEnum):
-    SIM = "sim"
-    REPLAY = "replay"
-    VALR = "valr"
-    MANUAL = "manual"
-
-
-class HaltAction(StrEnum):
-    """What an automatic halt does (issue #6). The seed's action for every trigger is CLOSE_ALL."""
-
-    CLOSE_ALL = "close_all"  # halt trading and close every open position as EMERGENCY_CLOSE
-    HALT_ONLY = "halt_only"  # halt opening trades; open positions stay under their stops
-
-
-class DemoSignals(StrEnum):
-    """The demo momentum signal generator: on by default only in PAPER with the sim feed."""
-
-    AUTO = "auto"  # on when PAPER and MARKET_FEED=sim, off otherwise
-    ON = "on"  # on in PAPER with any feed (refused in LIVE)
-    OFF = "off"
-
-
-class SizingMethod(StrEnum):
-    """How ``hx.risk.size_position`` sizes a trade (issue #5)."""
-
-    KELLY_VOL = "kelly_vol"  # fractional Kelly x volatility scalar x equity (issue #3)
-    OPTIMIZER_CAPPED = "optimizer_capped"  # the same, capped by the optimizer's target weight
-
 
 # Approximate market capitalisations in ZAR on DEFAULT_MARKET_CAPS_AS_OF: circulating supply x
 # price in USD, rounded, at R18.85 to the dollar. VALR publishes none, so they are configuration
@@ -275,48 +226,26 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _empty_secret_is_none(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
+        return rules.empty_secret_is_none(value)
 
     @field_validator("helios_api_token")
     @classmethod
     def _a_strong_token(cls, value: SecretStr | None) -> SecretStr | None:
-        token = value.get_secret_value() if value is not None else None
-        if token is not None and (
-            len(token) < API_TOKEN_MIN_LENGTH
-            or token != token.strip()
-            or not token.isascii()
-            or not token.isprintable()
-        ):
-            raise ValueError(
-                f"at least {API_TOKEN_MIN_LENGTH} printable ASCII characters without spaces at "
-                "either end (make one with `python -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))'`)"
-            )
-        return value
+        return rules.strong_token(value)
 
     @field_validator("dashboard_password_hash")
     @classmethod
     def _a_password_hash(cls, value: SecretStr | None) -> SecretStr | None:
-        from helios.auth import is_password_hash
+        return rules.password_hash(value)
 
-        if value is not None and not is_password_hash(value.get_secret_value().strip()):
-            raise ValueError(
-                "a hash made by `helios hash-password` (scrypt$n$r$p$salt$hash), never the "
-                "password itself"
-            )
-        return value
-
-    @field_validator("trading_mode", mode="before")
+    @field_validator("trading_mode", "log_level", mode="before")
     @classmethod
-    def _upper_mode(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
-
-    @field_validator("market_feed", mode="before")
-    @classmethod
-    def _lower_feed(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
+    def _upper_choice(cls, value: Any) -> Any:
+        return rules.upper(value)
 
     @field_validator(
+        "market_feed",
+        "sizing_method",
         "demo_signals",
         "halt_action_drawdown",
         "halt_action_daily_loss",
@@ -328,102 +257,42 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _lower_choice(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
-
-    @field_validator("sizing_method", mode="before")
-    @classmethod
-    def _lower_sizing(cls, value: Any) -> Any:
-        return value.strip().lower() if isinstance(value, str) else value
+        return rules.lower(value)
 
     @field_validator("market_caps_zar", mode="before")
     @classmethod
     def _normalise_cap_pairs(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {
-                (str(k).strip().upper().replace("/", "").replace("-", "")): v
-                for k, v in value.items()
-            }
-        return value
+        return rules.normalise_cap_pairs(value)
 
     @field_validator("market_caps_zar")
     @classmethod
     def _check_caps(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = [pair for pair in value if not PAIR_PATTERN.fullmatch(pair)]
-        if bad:
-            raise ValueError(f"market caps for {bad}: keys must be ZAR pairs such as BTCZAR")
-        wrong = [pair for pair, cap in value.items() if not (math.isfinite(cap) and cap > 0)]
-        if wrong:
-            raise ValueError(
-                f"market caps of {', '.join(wrong)}: each must be a finite number > 0 (ZAR), "
-                'as JSON: {"BTCZAR": 3.49e13, "ETHZAR": 7.56e12}'
-            )
-        return value
-
-    @field_validator("log_level", mode="before")
-    @classmethod
-    def _upper_level(cls, value: Any) -> Any:
-        return value.strip().upper() if isinstance(value, str) else value
+        return rules.check_caps(value)
 
     @field_validator("pairs", mode="before")
     @classmethod
     def _split_pairs(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            value = [part for part in re.split(r"[,\s]+", value) if part]
-        if isinstance(value, list | tuple):
-            return [str(part).strip().upper().replace("/", "").replace("-", "") for part in value]
-        return value
+        return rules.split_pairs(value)
 
     @field_validator("pairs")
     @classmethod
     def _check_pairs(cls, value: list[str]) -> list[str]:
-        bad = [pair for pair in value if not PAIR_PATTERN.fullmatch(pair)]
-        if bad:
-            raise ValueError(
-                f"pairs {bad} are not ZAR pairs: each must look like BTCZAR "
-                "(2-12 letters or digits followed by ZAR)"
-            )
-        repeated = sorted({pair for pair in value if value.count(pair) > 1})
-        if repeated:
-            raise ValueError(f"pairs must not repeat: {', '.join(repeated)} appears more than once")
-        return value
+        return rules.check_pairs(value)
 
     @field_validator("trading_day_timezone")
     @classmethod
     def _check_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        # a folder of the zone database ("America") raises IsADirectoryError, an OSError
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            raise ValueError("must be an IANA time zone such as Africa/Johannesburg") from None
-        return value
+        return rules.check_zone(value)
 
     @field_validator("database_url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        if not DATABASE_URL_PATTERN.match(value):
-            raise ValueError(
-                "must start with sqlite:/// or postgresql:// (or postgresql+psycopg://)"
-            )
-        if value.startswith("sqlite") and _sqlite_in_memory(value):
-            raise ValueError(
-                "must name an SQLite file (sqlite:///path/to/helios.db): an in-memory database "
-                "is not shared between connections or processes"
-            )
-        return value
+        return rules.check_database_url(value)
 
     @field_validator("valr_base_url")
     @classmethod
     def _check_base_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http(s) URL such as https://api.valr.com")
-        host = re.sub(r"^https?://(\[[^\]]*\]|[^:/]*).*$", r"\1", value).lower()
-        if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "[::1]"):
-            # signed order requests must not travel in clear text
-            raise ValueError(
-                "must be an https URL such as https://api.valr.com (plain http only for a "
-                "test server on this machine: 127.0.0.1 or localhost)"
-            )
-        return value.rstrip("/")
+        return rules.check_base_url(value)
 
     def cross_check(self) -> list[tuple[str, Any, str]]:
         """Rules that tie two keys together, as (KEY, value, allowed) problems."""
@@ -474,10 +343,7 @@ class Settings(BaseSettings):
 
     def project_path(self, value: str) -> Path | None:
         """A path setting: relative paths are under the project; empty means none."""
-        if not value.strip():
-            return None
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else PROJECT_ROOT / path
+        return project_path(value)
 
     def halt_action(self, trigger: str) -> HaltAction:
         """The configured action of an automatic halt trigger (``drawdown``, ``daily_loss``,
@@ -498,134 +364,3 @@ class Settings(BaseSettings):
         # repr() and str() of the settings must not carry the database password
         for name, value in super().__repr_args__():
             yield name, (redact_url(value) if name == "database_url" else value)
-
-
-def _sqlite_in_memory(url: str) -> bool:
-    path = url.split("://", 1)[1].split("?", 1)[0]
-    return path in ("", "/", "/:memory:") or "mode=memory" in url
-
-
-# Human-readable allowed ranges, derived from the field constraints, for error messages.
-def _allowed(field_name: str, error_type: str, error_msg: str, value: Any = None) -> str:
-    field = Settings.model_fields.get(field_name)
-    if field is None:
-        return error_msg
-    message = error_msg.removeprefix("Value error, ")
-    bounds: list[str] = []
-    for meta in field.metadata:
-        for attr, symbol in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
-            bound = getattr(meta, attr, None)
-            if bound is not None:
-                shown = format(bound, "f") if isinstance(bound, Decimal) else bound
-                bounds.append(f"{symbol} {shown}")
-    annotation = field.annotation
-    if isinstance(annotation, type) and issubclass(annotation, StrEnum):
-        return "one of " + ", ".join(member.value for member in annotation)
-    if not bounds:
-        if field_name == "pairs" and error_type in {"too_short", "too_long"}:
-            return "1 to 50 ZAR pairs, comma separated (e.g. BTCZAR,ETHZAR,SOLZAR)"
-        return message
-    # a number out of range, not a number, NaN or infinity: always say the allowed range
-    kind = "a whole number" if field.annotation is int else "a finite number"
-    allowed = f"must be {kind} " + " and ".join(bounds)
-    extra = field.json_schema_extra
-    if isinstance(extra, dict) and extra.get("fraction"):
-        allowed += " (a fraction: 0.15 means 15%"
-        shown = _as_percent(value)
-        allowed += f"; {value} would be {shown})" if shown else ")"
-    return allowed
-
-
-def _as_percent(value: Any) -> str | None:
-    try:
-        number = Decimal(str(value).strip())
-    except (ArithmeticError, ValueError):
-        return None
-    if not number.is_finite():
-        return None
-    return f"{(number * 100).normalize():f}%"
-
-
-def _shown(key: str, value: Any) -> Any:
-    """A configuration value as it may appear in an error: secrets hidden, URLs redacted."""
-    if value is None:
-        return value
-    if key.lower() in SECRET_KEYS or key.lower().startswith("valr_api") or _SECRET_HINT.search(key):
-        return "***"
-    if key.lower() == "database_url" and isinstance(value, str):
-        return redact_url(value)
-    return value
-
-
-def env_file_path() -> Path | None:
-    """The .env file to read: ``HELIOS_ENV_FILE`` if set (empty disables), else ./.env or the
-    project's .env."""
-    chosen = os.environ.get("HELIOS_ENV_FILE")
-    if chosen is not None:
-        return Path(chosen) if chosen else None
-    for candidate in (Path.cwd() / ".env", PROJECT_ROOT / ".env"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Read settings from the environment and .env, with keyword overrides on top.
-
-    Raises ConfigError naming every bad key (in its environment spelling), the value and the
-    allowed range. Unknown override keys are errors too, so a typo is not silently ignored.
-    """
-    problems: list[tuple[str, Any, str]] = [
-        (key.upper(), _shown(key, overrides[key]), "unknown setting; see .env.example")
-        for key in sorted(overrides)
-        if key.lower() not in Settings.model_fields
-    ]
-    clean = {
-        key.lower(): value
-        for key, value in overrides.items()
-        if value is not None and key.lower() in Settings.model_fields
-    }
-    env_file = env_file_path()
-    if env_file is not None and not env_file.is_file():
-        problems.append(("HELIOS_ENV_FILE", str(env_file), "must name an existing .env file"))
-        env_file = None
-    try:
-        settings = Settings(_env_file=env_file, **clean)  # type: ignore[call-arg]
-    except ValidationError as exc:
-        for error in exc.errors():
-            location = [str(part) for part in error["loc"]]
-            name = location[0] if location else "settings"
-            value = error.get("input")
-            problems.append(
-                (
-                    name.upper(),
-                    _shown(name, value),
-                    _allowed(name, error["type"], error["msg"], value),
-                )
-            )
-        raise ConfigError(problems) from None
-    problems.extend(settings.cross_check())
-    if problems:
-        raise ConfigError(problems)
-    return settings
-
-
-def describe(settings: Settings) -> dict[str, Any]:
-    """Settings as a dict safe to show or log: secrets are replaced by whether they are set."""
-    shown: dict[str, Any] = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if isinstance(value, SecretStr) or name.startswith("valr_api_"):
-            shown[name] = "set" if value else "not set"
-        elif name == "database_url":
-            shown[name] = redact_url(value)
-        else:
-            shown[name] = value
-    return shown
-
-
-def redact_url(url: str) -> str:
-    """A database URL with any password replaced by ***.
-
-    The password runs to the last ``@`` before the host (a password may itself hold an ``@``)."""
-    return re.sub(r"(://[^:/@]+:)[^/?#]*@", r"\1***@", url)

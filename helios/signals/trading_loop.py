@@ -1,0 +1,317 @@
+"""The trading loop: each PENDING signal, oldest first, becomes one position or a refusal.
+
+One pass (``process_pending``, the scheduler's ``trading`` job) settles in one transaction the
+signals it need not trade: one that already has a position (a crash between opening and the
+record) is EXECUTED, an expired one EXPIRED, and under a halt every one is REJECTED with the
+halt's reason (closing stays allowed, opening does not). Each other signal is sized
+(``size_position`` unless it names its own size), risk-checked and opened by
+``open_position``, and ends EXECUTED or REJECTED with the reason. A signal opens at most one
+position: ``positions.signal_id`` is unique, so a crash or a second process can never open a
+second one. Every outcome is one decision line, in the log and in the events table.
+
+The halt flag and the mode are read through ``TradingControls`` (the two reads it needs), not
+the controls module, which sits above the signals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from helios.clock import Clock
+from helios.config import Settings, TradingMode
+from helios.db.engine import Database
+from helios.db.models import Position, Signal
+from helios.errors import Fenced, InvalidInput
+from helios.events import record_event
+from helios.positions.manager import PositionManager
+from helios.risk.service import RiskManager
+from helios.signals.records import EXECUTED, EXPIRED, PENDING, REJECTED, as_dict
+from helios.signals.validation import MAX_TEXT
+
+log = logging.getLogger("helios.signals")
+
+CHECK_EVERY = 50  # signals between two leadership checks in one trading pass
+
+
+class HaltView(Protocol):
+    """The halt flag as the trading loop reads it."""
+
+    @property
+    def halted(self) -> bool: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class TradingControls(Protocol):
+    """The two reads of the trading state the loop needs (``hx.controls`` provides them)."""
+
+    def halt_state(self) -> HaltView: ...
+
+    def trading_mode(self) -> TradingMode: ...
+
+
+@dataclass(frozen=True)
+class SignalOutcome:
+    """What the trading loop made of one signal (also one line of the decision log)."""
+
+    signal_id: int
+    pair: str
+    side: str
+    status: str
+    reason: str
+    position_id: int | None = None
+    position_size_zar: float | None = None
+    leverage: float | None = None
+    violated_limits: tuple[str, ...] = ()
+    mode: str = ""
+
+    def log_line(self) -> str:
+        size = (
+            f"R{self.position_size_zar:,.2f} x{self.leverage:g}"
+            if self.position_size_zar is not None and self.leverage is not None
+            else "size -"
+        )
+        where = f" -> position {self.position_id}" if self.position_id else ""
+        return (
+            f"[{self.mode or '-'}] signal {self.signal_id} {self.pair} {self.side} {size}: "
+            f"{self.status}{where}: {self.reason}"
+        )
+
+
+class TradingLoop:
+    """Processes the pending signals with the risk service (sizing) and the positions service
+    (risk check and opening) passed in."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        risk: RiskManager,
+        positions: PositionManager,
+        controls: TradingControls,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._risk = risk
+        self._positions = positions
+        self._controls = controls
+
+    def process_pending(
+        self,
+        limit: int | None = None,
+        keep_going: Callable[[], bool] | None = None,
+    ) -> list[SignalOutcome]:
+        """One pass of the trading loop over pending signals, oldest first.
+
+        Expired signals become EXPIRED; under a halt every pending signal is REJECTED with the
+        halt's reason (closing stays allowed, opening does not); each other signal is sized,
+        risk-checked and opened, and ends EXECUTED or REJECTED with the reason. A database
+        error leaves the signal PENDING for the next pass; any other failure of one signal
+        rejects that signal with the error and the pass goes on. ``keep_going`` (the
+        scheduler's leadership check) is asked every ``CHECK_EVERY`` signals; False ends the
+        pass, leaving the rest PENDING.
+        """
+        now = self._clock.now()
+        batch = limit or self._settings.trading_batch_size
+        outcomes: list[SignalOutcome] = []
+        halt = self._controls.halt_state()
+        mode = self._mode()
+        with self._db.write() as session:
+            rows = session.execute(
+                select(Signal, Position.id)
+                .outerjoin(Position, Position.signal_id == Signal.id)
+                .where(Signal.status == PENDING)
+                .order_by(Signal.created_at, Signal.id)
+                .limit(batch)
+            ).all()
+            pending = []
+            for signal, position_id in rows:
+                # settled here, in one transaction: each still gets its decision line and event
+                if position_id is not None:  # a crash between opening and this record
+                    status, reason = EXECUTED, f"position {position_id} was opened for it"
+                elif signal.expires_at is not None and signal.expires_at <= now:
+                    status, reason = EXPIRED, "expired before the trading loop reached it"
+                elif halt.halted:
+                    status, reason = REJECTED, f"trading halted: {halt.reason}"
+                else:
+                    pending.append(as_dict(signal))
+                    continue
+                signal.status, signal.status_reason = status, reason[:MAX_TEXT]
+                signal.position_id, signal.processed_at = position_id, now
+                outcome = SignalOutcome(
+                    signal.id, signal.pair or "?", signal.side or "?", status, reason, position_id
+                )
+                outcome = replace(outcome, mode=mode)
+                decision_event(session, outcome, now)
+                outcomes.append(outcome)
+        for done, signal in enumerate(pending):
+            if keep_going is not None and done and done % CHECK_EVERY == 0 and not keep_going():
+                log.warning("trading pass stopped after %d signal(s): not leading any more", done)
+                break
+            try:
+                outcomes.append(self._process_one(signal, mode))
+            except (SQLAlchemyError, Fenced):
+                raise  # the database, or another leader took over: the signal stays PENDING
+            except Exception as error:  # one bad signal must not block the queue
+                log.exception("signal %s could not be processed", signal["id"])
+                outcomes.append(
+                    self._finish(
+                        signal,
+                        REJECTED,
+                        f"internal error: {type(error).__name__}: {error}",
+                        None,
+                        mode=mode,
+                    )
+                )
+        return outcomes
+
+    def _process_one(self, signal: dict[str, Any], mode: str) -> SignalOutcome:
+        """Size, check and open one signal; ``mode``: the trading mode read at the pass's
+        start, for the decision line (the risk decision stores the mode it read itself)."""
+        pair, side, signal_id = signal["pair"], signal["side"], signal["id"]
+        params = dict(signal["trade_params"] or {})
+        sizing = None
+        try:
+            if params.get("position_size_zar") is None:
+                sizing = self._risk.size_position(
+                    pair,
+                    side,
+                    signal["confidence"],
+                    params.get("stop_loss_pct"),
+                    params.get("take_profit_pct"),
+                    params.get("leverage", 1.0),
+                    ml_predictions=(
+                        {pair: signal["predicted_return"]}
+                        if signal["predicted_return"] is not None
+                        else None
+                    ),
+                    confidence_scores=(
+                        {pair: signal["confidence"]}
+                        if signal["predicted_return"] is not None
+                        else None
+                    ),
+                )
+                if sizing.position_size_zar <= 0:
+                    return self._finish(
+                        signal,
+                        REJECTED,
+                        f"sizing gives no position: {sizing.explanation}",
+                        None,
+                        mode=mode,
+                    )
+                params["position_size_zar"] = sizing.position_size_zar
+            result = self._positions.open_position(
+                pair,
+                side,
+                params,
+                signal["llm_reasoning"] or "",
+                signal_id=signal_id,
+                sizing=sizing,
+            )
+        except (InvalidInput, IntegrityError) as error:
+            with self._db.read() as session:
+                opened = session.scalar(select(Position.id).where(Position.signal_id == signal_id))
+            if opened is not None:  # another process opened a position for this signal
+                return self._finish(
+                    signal,
+                    EXECUTED,
+                    f"position {opened} was already opened for it",
+                    opened,
+                    mode=mode,
+                )
+            if isinstance(error, IntegrityError):
+                raise
+            # e.g. the pair left PAIRS or a limit changed since the signal arrived
+            return self._finish(signal, REJECTED, str(error), None, mode=mode)
+        size = float(params["position_size_zar"])
+        leverage = float(params.get("leverage", 1.0))
+        if result.get("success"):
+            reason = f"opened at {result.get('entry_price')}"
+            status = EXECUTED
+        elif result.get("position_id") and result.get("status") != "FAILED":
+            status = EXECUTED  # the order went out; its answer is pending (reconcile settles)
+            reason = str(result.get("reason"))
+        else:
+            status = REJECTED
+            reason = str(result.get("reason"))
+        return self._finish(
+            signal,
+            status,
+            reason,
+            result.get("position_id"),
+            size=size,
+            leverage=leverage,
+            violated=tuple(result.get("violated_limits") or ()),
+            mode=str(result.get("mode") or mode),
+        )
+
+    def _mode(self) -> str:
+        return self._controls.trading_mode().value
+
+    def _finish(
+        self,
+        signal: dict[str, Any],
+        status: str,
+        reason: str,
+        position_id: int | None,
+        *,
+        size: float | None = None,
+        leverage: float | None = None,
+        violated: tuple[str, ...] = (),
+        mode: str = "",
+    ) -> SignalOutcome:
+        outcome = SignalOutcome(
+            signal_id=signal["id"],
+            pair=signal["pair"],
+            side=signal["side"],
+            status=status,
+            reason=reason,
+            position_id=position_id,
+            position_size_zar=size,
+            leverage=leverage,
+            violated_limits=violated,
+            mode=mode,
+        )
+        now = self._clock.now()
+        with self._db.write() as session:
+            session.execute(
+                update(Signal)
+                .where(Signal.id == signal["id"], Signal.status == PENDING)
+                .values(
+                    status=status,
+                    status_reason=reason[:MAX_TEXT],
+                    position_id=position_id,
+                    processed_at=now,
+                )
+            )
+            decision_event(session, outcome, now)
+        return outcome
+
+
+def decision_event(session: Session, outcome: SignalOutcome, now: datetime) -> None:
+    """The decision log line, in the events table too (``record_event`` also logs it)."""
+    record_event(
+        session,
+        ts=now,
+        kind=f"SIGNAL_{outcome.status}",
+        severity="INFO",
+        actor="trading-loop",
+        message=outcome.log_line()[:2000],
+        details={
+            "signal_id": outcome.signal_id,
+            "position_id": outcome.position_id,
+            "violated_limits": list(outcome.violated_limits),
+            "mode": outcome.mode,
+        },
+    )
