@@ -93,7 +93,7 @@ class Helios:
             self.market,
             self.valr_exchange,
         )
-        self.metrics = Metrics(db, settings, clock, self.risk)
+        self.metrics = Metrics(db, settings, clock, self.risk.limit_store)
         # the pre-live checklist (hx.live; hx.controls.set_mode("LIVE") enforces it)
         self.live = LiveReadiness(
             db, settings, clock, self.controls, self.metrics, self.ledger, self.valr_exchange

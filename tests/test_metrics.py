@@ -17,7 +17,7 @@ import helios
 from helios.clock import ManualClock
 from helios.db.models import PortfolioSnapshot, Position
 from helios.errors import InvalidInput
-from helios.metrics import (
+from helios.metrics_stats import (
     DayRange,
     daily_returns,
     max_drawdown,

@@ -23,16 +23,26 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from helios.config import Settings, SizingMethod
 from helios.errors import InvalidInput
 from helios.risk.sizing import SizingResult, _cents_down
 
-if TYPE_CHECKING:
-    from helios.optimizer.service import Optimizer
-
 CAP_LIMIT = "optimizer_target_weight"  # cap_limit of a size the optimizer's weight capped
+
+
+class ExplainsWeights(Protocol):
+    """What ``target_weight`` needs of the optimizer (``hx.optimizer``, whose service lives a
+    layer above this pure module): its ``explain`` (weights, method, fallback and views)."""
+
+    def explain(
+        self,
+        pairs: Any,
+        ml_predictions: Any = None,
+        confidence_scores: Any = None,
+        **options: Any,
+    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)
@@ -103,7 +113,7 @@ def capped_by_weight(
 
 
 def target_weight(
-    optimizer: Optimizer,
+    optimizer: ExplainsWeights,
     settings: Settings,
     pair: str,
     *,

@@ -1,0 +1,231 @@
+"""Risk decisions: judging an opening trade and recording the decision, passed or not.
+
+The rule: every decision on an opening trade is stored in ``risk_decisions`` with its inputs
+and all the results (the 7 checks, the pre-checks), passed or refused, so it can be replayed
+(``replay``: the stored inputs through today's pure function) and explained later. A decision
+that reserves its trade (``decide_and_reserve``) reads, judges, stores and writes the position
+in one write transaction with the account locked: two processes opening at once are serialised
+and the second sees the first's position (OPENING) in its exposure and its cash. The account's
+marks (a new peak, a day to roll) the decision's valuation moves are written with it. Closing
+reduces risk: never blocked, not even while halted (``check_close``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import pandas as pd
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from helios.accounts.valuation import maintain_marks
+from helios.clock import Clock
+from helios.config import Settings
+from helios.db.engine import WRITE_OPTION, Database
+from helios.db.models import RiskDecision
+from helios.errors import InvalidInput
+from helios.risk.book import Book
+from helios.risk.checks import RiskResult
+from helios.risk.input_reader import InputReader
+from helios.risk.inputs import Inputs, decide
+from helios.risk.statements import INSERT_DECISION, snapshot, store_decision
+from helios.risk.venue import VenueCash, VenueCashSource
+from helios.trade import TradeParams
+
+T = TypeVar("T")
+
+
+class Decisions:
+    """Check, decide and reserve, replay, and the stored decisions."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        reader: InputReader,
+        venue: VenueCashSource,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._clock = clock
+        self._reader = reader
+        self._venue = venue
+
+    def check_trade_risk(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        *,
+        signal_id: int | None = None,
+        venue: VenueCash | None = None,
+    ) -> RiskResult:
+        """Run the 7 checks (and the pre-checks) on an opening trade and store the decision."""
+        return self._venue.run(
+            venue, lambda v: self._check_trade_risk(pair, signal, trade_params, signal_id, v)
+        )
+
+    def _check_trade_risk(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        signal_id: int | None,
+        venue: VenueCash | None,
+    ) -> RiskResult:
+        # one connection for the read and the write (each checkout from the pool costs a ping)
+        with self._db.engine.connect() as conn:
+            with snapshot(conn):
+                inputs, params, book = self._reader.read_inputs(
+                    conn, pair, signal, trade_params, venue=venue
+                )
+            result = decide(inputs)
+            row = self._decision_row(inputs, params, result, signal_id)
+            if book.marks_due:  # a new peak or a day to roll: with the decision, under the lock
+                decision_id = self._store_with_marks(conn, row, book)
+            else:
+                decision_id = store_decision(conn, row)
+        return replace(result, decision_id=decision_id)
+
+    def _store_with_marks(self, conn: Connection, row: dict[str, Any], book: Book) -> int:
+        """The decision and the account's marks (``ledger.maintain_marks``) in one write."""
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
+        with conn.begin():
+            self._maintain_marks(conn, book)
+            return int(conn.execute(INSERT_DECISION, row).inserted_primary_key[0])
+
+    def _maintain_marks(self, conn: Connection, book: Book) -> None:
+        with Session(bind=conn, expire_on_commit=False) as session:
+            maintain_marks(
+                session,
+                book.equity,
+                book.fully_priced,
+                book.read_at or self._clock.now(),
+                self._settings.trading_day_timezone,
+                book.day_start,
+            )
+
+    def decide_and_reserve(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        reserve: Callable[[Session, RiskResult, TradeParams, Inputs], T],
+        *,
+        signal_id: int | None = None,
+        sizing: Any = None,
+        venue: VenueCash | None = None,
+    ) -> tuple[RiskResult, T | None]:
+        """Check an opening trade and, if it passes, ``reserve`` it in the same write
+        transaction, with the account locked (see the module's rule)."""
+        return self._venue.run(
+            venue,
+            lambda v: self._decide_and_reserve(
+                pair, signal, trade_params, reserve, signal_id, sizing, v
+            ),
+        )
+
+    def _decide_and_reserve(
+        self,
+        pair: Any,
+        signal: Any,
+        trade_params: Any,
+        reserve: Callable[[Session, RiskResult, TradeParams, Inputs], T],
+        signal_id: int | None,
+        sizing: Any,
+        venue: VenueCash | None,
+    ) -> tuple[RiskResult, T | None]:
+        with self._db.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
+            with conn.begin():
+                inputs, params, book = self._reader.read_inputs(
+                    conn, pair, signal, trade_params, lock=True, venue=venue
+                )
+                if book.marks_due:  # a new peak or a day to roll (the account is locked)
+                    self._maintain_marks(conn, book)
+                result = decide(inputs)
+                row = self._decision_row(inputs, params, result, signal_id, sizing)
+                decision_id = int(conn.execute(INSERT_DECISION, row).inserted_primary_key[0])
+                result = replace(result, decision_id=decision_id)
+                reserved = None
+                if result.passed:
+                    with Session(bind=conn, expire_on_commit=False) as session:
+                        reserved = reserve(session, result, params, inputs)
+                        session.flush()
+        return result, reserved
+
+    def _decision_row(
+        self,
+        inputs: Inputs,
+        params: TradeParams,
+        result: RiskResult,
+        signal_id: int | None,
+        sizing: Any = None,
+    ) -> dict[str, Any]:
+        """The audit row. ``sizing``: how the size was chosen (``size_position``'s result or its
+        dict: the method, Kelly, the vol scalar, the optimizer's cap), kept beside the inputs."""
+        stored_inputs = inputs.to_dict()
+        if sizing is not None:
+            stored_inputs["sizing"] = sizing.to_dict() if hasattr(sizing, "to_dict") else sizing
+        return {
+            "ts": self._clock.now(),
+            "pair": inputs.trade.pair,
+            "side": inputs.trade.side,
+            "trade_params": params.to_dict(),
+            "inputs": stored_inputs,
+            "checks": [c.to_dict() for c in result.checks],
+            "pre_checks": [p.to_dict() for p in result.pre_checks],
+            "passed": result.passed,
+            "reason": result.reason,
+            "violated_limits": list(result.violated_limits),
+            "limits_version": inputs.limits.version,
+            "signal_id": signal_id,
+        }
+
+    def check_close(self, position_id: int) -> RiskResult:
+        """Closing reduces risk: never blocked, not even while halted."""
+        return RiskResult(
+            passed=True,
+            reason=f"closing position {position_id}: always allowed",
+            violated_limits=[],
+            checks=[],
+        )
+
+    def replay(self, decision_id: int) -> RiskResult:
+        """Re-run a stored decision's inputs through today's pure function."""
+        with self._db.read() as session:
+            decision = session.get(RiskDecision, decision_id)
+            if decision is None:
+                raise InvalidInput("decision_id", decision_id, "the id of a stored decision")
+            inputs = Inputs.from_dict(decision.inputs)
+        return decide(inputs)
+
+    def decisions(self, limit: int = 100, passed: bool | None = None) -> pd.DataFrame:
+        """The newest stored decisions (``passed``: only those that passed, or failed)."""
+        query = select(RiskDecision).order_by(RiskDecision.id.desc()).limit(limit)
+        if passed is not None:
+            query = query.where(RiskDecision.passed.is_(passed))
+        with self._db.read() as session:
+            rows = list(session.scalars(query))
+        return pd.DataFrame(
+            [
+                {
+                    "id": r.id,
+                    "ts": r.ts,
+                    "pair": r.pair,
+                    "side": r.side,
+                    "passed": r.passed,
+                    "reason": r.reason,
+                    "violated_limits": ", ".join(r.violated_limits),
+                    "position_size_zar": r.trade_params.get("position_size_zar"),
+                    "leverage": r.trade_params.get("leverage"),
+                    "limits_version": r.limits_version,
+                }
+                for r in rows
+            ]
+        )
