@@ -43,7 +43,7 @@ from helios.db.models import LatestPrice, Position
 from helios.events import record_event
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
 from helios.positions.lifecycle import OPEN, BookEntry, client_order_id, closing_side
-from helios.positions.manager import needs_margin
+from helios.positions.margin import needs_margin
 
 if TYPE_CHECKING:
     from helios.facade import Helios

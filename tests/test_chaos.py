@@ -43,7 +43,7 @@ from sqlalchemy import func, select
 
 import helios
 from helios.db.models import Event, Fill, Heartbeat, Order, PaperVenueOrder, Position
-from helios.positions.manager import RECONCILE_GRACE
+from helios.positions.recovery import RECONCILE_GRACE
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
 

@@ -31,8 +31,9 @@ from sqlalchemy import select, update
 
 import helios
 from helios.db.models import Event, Fill, Heartbeat, Lease, Order, Position
+from helios.positions.closing import begin_close as _begin_close
 from helios.positions.lifecycle import client_order_id, closing_side
-from helios.positions.manager import RECONCILE_GRACE, _begin_close
+from helios.positions.recovery import RECONCILE_GRACE
 
 pytestmark = pytest.mark.slow
 

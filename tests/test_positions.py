@@ -56,7 +56,7 @@ import helios
 from helios.clock import ManualClock
 from helios.db.models import Fill, RiskDecision
 from helios.errors import InvalidInput
-from helios.positions.manager import MonitorResult
+from helios.positions.monitoring import MonitorResult
 
 D = Decimal
 CHECK_NAMES = [

@@ -28,7 +28,7 @@ from api.models import (
 from api.security import actor, require_writer
 from helios.errors import InvalidInput
 from helios.positions.lifecycle import CLOSING, OPEN, OPENING
-from helios.positions.manager import MAX_POSITION_ID
+from helios.positions.records import MAX_POSITION_ID
 
 router = APIRouter(prefix="/api/portfolio", tags=["portfolio"])
 Hx = Annotated[helios.Helios, Depends(get_hx)]
