@@ -36,6 +36,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import helios.reconciliation.baseline as stored
+import helios.reconciliation.state as state
 from helios.clock import Clock
 from helios.config import Settings
 from helios.db.engine import Database
@@ -43,8 +45,6 @@ from helios.errors import InvalidInput
 from helios.events import record_event, record_exchange_error
 from helios.exchange.valr import ValrError, ValrExchange
 from helios.halt_triggers import RECONCILIATION, Breach
-from helios.reconciliation import baseline as stored
-from helios.reconciliation import state
 from helios.reconciliation.compare import Baseline, Book, Rules, Venue, compare, our_orders
 from helios.reconciliation.halting import decide_halt
 from helios.reconciliation.reads import Reads
