@@ -87,11 +87,11 @@ class Helios:
             db,
             settings,
             clock,
-            self.controls,
-            self.halts,
-            self.positions,
             self.market,
             self.valr_exchange,
+            installation_id=lambda: self.positions.installation_id(),
+            acknowledged_triggers=lambda: self.controls.acknowledged_triggers(),
+            report_breach=lambda breach: self.halts.trigger(breach),
         )
         self.metrics = Metrics(db, settings, clock, self.risk.limit_store)
         # the pre-live checklist (hx.live; hx.controls.set_mode("LIVE") enforces it)
