@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings
-from helios.controls import Controls
 from helios.db.engine import Database
 from helios.db.models import Position, Signal
 from helios.errors import Fenced, InvalidInput
@@ -49,6 +48,7 @@ from helios.positions.manager import PositionManager
 from helios.risk.service import RiskManager
 from helios.text import clean_text, hostile_character
 from helios.trade import KNOWN_PARAMS, TradeParams, parse_side
+from helios.trading_state import TradingState
 
 log = logging.getLogger("helios.signals")
 
@@ -288,7 +288,7 @@ class Signals:
         market: MarketData,
         risk: RiskManager,
         positions: PositionManager,
-        controls: Controls,
+        controls: TradingState,
     ) -> None:
         self._db = db
         self._settings = settings
