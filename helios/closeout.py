@@ -19,6 +19,10 @@ order id already recorded is skipped), so a crash during replay, or two processe
 neither lose nor double a close. A close whose answer never came is left CLOSING for
 ``reconcile`` to settle from the exchange's record; a failed close leaves the position open and
 the halt's close-out retries it once the database is back.
+
+The rule (unreachable for at least ``HALT_DATABASE_LOST_SECONDS``) is the pure
+``helios.halt_triggers.database_lost``. This service (L4d) is given its collaborators by name
+(``CloseoutServices``: the object ``helios.connect()`` returns has each of them).
 """
 
 from __future__ import annotations
@@ -32,25 +36,41 @@ from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from helios.config import HaltAction, TradingMode
-from helios.db.engine import WRITE_OPTION
+from helios.clock import Clock
+from helios.config import HaltAction, Settings, TradingMode
+from helios.db.engine import WRITE_OPTION, Database
 from helios.db.models import LatestPrice, Position
 from helios.events import record_event
 from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatus
+from helios.exchange.paper import PaperExchange
+from helios.halt_triggers import DATABASE_LOST, database_lost, describe_database_lost
 from helios.positions.lifecycle import OPEN, BookEntry, client_order_id, closing_side
+from helios.positions.manager import PositionManager
 from helios.positions.margin import needs_margin
-
-if TYPE_CHECKING:
-    from helios.facade import Helios
+from helios.trading_state import TradingState
 
 log = logging.getLogger("helios.closeout")
 JOURNAL_ACTION = "ECLOSE"
-CAUSE = "database_lost"
+CAUSE = DATABASE_LOST
+
+
+class CloseoutServices(Protocol):
+    """The collaborators the close-out needs, by name (``helios.connect()``'s object has every
+    one): the database it watches, the configuration and clock, the positions (their book, the
+    offline close), the trading state (the halt, when replayed) and both exchanges."""
+
+    db: Database
+    settings: Settings
+    clock: Clock
+    positions: PositionManager
+    trading_state: TradingState
+    paper_exchange: PaperExchange
+    valr_exchange: Exchange
 
 
 class CloseoutJournal:
@@ -136,10 +156,11 @@ class DatabaseWatch:
     """The scheduler's eye on its database: probes it, remembers the book while it answers,
     closes out through the journal when it has been lost too long, replays when it returns."""
 
-    def __init__(self, hx: Helios) -> None:
-        self.hx = hx
-        self.installation = hx.positions.installation_id()
-        directory = hx.settings.project_path(hx.settings.journal_dir) or Path("data/journal")
+    def __init__(self, services: CloseoutServices) -> None:
+        self.services = services
+        self.installation = services.positions.installation_id()
+        settings = services.settings
+        directory = settings.project_path(settings.journal_dir) or Path("data/journal")
         self.journal = CloseoutJournal(directory, self.installation)
         self._book: dict[int, BookEntry] = {}
         # changes told while ``remember`` reads (applied over what it read, never lost to it)
@@ -148,9 +169,9 @@ class DatabaseWatch:
         self.prices: dict[str, Decimal] = {}
         # a journal an earlier process left unreplayed (it died while the database was away):
         # count as down, so no job acts on those positions before the first tick replays it
-        self.down_since: datetime | None = hx.clock.now() if self.journal.pending() else None
+        self.down_since: datetime | None = services.clock.now() if self.journal.pending() else None
         self.closed_out = False
-        hx.positions.watch_book(self._opened, self._closed)
+        services.positions.watch_book(self._opened, self._closed)
 
     @property
     def book(self) -> list[BookEntry]:
@@ -183,7 +204,7 @@ class DatabaseWatch:
         write lock, so a read alone never sees a database locked past the busy timeout; the
         write option starts the transaction with BEGIN IMMEDIATE, which does.)"""
         try:
-            with self.hx.db.engine.connect() as connection:
+            with self.services.db.engine.connect() as connection:
                 connection.execution_options(**{WRITE_OPTION: True})
                 connection.execute(text("SELECT count(*) FROM settings")).scalar()
             return True
@@ -196,7 +217,7 @@ class DatabaseWatch:
         with self._book_lock:
             self._told = []
         try:
-            with self.hx.db.read() as session:
+            with self.services.db.read() as session:
                 rows = session.execute(
                     select(
                         Position.id,
@@ -228,12 +249,12 @@ class DatabaseWatch:
     def tick(self, *, leading: bool) -> bool:
         """One watchdog step; True when the database answers (journal replayed, book fresh)."""
         answered = self.probe()
-        now = self.hx.clock.now()  # after the probe: a SQLite probe may wait its busy timeout
+        now = self.services.clock.now()  # after the probe: a SQLite probe may wait its busy timeout
         if answered:
             # replay before the jobs resume (``down`` turns False): the monitor or a close-out
             # must not act on positions the journal has already closed
             if self.journal.pending():
-                replay_journal(self.hx, self.journal)
+                replay_journal(self.services, self.journal)
             if self.down_since is not None:
                 lost = (now - self.down_since).total_seconds()
                 log.warning("database reachable again after %.0f s", lost)
@@ -244,26 +265,23 @@ class DatabaseWatch:
             return True
         if self.down_since is None:
             self.down_since = now
-            log.error("database unreachable: %s", self.hx.db.display_url)
+            log.error("database unreachable: %s", self.services.db.display_url)
         lost_for = (now - self.down_since).total_seconds()
-        if (
-            leading
-            and not self.closed_out
-            and lost_for >= self.hx.settings.halt_database_lost_seconds
-        ):
+        lost = database_lost(lost_for, self.services.settings.halt_database_lost_seconds)
+        if leading and not self.closed_out and lost is not None:
             self.closeout(lost_for)
             self.closed_out = True
         return False
 
     def closeout(self, lost_for: float) -> list[dict[str, Any]]:
         """Halt and (action ``close_all``) close every remembered position, journal first."""
-        settings = self.hx.settings
+        settings = self.services.settings
         action = settings.halt_action(CAUSE)
-        now = self.hx.clock.now()
-        message = (
-            f"automatic: database unreachable for {lost_for:.0f} s "
-            f"(limit {settings.halt_database_lost_seconds:g} s)"
+        now = self.services.clock.now()
+        breach = describe_database_lost(
+            lost_for, settings.halt_database_lost_seconds, len(self.book)
         )
+        message = f"automatic: {breach.message}"
         log.critical("%s: halting%s", message, " and closing out" if self.book else "")
         self.journal.append(
             {
@@ -272,7 +290,7 @@ class DatabaseWatch:
                 "action": action.value,
                 "message": message,
                 "at": now.isoformat(),
-                "figures": {"lost_seconds": round(lost_for, 1), "open_positions": len(self.book)},
+                "figures": breach.figures,
             }
         )
         outcomes: list[dict[str, Any]] = []
@@ -326,13 +344,13 @@ class DatabaseWatch:
 
     def _exchange(self, mode: str) -> Exchange:
         if TradingMode(mode) is TradingMode.PAPER:
-            return self.hx.paper_exchange.offline(self.prices)
+            return self.services.paper_exchange.offline(self.prices)
         # LIVE: VALR directly (hx.exchange reads the mode from the database, which is away);
         # its client needs no database (a price it cannot read is simply not used)
-        return self.hx.valr_exchange
+        return self.services.valr_exchange
 
 
-def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:
+def replay_journal(services: CloseoutServices, journal: CloseoutJournal) -> list[str]:
     """Write the journal's records into the database (idempotent); returns one line each.
 
     A database error stops the replay (the records stay pending for the next try). A record
@@ -347,16 +365,16 @@ def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:
     }
     for record in journal.pending():
         try:
-            outcome = _replay_one(hx, journal, record, answered)
+            outcome = _replay_one(services, journal, record, answered)
         except SQLAlchemyError:
             raise
         except Exception as error:
             outcome = f"NOT APPLIED: {type(error).__name__}: {error}"
             log.critical("journal record %s could not be replayed: %s", record.get("id"), error)
-            with hx.db.write() as session:
+            with services.db.write() as session:
                 record_event(
                     session,
-                    ts=hx.clock.now(),
+                    ts=services.clock.now(),
                     kind="JOURNAL_NOT_APPLIED",
                     severity="CRITICAL",
                     actor="watchdog",
@@ -371,11 +389,11 @@ def replay_journal(hx: Helios, journal: CloseoutJournal) -> list[str]:
 
 
 def _replay_one(
-    hx: Helios, journal: CloseoutJournal, record: dict[str, Any], answered: set[str]
+    services: CloseoutServices, journal: CloseoutJournal, record: dict[str, Any], answered: set[str]
 ) -> str:
     kind = record.get("type")
     if kind == "halt":
-        hx.controls.halt(
+        services.trading_state.halt(
             record["message"],
             "watchdog",
             cause=record.get("cause", CAUSE),
@@ -386,7 +404,7 @@ def _replay_one(
     elif kind == "close":
         result = _result_from_json(record["result"])
         reference = record.get("reference_price")
-        done = hx.positions.record_offline_close(
+        done = services.positions.record_offline_close(
             int(record["position_id"]),
             record["client_order_id"],
             result,
@@ -396,7 +414,7 @@ def _replay_one(
         if applied and record.get("mode") == TradingMode.PAPER.value:
             # the venue's book gets the fill only when ours does (a replay after a crash
             # between the two finds the order recorded and adopts it then)
-            hx.paper_exchange.adopt(result, Decimal(reference) if reference else None)
+            services.paper_exchange.adopt(result, Decimal(reference) if reference else None)
         outcome = f"position {record['position_id']}: " + (
             str(done.get("status")) if done.get("success") else str(done.get("reason"))
         )
@@ -405,7 +423,7 @@ def _replay_one(
             # the offline paper venue keeps no book: an unanswered close never filled
             outcome = f"position {record['position_id']}: close never filled, stays open"
         else:
-            done = hx.positions.record_offline_close(
+            done = services.positions.record_offline_close(
                 int(record["position_id"]), record["client_order_id"], None
             )
             outcome = f"position {record['position_id']}: {done.get('reason')}"

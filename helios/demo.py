@@ -17,13 +17,13 @@ from __future__ import annotations
 import logging
 from collections import deque
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from helios.clock import Clock
 from helios.config import TradingMode
 from helios.errors import HeliosError
-
-if TYPE_CHECKING:
-    from helios.facade import Helios
+from helios.market.store import MarketData
+from helios.trading_state import TradingState
 
 log = logging.getLogger("helios.demo")
 SOURCE = "demo-momentum"
@@ -41,19 +41,38 @@ class DemoRefused(HeliosError):
     """The demo generator may not run here (LIVE mode)."""
 
 
+class SignalSink(Protocol):
+    """Where the demo sends its signals (``hx.signals``)."""
+
+    def submit(
+        self, pair: Any, side: Any, confidence: Any, llm_approved: Any, **details: Any
+    ) -> dict[str, Any]: ...
+
+
+class DemoServices(Protocol):
+    """The collaborators the demo needs, by name (``helios.connect()``'s object has each): the
+    trading state (it re-reads the mode before every pass), the clock, the latest prices and
+    the signals service."""
+
+    trading_state: TradingState
+    clock: Clock
+    market: MarketData
+    signals: SignalSink
+
+
 class MomentumDemo:
-    def __init__(self, hx: Helios) -> None:
-        self.hx = hx
+    def __init__(self, services: DemoServices) -> None:
+        self.services = services
         self.seen: dict[str, deque[tuple[datetime, float]]] = {}
 
     def run(self) -> list[dict[str, Any]]:
         """Look at the latest prices; send a signal for each pair that moved enough."""
-        mode = self.hx.controls.trading_mode()
+        mode = self.services.trading_state.trading_mode()
         if mode is TradingMode.LIVE:
             raise DemoRefused("the demo signal generator never runs in LIVE mode")
-        now = self.hx.clock.now()
+        now = self.services.clock.now()
         receipts = []
-        for pair, value in self.hx.market.latest_prices().items():
+        for pair, value in self.services.market.latest_prices().items():
             history = self.seen.setdefault(pair, deque(maxlen=512))
             history.append((now, float(value)))
             while len(history) > 2 and now - history[1][0] >= LOOKBACK:
@@ -67,7 +86,7 @@ class MomentumDemo:
             side = "BUY" if move > 0 else "SELL"
             confidence = round(min(0.9, 0.55 + abs(move) * 100), 3)
             receipts.append(
-                self.hx.signals.submit(
+                self.services.signals.submit(
                     pair,
                     side,
                     confidence,

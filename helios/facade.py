@@ -3,9 +3,11 @@
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
 ``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer``, ``.signals``,
 ``.halts`` (the automatic halt rules), ``.metrics`` (the seed's weekly checks) and ``.live`` (the
-pre-live checklist), ``.reconciliation`` (LIVE: VALR's balances and orders against the ledger).
+pre-live checklist), ``.reconciliation`` (LIVE: VALR's balances and orders against the ledger),
+``.trading_state`` (the mode and the halt flag, which ``.controls`` composes with the commands).
 The dashboard, the scheduler, tests and notebooks all go through it, so nothing is computed
-twice.
+twice. ``Helios`` builds every part bottom-up, each given the parts it uses: there is no
+binding step after construction.
 """
 
 from __future__ import annotations
@@ -36,11 +38,13 @@ from helios.market.store import MarketData
 from helios.metrics import Metrics
 from helios.money import ZERO, zar
 from helios.optimizer.service import Optimizer
-from helios.positions.manager import PositionManager, seed_installation_id
+from helios.positions.installation import seed_installation_id
+from helios.positions.manager import PositionManager
 from helios.reconciliation import Reconciliation
 from helios.risk.service import RiskManager, VenueCash, seed_limits
 from helios.settings_store import MODE_KEY, get_setting, seed_defaults
 from helios.signals import Signals
+from helios.trading_state import TradingState
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +53,19 @@ class Helios:
     """The library, wired to one database, one configuration and one clock."""
 
     def __init__(self, settings: Settings, db: Database, clock: Clock) -> None:
+        """Build every part bottom-up, each given the parts it uses (no binding step)."""
         self.settings = settings
         self.db = db
         self.clock = clock
+        # L4a: the market store, the ledger, the trading state (mode, halt flag, acknowledgements)
         self.market = MarketData(db, settings, clock)
         self.ledger = Ledger(db, settings, clock)
-        self.controls = Controls(db, clock)
+        self.trading_state = TradingState(db, clock)
+        # L3: the exchanges
         self.paper_exchange = PaperExchange(db, settings, clock)
         # LIVE: VALR; built without a network call (keys are checked by the pre-live checklist)
         self.valr_exchange = ValrExchange(settings, price_source=self.market.latest_price)
+        # L4b: the optimizer, the risk services
         self.optimizer = Optimizer(db, settings, clock, self.market)
         self.risk = RiskManager(
             db,
@@ -67,6 +75,7 @@ class Helios:
             optimizer=self.optimizer,
             venue=self._valr_cash,
         )
+        # L4c: the positions
         self.positions = PositionManager(
             db,
             settings,
@@ -75,30 +84,41 @@ class Helios:
             self.risk,
             {TradingMode.PAPER: self.paper_exchange, TradingMode.LIVE: self.valr_exchange},
         )
+        # L4d: signals, the LIVE reconciliation, metrics, the pre-live checklist
         self.signals = Signals(
-            db, settings, clock, self.market, self.risk, self.positions, self.controls
+            db, settings, clock, self.market, self.risk, self.positions, self.trading_state
         )
-        self.halts = Halts(
-            db, settings, clock, self.ledger, self.risk, self.controls, self.positions
-        )
-        self.controls.bind(self.positions, self.halts)
-        # LIVE: VALR's balances and open orders against the ledger (hx.reconciliation.check())
+        # LIVE: VALR's balances and open orders against the ledger (hx.reconciliation.check());
+        # a breach is reported to the watchdog built below (resolved when reported)
         self.reconciliation = Reconciliation(
             db,
             settings,
             clock,
             self.market,
             self.valr_exchange,
-            installation_id=lambda: self.positions.installation_id(),
-            acknowledged_triggers=lambda: self.controls.acknowledged_triggers(),
+            installation_id=self.positions.installation_id,
+            acknowledged_triggers=self.trading_state.acknowledged_triggers,
             report_breach=lambda breach: self.halts.trigger(breach),
         )
         self.metrics = Metrics(db, settings, clock, self.risk.limit_store)
         # the pre-live checklist (hx.live; hx.controls.set_mode("LIVE") enforces it)
         self.live = LiveReadiness(
-            db, settings, clock, self.controls, self.metrics, self.ledger, self.valr_exchange
+            db, settings, clock, self.trading_state, self.metrics, self.ledger, self.valr_exchange
         )
-        self.controls.bind_live(self.live)
+        # L4e: the watchdog (the seed's automatic stops)
+        self.halts = Halts(
+            db,
+            settings,
+            clock,
+            self.ledger,
+            self.risk.limit_store.get_limits,
+            self.trading_state,
+            self.positions,
+        )
+        # L5: the manual controls (the trading state and the commands)
+        self.controls = Controls(
+            self.trading_state, positions=self.positions, halts=self.halts, live=self.live
+        )
 
     def _valr_cash(self, pair: str) -> VenueCash:
         """LIVE buying power: VALR's available ZAR and its taker fee on ``pair`` (asked by
@@ -114,7 +134,7 @@ class Helios:
     @property
     def exchange(self) -> Exchange:
         """The exchange of the mode in force (read from the database on every use)."""
-        if self.controls.trading_mode() is TradingMode.LIVE:
+        if self.trading_state.trading_mode() is TradingMode.LIVE:
             return self.valr_exchange
         return self.paper_exchange
 

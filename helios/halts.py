@@ -19,8 +19,12 @@ seed's (``close_all``: halt trading and close every open position as EMERGENCY_C
   from the ledger by more than ``LIVE_RECONCILE_HALT_ZAR`` (``helios.reconciliation``). Asking
   VALR takes the network, so the reconciliation pass judges it and stores its result; the
   breach here is read from that stored result (so a resume acknowledges it as any other), and
-  the pass itself halts through ``trigger`` when it finds it. Its action defaults to
-  ``halt_only`` (``HALT_ACTION_RECONCILIATION``).
+  the pass itself reports it, when it finds it, through the callable ``helios.connect`` gives
+  it (``trigger`` here). Its action defaults to ``halt_only`` (``HALT_ACTION_RECONCILIATION``).
+
+Each rule is a pure function of ``helios.halt_triggers`` (L2); this service (L4e) reads the
+figures they judge, halts through the trading state (``helios.trading_state``) and closes
+through the positions it is given.
 
 A halt stays until a person resumes. Resuming acknowledges the episode in force (each breach
 present at that moment, with its time): a trigger re-arms as soon as its condition clears, and a
@@ -33,30 +37,44 @@ the exchange fails, until every position is closed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 
+import helios.halt_triggers as halt_triggers
 from helios.clock import Clock
 from helios.config import HaltAction, Settings
 from helios.db.engine import Database
 from helios.db.models import Event, Heartbeat, LatestPrice, Position
 from helios.events import EXCHANGE_ERROR, record_event
-from helios.halt_triggers import RECONCILIATION, TRIGGERS, WATCHDOG, Breach
-
-__all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts"]
+from helios.halt_triggers import (
+    TRIGGERS,
+    WATCHDOG,
+    AccountFigures,
+    Breach,
+    PriceObservations,
+)
 from helios.ledger import Ledger
 from helios.positions.lifecycle import CLOSING, OPEN
 from helios.rearm import rearm, rearm_periods
 from helios.reconciliation import stored_breach
-from helios.risk.service import RiskManager
+from helios.risk.limits import RiskLimits
+from helios.trading_state import TradingState
 
-if TYPE_CHECKING:
-    from helios.controls import Controls
-    from helios.positions.manager import PositionManager
+__all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts", "PositionsCloseout"]
 
 log = logging.getLogger("helios.halts")
+
+
+class PositionsCloseout(Protocol):
+    """What the close-out of a ``close_all`` halt needs from the positions (``hx.positions``):
+    close every open one, and settle the closes the exchange did not answer."""
+
+    def close_all(self, reason: Any = ..., *, actor: str = ...) -> list[dict[str, Any]]: ...
+
+    def reconcile(self, grace: timedelta = ..., statuses: tuple[str, ...] = ...) -> Any: ...
 
 
 def _new_episode(breach: Breach, acknowledged_at: datetime, now: datetime) -> Breach:
@@ -72,22 +90,25 @@ def _new_episode(breach: Breach, acknowledged_at: datetime, now: datetime) -> Br
 
 
 class Halts:
+    """``hx.halts``: reads the figures, judges them with ``helios.halt_triggers``, halts through
+    the trading state and carries on a ``close_all`` halt's close-out through the positions."""
+
     def __init__(
         self,
         db: Database,
         settings: Settings,
         clock: Clock,
         ledger: Ledger,
-        risk: RiskManager,
-        controls: Controls,
-        positions: PositionManager,
+        limits: Callable[[], RiskLimits],
+        state: TradingState,
+        positions: PositionsCloseout,
     ) -> None:
         self._db = db
         self._settings = settings
         self._clock = clock
         self._ledger = ledger
-        self._risk = risk
-        self._controls = controls
+        self._limits = limits
+        self._state = state
         self._positions = positions
         self._retry_at: datetime | None = None
         self._retry_delay = 0.0
@@ -98,43 +119,19 @@ class Halts:
 
         ``feed_started_at``: when the price feed started in this process; a pair whose last
         price was observed before that (or never) is judged from then (None: never-priced pairs
-        are not judged, the others from their last observation)."""
+        are not judged, the others from their last observation). The figures are read here;
+        each rule is a pure function of ``helios.halt_triggers``."""
         now = self._clock.now()
         settings = self._settings
-        found: list[Breach] = []
         valuation = self._ledger.valuation()
-        limits = self._risk.get_limits()
-        drawdown, daily_loss = float(valuation.drawdown), float(valuation.daily_loss)
-        equity, peak = float(valuation.equity), float(valuation.peak_equity)
-        if drawdown > limits.max_drawdown_pct:
-            found.append(
-                Breach(
-                    "drawdown",
-                    f"drawdown {drawdown:.2%} > limit {limits.max_drawdown_pct:.2%} "
-                    f"(equity R{equity:,.2f}, peak R{peak:,.2f})",
-                    {
-                        "drawdown": drawdown,
-                        "limit": limits.max_drawdown_pct,
-                        "equity": equity,
-                        "peak_equity": peak,
-                    },
-                )
-            )
-        if daily_loss > limits.daily_loss_limit_pct:
-            start = float(valuation.start_of_day_equity)
-            found.append(
-                Breach(
-                    "daily_loss",
-                    f"daily loss {daily_loss:.2%} > limit {limits.daily_loss_limit_pct:.2%} "
-                    f"(equity R{equity:,.2f}, start of day R{start:,.2f})",
-                    {
-                        "daily_loss": daily_loss,
-                        "limit": limits.daily_loss_limit_pct,
-                        "equity": equity,
-                        "start_of_day_equity": start,
-                    },
-                )
-            )
+        limits = self._limits()
+        account = AccountFigures(
+            equity=float(valuation.equity),
+            peak_equity=float(valuation.peak_equity),
+            start_of_day_equity=float(valuation.start_of_day_equity),
+            drawdown=float(valuation.drawdown),
+            daily_loss=float(valuation.daily_loss),
+        )
         window = timedelta(seconds=settings.halt_exchange_error_window_seconds)
         with self._db.read() as session:
             # the time each price was observed at its source (not when it reached us: ingested
@@ -151,43 +148,23 @@ class Halts:
                 or 0
             )
             reconciliation = stored_breach(session)
-        stale_after = settings.halt_stale_price_seconds
-        stale: dict[str, float] = {}
-        for pair in settings.pairs:
-            # from the later of its last observation and the feed's start: a feed that has just
-            # started (a new install over its backfilled history, a restart after a pause) has
-            # a full period to deliver before its old prices halt; the price-age pre-check
-            # already refuses every opening trade on them meanwhile
-            seen = [at for at in (observed.get(pair), feed_started_at) if at is not None]
-            last = max(seen) if seen else None
-            if last is not None and (now - last).total_seconds() > stale_after:
-                stale[pair] = round((now - last).total_seconds(), 1)
-        if stale:
-            listed = ", ".join(f"{pair} {age:,.0f} s" for pair, age in sorted(stale.items()))
-            found.append(
-                Breach(
-                    "stale_price",
-                    f"no price update for more than {stale_after:,.0f} s: {listed}",
-                    {"stale_seconds": stale, "limit_seconds": stale_after},
-                )
-            )
-        if errors > settings.halt_exchange_errors:
-            found.append(
-                Breach(
-                    "exchange_errors",
-                    f"{errors} exchange errors in the last {window.total_seconds():,.0f} s "
-                    f"(more than {settings.halt_exchange_errors})",
-                    {
-                        "errors": errors,
-                        "limit": settings.halt_exchange_errors,
-                        "window_seconds": window.total_seconds(),
-                    },
-                )
-            )
-        if reconciliation is not None:
-            message, figures = reconciliation
-            found.append(Breach(RECONCILIATION, message, figures))
-        return found
+        prices = PriceObservations(
+            now=now,
+            pairs=tuple(settings.pairs),
+            observed=observed,
+            feed_started_at=feed_started_at,
+            limit_seconds=settings.halt_stale_price_seconds,
+        )
+        judged = (
+            halt_triggers.drawdown(account, limits.max_drawdown_pct),
+            halt_triggers.daily_loss(account, limits.daily_loss_limit_pct),
+            halt_triggers.stale_price(prices),
+            halt_triggers.exchange_errors(
+                errors, settings.halt_exchange_errors, window.total_seconds()
+            ),
+            halt_triggers.reconciliation(reconciliation),
+        )
+        return [breach for breach in judged if breach is not None]
 
     def feed_started_at(self) -> datetime | None:
         """When the leading scheduler's feed started (its heartbeat says), so a process other
@@ -202,13 +179,13 @@ class Halts:
         """One watchdog pass: halt for every breach not acknowledged by a resume, then carry
         on with the close-out a ``close_all`` halt asks for. Returns the breaches acted on."""
         found = self.breaches(feed_started_at)
-        acknowledged = self._controls.acknowledgements()
+        acknowledged = self._state.acknowledgements()
         now = self._clock.now()
         rearming = rearm(
             acknowledged, {b.trigger for b in found}, now, rearm_periods(self._settings)
         )
         if rearming.acknowledged != acknowledged:
-            self._controls.set_acknowledged(rearming.acknowledged)
+            self._state.set_acknowledged(rearming.acknowledged)
         acted = []
         for breach in found:
             if breach.trigger in rearming.new_episodes:
@@ -223,10 +200,10 @@ class Halts:
     def trigger(self, breach: Breach) -> None:
         """Halt for ``breach`` with its configured action (idempotent while halted)."""
         action = self._settings.halt_action(breach.trigger)
-        state = self._controls.halt_state()
+        state = self._state.halt_state()
         if state.halted and (state.action is HaltAction.CLOSE_ALL or action is state.action):
             return
-        self._controls.halt(
+        self._state.halt(
             f"automatic: {breach.message}",
             WATCHDOG,
             cause=breach.trigger,
@@ -239,7 +216,7 @@ class Halts:
         """Under a ``close_all`` halt, close every open position as EMERGENCY_CLOSE and settle
         closes the exchange did not answer; while positions remain, retry with backoff.
         Returns what this call did (None: nothing to do or not yet time to retry)."""
-        state = self._controls.halt_state()
+        state = self._state.halt_state()
         if not state.halted or state.action is not HaltAction.CLOSE_ALL:
             self._retry_at, self._retry_delay = None, 0.0
             return None

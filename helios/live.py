@@ -45,9 +45,9 @@ from helios.db.engine import Database
 from helios.db.models import LatestPrice, PortfolioSnapshot
 from helios.errors import HeliosError
 from helios.money import fmt_zar
+from helios.trading_state import TradingState
 
 if TYPE_CHECKING:
-    from helios.controls import Controls
     from helios.exchange.valr import ValrExchange
     from helios.ledger import Ledger
     from helios.metrics import Metrics
@@ -155,7 +155,7 @@ class LiveReadiness:
         db: Database,
         settings: Settings,
         clock: Clock,
-        controls: Controls,
+        state: TradingState,
         metrics: Metrics,
         ledger: Ledger,
         valr: ValrExchange,
@@ -165,7 +165,7 @@ class LiveReadiness:
         self._db = db
         self._settings = settings
         self._clock = clock
-        self._controls = controls
+        self._state = state
         self._metrics = metrics
         self._ledger = ledger
         self._valr = valr
@@ -249,7 +249,7 @@ class LiveReadiness:
                 f"LIVE_MAX_SNAPSHOT_GAP_HOURS ({_hours(bound)}) is shorter than "
                 f"SNAPSHOT_INTERVAL_SECONDS ({settings.snapshot_interval_seconds:g} s)"
             )
-        halt = self._controls.halt_state()
+        halt = self._state.halt_state()
         if halt.halted:
             by = f" by {halt.by}" if halt.by else ""
             when = f" since {_at(halt.since)}" if halt.since else ""

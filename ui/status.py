@@ -17,8 +17,8 @@ import streamlit as st
 
 import helios
 from helios.config import TradingMode
-from helios.controls import HaltState
 from helios.heartbeat import Beat, beat_age, is_alive, last_beat
+from helios.trading_state import HaltState
 from ui.format import fmt_age, fmt_time
 
 SCHEDULER = "scheduler"

@@ -45,7 +45,8 @@ from helios.positions.records import event, fill_time
 from helios.positions.venues import Venues
 from helios.positions.watchers import BookWatchers
 from helios.risk.checks import RiskResult
-from helios.risk.service import Inputs, RiskManager
+from helios.risk.inputs import Inputs
+from helios.risk.service import RiskManager
 from helios.trade import TradeParams, entry_levels, parse_side
 
 log = logging.getLogger("helios.positions")

@@ -1,0 +1,48 @@
+"""Close every open position, and say in one event how many closed (L5 command).
+
+``CloseAll`` closes with status CLOSED and leaves trading as it is (no halt); the emergency stop
+(``helios.commands.emergency_stop``) closes the same way as EMERGENCY_CLOSE after halting. A
+close the exchange does not answer stays CLOSING and is counted as not closed yet: the event
+lists those positions, so a person sees at once what is still open.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from helios.trading_state import TradingState, checked_name, checked_text
+
+
+class ClosesAll(Protocol):
+    """What closes every open position (``hx.positions``)."""
+
+    def close_all(self, reason: Any = ..., *, actor: str = ...) -> list[dict[str, Any]]: ...
+
+
+def close_everything(
+    state: TradingState, positions: ClosesAll, status: str, by: str, kind: str, why: str
+) -> dict[str, Any]:
+    """Close every open position with ``status`` and record one event of ``kind``."""
+    closes = positions.close_all(status, actor=by)
+    failed = [c for c in closes if not c.get("success")]
+    state.note(
+        kind,
+        by,
+        f"{kind.lower().replace('_', ' ')}: {len(closes) - len(failed)} "
+        f"closed, {len(failed)} not closed yet" + (f" ({why})" if why else ""),
+        severity="CRITICAL" if status == "EMERGENCY_CLOSE" else "WARNING",
+        details={"failed": [c.get("position_id") for c in failed]},
+    )
+    return {"closed": closes, "failed": failed}
+
+
+class CloseAll:
+    """Close every open position (status CLOSED) without halting."""
+
+    def __init__(self, state: TradingState, positions: ClosesAll) -> None:
+        self._state = state
+        self._positions = positions
+
+    def run(self, by: str, reason: str = "") -> dict[str, Any]:
+        by, reason = checked_name(by, "who is closing"), checked_text("reason", reason)
+        return close_everything(self._state, self._positions, "CLOSED", by, "CLOSE_ALL", reason)
