@@ -21,7 +21,7 @@ otherwise it raises ``LiveNotReady`` listing every missing item and writes nothi
    came from the VALR feed (the scheduler's) within ``HALT_STALE_PRICE_SECONDS``.
 4. ``capital_cap``: ``LIVE_CAPITAL_CAP_ZAR`` is in force and no more than the seed's R5,000
    starting capital; in LIVE the risk checks and sizing see min(ledger equity, cap)
-   (``helios.risk.service._portfolio``, the one place it is applied).
+   (``helios.risk.book``, the one place it is applied).
 5. ``monitoring``: a person's name confirming they will monitor LIVE trading closely.
 """
 

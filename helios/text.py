@@ -12,13 +12,13 @@ The rule. A character is *hostile* when it is
   audit line read differently from what it holds ("ops" + RLO + "txt.exe").
 
 ``clean_text`` is what the manual controls (halt, resume, emergency stop, close all, the mode)
-apply inside ``helios.controls``, so the API, the CLI, the console and notebooks all store the
-same cleaned text: an emergency stop must never fail on the text that came with it. Hostile
-characters become U+FFFD (visible: the record shows that something was there), a surrogate
-pair left split in two code points is joined first, line breaks and tabs become a space (a
-record is one line: no forged log or status lines), the ends are trimmed and the length is
-bounded (``limit`` characters, the last one "…" when cut). Everything else is kept: letters
-of any script, emoji (with their joiners), marks. Cleaning is idempotent.
+apply inside ``helios.trading_state`` and ``helios.commands``, so the API, the CLI, the console
+and notebooks all store the same cleaned text: an emergency stop must never fail on the text
+that came with it. Hostile characters become U+FFFD (visible: the record shows that something
+was there), a surrogate pair left split in two code points is joined first, line breaks and tabs
+become a space (a record is one line: no forged log or status lines), the ends are trimmed and
+the length is bounded (``limit`` characters, the last one "…" when cut). Everything else is
+kept: letters of any script, emoji (with their joiners), marks. Cleaning is idempotent.
 
 ``hostile_character`` is what the other entry points refuse with (the API's 422 naming the
 field): text that is neither an emergency control nor ours to repair is refused, not altered.
