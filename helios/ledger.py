@@ -20,7 +20,7 @@ from helios.config import Settings
 from helios.db.engine import Database
 from helios.db.models import LedgerEntry, PortfolioSnapshot
 from helios.errors import InvalidInput
-from helios.market.store import latest_prices
+from helios.market.prices import latest_prices
 from helios.money import ZERO, zar
 from helios.settings_store import HALTED_KEY, MODE_KEY, get_setting
 

@@ -28,7 +28,7 @@ from helios.db.models import (
     PositionEvent,
     RiskDecision,
 )
-from helios.market.store import floor_time
+from helios.market.bar_time import floor_time
 
 D = Decimal
 HISTORY_DAYS = 200
@@ -173,7 +173,7 @@ def booked_position(hx: helios.Helios, pair: str, side: str, size: str, leverage
     from helios.accounts.book import book_open
     from helios.accounts.invariants import check_invariants
     from helios.exchange.base import OrderRequest, OrderStatus
-    from helios.market.store import latest_prices
+    from helios.market.prices import latest_prices
 
     position_id = new_position(hx, pair, side, size, leverage)
     fill = hx.paper_exchange.submit_market_order(

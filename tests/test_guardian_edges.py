@@ -31,7 +31,7 @@ from helios.clock import ManualClock, trading_day, trading_day_start
 from helios.db.models import Event, LedgerEntry, Order, PortfolioState, Position, RiskDecision
 from helios.errors import ConfigError, InvalidInput
 from helios.events import record_exchange_error
-from helios.market.store import floor_time
+from helios.market.bar_time import floor_time
 from helios.money import ZERO
 
 D = Decimal

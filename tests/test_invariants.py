@@ -49,7 +49,7 @@ import helios
 from helios.clock import ManualClock, trading_day_start
 from helios.db.engine import normalise_url
 from helios.db.models import Fill, Order, PaperVenueOrder, Position
-from helios.market.store import floor_time
+from helios.market.bar_time import floor_time
 
 PAIRS = {"BTCZAR": 1_200_000.0, "ETHZAR": 60_000.0, "SOLZAR": 2_500.0}
 SECTORS = {"BTCZAR": "majors", "ETHZAR": "majors", "SOLZAR": "alts"}

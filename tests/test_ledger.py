@@ -31,7 +31,7 @@ from helios.clock import ManualClock
 from helios.db.models import LatestPrice, LedgerEntry, PortfolioSnapshot, PortfolioState, Position
 from helios.errors import InvalidInput
 from helios.exchange.base import OrderRequest, OrderStatus
-from helios.market.store import latest_prices
+from helios.market.prices import latest_prices
 
 D = Decimal
 ZONE = "Africa/Johannesburg"

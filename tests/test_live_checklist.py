@@ -25,7 +25,7 @@ from helios.db.models import Event, PortfolioSnapshot, Setting
 from helios.db.models import PortfolioState as Account
 from helios.errors import ConfigError, InvalidInput
 from helios.live import ITEM_ORDER, LiveNotReady
-from helios.market.store import floor_time
+from helios.market.bar_time import floor_time
 from helios.risk.service import VenueCash
 from helios.settings_store import MODE_KEY, put_setting
 from tests.factories import PRICES, count_rows, give_market

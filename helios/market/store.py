@@ -46,8 +46,9 @@ from helios.market.writes import write_candles
 from helios.money import positive
 from helios.money import price as to_price
 
-# The names below are imported from here by the services and tests (risk, optimizer,
-# positions, ledger); they live in the modules named above.
+# Deprecated (one release): the names below other than MarketData were imported from here; they
+# live in the modules named above (bar_time, candles, history_epoch, prices, series): import them
+# from there.
 __all__ = [
     "DAY",
     "HISTORY_EPOCH_KEY",

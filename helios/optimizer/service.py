@@ -44,8 +44,10 @@ from helios.config import Settings
 from helios.db.engine import Database
 from helios.db.models import Setting
 from helios.errors import InvalidInput
+from helios.market.bar_time import floor_time
 from helios.market.candles import DAY
-from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
+from helios.market.history_epoch import HISTORY_EPOCH_KEY
+from helios.market.store import MarketData
 from helios.optimizer import model
 from helios.optimizer.views import Request, annualise, parse_market_caps, parse_request
 

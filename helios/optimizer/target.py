@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from helios.config import Settings, SizingMethod
 from helios.errors import InvalidInput
-from helios.risk.sizing import SizingResult, _cents_down
+from helios.risk.sizing import SizingResult, cents_down
 
 CAP_LIMIT = "optimizer_target_weight"  # cap_limit of a size the optimizer's weight capped
 
@@ -75,7 +75,7 @@ def capped_by_weight(
     equity = result.equity
     sleeve = sector_limit_pct * equity if equity > 0 else 0.0
     cap_notional = max(0.0, weight * sleeve - pair_notional)
-    cap = _cents_down(cap_notional / result.leverage)
+    cap = cents_down(cap_notional / result.leverage)
     binding = result.position_size_zar > cap
     why = (
         f"{result.explanation}; optimizer cap: weight {weight:.4f} x {sector} sleeve "

@@ -32,8 +32,9 @@ from helios.clock import Clock, ensure_utc
 from helios.config import Settings
 from helios.db.engine import Database
 from helios.db.models import Candle, LatestPrice, Position
+from helios.market.bar_time import MINUTE, floor_time
 from helios.market.candles import DAY
-from helios.market.store import MINUTE, floor_time, price_ticks
+from helios.market.prices import price_ticks
 from helios.money import ZERO
 from helios.positions.lifecycle import CLOSE_REASONS, OPEN, STOPPED_OUT
 from helios.positions.monitor import LastLook, Levels, StoredBar, Verdict, bars_since, judge

@@ -25,8 +25,9 @@ from helios.clock import Clock, trading_day
 from helios.config import Settings, TradingMode
 from helios.db.engine import Database
 from helios.equity_marks import EquityMarks, updated_marks
+from helios.market.bar_time import floor_time
 from helios.market.candles import DAY
-from helios.market.store import MarketData, floor_time
+from helios.market.store import MarketData
 from helios.risk.book import Book, portfolio
 from helios.risk.checks import PortfolioState, ProposedTrade
 from helios.risk.inputs import Inputs

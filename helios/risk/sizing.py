@@ -61,7 +61,7 @@ def kelly(win_probability: float, reward_risk: float) -> float:
     return (win_probability * reward_risk - (1 - win_probability)) / reward_risk
 
 
-def _cents_down(amount: float) -> float:
+def cents_down(amount: float) -> float:
     """``amount`` rounded down to a cent (a hair of float noise above a cent is a cent)."""
     return math.floor(round(amount * 100, 6)) / 100
 
@@ -97,7 +97,7 @@ def size(
         caps["max_leverage"] = max_leverage * equity - existing_gross_notional
     cap_limit = min(caps, key=lambda name: caps[name])
     cap_notional = max(0.0, caps[cap_limit])
-    cap = _cents_down(cap_notional / leverage)
+    cap = cents_down(cap_notional / leverage)
     if max_margin_zar is not None and max_margin_zar < cap:
         cap, cap_limit = max(0.0, max_margin_zar), "buying_power"
 

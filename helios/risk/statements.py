@@ -26,7 +26,7 @@ from helios.config import Settings
 from helios.db.engine import WRITE_OPTION
 from helios.db.models import LatestPrice, Position, RiskDecision, Setting
 from helios.db.models import PortfolioState as Account
-from helios.market.store import HISTORY_EPOCH_KEY
+from helios.market.history_epoch import HISTORY_EPOCH_KEY
 from helios.risk.book import portfolio
 from helios.risk.checks import PortfolioState
 from helios.risk.limit_store import LIMITS_IN_FORCE

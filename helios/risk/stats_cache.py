@@ -25,8 +25,10 @@ from helios.clock import Clock
 from helios.config import Settings
 from helios.db.engine import Database
 from helios.db.models import Setting
+from helios.market.bar_time import floor_time
 from helios.market.candles import DAY
-from helios.market.store import HISTORY_EPOCH_KEY, MarketData, floor_time
+from helios.market.history_epoch import HISTORY_EPOCH_KEY
+from helios.market.store import MarketData
 from helios.risk.checks import MarketStats
 from helios.risk.volatility import VolEstimate, covariance, estimate_vol
 
