@@ -94,30 +94,17 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_api(args: argparse.Namespace) -> int:
-    """The REST API (``api/``) under uvicorn; Ctrl-C/SIGTERM stop it (uvicorn's own handling)."""
+    """The REST API (``api/``) under uvicorn: after the exposure and configuration checks and the
+    migrations, this process becomes ``python -m api`` (``api.serve``: the server is the API
+    shell's, never the library's); Ctrl-C/SIGTERM stop it (uvicorn's own handling)."""
     refuse_exposed(api_host=args.host or "")
-    import uvicorn
-
     hx = connect_or_exit()  # validate configuration and migrate before uvicorn starts
     settings = hx.settings
     hx.close()
-    configure_logging(settings.log_level, settings.project_path(settings.log_file))
     host = args.host or settings.api_address
     port = args.port or settings.api_port
-    if settings.helios_api_token is None:
-        log.warning("HELIOS_API_TOKEN is not set: the API serves reads only (writes get 403)")
-    print(f"helios: API on http://{host}:{port}  (docs: /docs)", flush=True)
-    uvicorn.run(
-        "api.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        log_level=settings.log_level.lower(),
-        log_config=None,  # keep helios's logging (terminal and the rotating file)
-        proxy_headers=False,
-        server_header=False,
-    )
-    return 0
+    serve = [sys.executable, "-m", "api", "--host", host, "--port", str(port)]
+    os.execv(sys.executable, serve)  # noqa: S606 (our own command line)
 
 
 def cmd_up(args: argparse.Namespace) -> int:
