@@ -4,9 +4,9 @@ The API keeps nothing of its own: every answer is read from the database and eve
 recorded there, so while the database is away the API can only say so. The rule:
 
 - an error that means the database could not be reached or could not take the statement now
-  (``is_unavailable``: SQLAlchemy's ``OperationalError`` (connection refused or cut, the server
-  shutting down, SQLite's "database is locked" past the busy timeout, "unable to open"),
-  ``InterfaceError``, ``DisconnectionError``, the pool's ``TimeoutError``, or any error
+  (``helios.db.outage.is_unavailable``: SQLAlchemy's ``OperationalError`` (connection refused or
+  cut, the server shutting down, SQLite's "database is locked" past the busy timeout, "unable to
+  open"), ``InterfaceError``, ``DisconnectionError``, the pool's ``TimeoutError``, or any error
   SQLAlchemy marked ``connection_invalidated``) is answered 503 ``database_unavailable`` with
   ``Retry-After: RETRY_AFTER_SECONDS`` and ``still_works``; SQLite's schema errors ("no such
   table", OperationalError too) and every other database error stay 500 ``internal_error``: a
@@ -25,34 +25,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.exc import (
-    DBAPIError,
-    DisconnectionError,
-    InterfaceError,
-    OperationalError,
-    SQLAlchemyError,
-)
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from helios.config import Settings
+from helios.db.outage import is_unavailable
+
+__all__ = ["RETRY_AFTER_SECONDS", "is_unavailable", "one_line", "still_works", "unavailable_body"]
 
 # how long a client should wait before asking again: about a database restart's length; asking
 # sooner only adds load to a server coming back
 RETRY_AFTER_SECONDS = 5
-# SQLite reports schema and statement mistakes as OperationalError too: these are not outages
-_NOT_OUTAGES = ("no such table", "no such column", "syntax error", "has no column")
-
-
-def is_unavailable(exc: SQLAlchemyError) -> bool:
-    """True when ``exc`` means the database is unreachable or busy now (see the module)."""
-    if isinstance(exc, DisconnectionError | PoolTimeout | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, OperationalError):
-        text = str(exc.orig if exc.orig is not None else exc).lower()
-        return not any(mistake in text for mistake in _NOT_OUTAGES)
-    return False
 
 
 def one_line(exc: BaseException) -> str:

@@ -1,10 +1,25 @@
-"""A database the process could not reach or open, told in one line (``database_failure``):
-the database (password hidden) and the driver's own words. Any other error is a bug and keeps
-its traceback."""
+"""A database that cannot be used, in the one place both shells ask.
+
+- ``database_failure`` (the CLI and ``python -m jobs``, at start): a database the process could
+  not reach or open, told in one line: the database (password hidden) and the driver's own
+  words. Any other error is a bug and keeps its traceback.
+- ``is_unavailable`` (the API, per request): a database unreachable or busy now, so 503 and
+  "retry" rather than 500; a statement or schema mistake (SQLite reports those as
+  OperationalError too) is not an outage.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from helios.config import ConfigError, load_settings, redact_url
 
@@ -95,3 +110,19 @@ def _one_line(reason: str, database_url: str) -> str:
     if password:
         text = text.replace(str(password), "***")
     return text if len(text) <= 400 else text[:399] + "\u2026"
+
+
+# SQLite reports schema and statement mistakes as OperationalError too: these are not outages
+_NOT_OUTAGES = ("no such table", "no such column", "syntax error", "has no column")
+
+
+def is_unavailable(exc: SQLAlchemyError) -> bool:
+    """True when ``exc`` means the database is unreachable or busy now (see the module)."""
+    if isinstance(exc, DisconnectionError | PoolTimeout | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        text = str(exc.orig if exc.orig is not None else exc).lower()
+        return not any(mistake in text for mistake in _NOT_OUTAGES)
+    return False
