@@ -583,7 +583,10 @@ def test_a_leader_killed_in_the_middle_of_an_open_leaves_no_lost_or_doubled_posi
             a.stop()
             with hx.db.read() as session:
                 [stuck] = session.scalars(select(Position))
-            assert stuck.status == "OPENING" and stuck.signal_id == first["signal_id"]
+            # A left it OPENING; B may have taken over and settled it already (A's advisory lock
+            # is freed when it dies, and a dead leader's orders need no grace): the events below
+            # prove it was settled by reconcile, not recorded by A
+            assert stuck.status in ("OPENING", "OPEN") and stuck.signal_id == first["signal_id"]
             coid = f"HX-{installation}-{stuck.id}-OPEN"
             assert hx.paper_exchange.get_order(coid) is not None  # the venue has it
 
