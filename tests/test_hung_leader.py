@@ -207,9 +207,11 @@ def test_a_close_interrupted_by_a_dead_leader_is_sent_at_once_by_the_next(
             while a.alive() and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert not a.alive(), "A did not die at close:after_intent"
-            assert position(hx, position_id).status == "CLOSING"
+            # A left it CLOSING with its close never sent; B may already have taken over and
+            # sent it (A's lock is freed at its death): the venue's order, created after the
+            # take-over (below), proves B sent it, not A
+            assert position(hx, position_id).status in ("CLOSING", "STOPPED_OUT")
             coid = f"HX-{installation}-{position_id}-CLOSE-1"
-            assert hx.paper_exchange.get_order(coid) is None  # never reached the venue
             wait_for(
                 lambda: position(hx, position_id).status == "STOPPED_OUT",
                 LEASE_SECONDS + SLACK_SECONDS,
@@ -220,7 +222,7 @@ def test_a_close_interrupted_by_a_dead_leader_is_sent_at_once_by_the_next(
             sent = hx.paper_exchange.get_order(coid)
             assert sent is not None and sent.created_at is not None
             delay = (utc(sent.created_at) - utc(takeover.ts)).total_seconds()
-            assert delay < RECONCILE_GRACE.total_seconds() / 3, delay
+            assert 0 <= delay < RECONCILE_GRACE.total_seconds() / 3, delay
             print(f"take-over to the interrupted close at the venue: {delay:.3f} s")
             with hx.db.read() as session:
                 closes = session.scalars(
