@@ -19,6 +19,9 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from helios.accounts.account import ensure_account
+from helios.alerts import outbox
+from helios.alerts.sender import Sender
+from helios.alerts.service import Alerts
 from helios.clock import Clock, SystemClock
 from helios.config import ConfigError, Settings, TradingMode, load_settings
 from helios.controls import Controls
@@ -57,6 +60,12 @@ class Helios:
         self.settings = settings
         self.db = db
         self.clock = clock
+        # the operator's alerts: every event written through db queues its alert in the same
+        # transaction (helios.alerts.outbox); hx.alerts delivers, reports and watches
+        self.alerts = Alerts(
+            db, settings, clock, Sender(db, clock, settings, settings.alert_channels())
+        )
+        outbox.install(db, self.alerts.policy, lambda: self.alerts.channel_ids)
         # L4a: the market store, the ledger, the trading state (mode, halt flag, acknowledgements)
         self.market = MarketData(db, settings, clock)
         self.ledger = Ledger(db, settings, clock)

@@ -70,7 +70,7 @@ def scrub(text: str, secrets: Iterable[str] | re.Pattern[str] | None) -> str:
 
 def configured_secrets(settings: Settings) -> list[str]:
     """The secret values a ``Settings`` holds: the keys, the token, the hash, the database
-    password."""
+    password, every credential of ``ALERT_URLS`` and ``HEARTBEAT_PING_URL``."""
     from sqlalchemy.engine import make_url
 
     found = [
@@ -89,6 +89,12 @@ def configured_secrets(settings: Settings) -> list[str]:
         password = None
     if password:
         found.append(str(password))
+    # the alert channels' credentials and the dead-man's switch's URL (helios.config.channels)
+    found.extend(part for spec in settings.alert_channels() for part in spec.secrets)
+    if settings.heartbeat_ping_url is not None:
+        from helios.config.channels import secret_parts
+
+        found.extend(secret_parts(settings.heartbeat_ping_url.get_secret_value()))
     return found
 
 

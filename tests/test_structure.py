@@ -19,6 +19,7 @@ MODULE_LINES = 500
 # packages whose modules sit in different layers: each module is placed on its own, and the
 # package's __init__ only re-exports (an import through it is still checked link by link)
 REEXPORTING_PACKAGES = (
+    "helios.alerts",
     "helios.market",
     "helios.optimizer",
     "helios.positions",

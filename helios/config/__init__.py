@@ -14,7 +14,15 @@ its cross-key rules), ``rules`` (one value's rules), ``loading`` (``load_setting
 errors), ``redaction`` (what of a value may be shown), ``paths`` (the project folder).
 """
 
-from helios.config.choices import DemoSignals, FeedKind, HaltAction, SizingMethod, TradingMode
+from helios.config.channels import ChannelSpec, mask, parse_alert_urls, secret_parts
+from helios.config.choices import (
+    AlertSeverity,
+    DemoSignals,
+    FeedKind,
+    HaltAction,
+    SizingMethod,
+    TradingMode,
+)
 from helios.config.loading import env_file_path, load_settings
 from helios.config.paths import DEFAULT_DATABASE_URL, PROJECT_ROOT
 from helios.config.redaction import SECRET_KEYS, describe, redact_url
@@ -31,6 +39,8 @@ __all__ = [
     "PAIR_PATTERN",
     "PROJECT_ROOT",
     "SECRET_KEYS",
+    "AlertSeverity",
+    "ChannelSpec",
     "ConfigError",
     "DemoSignals",
     "FeedKind",
@@ -41,5 +51,8 @@ __all__ = [
     "describe",
     "env_file_path",
     "load_settings",
+    "mask",
+    "parse_alert_urls",
     "redact_url",
+    "secret_parts",
 ]

@@ -42,3 +42,15 @@ class SizingMethod(StrEnum):
 
     KELLY_VOL = "kelly_vol"  # fractional Kelly x volatility scalar x equity (issue #3)
     OPTIMIZER_CAPPED = "optimizer_capped"  # the same, capped by the optimizer's target weight
+
+
+class AlertSeverity(StrEnum):
+    """How much an alert matters (issue 17); ``ALERT_MIN_SEVERITY`` sends this and above."""
+
+    INFO = "info"  # positions opened and closed (when asked for), a resume, the reports
+    WARNING = "warning"  # a take-over, repeated job errors, a stale feed, a mode change, ...
+    CRITICAL = "critical"  # a halt, a close-out, an emergency stop, the database lost, ...
+
+    @property
+    def rank(self) -> int:
+        return ("info", "warning", "critical").index(self.value)

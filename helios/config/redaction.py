@@ -15,7 +15,14 @@ from pydantic_settings import BaseSettings
 
 # Keys whose values are secrets: never shown in errors, logs, describe() or repr().
 SECRET_KEYS = frozenset(
-    {"valr_api_key", "valr_api_secret", "dashboard_password_hash", "helios_api_token"}
+    {
+        "valr_api_key",
+        "valr_api_secret",
+        "dashboard_password_hash",
+        "helios_api_token",
+        "alert_urls",
+        "heartbeat_ping_url",
+    }
 )
 _SECRET_HINT = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE", re.IGNORECASE)
 
@@ -36,7 +43,15 @@ def describe(settings: BaseSettings) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for name in type(settings).model_fields:
         value = getattr(settings, name)
-        if isinstance(value, SecretStr) or name.startswith("valr_api_"):
+        if name == "alert_urls" and isinstance(value, SecretStr):
+            from helios.config.channels import parse_alert_urls
+
+            shown[name] = [spec.id for spec in parse_alert_urls(value.get_secret_value())]
+        elif name == "heartbeat_ping_url" and isinstance(value, SecretStr):
+            from helios.config.channels import mask
+
+            shown[name] = mask(value.get_secret_value())
+        elif isinstance(value, SecretStr) or name.startswith("valr_api_"):
             shown[name] = "set" if value else "not set"
         elif name == "database_url":
             shown[name] = redact_url(value)

@@ -19,7 +19,15 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from helios.config import rules
-from helios.config.choices import DemoSignals, FeedKind, HaltAction, SizingMethod, TradingMode
+from helios.config.channels import ChannelSpec, check_ping_url, parse_alert_urls
+from helios.config.choices import (
+    AlertSeverity,
+    DemoSignals,
+    FeedKind,
+    HaltAction,
+    SizingMethod,
+    TradingMode,
+)
 from helios.config.paths import DEFAULT_DATABASE_URL, project_path
 from helios.config.redaction import redact_url
 from helios.limit_rules import LIMIT_RULES
@@ -217,11 +225,36 @@ class Settings(BaseSettings):
     # LIVE with R1,000-5,000; the checklist refuses a cap above R5,000)
     live_capital_cap_zar: Decimal = Field(default=Decimal("5000"), gt=0, le=Decimal("100000000"))
 
+    # --- telling the operator (issue 17: helios.alerts) -----------------------------------
+    # apprise URLs, comma-separated, one per destination; secrets like the VALR keys
+    alert_urls: SecretStr | None = None
+    alert_min_severity: AlertSeverity = AlertSeverity.INFO
+    # messages per channel in any 60 s; a burst beyond it is grouped into digests
+    alert_max_per_minute: int = Field(default=10, ge=1, le=600)
+    # a warning or info alert waits this long (s) so a burst arrives as one digest
+    alert_group_seconds: float = Field(default=10.0, ge=0.0, le=600.0)
+    # a failing channel is retried after 2, 4, 8 ... s, never longer apart than this
+    alert_retry_max_seconds: float = Field(default=60.0, ge=1.0, le=3600.0)
+    alert_send_interval_seconds: float = Field(default=2.0, ge=0.2, le=300.0)
+    alert_position_events: bool = False  # info alerts for every position opened and closed
+    alert_reports: bool = True  # the daily report at the day roll, the weekly one on Mondays
+    # a job that fails this many times in a row is a warning
+    alert_job_errors: int = Field(default=3, ge=1, le=1000)
+    # the dead-man's switch: the leading scheduler GETs this every HEARTBEAT_PING_SECONDS
+    # (<url>/fail after a failed pass); a secret (healthchecks.io's uuid is the credential)
+    heartbeat_ping_url: SecretStr | None = None
+    heartbeat_ping_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
+    # the API and dashboard raise a critical alert when the scheduler's beat is older than this
+    scheduler_silent_alert_seconds: float = Field(default=180.0, ge=10.0, le=7 * 86400.0)
+    scheduler_silent_check_seconds: float = Field(default=30.0, ge=1.0, le=3600.0)
+
     @field_validator(
         "valr_api_key",
         "valr_api_secret",
         "dashboard_password_hash",
         "helios_api_token",
+        "alert_urls",
+        "heartbeat_ping_url",
         mode="before",
     )
     @classmethod
@@ -232,6 +265,18 @@ class Settings(BaseSettings):
     @classmethod
     def _a_strong_token(cls, value: SecretStr | None) -> SecretStr | None:
         return rules.strong_token(value)
+
+    @field_validator("alert_urls")
+    @classmethod
+    def _known_channels(cls, value: SecretStr | None) -> SecretStr | None:
+        parse_alert_urls(value.get_secret_value() if value is not None else None)
+        return value
+
+    @field_validator("heartbeat_ping_url")
+    @classmethod
+    def _a_ping_url(cls, value: SecretStr | None) -> SecretStr | None:
+        check_ping_url(value.get_secret_value() if value is not None else None)
+        return value
 
     @field_validator("dashboard_password_hash")
     @classmethod
@@ -253,6 +298,7 @@ class Settings(BaseSettings):
         "halt_action_database_lost",
         "halt_action_exchange_errors",
         "halt_action_reconciliation",
+        "alert_min_severity",
         mode="before",
     )
     @classmethod
@@ -355,6 +401,11 @@ class Settings(BaseSettings):
         if mode is TradingMode.LIVE or self.demo_signals is DemoSignals.OFF:
             return False
         return self.demo_signals is DemoSignals.ON or self.market_feed is FeedKind.SIM
+
+    def alert_channels(self) -> tuple[ChannelSpec, ...]:
+        """The destinations of ``ALERT_URLS`` (validated at load; the URLs stay in memory)."""
+        secret = self.alert_urls.get_secret_value() if self.alert_urls is not None else None
+        return parse_alert_urls(secret)
 
     @property
     def is_sqlite(self) -> bool:

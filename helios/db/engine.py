@@ -100,6 +100,15 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             connection.exec_driver_sql("BEGIN")
 
 
+_FLUSH_HOOKS = "helios.flush_hooks"
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: Any) -> None:
+    for hook in session.info.get(_FLUSH_HOOKS, ()):
+        hook(session)
+
+
 class Database:
     """One engine per process, a session per unit of work."""
 
@@ -110,6 +119,7 @@ class Database:
         self.dialect = self.engine.dialect.name
         self._lock = threading.Lock()
         self._fence = threading.local()
+        self._flush_hooks: list[Callable[[Session], None]] = []
 
     @property
     def display_url(self) -> str:
@@ -139,7 +149,12 @@ class Database:
         (which raises before anything is written when this process no longer leads)."""
         with self.engine.connect() as connection:
             connection.execution_options(**{_WRITE: True})
-            with Session(bind=connection, expire_on_commit=False) as session, session.begin():
+            with (
+                Session(
+                    bind=connection, expire_on_commit=False, info={_FLUSH_HOOKS: self._flush_hooks}
+                ) as session,
+                session.begin(),
+            ):
                 check: Callable[[Session], None] | None = getattr(self._fence, "check", None)
                 if check is not None:
                     check(session)
@@ -157,6 +172,12 @@ class Database:
             yield
         finally:
             self._fence.check = previous
+
+    def on_flush(self, hook: Callable[[Session], None]) -> None:
+        """Run ``hook(session)`` after every flush of this database's write sessions, inside
+        the flush's transaction (the alert outbox, ``helios.alerts.outbox``: an alert is written
+        with the event that causes it)."""
+        self._flush_hooks.append(hook)
 
     def check_fence(self) -> None:
         """Before an act outside the database (an order sent to a venue): the fence of this

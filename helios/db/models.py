@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -376,3 +377,61 @@ class Lease(Base):
     renewed_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Alert(Base):
+    """An alert for the operator (issue 17: ``helios.alerts``), written in the transaction of the
+    event that causes it: the outbox. ``dedup_key`` is unique, so the same alert recorded twice
+    (two processes seeing the same silence, a replay) is queued once."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    severity: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    # what a digest adds up (a stop-out's pair and realized P&L as exact text)
+    figures: Mapped[dict[str, Any] | None]
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    attachment_name: Mapped[str | None] = mapped_column(String(120))
+    attachment: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class AlertDelivery(Base):
+    """One alert for one channel (``ChannelSpec.id``, the masked URL: never the URL): PENDING
+    until a message carrying it was accepted by the channel, then SENT (at least once)."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "channel"),
+        Index("ix_alert_deliveries_channel_status", "channel", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    # the message that carried it (a digest carries many)
+    message: Mapped[str | None] = mapped_column(String(64))
+
+
+class AlertChannel(Base):
+    """A channel's delivery state: its last success and error (scrubbed of its credentials), the
+    backoff after failures, the per-minute budget, and which process is sending now (a lease:
+    the scheduler, the API and the dashboard may all send; one at a time per channel)."""
+
+    __tablename__ = "alert_channels"
+    channel: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_sent_at: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    window_start: Mapped[datetime | None]
+    window_count: Mapped[int] = mapped_column(Integer, default=0)
+    messages_sent: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    claimed_until: Mapped[datetime | None]
