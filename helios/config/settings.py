@@ -230,7 +230,7 @@ class Settings(BaseSettings):
     alert_urls: SecretStr | None = None
     alert_min_severity: AlertSeverity = AlertSeverity.INFO
     # messages per channel in any 60 s; a burst beyond it is grouped into digests
-    alert_max_per_minute: int = Field(default=10, ge=1, le=600)
+    alert_max_per_minute: int = Field(default=10, ge=1, le=10000)
     # a warning or info alert waits this long (s) so a burst arrives as one digest
     alert_group_seconds: float = Field(default=10.0, ge=0.0, le=600.0)
     # a failing channel is retried after 2, 4, 8 ... s, never longer apart than this
