@@ -92,8 +92,16 @@ class AppriseChannel:
         except Exception as exc:  # a plugin that raises: a failed delivery, never a crash
             raise DeliveryFailed(self._safe(f"{type(exc).__name__}: {exc}")) from None
         if not result:
-            lines = [entry.message for entry in result.logs() if entry.level >= logging.WARNING]
+            lines = [e.message for e in result.logs() if _level(e.level) >= logging.WARNING]
             raise DeliveryFailed(self._safe("; ".join(lines) or "the channel refused the message"))
 
     def _safe(self, text: str) -> str:
         return scrub(text, self.spec.secrets)[:1000]
+
+
+def _level(value: object) -> int:
+    """A log entry's level as a number (apprise 2 gives its name, ``'WARNING'``)."""
+    if isinstance(value, int):
+        return value
+    found = logging.getLevelName(str(value).upper())
+    return found if isinstance(found, int) else logging.ERROR
