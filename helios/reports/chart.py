@@ -45,7 +45,10 @@ def equity_png(
     for value in values:
         top = max(top, value)
         peaks.append(top)
-    figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="tight")
+    figure = Figure(figsize=SIZE_INCHES, dpi=DPI)
+    # fixed margins, room for "R1,000,049.50" and the date labels (a layout engine would draw
+    # the figure twice to measure it); the title says it is the equity
+    figure.subplots_adjust(left=0.16, right=0.97, top=0.9, bottom=0.2)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     axes.plot(times, peaks, color=PEAK_COLOR, linewidth=1.0, linestyle="--")
@@ -59,9 +62,9 @@ def equity_png(
     locator = AutoDateLocator(tz=ZoneInfo(zone))
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=ZoneInfo(zone)))
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"R{v:,.0f}"))
+    places = 0 if max(values) - min(values) >= 50 else 2  # cents when the curve is flat
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"R{v:,.{places}f}"))
     axes.set_title(title, fontsize=11)
-    axes.set_ylabel("Equity (ZAR)")
     axes.grid(True, color="#e3e5e8", linewidth=0.6)
     # a note, not a legend: a legend's sample line would be the equity colour off the curve
     axes.set_xlabel("dashed: the running peak (the gap below it is the drawdown)", fontsize=8)

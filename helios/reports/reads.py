@@ -26,7 +26,7 @@ from helios.db.models import Alert, PortfolioSnapshot, Position
 from helios.money import ZERO
 from helios.reports.figures import Close, DayState, Holding
 
-CURVE_POINTS = 2_000
+CURVE_POINTS = 1_000  # the chart is 800 pixels wide
 S = PortfolioSnapshot
 
 

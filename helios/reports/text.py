@@ -97,7 +97,7 @@ def daily_text(f: DailyFigures) -> str:
         ]
     lines += [
         f"  {h.pair} {h.side} #{h.position_id}: margin {fmt_zar(h.margin)}, "
-        f"notional {fmt_zar(h.notional)}"
+        f"notional at entry {fmt_zar(h.notional)}"
         for h in f.holdings
     ]
     lines += ["", _win_rate(f), "", "Position size against volatility (opened in the day):"]
@@ -150,7 +150,12 @@ def weekly_text(f: WeeklyFigures) -> str:
         "",
         f"Sharpe: {_stat(f.sharpe)}; Sortino: {_stat(f.sortino)} "
         f"(from {f.daily_returns} daily return(s); n/a below 2 or when they never vary)",
-        f"Max drawdown: {_limit_use(f.max_drawdown, f.limits.drawdown, 'max drawdown')}",
+        "Max drawdown: "
+        + (
+            _limit_use(f.max_drawdown, f.limits.drawdown, "max drawdown")
+            if f.equity_end is not None
+            else "n/a (no snapshot)"
+        ),
         "",
         "P&L by pair:",
     ]
