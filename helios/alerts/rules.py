@@ -207,6 +207,26 @@ def from_position_event(
     return alert if policy.wanted(alert) else None
 
 
+def database_lost(
+    message: str, detected_at: datetime, closed: int, failed: int, journal: str
+) -> Alert:
+    """The database lost: told without it (``helios.alerts.offline``), once per outage."""
+    outcome = (
+        f"{closed} position(s) closed through the journal, {failed} not closed"
+        if closed or failed
+        else "no position was open"
+    )
+    return Alert(
+        CRITICAL,
+        "DATABASE_LOST",
+        "Database lost: trading halted, close-out through the journal",
+        f"{message}. {outcome}. The journal ({journal}) is replayed into the database when it "
+        "answers again; until then nothing can be recorded or opened.",
+        f"database-lost:{detected_at.isoformat()}",
+        {"closed": closed, "not_closed": failed, "journal": journal},
+    )
+
+
 def amount(value: Any) -> Decimal | None:
     """A figure's exact amount (text in the outbox), None when it is not one."""
     try:
