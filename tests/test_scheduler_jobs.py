@@ -55,7 +55,8 @@ def test_a_failing_job_is_recorded_as_an_event_and_the_scheduler_keeps_its_jobs(
         "prune",
         "day_roll",
         "live_reconcile",  # always scheduled; it does nothing unless the mode is LIVE
-    }  # no "demo": the manual feed does not run the demo signals
+        "alerts",  # the outbox's delivery, in every scheduler (a channel is claimed per pass)
+    }  # no "demo": the manual feed does not run the demo signals; no "ping": no URL set
     try:
         worker.pull_prices()
     except FeedError as exc:
