@@ -135,7 +135,7 @@ def test_the_day_roll_job_queues_the_days_report(priced_hx: helios.Helios, clock
     from helios.clock import trading_day_start
     from helios.db.models import Alert
 
-    worker = Worker(priced_hx, ManualFeed({}))
+    worker = Worker(priced_hx, ManualFeed())
     worker.snapshot()  # Thursday 26 November 2026, 10:00 in Johannesburg
     zone = priced_hx.settings.trading_day_timezone
     friday = trading_day_start(clock.now().date() + timedelta(days=1), zone)
