@@ -41,8 +41,12 @@ from typing import Any, Protocol
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from helios.alerts import rules as alert_rules
+from helios.alerts.offline import OfflineTeller, sent_channels
+from helios.alerts.service import Alerts
 from helios.clock import Clock
 from helios.config import HaltAction, Settings, TradingMode
+from helios.config.choices import AlertSeverity
 from helios.db.engine import WRITE_OPTION, Database
 from helios.db.models import LatestPrice, Position
 from helios.events import record_event
@@ -71,6 +75,7 @@ class CloseoutServices(Protocol):
     trading_state: TradingState
     paper_exchange: PaperExchange
     valr_exchange: Exchange
+    alerts: Alerts
 
 
 class CloseoutJournal:
@@ -79,12 +84,13 @@ class CloseoutJournal:
     def __init__(self, directory: Path, installation: str) -> None:
         self.directory = directory
         self.path = directory / f"closeout-{installation}.jsonl"
+        self._lock = threading.Lock()  # the offline alert's thread appends too
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         record = {"id": uuid.uuid4().hex, **record}
         self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, default=str, sort_keys=True)
-        with open(self.path, "a+b") as handle:
+        with self._lock, open(self.path, "a+b") as handle:
             size = handle.seek(0, os.SEEK_END)
             if size:
                 handle.seek(size - 1)
@@ -171,6 +177,8 @@ class DatabaseWatch:
         # count as down, so no job acts on those positions before the first tick replays it
         self.down_since: datetime | None = services.clock.now() if self.journal.pending() else None
         self.closed_out = False
+        # the "database lost" alert, told without the database (helios.alerts.offline)
+        self.teller = OfflineTeller(services.settings.alert_channels())
         services.positions.watch_book(self._opened, self._closed)
 
     @property
@@ -254,6 +262,7 @@ class DatabaseWatch:
             # replay before the jobs resume (``down`` turns False): the monitor or a close-out
             # must not act on positions the journal has already closed
             if self.journal.pending():
+                self.teller.wait(120.0)  # the replay must know which channels have the alert
                 replay_journal(self.services, self.journal)
             if self.down_since is not None:
                 lost = (now - self.down_since).total_seconds()
@@ -294,8 +303,20 @@ class DatabaseWatch:
             }
         )
         outcomes: list[dict[str, Any]] = []
-        if action is not HaltAction.CLOSE_ALL:
-            return outcomes
+        if action is HaltAction.CLOSE_ALL:
+            outcomes = self._close_remembered(now)
+        closed = sum(1 for outcome in outcomes if outcome.get("success"))
+        self.teller.tell(
+            alert_rules.database_lost(
+                message, now, closed, len(outcomes) - closed, self.journal.path.name
+            ),
+            self.journal.append,
+        )
+        return outcomes
+
+    def _close_remembered(self, now: datetime) -> list[dict[str, Any]]:
+        """Close every remembered position through the journal (intent, send, answer)."""
+        outcomes: list[dict[str, Any]] = []
         sent_before = [r for r in self.journal.records() if r.get("type") == "intent"]
         for entry in self.book:
             # one id per outage: an earlier outage's close of this position (rejected, say)
@@ -417,6 +438,20 @@ def _replay_one(
             services.paper_exchange.adopt(result, Decimal(reference) if reference else None)
         outcome = f"position {record['position_id']}: " + (
             str(done.get("status")) if done.get("success") else str(done.get("reason"))
+        )
+    elif kind == "alert":
+        alert = alert_rules.Alert(
+            AlertSeverity(record["severity"]),
+            record["kind"],
+            record["title"],
+            record["body"],
+            record["dedup_key"],
+            record.get("figures") or None,
+        )
+        told = sent_channels(journal.records(), alert.dedup_key)
+        queued = services.alerts.record_told(alert, told)
+        outcome = f"alert {alert.kind}: " + (
+            f"queued ({len(told)} channel(s) had it already)" if queued else "already queued"
         )
     elif kind == "intent" and record["client_order_id"] not in answered:
         if record.get("mode") == TradingMode.PAPER.value:

@@ -16,7 +16,7 @@ and the database lost for at least its limit (a limit of 0 means at once).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -188,3 +188,14 @@ def reconciliation(stored: tuple[str, Mapping[str, Any]] | None) -> Breach | Non
         return None
     message, figures = stored
     return Breach(RECONCILIATION, message, dict(figures))
+
+
+def stale_warning(prices: PriceObservations) -> Breach | None:
+    """The stale-price rule at half its threshold: a warning before the halt (issue 17), so a
+    person can look at the feed while trading still runs. Same pairs, same ages, half the
+    limit; the watchdog tells it once per episode (``Halts.check``)."""
+    early = stale_price(replace(prices, limit_seconds=prices.limit_seconds / 2))
+    if early is None:
+        return None
+    return Breach(STALE_PRICE, f"price feed going stale (halts at {prices.limit_seconds:,.0f} s): "
+                  + early.message, early.figures)  # fmt: skip

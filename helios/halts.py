@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import func, select
@@ -57,11 +59,12 @@ from helios.halt_triggers import (
     PriceObservations,
 )
 from helios.ledger import Ledger
+from helios.money import fmt_zar
 from helios.positions.lifecycle import CLOSING, OPEN
 from helios.rearm import rearm, rearm_periods
 from helios.reconciliation import stored_breach
 from helios.risk.limits import RiskLimits
-from helios.trading_state import TradingState
+from helios.trading_state import HaltState, TradingState
 
 __all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts", "PositionsCloseout"]
 
@@ -75,6 +78,26 @@ class PositionsCloseout(Protocol):
     def close_all(self, reason: Any = ..., *, actor: str = ...) -> list[dict[str, Any]]: ...
 
     def reconcile(self, grace: timedelta = ..., statuses: tuple[str, ...] = ...) -> Any: ...
+
+
+@dataclass
+class CloseoutTally:
+    """What a close-out episode has closed so far (its result's figures)."""
+
+    closed: int = 0
+    realized: Decimal = Decimal(0)
+    failed: set[int] = field(default_factory=set)
+
+    def add(self, closes: list[dict[str, Any]]) -> None:
+        for close in closes:
+            pid = close.get("position_id")
+            if close.get("success"):
+                self.closed += 1
+                if close.get("realized_pnl") is not None:
+                    self.realized += Decimal(str(close["realized_pnl"]))
+                self.failed.discard(pid)
+            elif isinstance(pid, int):
+                self.failed.add(pid)
 
 
 def _new_episode(breach: Breach, acknowledged_at: datetime, now: datetime) -> Breach:
@@ -112,6 +135,9 @@ class Halts:
         self._positions = positions
         self._retry_at: datetime | None = None
         self._retry_delay = 0.0
+        self._tally = CloseoutTally()
+        self._stale_early: Breach | None = None
+        self._stale_told: frozenset[str] = frozenset()
 
     # --- the conditions -----------------------------------------------------------------
     def breaches(self, feed_started_at: datetime | None = None) -> list[Breach]:
@@ -164,6 +190,7 @@ class Halts:
             ),
             halt_triggers.reconciliation(reconciliation),
         )
+        self._stale_early = halt_triggers.stale_warning(prices)
         return [breach for breach in judged if breach is not None]
 
     def feed_started_at(self) -> datetime | None:
@@ -194,8 +221,31 @@ class Halts:
                 acted.append(breach)
         for breach in acted:
             self.trigger(breach)
+        self._warn_stale(found)
         self.continue_closeout()
         return acted
+
+    def _warn_stale(self, found: list[Breach]) -> None:
+        """A ``STALE_FEED`` warning when prices pass half the stale-price halt's threshold,
+        once per episode (until the feed is fresh again); not when the halt itself fires."""
+        early = self._stale_early
+        pairs = frozenset((early.figures.get("stale_seconds") or {}) if early else ())
+        if early is None or any(b.trigger == halt_triggers.STALE_PRICE for b in found):
+            self._stale_told = pairs if early else frozenset()
+            return
+        if pairs <= self._stale_told:
+            return
+        self._stale_told = pairs
+        with self._db.write() as session:
+            record_event(
+                session,
+                ts=self._clock.now(),
+                kind="STALE_FEED",
+                severity="WARNING",
+                actor=WATCHDOG,
+                message=early.message,
+                details={"pairs": ", ".join(sorted(pairs)), **early.figures},
+            )
 
     def trigger(self, breach: Breach) -> None:
         """Halt for ``breach`` with its configured action (idempotent while halted)."""
@@ -226,7 +276,9 @@ class Halts:
         if not self._remaining():
             self._retry_at, self._retry_delay = None, 0.0
             return None
+        first = self._retry_delay == 0.0
         closed = self._positions.close_all("EMERGENCY_CLOSE", actor=WATCHDOG)
+        self._tally.add(closed)
         try:
             # closes older than two exchange timeouts: a close another thread or process has
             # just begun is still on its way and must not be sent again
@@ -240,6 +292,8 @@ class Halts:
             ceiling = self._settings.closeout_retry_max_seconds
             self._retry_delay = min(max(self._retry_delay * 2, 1.0), ceiling)
             self._retry_at = self._clock.now() + timedelta(seconds=self._retry_delay)
+            if first:  # told once: what the first attempt closed, and what is still open
+                self._record_closeout("CLOSEOUT_RESULT", state, remaining)
             log.warning(
                 "emergency close-out: %d position(s) still open or closing; retry in %.0f s",
                 remaining,
@@ -247,17 +301,38 @@ class Halts:
             )
         else:
             self._retry_at, self._retry_delay = None, 0.0
-            with self._db.write() as session:
-                record_event(
-                    session,
-                    ts=self._clock.now(),
-                    kind="CLOSEOUT_DONE",
-                    severity="WARNING",
-                    actor=WATCHDOG,
-                    message=f"emergency close-out complete: every position closed "
-                    f"(halt: {state.reason})",
-                )
+            self._record_closeout("CLOSEOUT_DONE", state, 0)
         return {"closed": closed, "settled": settled, "remaining": remaining}
+
+    def _record_closeout(self, kind: str, state: HaltState, remaining: int) -> None:
+        """The close-out's result as one event (a critical alert): how many closed, their
+        realized P&L, how many are not closed yet."""
+        tally = self._tally
+        done = kind == "CLOSEOUT_DONE"
+        message = (
+            f"emergency close-out {'complete: every position closed' if done else 'under way'}"
+            f": {tally.closed} closed, realized {fmt_zar(tally.realized)}"
+            + ("" if done else f", {remaining} not closed yet (retrying)")
+            + f" (halt: {state.reason})"
+        )
+        with self._db.write() as session:
+            record_event(
+                session,
+                ts=self._clock.now(),
+                kind=kind,
+                severity="WARNING" if done else "ERROR",
+                actor=WATCHDOG,
+                message=message,
+                details={
+                    "closed": tally.closed,
+                    "realized_pnl": str(tally.realized),
+                    "not_closed": remaining,
+                    "failed": sorted(tally.failed),
+                    "halt_since": state.since.isoformat() if state.since else None,
+                },
+            )
+        if done:
+            self._tally = CloseoutTally()
 
     def _remaining(self) -> int:
         with self._db.read() as session:

@@ -14,7 +14,8 @@ thin call into ``helios``:
 - ``monitor`` (L): one stop-monitor pass (stop loss, take profit, trailing stop, timeout);
 - ``snapshot`` (L): ``hx.take_snapshot`` (equity, cash, exposure, drawdown, leverage, risk used);
 - ``day_roll`` (L, 00:00:05 in the trading-day zone): marks to market so the new day's
-  start-of-day equity is set at the day's start;
+  start-of-day equity is set at the day's start, then queues the day's report and on Mondays
+  the week's (``hx.reports.deliver_due``; a new leader queues those a missed roll left);
 - ``watchdog``: the database probe and close-out journal (``helios.closeout``), then (L) the
   automatic halts and their close-out (``hx.halts.check``) and, unless halted, the settling of
   positions a killed process left OPENING or CLOSING (``hx.positions.reconcile``, after its grace);
@@ -22,10 +23,17 @@ thin call into ``helios``:
   orders against the ledger (``hx.reconciliation.check``): a difference is an event, a large one
   a halt (cause ``reconciliation``), VALR unreachable an exchange error;
 - ``heartbeat``: a row the dashboard reads (``scheduler`` for the leader, ``scheduler-standby``);
-- ``prune`` (L): drops intraday candles older than the retention.
+- ``prune`` (L): drops intraday candles older than the retention;
+- ``alerts`` (every ALERT_SEND_INTERVAL_SECONDS, in every scheduler: a channel is claimed for
+  each pass, so leader and standby never send one alert twice): one delivery pass of the alert
+  outbox (``hx.alerts.send_pending``); a dead channel delays nothing else (its own job);
+- ``ping`` (L, every HEARTBEAT_PING_SECONDS, when HEARTBEAT_PING_URL is set): the dead-man's
+  switch, ``<url>/fail`` when a job failed since the last ping or the database is unreachable
+  (it runs while the database is away: that is when the ping matters).
 
 ``max_instances=1``, coalescing and a misfire grace stop a slow job from piling up. A job that
-raises is recorded as a JOB_ERROR event and the scheduler carries on. While the database is
+raises is recorded as a JOB_ERROR event with how many times in a row it failed (the alert
+rules warn at ALERT_JOB_ERRORS) and the scheduler carries on. While the database is
 unreachable the jobs that need it wait (the watchdog handles the outage).
 """
 
@@ -40,7 +48,12 @@ from datetime import datetime, timedelta
 from types import FrameType
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -76,6 +89,10 @@ class Worker:
     active: bool = field(default=False, init=False)  # leading, and the take-over is done
     beat_as_leader: bool = field(default=False, init=False)
     last_trading: list[SignalOutcome] = field(default_factory=list, init=False)
+    # each job's failures in a row (JOB_ERROR's ``consecutive``), and whether one failed since
+    # the last dead-man's ping
+    failures: dict[str, int] = field(default_factory=dict, init=False)
+    failed_since_ping: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         self.started_at = self.hx.clock.now()
@@ -149,6 +166,10 @@ class Worker:
         self.backfill()
         self.feed_started_at = self.hx.clock.now()
         self.database.remember()
+        try:  # a day roll missed while no scheduler led: its reports now (queued once)
+            self.hx.reports.deliver_due(self.hx.clock.now())
+        except Exception:
+            log.exception("the reports due could not be queued")
 
     # --- jobs -------------------------------------------------------------------------------
     def backfill(self) -> dict[str, int]:
@@ -210,6 +231,8 @@ class Worker:
             f"R{snapshot.start_of_day_equity:,.2f} (the equity at the day's start, rebuilt from "
             "the ledger and the last prices before it)",
         )
+        # the day's report, and on Mondays the week's (info alerts; docs/reports.md)
+        self.hx.reports.deliver_due(self.hx.clock.now())
 
     def watchdog(self) -> None:
         """The database first (probe, journal), then the automatic halts (leader only) and the
@@ -258,6 +281,16 @@ class Worker:
     def prune(self) -> None:
         self.hx.market.prune_intraday()
 
+    def send_alerts(self) -> None:
+        self.hx.alerts.send_pending()
+
+    def ping(self) -> str | None:
+        """The dead-man's switch (leader only; runs while the database is away too)."""
+        if not self.leading:
+            return None
+        failed, self.failed_since_ping = self.failed_since_ping or self.database.down, False
+        return self.hx.alerts.ping(failed)
+
     # --- plumbing ---------------------------------------------------------------------------
     def guarded(self, job: Callable[[], Any], *, leader_only: bool = True) -> Callable[[], Any]:
         """Run ``job`` only while the database answers and (``leader_only``) this process
@@ -294,8 +327,13 @@ class Worker:
         except Exception:
             log.exception("could not record %s", kind)
 
+    def succeeded(self, job: str) -> None:
+        self.failures.pop(job, None)
+
     def record_error(self, job: str, exc: BaseException) -> None:
         log.error("job %s failed: %s", job, exc)
+        self.failures[job] = count = self.failures.get(job, 0) + 1
+        self.failed_since_ping = True
         try:
             with self.hx.db.write() as session:
                 record_event(
@@ -305,6 +343,7 @@ class Worker:
                     severity="ERROR",
                     actor=PROCESS_NAME,
                     message=f"job {job} failed: {type(exc).__name__}: {exc}"[:2000],
+                    details={"job": job, "consecutive": count},
                 )
         except Exception:  # the database itself may be the problem: the log line stays
             log.exception("could not record the failure of job %s", job)
@@ -340,6 +379,7 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
             timedelta(seconds=2),
         ),
         ("prune", leader(worker.prune), 3600.0, timedelta(minutes=5)),
+        ("alerts", up(worker.send_alerts), settings.alert_send_interval_seconds, timedelta(0)),
         (
             "live_reconcile",
             leader(worker.reconcile_live),
@@ -347,6 +387,8 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
             timedelta(seconds=10),
         ),
     ]
+    if settings.heartbeat_ping_url is not None:
+        jobs.append(("ping", worker.ping, settings.heartbeat_ping_seconds, timedelta(seconds=5)))
     if worker.demo is not None:
         jobs.append(
             (
@@ -378,10 +420,12 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     def on_event(event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_ERROR and event.exception is not None:
             worker.record_error(event.job_id, event.exception)
+        elif event.code == EVENT_JOB_EXECUTED:
+            worker.succeeded(event.job_id)
         elif event.code == EVENT_JOB_MISSED:
             log.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
 
-    scheduler.add_listener(on_event, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.add_listener(on_event, EVENT_JOB_ERROR | EVENT_JOB_EXECUTED | EVENT_JOB_MISSED)
     return scheduler
 
 

@@ -35,9 +35,16 @@ _TABLE = AlertRow.__table__
 _DELIVERIES = AlertDelivery.__table__
 
 
-def record(session: Session, alert: Alert, channels: Sequence[str], now: datetime) -> int | None:
+def record(
+    session: Session,
+    alert: Alert,
+    channels: Sequence[str],
+    now: datetime,
+    sent: Sequence[str] = (),
+) -> int | None:
     """Queue ``alert`` for ``channels`` in the caller's transaction; its id, or None when an
-    alert with its dedup key is already queued (nothing is written then)."""
+    alert with its dedup key is already queued (nothing is written then). ``sent``: channels
+    that already have it (told while the database was away), recorded SENT."""
     dialect = session.get_bind().dialect.name
     values = {
         "created_at": now,
@@ -65,7 +72,13 @@ def record(session: Session, alert: Alert, channels: Sequence[str], now: datetim
         connection.execute(
             insert(_DELIVERIES),
             [
-                {"alert_id": alert_id, "channel": channel, "status": PENDING, "attempts": 0}
+                {
+                    "alert_id": alert_id,
+                    "channel": channel,
+                    "status": SENT if channel in sent else PENDING,
+                    "attempts": 1 if channel in sent else 0,
+                    "sent_at": now if channel in sent else None,
+                }
                 for channel in channels
             ],
         )

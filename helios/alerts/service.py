@@ -73,6 +73,12 @@ class Alerts:
         with self._db.write() as session:
             return record(session, alert, self.channel_ids, self._clock.now())
 
+    def record_told(self, alert: Alert, told: set[str]) -> int | None:
+        """Queue an alert already told to the channels ``told`` while the database was away
+        (``helios.alerts.offline``): those are recorded SENT, the others PENDING."""
+        with self._db.write() as session:
+            return record(session, alert, self.channel_ids, self._clock.now(), sent=sorted(told))
+
     def send_pending(self) -> list[PassResult]:
         """One delivery pass over every channel (skipped while this process is in one)."""
         if not self.sender.specs or not self._lock.acquire(blocking=False):

@@ -46,7 +46,7 @@ from helios.positions.lifecycle import (
     closing_side,
 )
 from helios.positions.margin import needs_margin
-from helios.positions.records import check_position_id, event, fill_time
+from helios.positions.records import check_position_id, event, fill_time, told
 from helios.positions.venues import Venues
 from helios.positions.watchers import BookWatchers
 
@@ -251,6 +251,7 @@ class Closing:
                         now,
                         "CLOSE_FAILED",
                         f"close rejected: {result.reason}; the position stays open",
+                        told(position, reason=str(result.reason)),
                     )
                 text = f"close rejected: {result.reason}"
                 return {"success": False, "position_id": position_id, "error": text, "reason": text}
@@ -303,6 +304,7 @@ class Closing:
                 "CLOSED",
                 f"{final}: filled at {position.exit_price}, fee {position.exit_fee}, realized "
                 f"{realized} after {held.total_seconds() / 3600:.2f} h",
+                told(position, status=final, realized_pnl=str(realized)),
             )
             return {
                 "success": True,

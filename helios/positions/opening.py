@@ -41,7 +41,7 @@ from helios.positions.installation import Installation
 from helios.positions.lifecycle import FAILED, OPEN, OPENING, BookEntry, client_order_id
 from helios.positions.margin import MarginGate, needs_margin
 from helios.positions.monitoring import current_bar
-from helios.positions.records import event, fill_time
+from helios.positions.records import event, fill_time, told
 from helios.positions.venues import Venues
 from helios.positions.watchers import BookWatchers
 from helios.risk.checks import RiskResult
@@ -240,8 +240,15 @@ class Opening:
                     updated_at=now,
                 ):
                     order.status, order.error = "REJECTED", result.reason
+                    position = session.get(Position, position_id)
+                    assert position is not None
                     event(
-                        session, position_id, now, "OPEN_FAILED", f"order rejected: {result.reason}"
+                        session,
+                        position_id,
+                        now,
+                        "OPEN_FAILED",
+                        f"order rejected: {result.reason}",
+                        told(position, reason=str(result.reason)),
                     )
                 return (
                     {
@@ -315,6 +322,7 @@ class Opening:
                 "OPENED",
                 f"filled {position.quantity} at {entry}, fee {position.entry_fee}; stop "
                 f"{position.stop_loss_price}, target {position.take_profit_price}",
+                told(position, entry_price=str(entry), size_zar=str(position.position_size_zar)),
             )
             outcome = {
                 "success": True,

@@ -52,6 +52,12 @@ def event(
     )
 
 
+def told(position: Any, **figures: str) -> dict[str, Any]:
+    """What a step's event says of its position for the operator's alerts
+    (``helios.alerts.rules``): the pair, side and mode, and the step's own figures as text."""
+    return {"pair": position.pair, "side": position.side, "mode": position.mode, **figures}
+
+
 def jsonable(value: Any) -> Any:
     """A value as JSON can hold it: Decimals as text, times in ISO 8601."""
     if isinstance(value, Decimal):
