@@ -15,7 +15,7 @@ Targets: recording an alert adds under 1 ms to the transaction that causes it; t
    - a ``HALT`` event with cause drawdown and its figures: a critical alert;
    - a ``DAY_ROLL`` event of the same size: no alert (the rules map it to none);
    - the same ``DAY_ROLL`` transaction with the outbox hook taken off the database;
-   - ``hx.ledger.take_snapshot()``, the snapshot job's transaction (an ORM flush, no event);
+   - ``hx.ledger.take_snapshot()``, the snapshot job's write transaction (an ORM flush, no event);
    - the same with the outbox hook taken off.
 
    The hook is taken off by emptying ``hx.db._flush_hooks`` around the transaction (a private
@@ -239,7 +239,7 @@ class ProposedRecord:
         from helios.alerts import outbox
 
         alerts, deliveries = outbox._TABLE, outbox._DELIVERIES
-        self.pending = outbox.PENDING
+        self.pending, self.sent = outbox.PENDING, outbox.SENT
         self.alert = {
             name: builder(alerts)
             .on_conflict_do_nothing(index_elements=["dedup_key"])
@@ -268,7 +268,9 @@ class ProposedRecord:
             .returning(deliveries.c.alert_id)
         )
 
-    def __call__(self, session: Any, alert: Any, channels: Any, now: datetime) -> int | None:
+    def __call__(
+        self, session: Any, alert: Any, channels: Any, now: datetime, sent: Any = ()
+    ) -> int | None:
         values = {
             "created_at": now,
             "severity": alert.severity.value,
@@ -282,15 +284,21 @@ class ProposedRecord:
         }
         connection = session.connection()
         dialect = connection.dialect.name
-        if dialect == "postgresql" and channels:
+        if dialect == "postgresql" and channels and not sent:
             found = connection.execute(self.both, {**values, "channels": list(channels)}).first()
             return None if found is None else int(found[0])
         alert_id = connection.execute(self.alert[dialect], values).scalar()
         if alert_id is None:
             return None
         rows = [
-            {"alert_id": alert_id, "channel": c, "status": self.pending, "attempts": 0}
-            for c in channels
+            {
+                "alert_id": alert_id,
+                "channel": channel,
+                "status": self.sent if channel in sent else self.pending,
+                "attempts": 1 if channel in sent else 0,
+                "sent_at": now if channel in sent else None,
+            }
+            for channel in channels
         ]
         if rows:
             connection.execute(self.deliveries, rows if len(rows) > 1 else rows[0])
@@ -362,12 +370,12 @@ def record_variants(hx: Any, proposed: bool) -> list[Variant]:
             "peak_equity": 100000.0,
         },
     )
-    roll = event(
+    roll = event(  # as jobs/scheduler.py writes it
         "DAY_ROLL",
         "INFO",
         "scheduler",
-        "trading day 2026-11-26 started: start-of-day equity R100,000.00, daily loss reset",
-        {"reason": "bench: the day roll in Africa/Johannesburg"},
+        "trading day rolled (Africa/Johannesburg): start-of-day equity R100,000.00",
+        {"reason": "bench: the equity at the day's start, rebuilt from the ledger"},
     )
     snapshot = lambda i: hx.ledger.take_snapshot()  # noqa: E731
     variants: list[Variant] = [
@@ -571,11 +579,96 @@ def deliver(hx: Any, deadline: float = 300.0) -> tuple[float, int]:
     return time.perf_counter() - began, passes
 
 
+class ProposedSender:
+    """The fix this benchmark proposes for ``helios.alerts.sender.Sender``, patched onto the
+    class inside the block (this process only), for case (a):
+
+    - the attachment is read only for an alert that has one (the shipped ``_deliver`` reads
+      every single alert's row again, in its own transaction, to find none): here ``_pending``
+      notes which alerts have one, as ``Pending.has_attachment`` already says, and
+      ``_attachment`` reads only those (the fix: carry ``has_attachment`` on ``Message``);
+    - ``_sent`` marks the deliveries and updates the channel's row in two UPDATE statements (the
+      per-minute window, counters and lease in SQL expressions) instead of an UPDATE, a SELECT of
+      the row and the ORM's UPDATE of it."""
+
+    def __init__(self) -> None:
+        from helios.alerts import sender
+
+        self.module = sender
+        self.shipped = (sender.Sender._pending, sender.Sender._attachment, sender.Sender._sent)
+
+    @contextmanager
+    def patched(self) -> Iterator[None]:
+        from sqlalchemy import case, or_, update
+
+        from helios.db.models import AlertChannel, AlertDelivery
+
+        s = self.module
+        shipped_pending, shipped_attachment, _ = self.shipped
+        with_attachment: set[int] = set()
+
+        def _pending(sender: Any, channel: str) -> Any:
+            found = shipped_pending(sender, channel)
+            with_attachment.update(p.alert_id for p in found if p.has_attachment)
+            return found
+
+        def _attachment(sender: Any, alert_id: int) -> Any:
+            return shipped_attachment(sender, alert_id) if alert_id in with_attachment else None
+
+        def _sent(sender: Any, channel: str, message: Any) -> None:
+            now = sender._clock.now()
+            lease = now + timedelta(seconds=s.CLAIM_SECONDS)
+            row = AlertChannel
+            fresh = or_(row.window_start.is_(None), row.window_start <= now - s.WINDOW)
+            with sender._db.write() as session:
+                session.execute(
+                    update(AlertDelivery)
+                    .where(
+                        AlertDelivery.id.in_(message.delivery_ids),
+                        AlertDelivery.status == s.PENDING,
+                    )
+                    .values(
+                        status=s.SENT,
+                        sent_at=now,
+                        message=message.key,
+                        attempts=AlertDelivery.attempts + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+                session.execute(
+                    update(row)
+                    .where(row.channel == channel)
+                    .values(
+                        window_start=case((fresh, now), else_=row.window_start),
+                        window_count=case((fresh, 1), else_=row.window_count + 1),
+                        messages_sent=row.messages_sent + 1,
+                        last_sent_at=now,
+                        last_attempt_at=now,
+                        failures=0,
+                        next_attempt_at=None,
+                        claimed_until=case(
+                            (row.claimed_by == sender._db.identity, lease),
+                            else_=row.claimed_until,
+                        ),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+
+        cls = s.Sender
+        cls._pending, cls._attachment, cls._sent = _pending, _attachment, _sent
+        try:
+            yield
+        finally:
+            cls._pending, cls._attachment, cls._sent = self.shipped
+
+
 def measure_sending(
-    url: str, case: str, receiver: Receiver, n: int, repeats: int, profile: bool
-) -> tuple[list[SendRun], str | None]:
-    """``repeats`` timed runs of the case on one database; then, with ``profile`` or when their
-    median misses the target, one more under cProfile (its text; its time is not counted)."""
+    url: str, case: str, receiver: Receiver, n: int, repeats: int, profile: bool, proposed: bool
+) -> tuple[list[SendRun], list[SendRun], str | None]:
+    """``repeats`` timed runs of the case on one database (in case (a), with ``proposed``,
+    alternating with as many runs of the proposed sender: ``ProposedSender``); then, with
+    ``profile`` or when the median misses the target, one more shipped run under cProfile (its
+    text; its time is not counted)."""
     from helios import ManualClock
 
     clock = ManualClock(START)
@@ -583,23 +676,36 @@ def measure_sending(
     if case == "a":
         overrides = {"alert_max_per_minute": 10000, "alert_group_seconds": 0}
     runs: list[SendRun] = []
+    fixed: list[SendRun] = []
     profile_text = None
+    fix = ProposedSender() if proposed and case == "a" else None
     with connect(url, clock, receiver.urls(1), **overrides) as hx:
         hx.alerts.test("bench warm-up")  # apprise's plugin loaded, the channel object built
         receiver.take()
         timed = TimedChannel(hx.alerts.sender.channel(hx.alerts.sender.specs[0]))
         rng = random.Random(17)
+        number = 0
         for k in range(repeats):
-            runs.append(send_once(hx, clock, case, receiver, timed, n, k + 1, rng, None))
+            plan = ["shipped", "proposed"] if fix is not None else ["shipped"]
+            for which in plan if k % 2 == 0 else reversed(plan):
+                number += 1
+                with fix.patched() if which == "proposed" and fix else nullcontext():
+                    done = send_once(hx, clock, case, receiver, timed, n, number, rng, None)
+                (fixed if which == "proposed" else runs).append(done)
         if profile or float(np.median([r.seconds for r in runs])) > SEND_TARGET:
             profiler = cProfile.Profile()
-            extra = send_once(hx, clock, case, receiver, timed, n, repeats + 1, rng, profiler)
+            extra = send_once(hx, clock, case, receiver, timed, n, number + 1, rng, profiler)
             profile_text = (
                 f"one more run under cProfile ({extra.seconds:.2f} s; the profiler slows it): "
                 "helios functions by cumulative time, then every function by its own time\n"
                 + top_functions(profiler)
             )
-    return runs, profile_text
+        if fix is not None:
+            state = hx.alerts.status()["channels"][0]
+            sent = sum(r.messages for r in runs + fixed) + 1  # + the warm-up's test
+            if state["pending"] or state["failures"] or state["messages_sent"] != sent:
+                raise RuntimeError(f"the channel's state is off after the runs: {state}")
+    return runs, fixed, profile_text
 
 
 def send_once(
@@ -702,7 +808,10 @@ def record_summary(stats: list[Stats], facts: dict[str, Any]) -> list[str]:
         d95 = s.pct(95) - base.pct(95)
         paired = facts["paired"][k]
         hook = float(np.median(s.hook)) - float(np.median(base.hook))
-        verdict = "meets" if max(d50, float(np.median(paired))) < RECORD_TARGET else "MISSES"
+        # the paired median (end to end, the variants of a round back to back) and the hook's
+        # own extra time (a floor: the alert's statements run inside it) both under 1 ms
+        worst = max(float(np.median(paired)), hook)
+        verdict = "meets" if worst < RECORD_TARGET else "MISSES"
         lines.append(
             f"- {label.split(' event')[0]}: an alert adds {fmt(d50)} to the median transaction "
             f"(paired per round: median {fmt(float(np.median(paired)))}, "
@@ -735,11 +844,16 @@ def record_summary(stats: list[Stats], facts: dict[str, Any]) -> list[str]:
     return lines
 
 
+def median_of(runs: list[SendRun]) -> float:
+    return float(np.median([r.seconds for r in runs]))
+
+
 def send_rows(case: str, runs: list[SendRun], n: int) -> tuple[list[str], float]:
     seconds = [r.seconds for r in runs]
     median = float(np.median(seconds))
     name = {
         "a": f"(a) {n:,} alerts, {n:,} distinct kinds, 10,000/min, no hold",
+        "a+": "(a) the same, the proposed sender (`ProposedSender`)",
         "b": f"(b) {n:,} stop-outs, one kind, defaults",
     }[case]
     lines = [
@@ -768,7 +882,6 @@ def run(args: argparse.Namespace) -> None:
     code = code_state()
     receiver = Receiver()
     sections: list[str] = []
-    printed: list[str] = []
     kind = "?"
     version = "?"
     try:
@@ -804,12 +917,12 @@ def run(args: argparse.Namespace) -> None:
                     f"received during this part -> {'as expected' if ok else 'WRONG'}",
                 ]
                 sections.extend(block)
-                printed.extend(block)
                 print("\n".join(block), flush=True)
         if args.only in (None, "send"):
             header = [
                 "",
-                "### Delivering 1,000 queued alerts to a local json:// receiver (one channel)",
+                f"### Delivering {args.alerts:,} queued alerts to a local json:// receiver "
+                "(one channel)",
                 "",
                 "| case | runs | median | min | max | messages received | alerts carried "
                 "| passes | of it in apprise send (median) | the rest: database, plan (median) "
@@ -821,17 +934,28 @@ def run(args: argparse.Namespace) -> None:
             profiles: list[str] = []
             for case in ("a", "b"):
                 with scratch_database(args.database_url) as (url, kind):
-                    runs, profile_text = measure_sending(
-                        url, case, receiver, args.alerts, args.repeats, args.profile
+                    runs, fixed, profile_text = measure_sending(
+                        url,
+                        case,
+                        receiver,
+                        args.alerts,
+                        args.repeats,
+                        args.profile,
+                        not args.no_proposed,
                     )
                 case_rows, median = send_rows(case, runs, args.alerts)
                 rows.extend(case_rows)
+                if fixed:
+                    rows.extend(send_rows("a+", fixed, args.alerts)[0])
+                    runs = runs + fixed  # their checks below
                 problems = sorted({p for r in runs for p in r.checks})
-                per_message = median / max(1, int(np.median([r.messages for r in runs])))
+                shipped_runs = runs[: len(runs) - len(fixed)]
+                per_message = median / max(1, int(np.median([r.messages for r in shipped_runs])))
                 verdicts.append(
                     f"- ({case}) median {fmt(median)} ({fmt(per_message)} per message) -> "
                     f"{'meets' if median < SEND_TARGET else 'MISSES'} < 10 s; "
                     + ("every alert received once" if not problems else "; ".join(problems))
+                    + (f"; the proposed sender: median {fmt(median_of(fixed))}" if fixed else "")
                 )
                 if profile_text:
                     profiles.extend(
@@ -916,7 +1040,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--no-proposed",
         action="store_true",
-        help="leave out the proposed outbox record() (ProposedRecord) from the recording part",
+        help="leave out the proposed fixes (ProposedRecord, ProposedSender)",
     )
     parser.add_argument("--note", default="", help="a label for the recorded section")
     parser.add_argument(
