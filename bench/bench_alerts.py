@@ -16,7 +16,10 @@ Targets: recording an alert adds under 1 ms to the transaction that causes it; t
    - a ``DAY_ROLL`` event of the same size: no alert (the rules map it to none);
    - the same ``DAY_ROLL`` transaction with the outbox hook taken off the database;
    - ``hx.ledger.take_snapshot()``, the snapshot job's write transaction (an ORM flush, no event);
-   - the same with the outbox hook taken off.
+   - the same with the outbox hook taken off;
+   - the ``MODE_CHANGE`` transaction with the hook calling ``ProposedRecord`` (the fix proposed
+     for ``outbox.record``, in this process only; its rows are checked equal to the shipped
+     record()'s) unless ``--no-proposed``.
 
    The hook is taken off by emptying ``hx.db._flush_hooks`` around the transaction (a private
    list, touched only here, to have the no-hook baseline). While it is on, the hook is wrapped
@@ -24,7 +27,8 @@ Targets: recording an alert adds under 1 ms to the transaction that causes it; t
    and, for an alert, the two INSERTs) is reported beside the whole transaction's. Reported per
    variant: median, p95, p99 and mean; the cost of an alert as the difference of medians and the
    median of the paired per-round differences (the variants of one round run back to back).
-   Default 2,000 rounds after 100 of warm-up (``--rounds``).
+   Default 2,000 rounds after 100 of warm-up (``--rounds``). When an alert costs 1 ms or more
+   (or with ``--profile``), the hook is profiled over 500 more ``MODE_CHANGE`` transactions.
 
 2. **Delivering** (``--only send``). A real ``ThreadingHTTPServer`` on 127.0.0.1 receives
    apprise's ``json://`` POSTs and counts the messages and the alerts they carry (a digest's
@@ -42,8 +46,10 @@ Targets: recording an alert adds under 1 ms to the transaction that causes it; t
    Each case ``--repeats`` times (3) on one database, the clock moved a minute on between them
    (a new per-minute window); the channel's apprise object is warmed by one ``hx.alerts.test``
    first. The time in apprise's ``send`` (the HTTP POST, the receiver's answer) is measured
-   apart from the rest (the database: claim, read, plan, mark SENT). ``--profile`` (automatic
-   when a case misses 10 s) runs one more repeat under cProfile and prints where the time goes.
+   apart from the rest (the database: claim, read, plan, mark SENT). In case (a) the runs
+   alternate with as many of ``ProposedSender`` (the sender's fix proposed, patched in this
+   process only) unless ``--no-proposed``. ``--profile`` (automatic when a case misses 10 s)
+   runs one more repeat under cProfile and prints where the time goes.
 
 Usage::
 
