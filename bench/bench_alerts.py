@@ -16,10 +16,7 @@ Targets: recording an alert adds under 1 ms to the transaction that causes it; t
    - a ``DAY_ROLL`` event of the same size: no alert (the rules map it to none);
    - the same ``DAY_ROLL`` transaction with the outbox hook taken off the database;
    - ``hx.ledger.take_snapshot()``, the snapshot job's write transaction (an ORM flush, no event);
-   - the same with the outbox hook taken off;
-   - the ``MODE_CHANGE`` transaction with the hook calling ``ProposedRecord`` (the fix proposed
-     for ``outbox.record``, in this process only; its rows are checked equal to the shipped
-     record()'s) unless ``--no-proposed``.
+   - the same with the outbox hook taken off.
 
    The hook is taken off by emptying ``hx.db._flush_hooks`` around the transaction (a private
    list, touched only here, to have the no-hook baseline). While it is on, the hook is wrapped
@@ -46,10 +43,16 @@ Targets: recording an alert adds under 1 ms to the transaction that causes it; t
    Each case ``--repeats`` times (3) on one database, the clock moved a minute on between them
    (a new per-minute window); the channel's apprise object is warmed by one ``hx.alerts.test``
    first. The time in apprise's ``send`` (the HTTP POST, the receiver's answer) is measured
-   apart from the rest (the database: claim, read, plan, mark SENT). In case (a) the runs
-   alternate with as many of ``ProposedSender`` (the sender's fix proposed, patched in this
-   process only) unless ``--no-proposed``. ``--profile`` (automatic when a case misses 10 s)
-   runs one more repeat under cProfile and prints where the time goes.
+   apart from the rest (the database: claim, read, plan, mark SENT); after the runs the
+   channel's row is checked (nothing pending, no failure, its message count equal to the messages
+   received). ``--profile`` (automatic when a case misses 10 s) runs one more repeat under
+   cProfile and prints where the time goes.
+
+The code measured is the shipped code. The fixes this benchmark first proposed beside it
+(``ProposedRecord``, ``ProposedSender``: statements built once and, on PostgreSQL, the alert and its
+deliveries in one statement; no attachment read for a message without one; two UPDATEs to mark a
+message SENT) are now in ``helios/alerts/outbox.py`` and ``helios/alerts/sender.py``; the sections
+of ``bench/results/alerts.md`` made before that commit measured them beside the code they replaced.
 
 Usage::
 
@@ -229,117 +232,11 @@ class TimedHook:
             self.hooks[:] = [self]
 
 
-class ProposedRecord:
-    """The fix this benchmark proposes for ``helios.alerts.outbox.record``, run here (in this
-    process only) beside the shipped one: the same rows, written with statements built once
-    (parameters given at execution, so SQLAlchemy neither coerces the values into a new
-    statement nor computes its cache key on every alert) and, on PostgreSQL, in one statement
-    (one round trip): a CTE inserting the alert with ON CONFLICT DO NOTHING, whose RETURNING id
-    feeds the deliveries' INSERT ... SELECT over ``unnest(:channels)``."""
-
-    COLUMNS = (
-        "created_at", "severity", "kind", "title", "body", "figures", "dedup_key",
-        "attachment_name", "attachment",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        from sqlalchemy import String, bindparam, func, insert, literal, select, true
-        from sqlalchemy.dialects.postgresql import ARRAY
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        from helios.alerts import outbox
-
-        alerts, deliveries = outbox._TABLE, outbox._DELIVERIES
-        self.pending, self.sent = outbox.PENDING, outbox.SENT
-        self.alert = {
-            name: builder(alerts)
-            .on_conflict_do_nothing(index_elements=["dedup_key"])
-            .returning(alerts.c.id)
-            for name, builder in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-        }
-        self.deliveries = insert(deliveries)
-        with_alert = (
-            self.alert["postgresql"]
-            .values({c: bindparam(c, type_=alerts.c[c].type) for c in self.COLUMNS})
-            .cte("new_alert")
-        )
-        channel = (
-            func.unnest(bindparam("channels", type_=ARRAY(String)))
-            .table_valued("channel")
-            .render_derived(name="c")
-        )
-        self.both = (
-            insert(deliveries)
-            .from_select(
-                ["alert_id", "channel", "status", "attempts"],
-                select(with_alert.c.id, channel.c.channel, literal(self.pending), literal(0))
-                .select_from(with_alert)
-                .join(channel, true()),
-            )
-            .returning(deliveries.c.alert_id)
-        )
-
-    def __call__(
-        self, session: Any, alert: Any, channels: Any, now: datetime, sent: Any = ()
-    ) -> int | None:
-        values = {
-            "created_at": now,
-            "severity": alert.severity.value,
-            "kind": alert.kind[:40],
-            "title": alert.title,
-            "body": alert.body,
-            "figures": dict(alert.figures) if alert.figures else None,
-            "dedup_key": alert.dedup_key[:200],
-            "attachment_name": alert.attachment_name,
-            "attachment": alert.attachment,
-        }
-        connection = session.connection()
-        dialect = connection.dialect.name
-        if dialect == "postgresql" and channels and not sent:
-            found = connection.execute(self.both, {**values, "channels": list(channels)}).first()
-            return None if found is None else int(found[0])
-        alert_id = connection.execute(self.alert[dialect], values).scalar()
-        if alert_id is None:
-            return None
-        rows = [
-            {
-                "alert_id": alert_id,
-                "channel": channel,
-                "status": self.sent if channel in sent else self.pending,
-                "attempts": 1 if channel in sent else 0,
-                "sent_at": now if channel in sent else None,
-            }
-            for channel in channels
-        ]
-        if rows:
-            connection.execute(self.deliveries, rows if len(rows) > 1 else rows[0])
-        return int(alert_id)
+Variant = tuple[str, Callable[[int], object], bool]
 
 
-@contextmanager
-def record_with(implementation: Callable[..., Any] | None) -> Iterator[None]:
-    """The outbox hook calls ``implementation`` as ``outbox.record`` inside the block."""
-    from helios.alerts import outbox
-
-    if implementation is None:
-        yield
-        return
-    shipped = outbox.record
-    outbox.record = implementation
-    try:
-        yield
-    finally:
-        outbox.record = shipped
-
-
-PROPOSED = "MODE_CHANGE -> warning alert, the proposed record()"
-Variant = tuple[str, Callable[[int], object], bool, Callable[..., Any] | None]
-
-
-def record_variants(hx: Any, proposed: bool) -> list[Variant]:
-    """(label, the transaction for round i, whether the outbox hook stays on, the record()
-    the hook uses: None for the shipped one)."""
+def record_variants(hx: Any) -> list[Variant]:
+    """(label, the transaction for round i, whether the outbox hook stays on)."""
     from helios.events import record_event
 
     def event(kind: str, severity: str, actor: str, message: str, details: dict) -> Callable:
@@ -357,16 +254,13 @@ def record_variants(hx: Any, proposed: bool) -> list[Variant]:
 
         return run
 
-    def mode_change(tag: str) -> Callable:
-        return event(
-            "MODE_CHANGE",
-            "INFO",
-            "operator",
-            f"trading mode PAPER -> LIVE ({tag} record)",
-            {"reason": "bench: the pre-live checklist passed"},
-        )
-
-    mode = mode_change("shipped")
+    mode = event(
+        "MODE_CHANGE",
+        "INFO",
+        "operator",
+        "trading mode PAPER -> LIVE",
+        {"reason": "bench: the pre-live checklist passed"},
+    )
     halt = event(
         "HALT",
         "CRITICAL",
@@ -390,17 +284,14 @@ def record_variants(hx: Any, proposed: bool) -> list[Variant]:
         {"reason": "bench: the equity at the day's start, rebuilt from the ledger"},
     )
     snapshot = lambda i: hx.ledger.take_snapshot()  # noqa: E731
-    variants: list[Variant] = [
-        ("MODE_CHANGE event -> warning alert", mode, True, None),
-        ("HALT (drawdown) event -> critical alert", halt, True, None),
-        ("DAY_ROLL event -> no alert", roll, True, None),
-        ("DAY_ROLL event, outbox hook off", roll, False, None),
-        ("take_snapshot (no event)", snapshot, True, None),
-        ("take_snapshot, outbox hook off", snapshot, False, None),
+    return [
+        ("MODE_CHANGE event -> warning alert", mode, True),
+        ("HALT (drawdown) event -> critical alert", halt, True),
+        ("DAY_ROLL event -> no alert", roll, True),
+        ("DAY_ROLL event, outbox hook off", roll, False),
+        ("take_snapshot (no event)", snapshot, True),
+        ("take_snapshot, outbox hook off", snapshot, False),
     ]
-    if proposed:
-        variants.append((PROPOSED, mode_change("proposed"), True, ProposedRecord()))
-    return variants
 
 
 def measure_recording(
@@ -410,7 +301,6 @@ def measure_recording(
     rounds: int,
     warmup: int,
     seed: int,
-    proposed: bool,
     profile: bool = False,
 ) -> tuple[list[Stats], dict[str, Any]]:
     from sqlalchemy import func, select
@@ -424,7 +314,7 @@ def measure_recording(
         for pair, price in zip(PAIRS, ("1200000", "65000", "3100"), strict=True):
             hx.market.set_price(pair, price)
         timer = TimedHook(hx.db._flush_hooks)  # the bench's one private touch
-        variants = record_variants(hx, proposed)
+        variants = record_variants(hx)
         samples = {v[0]: np.empty(rounds) for v in variants}
         hooks = {v[0]: np.empty(rounds) for v in variants if v[2]}
         pairs = np.empty((2, rounds))  # per round: MODE_CHANGE - DAY_ROLL, HALT - DAY_ROLL
@@ -437,9 +327,9 @@ def measure_recording(
             rng.shuffle(order)
             took: dict[str, float] = {}
             for k in order:
-                label, run, on, implementation = variants[k]
+                label, run, on = variants[k]
                 timer.spent = 0.0
-                with record_with(implementation), nullcontext() if on else timer.off():
+                with nullcontext() if on else timer.off():
                     began = clock_()
                     run(r)
                     took[label] = clock_() - began
@@ -454,7 +344,6 @@ def measure_recording(
         with hx.db.read() as session:
             n_alerts = session.scalar(select(func.count()).select_from(AlertRow))
             n_deliveries = session.scalar(select(func.count()).select_from(AlertDelivery))
-            same = same_rows(session, clock.now()) if proposed else None
         version = database_version(hx)
         hook_extra = float(np.median(hooks[variants[0][0]]) - np.median(hooks[variants[2][0]]))
         profile_text = None
@@ -462,7 +351,7 @@ def measure_recording(
             timer.profiler = cProfile.Profile()
             for j in range(PROFILED_ALERTS):
                 clock.advance(seconds=1)
-                variants[0][1](rounds + j)  # MODE_CHANGE, the shipped record()
+                variants[0][1](rounds + j)  # MODE_CHANGE
             profile_text = (
                 f"the outbox hook under cProfile over {PROFILED_ALERTS} more MODE_CHANGE "
                 "transactions (the profiler on only inside the hook): by cumulative time, then "
@@ -474,45 +363,13 @@ def measure_recording(
         "channels": channels,
         "alerts": int(n_alerts or 0),
         "deliveries": int(n_deliveries or 0),
-        "expected_alerts": (3 if proposed else 2) * (rounds + warmup),
+        "expected_alerts": 2 * (rounds + warmup),
         "paired": pairs,
         "received": len(receiver.take()),
         "version": version,
-        "same_rows": same,
         "profile": profile_text,
     }
     return stats, facts
-
-
-def same_rows(session: Any, ts: datetime) -> bool:
-    """Whether the proposed record() wrote what the shipped one did (the last round's two
-    MODE_CHANGE alerts and their deliveries, but for the tag in the text and the ids)."""
-    from sqlalchemy import select
-
-    from helios.db.models import Alert as AlertRow
-    from helios.db.models import AlertDelivery
-
-    found = {}
-    for row in session.scalars(
-        select(AlertRow).where(AlertRow.kind == "MODE_CHANGE", AlertRow.created_at == ts)
-    ):
-        tag = "proposed" if "proposed record" in row.body else "shipped"
-        deliveries = sorted(
-            (d.channel, d.status, d.attempts, d.sent_at, d.message)
-            for d in session.scalars(select(AlertDelivery).where(AlertDelivery.alert_id == row.id))
-        )
-        found[tag] = (
-            row.created_at,
-            row.severity,
-            row.kind,
-            row.title,
-            row.body.replace("proposed record", "shipped record"),
-            row.figures,
-            row.attachment_name,
-            row.attachment,
-            deliveries,
-        )
-    return len(found) == 2 and found["proposed"] == found["shipped"]
 
 
 # --- part 2: delivering --------------------------------------------------------------------------
@@ -606,96 +463,12 @@ def deliver(hx: Any, deadline: float = 300.0) -> tuple[float, int]:
     return time.perf_counter() - began, passes
 
 
-class ProposedSender:
-    """The fix this benchmark proposes for ``helios.alerts.sender.Sender``, patched onto the
-    class inside the block (this process only), for case (a):
-
-    - the attachment is read only for an alert that has one (the shipped ``_deliver`` reads
-      every single alert's row again, in its own transaction, to find none): here ``_pending``
-      notes which alerts have one, as ``Pending.has_attachment`` already says, and
-      ``_attachment`` reads only those (the fix: carry ``has_attachment`` on ``Message``);
-    - ``_sent`` marks the deliveries and updates the channel's row in two UPDATE statements (the
-      per-minute window, counters and lease in SQL expressions) instead of an UPDATE, a SELECT of
-      the row and the ORM's UPDATE of it."""
-
-    def __init__(self) -> None:
-        from helios.alerts import sender
-
-        self.module = sender
-        self.shipped = (sender.Sender._pending, sender.Sender._attachment, sender.Sender._sent)
-
-    @contextmanager
-    def patched(self) -> Iterator[None]:
-        from sqlalchemy import case, or_, update
-
-        from helios.db.models import AlertChannel, AlertDelivery
-
-        s = self.module
-        shipped_pending, shipped_attachment, _ = self.shipped
-        with_attachment: set[int] = set()
-
-        def _pending(sender: Any, channel: str) -> Any:
-            found = shipped_pending(sender, channel)
-            with_attachment.update(p.alert_id for p in found if p.has_attachment)
-            return found
-
-        def _attachment(sender: Any, alert_id: int) -> Any:
-            return shipped_attachment(sender, alert_id) if alert_id in with_attachment else None
-
-        def _sent(sender: Any, channel: str, message: Any) -> None:
-            now = sender._clock.now()
-            lease = now + timedelta(seconds=s.CLAIM_SECONDS)
-            row = AlertChannel
-            fresh = or_(row.window_start.is_(None), row.window_start <= now - s.WINDOW)
-            with sender._db.write() as session:
-                session.execute(
-                    update(AlertDelivery)
-                    .where(
-                        AlertDelivery.id.in_(message.delivery_ids),
-                        AlertDelivery.status == s.PENDING,
-                    )
-                    .values(
-                        status=s.SENT,
-                        sent_at=now,
-                        message=message.key,
-                        attempts=AlertDelivery.attempts + 1,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                session.execute(
-                    update(row)
-                    .where(row.channel == channel)
-                    .values(
-                        window_start=case((fresh, now), else_=row.window_start),
-                        window_count=case((fresh, 1), else_=row.window_count + 1),
-                        messages_sent=row.messages_sent + 1,
-                        last_sent_at=now,
-                        last_attempt_at=now,
-                        failures=0,
-                        next_attempt_at=None,
-                        claimed_until=case(
-                            (row.claimed_by == sender._db.identity, lease),
-                            else_=row.claimed_until,
-                        ),
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-
-        cls = s.Sender
-        cls._pending, cls._attachment, cls._sent = _pending, _attachment, _sent
-        try:
-            yield
-        finally:
-            cls._pending, cls._attachment, cls._sent = self.shipped
-
-
 def measure_sending(
-    url: str, case: str, receiver: Receiver, n: int, repeats: int, profile: bool, proposed: bool
-) -> tuple[list[SendRun], list[SendRun], str | None]:
-    """``repeats`` timed runs of the case on one database (in case (a), with ``proposed``,
-    alternating with as many runs of the proposed sender: ``ProposedSender``); then, with
-    ``profile`` or when the median misses the target, one more shipped run under cProfile (its
-    text; its time is not counted)."""
+    url: str, case: str, receiver: Receiver, n: int, repeats: int, profile: bool
+) -> tuple[list[SendRun], str | None]:
+    """``repeats`` timed runs of the case on one database; then, with ``profile`` or when the
+    median misses the target, one more run under cProfile (its text; its time is not counted).
+    The channel's row is checked after them all."""
     from helios import ManualClock
 
     clock = ManualClock(START)
@@ -703,38 +476,29 @@ def measure_sending(
     if case == "a":
         overrides = {"alert_max_per_minute": 10000, "alert_group_seconds": 0}
     runs: list[SendRun] = []
-    fixed: list[SendRun] = []
     profile_text = None
-    fix = ProposedSender() if proposed and case == "a" else None
     with connect(url, clock, receiver.urls(1), **overrides) as hx:
         hx.alerts.test("bench warm-up")  # apprise's plugin loaded, the channel object built
         receiver.take()
         timed = TimedChannel(hx.alerts.sender.channel(hx.alerts.sender.specs[0]))
         rng = random.Random(17)
-        number = 0
-        for k in range(repeats):
-            plan = ["shipped", "proposed"] if fix is not None else ["shipped"]
-            for which in plan if k % 2 == 0 else reversed(plan):
-                number += 1
-                with fix.patched() if which == "proposed" and fix else nullcontext():
-                    done = send_once(hx, clock, case, receiver, timed, n, number, rng, None)
-                (fixed if which == "proposed" else runs).append(done)
+        for number in range(1, repeats + 1):
+            runs.append(send_once(hx, clock, case, receiver, timed, n, number, rng, None))
         extra = None
         if profile or float(np.median([r.seconds for r in runs])) > SEND_TARGET:
             profiler = cProfile.Profile()
-            extra = send_once(hx, clock, case, receiver, timed, n, number + 1, rng, profiler)
+            extra = send_once(hx, clock, case, receiver, timed, n, repeats + 1, rng, profiler)
             profile_text = (
                 f"one more run under cProfile ({extra.seconds:.2f} s; the profiler slows it): "
                 "helios functions by cumulative time, then every function by its own time\n"
                 + top_functions(profiler)
             )
-        if fix is not None:
-            state = hx.alerts.status()["channels"][0]
-            done = runs + fixed + ([extra] if extra is not None else [])
-            sent = sum(r.messages for r in done) + 1  # + the warm-up's test
-            if state["pending"] or state["failures"] or state["messages_sent"] != sent:
-                raise RuntimeError(f"the channel's state is off after the runs: {state}")
-    return runs, fixed, profile_text
+        state = hx.alerts.status()["channels"][0]
+        done = runs + ([extra] if extra is not None else [])
+        sent = sum(r.messages for r in done) + 1  # + the warm-up's test
+        if state["pending"] or state["failures"] or state["messages_sent"] != sent:
+            raise RuntimeError(f"the channel's state is off after the runs: {state}")
+    return runs, profile_text
 
 
 def send_once(
@@ -847,18 +611,6 @@ def record_summary(stats: list[Stats], facts: dict[str, Any]) -> list[str]:
             f"p95 {fmt(float(np.percentile(paired, 95)))}), {fmt(d95)} at p95; the hook's own "
             f"time {fmt(hook)} more than on an event with no alert -> {verdict} < 1 ms"
         )
-    if PROPOSED in by:
-        fixed, shipped = by[PROPOSED], by["MODE_CHANGE event -> warning alert"]
-        same = facts.get("same_rows")
-        lines.append(
-            f"- the proposed record() (`ProposedRecord`: statements built once; on PostgreSQL one "
-            f"statement): MODE_CHANGE {fmt(fixed.pct(50))} against {fmt(shipped.pct(50))} "
-            f"shipped; the hook itself {fmt(float(np.median(fixed.hook)))} against "
-            f"{fmt(float(np.median(shipped.hook)))} (p95 {fmt(fixed.pct(95, fixed.hook))} against "
-            f"{fmt(shipped.pct(95, shipped.hook))}); so an alert would add "
-            f"{fmt(fixed.pct(50) - base.pct(50))} to the median transaction; rows written "
-            + ("identical to the shipped one's" if same else "DIFFERENT from the shipped one's")
-        )
     roll_off, snap, snap_off = (
         by["DAY_ROLL event, outbox hook off"],
         by["take_snapshot (no event)"],
@@ -873,16 +625,11 @@ def record_summary(stats: list[Stats], facts: dict[str, Any]) -> list[str]:
     return lines
 
 
-def median_of(runs: list[SendRun]) -> float:
-    return float(np.median([r.seconds for r in runs]))
-
-
 def send_rows(case: str, runs: list[SendRun], n: int) -> tuple[list[str], float]:
     seconds = [r.seconds for r in runs]
     median = float(np.median(seconds))
     name = {
         "a": f"(a) {n:,} alerts, {n:,} distinct kinds, 10,000/min, no hold",
-        "a+": "(a) the same, the proposed sender (`ProposedSender`)",
         "b": f"(b) {n:,} stop-outs, one kind, defaults",
     }[case]
     lines = [
@@ -924,7 +671,6 @@ def run(args: argparse.Namespace) -> None:
                         args.rounds,
                         args.warmup,
                         seed=channels,
-                        proposed=not args.no_proposed,
                         profile=args.profile,
                     )
                 version = facts["version"]
@@ -966,28 +712,17 @@ def run(args: argparse.Namespace) -> None:
             profiles: list[str] = []
             for case in ("a", "b"):
                 with scratch_database(args.database_url) as (url, kind):
-                    runs, fixed, profile_text = measure_sending(
-                        url,
-                        case,
-                        receiver,
-                        args.alerts,
-                        args.repeats,
-                        args.profile,
-                        not args.no_proposed,
+                    runs, profile_text = measure_sending(
+                        url, case, receiver, args.alerts, args.repeats, args.profile
                     )
                 case_rows, median = send_rows(case, runs, args.alerts)
                 rows.extend(case_rows)
-                if fixed:
-                    rows.extend(send_rows("a+", fixed, args.alerts)[0])
-                    runs = runs + fixed  # their checks below
                 problems = sorted({p for r in runs for p in r.checks})
-                shipped_runs = runs[: len(runs) - len(fixed)]
-                per_message = median / max(1, int(np.median([r.messages for r in shipped_runs])))
+                per_message = median / max(1, int(np.median([r.messages for r in runs])))
                 verdicts.append(
                     f"- ({case}) median {fmt(median)} ({fmt(per_message)} per message) -> "
                     f"{'meets' if median < SEND_TARGET else 'MISSES'} < 10 s; "
                     + ("every alert received once" if not problems else "; ".join(problems))
-                    + (f"; the proposed sender: median {fmt(median_of(fixed))}" if fixed else "")
                 )
                 if profile_text:
                     profiles.extend(
@@ -1072,11 +807,6 @@ def main(argv: list[str] | None = None) -> None:
         "--profile",
         action="store_true",
         help="profile the outbox hook and one more delivery run (automatic on a missed target)",
-    )
-    parser.add_argument(
-        "--no-proposed",
-        action="store_true",
-        help="leave out the proposed fixes (ProposedRecord, ProposedSender)",
     )
     parser.add_argument("--note", default="", help="a label for the recorded section")
     parser.add_argument(
