@@ -26,6 +26,7 @@ _apprise_log = logging.getLogger("apprise")
 _apprise_log.propagate = False  # its lines carry partly masked credentials
 _apprise_log.addHandler(logging.NullHandler())
 
+WARNING = logging.WARNING
 DEFAULT_TIMEOUT = 20.0  # seconds one send may take in all (apprise's own connect/read: 4 s)
 
 
@@ -92,8 +93,16 @@ class AppriseChannel:
         except Exception as exc:  # a plugin that raises: a failed delivery, never a crash
             raise DeliveryFailed(self._safe(f"{type(exc).__name__}: {exc}")) from None
         if not result:
-            lines = [entry.message for entry in result.logs() if entry.level >= logging.WARNING]
+            lines = [entry.message for entry in result.logs() if _level(entry.level) >= WARNING]
             raise DeliveryFailed(self._safe("; ".join(lines) or "the channel refused the message"))
 
     def _safe(self, text: str) -> str:
         return scrub(text, self.spec.secrets)[:1000]
+
+
+def _level(level: int | str) -> int:
+    """A log entry's level as a number (apprise gives its name)."""
+    if isinstance(level, int):
+        return level
+    found = logging.getLevelName(str(level).upper())
+    return found if isinstance(found, int) else logging.ERROR
