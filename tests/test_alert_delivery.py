@@ -252,3 +252,34 @@ def test_nothing_is_sent_twice_and_a_new_alert_after_a_pass_is_sent_alone(
         assert any(p.title == "[CRITICAL] Emergency stop by alice" for p in http.posts), [
             p.title for p in http.posts
         ]
+
+
+# --- a channel that is down -----------------------------------------------------------------------
+def test_a_channel_that_is_down_shows_its_error_and_backs_off_while_the_other_delivers(
+    database_url: str, clock: ManualClock, channels: tuple[HttpReceiver, SmtpReceiver]
+) -> None:
+    http, smtp = channels
+    with connect(database_url, clock, http, smtp) as hx:
+        http.down()
+        hx.controls.emergency_stop(by="alice", reason="the webhook is down")
+        [webhook, mail] = hx.alerts.send_pending()
+        assert mail.error is None and mail.delivered >= 1
+        assert webhook.error is not None and "Connection error" in webhook.error, webhook
+        assert "S3cretPassw0rd" not in webhook.error and "TOKEN123456789012" not in webhook.error
+        state = {c["scheme"]: c for c in hx.alerts.status()["channels"]}
+        assert state["json"]["pending"] >= 1 and state["mailto"]["pending"] == 0
+        assert state["json"]["failures"] == 1 and state["json"]["last_error"] == webhook.error
+        assert state["json"]["next_attempt_at"] == clock.now() + timedelta(seconds=2)
+        [again, _] = hx.alerts.send_pending()  # within the backoff: not tried
+        assert again.skipped == "backing off after a failure"
+
+        http.up()
+        clock.advance(seconds=2)
+        [webhook, _] = hx.alerts.send_pending()
+        assert webhook.error is None and webhook.delivered == state["json"]["pending"]
+        state = {c["scheme"]: c for c in hx.alerts.status()["channels"]}
+        assert state["json"]["pending"] == 0 and state["json"]["failures"] == 0
+        assert len(http.posts) == len(smtp.messages) == mail.messages
+        assert sorted(p.title for p in http.posts) == sorted(
+            str(m["Subject"]) for m in smtp.messages
+        )
