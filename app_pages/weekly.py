@@ -1,7 +1,8 @@
 """Weekly review: the seed's weekly checks over a chosen period.
 
 Every number comes from ``hx.metrics.review`` (``helios/metrics.py``); this page only picks the
-period, formats and lays them out.
+period, formats and lays them out. The same period's weekly report (``hx.reports.weekly``: the
+text the Monday alert carries, and its equity chart) is offered as a download at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
+from helios.errors import InvalidInput
 
 hx = ui.helios_or_stop()
 zone = ZoneInfo(hx.settings.trading_day_timezone)
@@ -29,6 +31,7 @@ last = right.date_input(
 if first > last:
     st.error("The period's start is after its end: pick a start on or before the end.")
     st.stop()
+period_days = (first, last)  # kept for the report download (``first`` is reused below)
 start = datetime.combine(first, time.min, zone).astimezone(UTC)
 end = min(
     datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC), hx.clock.now()
@@ -193,3 +196,36 @@ else:
         "the timeout saw), in the position's favour: negative means filled worse than the "
         "level. Paper fills follow the paper fill rules (docs/architecture.md)."
     )
+
+st.subheader("Download the report")
+try:
+    report = hx.reports.weekly(period_days[1], first=period_days[0])
+except InvalidInput:  # the period ends before the first snapshot: nothing recorded to report
+    report = None
+    st.info("No snapshot up to the end of this period yet: there is no report to download.")
+if report is not None:
+    st.caption(
+        "The weekly report of this period as the Monday alert carries it: the checks above as "
+        "text (Markdown) and the equity curve (PNG). `helios report weekly --date` prints it in "
+        "a terminal."
+    )
+    text_col, chart_col = st.columns(2)
+    text_col.download_button(
+        "Report (.md)",
+        report.markdown(),
+        file_name=f"{report.file_stem}.md",
+        mime="text/markdown",
+        key="download_report_md",
+        on_click="ignore",
+    )
+    if report.png is None:
+        chart_col.caption("No equity chart: no snapshot in this period.")
+    else:
+        chart_col.download_button(
+            "Equity chart (.png)",
+            report.png,
+            file_name=report.attachment_name,
+            mime="image/png",
+            key="download_report_png",
+            on_click="ignore",
+        )

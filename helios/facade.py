@@ -2,12 +2,12 @@
 
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
 ``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer``, ``.signals``,
-``.halts`` (the automatic halt rules), ``.metrics`` (the seed's weekly checks) and ``.live`` (the
-pre-live checklist), ``.reconciliation`` (LIVE: VALR's balances and orders against the ledger),
-``.trading_state`` (the mode and the halt flag, which ``.controls`` composes with the commands).
-The dashboard, the scheduler, tests and notebooks all go through it, so nothing is computed
-twice. ``Helios`` builds every part bottom-up, each given the parts it uses: there is no
-binding step after construction.
+``.halts`` (the automatic halt rules), ``.metrics`` (the seed's weekly checks), ``.reports`` (the
+daily and weekly reports) and ``.live`` (the pre-live checklist), ``.reconciliation`` (LIVE:
+VALR's balances and orders against the ledger), ``.trading_state`` (the mode and the halt flag,
+which ``.controls`` composes with the commands). The dashboard, the scheduler, tests and
+notebooks all go through it, so nothing is computed twice. ``Helios`` builds every part
+bottom-up, each given the parts it uses: there is no binding step after construction.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from helios.optimizer.service import Optimizer
 from helios.positions.installation import seed_installation_id
 from helios.positions.manager import PositionManager
 from helios.reconciliation import Reconciliation
+from helios.reports.service import Reports
 from helios.risk.service import RiskManager, VenueCash, seed_limits
 from helios.settings_store import MODE_KEY, get_setting, seed_defaults
 from helios.signals import Signals
@@ -110,6 +111,10 @@ class Helios:
             report_breach=lambda breach: self.halts.trigger(breach),
         )
         self.metrics = Metrics(db, settings, clock, self.risk.limit_store)
+        # the daily and weekly reports (hx.reports; queued as alerts at the day roll)
+        self.reports = Reports(
+            db, settings, clock, self.metrics, self.alerts, self.risk.limit_store
+        )
         # the pre-live checklist (hx.live; hx.controls.set_mode("LIVE") enforces it)
         self.live = LiveReadiness(
             db, settings, clock, self.trading_state, self.metrics, self.ledger, self.valr_exchange

@@ -64,7 +64,7 @@ from helios.positions.lifecycle import CLOSING, OPEN
 from helios.rearm import rearm, rearm_periods
 from helios.reconciliation import stored_breach
 from helios.risk.limits import RiskLimits
-from helios.trading_state import TradingState
+from helios.trading_state import HaltState, TradingState
 
 __all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts", "PositionsCloseout"]
 
@@ -293,7 +293,7 @@ class Halts:
             self._retry_delay = min(max(self._retry_delay * 2, 1.0), ceiling)
             self._retry_at = self._clock.now() + timedelta(seconds=self._retry_delay)
             if first:  # told once: what the first attempt closed, and what is still open
-                self._record_closeout("CLOSEOUT_RESULT", state.reason, remaining)
+                self._record_closeout("CLOSEOUT_RESULT", state, remaining)
             log.warning(
                 "emergency close-out: %d position(s) still open or closing; retry in %.0f s",
                 remaining,
@@ -301,10 +301,10 @@ class Halts:
             )
         else:
             self._retry_at, self._retry_delay = None, 0.0
-            self._record_closeout("CLOSEOUT_DONE", state.reason, 0)
+            self._record_closeout("CLOSEOUT_DONE", state, 0)
         return {"closed": closed, "settled": settled, "remaining": remaining}
 
-    def _record_closeout(self, kind: str, reason: str, remaining: int) -> None:
+    def _record_closeout(self, kind: str, state: HaltState, remaining: int) -> None:
         """The close-out's result as one event (a critical alert): how many closed, their
         realized P&L, how many are not closed yet."""
         tally = self._tally
@@ -313,7 +313,7 @@ class Halts:
             f"emergency close-out {'complete: every position closed' if done else 'under way'}"
             f": {tally.closed} closed, realized {fmt_zar(tally.realized)}"
             + ("" if done else f", {remaining} not closed yet (retrying)")
-            + f" (halt: {reason})"
+            + f" (halt: {state.reason})"
         )
         with self._db.write() as session:
             record_event(
@@ -327,7 +327,8 @@ class Halts:
                     "closed": tally.closed,
                     "realized_pnl": str(tally.realized),
                     "not_closed": remaining,
-                    "failed": list(tally.failed),
+                    "failed": sorted(tally.failed),
+                    "halt_since": state.since.isoformat() if state.since else None,
                 },
             )
         if done:

@@ -231,11 +231,14 @@ class TradingState:
                     actor=by,
                     severity="CRITICAL",
                     message=f"trading halted ({cause}, {chosen.value}): {reason}",
-                    details=figures,
+                    details={**figures, "halt_since": now.isoformat()},
                 )
             elif chosen is HaltAction.CLOSE_ALL and _flip(
                 session, HALT_ACTION_KEY, HaltAction.HALT_ONLY.value, chosen.value, now, by
             ):
+                since = get_setting(session, HALTED_KEY)
+                if since is not None:  # the episode's start: its alerts travel together
+                    figures = {**figures, "halt_since": since.updated_at.isoformat()}
                 record_event(
                     session,
                     ts=now,

@@ -100,3 +100,17 @@ def test_every_pending_delivery_is_in_exactly_one_message():
 def test_the_retry_delay_doubles_up_to_its_ceiling():
     assert [retry_delay(n, 60) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
     assert retry_delay(0, 60) == 2
+
+
+def test_a_halt_and_its_close_out_result_ready_together_are_one_message():
+    thread = {"thread": "halt:2026-12-06T03:00:00+00:00"}
+    pending = [
+        item(1, C, "HALT", figures=thread),
+        item(2, W, "MODE_CHANGE"),
+        item(3, C, "CLOSEOUT_DONE", figures={**thread, "realized_pnl": "-10"}),
+        item(4, C, "HALT", figures={"thread": "halt:another"}),
+    ]
+    messages = plan(pending, now=NOW, budget=10, hold_seconds=0)
+    assert [m.delivery_ids for m in messages] == [(1, 3), (4,), (2,)]
+    assert messages[0].title == "[CRITICAL] alert 1"
+    assert "[CRITICAL] alert 3\nbody 3" in messages[0].body

@@ -9,6 +9,8 @@ rules, in order:
 2. ``group_min`` or more ready alerts of one kind are one digest: their count, the exact sum of
    their realized P&L, the count per pair, the first few titles (300 stop-outs in a crash are one
    message). An alert with an attachment (the weekly report's chart) is always its own message.
+   Single alerts of one episode (a halt and its close-out's result: the ``thread`` figure the
+   rules give them) ready together are one message.
 3. Messages go most severe first, then oldest first. More messages than ``budget`` (what is left
    of ``ALERT_MAX_PER_MINUTE`` in the current minute): the first ``budget - 1`` go and one more
    message carries all the rest, summarised by kind; a budget of 0 sends nothing now.
@@ -55,6 +57,7 @@ class Message:
     title: str
     body: str
     alert_id: int | None = None  # a single alert: its attachment, if any, is attached
+    thread: str | None = None  # the episode it belongs to (a halt), see ``threaded``
 
     @property
     def key(self) -> str:
@@ -97,10 +100,32 @@ def plan(
             alone.extend(rest)
         messages.extend(_ordered(single(p)) for p in alone)
     messages.sort(key=lambda entry: (entry[0], entry[1]))
-    chosen = [message for _, _, message in messages]
+    chosen = threaded([message for _, _, message in messages])
     if len(chosen) <= budget:
         return chosen
     return [*chosen[: budget - 1], overflow(chosen[budget - 1 :])]
+
+
+def threaded(messages: list[Message]) -> list[Message]:
+    """Rule 2b: single alerts of one episode (a halt and its close-out's result, the
+    ``thread`` figure) ready together are one message, the most severe (then oldest) first."""
+    firsts: dict[str, int] = {}
+    merged: list[Message] = []
+    for message in messages:
+        if message.thread is None or message.thread not in firsts:
+            if message.thread is not None:
+                firsts[message.thread] = len(merged)
+            merged.append(message)
+            continue
+        head = merged[firsts[message.thread]]
+        merged[firsts[message.thread]] = Message(
+            (*head.delivery_ids, *message.delivery_ids),
+            head.severity,
+            head.title,
+            f"{head.body}\n\n{message.title}\n{message.body}",
+            thread=head.thread,
+        )
+    return merged
 
 
 def _ordered(message: Message) -> tuple[int, int, Message]:
@@ -108,12 +133,14 @@ def _ordered(message: Message) -> tuple[int, int, Message]:
 
 
 def single(item: Pending) -> Message:
+    thread = (item.figures or {}).get("thread") if not item.has_attachment else None
     return Message(
         (item.delivery_id,),
         item.severity,
         f"[{item.severity.value.upper()}] {item.title}",
         item.body,
         alert_id=item.alert_id,
+        thread=str(thread) if thread else None,
     )
 
 

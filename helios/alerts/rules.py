@@ -19,9 +19,12 @@ The table (the issue's list; a severity below ``ALERT_MIN_SEVERITY`` is not queu
   (``ALERT_POSITION_EVENTS``, off by default), the daily and weekly reports
   (``helios.reports``).
 
-Every alert has a ``dedup_key``: the event's kind, time and a checksum of its text (a position's
-id and step), so the same event recorded twice is one alert; an alert's own key where the cause
-is shared between processes (two processes seeing one silence).
+A halt and what it did (an escalation, the close-out's result, an emergency stop's closes) carry
+the halt's start as their ``thread``, so when they are ready together the operator gets them in
+one message (``helios.alerts.digest``). Every alert has a ``dedup_key``: the event's kind, time
+and a checksum of its text (a position's id and step), so the same event recorded twice is one
+alert; an alert's own key where the cause is shared between processes (two processes seeing
+one silence).
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ from helios.config.choices import AlertSeverity
 CRITICAL, WARNING, INFO = AlertSeverity.CRITICAL, AlertSeverity.WARNING, AlertSeverity.INFO
 STOPPED_OUT_KIND = "POSITION_STOPPED_OUT"
 JOB_ERROR_REPEAT = 20  # after the first warning, every this many times the threshold
+# a halt and what it did (its escalation, the close-out's result) are one episode: ready
+# together, they travel as one message (``helios.alerts.digest``)
+EPISODE_KINDS = ("HALT", "HALT_ESCALATED", "EMERGENCY_STOP", "CLOSEOUT_RESULT", "CLOSEOUT_DONE")
 
 
 @dataclass(frozen=True)
@@ -160,12 +166,16 @@ def from_event(
     if chosen is None:
         return None
     level, title = chosen
-    alert = Alert(level, kind, title, message + _figures(_shown(details)), key, _numbers(details))
+    figures = _numbers(details) or {}
+    if kind in EPISODE_KINDS and details.get("halt_since"):
+        figures["thread"] = f"halt:{details['halt_since']}"  # told with its halt (digest)
+    alert = Alert(level, kind, title, message + _figures(_shown(details)), key, figures or None)
     return alert if policy.wanted(alert) else None
 
 
 def _shown(details: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in details.items() if k not in ("dedup_key", "checklist")}
+    hidden = ("dedup_key", "checklist", "halt_since")
+    return {k: v for k, v in details.items() if k not in hidden}
 
 
 def _numbers(details: Mapping[str, Any]) -> dict[str, Any] | None:

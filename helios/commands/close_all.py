@@ -8,6 +8,7 @@ lists those positions, so a person sees at once what is still open.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -22,9 +23,16 @@ class ClosesAll(Protocol):
 
 
 def close_everything(
-    state: TradingState, positions: ClosesAll, status: str, by: str, kind: str, why: str
+    state: TradingState,
+    positions: ClosesAll,
+    status: str,
+    by: str,
+    kind: str,
+    why: str,
+    halt_since: datetime | None = None,
 ) -> dict[str, Any]:
-    """Close every open position with ``status`` and record one event of ``kind``."""
+    """Close every open position with ``status`` and record one event of ``kind`` (with the
+    halt it belongs to, ``halt_since``: the operator is told both in one message)."""
     closes = positions.close_all(status, actor=by)
     failed = [c for c in closes if not c.get("success")]
     realized = sum((Decimal(str(c["realized_pnl"])) for c in closes if c.get("success")
@@ -43,6 +51,7 @@ def close_everything(
             "realized_pnl": str(realized),
             "not_closed": len(failed),
             "failed": [c.get("position_id") for c in failed],
+            **({"halt_since": halt_since.isoformat()} if halt_since is not None else {}),
         },
     )
     return {"closed": closes, "failed": failed}

@@ -31,6 +31,12 @@ class EmergencyStop:
             action=HaltAction.CLOSE_ALL,
         )
         done = close_everything(
-            self._state, self._positions, "EMERGENCY_CLOSE", by, "EMERGENCY_STOP", why
+            self._state,
+            self._positions,
+            "EMERGENCY_CLOSE",
+            by,
+            "EMERGENCY_STOP",
+            why,
+            halt_since=state.since,
         )
         return {"halt": state, **done}
