@@ -288,6 +288,12 @@ def text_of(message: EmailMessage) -> str:
     return "\n".join(parts)
 
 
+def body_of(message: EmailMessage) -> str:
+    """The e-mail's plain-text body (apprise sends the message as text, then as HTML)."""
+    part = message.get_body(preferencelist=("plain",))
+    return str(part.get_content()) if part is not None else ""
+
+
 def attachments_of(message: EmailMessage) -> list[tuple[str, str, bytes]]:
     """(filename, content type, bytes) of each attachment of the e-mail."""
     found = []

@@ -3,15 +3,15 @@
 ``mailto://``), on SQLite and PostgreSQL, with the real paper book.
 
 - a drawdown halt: one critical message on each channel carrying its figures (drawdown
-  16.72% > 15.00%), and one for the close-out's result (positions closed, realized P&L);
-- a report with an equity chart: the e-mail carries the PNG, byte for byte, as does the webhook;
+  16.72% > 15.00%) and, in the same message, the close-out's result (closed, realized P&L);
+- the weekly report queued on a Monday (``hx.reports.deliver_due``): the e-mail carries its equity
+  chart as a PNG attachment, byte for byte, as does the webhook;
 - a crash that stops out 300 positions: at most a few digest messages per channel, whose counts
   add up to 300 and whose realized P&L is the exact sum of the positions' (to the cent shown).
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,13 +19,20 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from alert_receivers import HttpReceiver, SmtpReceiver, attachments_of, receivers, text_of
+from alert_receivers import (
+    HttpReceiver,
+    SmtpReceiver,
+    attachments_of,
+    body_of,
+    receivers,
+    text_of,
+)
 from factories import PRICES, booked_position, connect_book, position_row
 from sqlalchemy import func, select
 
 import helios
-from helios.alerts.rules import INFO, Alert
 from helios.clock import ManualClock
+from helios.db.models import Alert as AlertRow
 from helios.db.models import AlertDelivery, Position
 
 D = Decimal
@@ -89,20 +96,6 @@ def book_many(hx: helios.Helios, count: int, pairs: list[str], size: str) -> lis
     return ids
 
 
-def equity_png(values: list[float]) -> bytes:
-    """A real PNG: the equity line drawn by matplotlib (the weekly report's kind of chart)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(4, 2), dpi=60)
-    figure.add_subplot().plot(values)
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
-
-
 # --- a drawdown halt ----------------------------------------------------------------------------
 def test_a_drawdown_halt_is_one_critical_message_on_each_channel_with_its_figures(
     database_url: str, clock: ManualClock, channels: tuple[HttpReceiver, SmtpReceiver]
@@ -120,68 +113,68 @@ def test_a_drawdown_halt_is_one_critical_message_on_each_channel_with_its_figure
         shown = f"drawdown {float(drawdown) * 100:.2f}% > 15.00%"
 
         results = hx.alerts.send_pending()  # critical: sent at once, no grouping wait
-        assert [r.error for r in results] == [None, None], results
+        assert [(r.error, r.messages) for r in results] == [(None, 1), (None, 1)], results
         assert pending(hx) == 0
         with hx.db.read() as session:
             realized = [session.get(Position, i).realized_pnl for i in ids]  # type: ignore[union-attr]
         total = sum(realized, D(0))
+        [post] = http.wait_for_posts(1, TIMEOUT)
+        [mail] = smtp.wait_for_messages(1, TIMEOUT)
+        clock.advance(seconds=60)
+        hx.alerts.send_pending()  # a later pass sends nothing again
 
-        posts = http.wait_for_posts(2, TIMEOUT)
-        mails = smtp.wait_for_messages(2, TIMEOUT)
-        hx.alerts.send_pending()  # a second pass sends nothing again
+    assert len(http.posts) == 1 and len(smtp.messages) == 1
+    # the halt with its trigger and figures, and in the same message what it did
+    assert post.title == f"[CRITICAL] HALT: drawdown ({shown})"
+    assert post.type == "failure"  # apprise's critical
+    assert "limit: 0.15" in post.message
+    assert "[CRITICAL] Close-out result" in post.message
+    assert "closed: 2" in post.message and "not_closed: 0" in post.message
+    assert f"realized_pnl: {total}" in post.message, (total, post.message)
 
-    assert len(http.posts) == 2 and len(smtp.messages) == 2
-    halts = [p for p in posts if "HALT" in p.title]
-    assert len(halts) == 1, [p.title for p in posts]
-    [halt] = halts
-    assert halt.title == f"[CRITICAL] HALT: drawdown ({shown})"
-    assert halt.type == "failure"  # apprise's critical
-    assert "drawdown" in halt.message and "limit: 0.15" in halt.message
-    [closeout] = [p for p in posts if p is not halt]
-    assert closeout.title == "[CRITICAL] Close-out result"
-    assert "closed: 2" in closeout.message and "not_closed: 0" in closeout.message
-    assert f"realized_pnl: {total}" in closeout.message, (total, closeout.message)
-
-    subjects = sorted(str(m["Subject"]) for m in mails)
-    assert subjects == sorted([halt.title, closeout.title])
-    [halt_mail] = [m for m in mails if "HALT" in str(m["Subject"])]
-    assert shown in text_of(halt_mail) and "limit: 0.15" in text_of(halt_mail)
-    assert smtp.recipients == [["ops@example.com"], ["ops@example.com"]]
-    assert str(halt_mail["From"]).endswith("helios@example.com")
+    # the e-mail is the same text, line for line (not one line of HTML-stripped words)
+    assert mail["Subject"] == post.title
+    assert body_of(mail).strip() == post.message.strip()
+    assert "\ncause: drawdown\n" in body_of(mail)
+    assert smtp.recipients == [["ops@example.com"]]
+    assert str(mail["From"]).endswith("helios@example.com")
     assert http.unexpected == []
 
 
-def test_a_report_s_equity_chart_arrives_attached_to_the_e_mail(
+def test_the_weekly_report_s_chart_arrives_attached_to_the_e_mail(
     database_url: str, clock: ManualClock, channels: tuple[HttpReceiver, SmtpReceiver]
 ) -> None:
     http, smtp = channels
     with connect(database_url, clock, http, smtp) as hx:
-        chart = equity_png([100000.0, 101200.0, 99800.0, 102500.0, 103100.0])
-        assert chart.startswith(b"\x89PNG\r\n\x1a\n") and len(chart) > 500
-        alert = Alert(
-            INFO,
-            "REPORT_WEEKLY",
-            "Weekly report: week of 2026-11-16",
-            "equity R103,100.00 (+3.10%); max drawdown 1.38%; the chart is attached",
-            "report:weekly:2026-11-16",
-            {"equity": "103100.00"},
-            attachment_name="equity.png",
-            attachment=chart,
-        )
-        assert hx.alerts.record(alert) is not None
-        assert hx.alerts.record(alert) is None  # its dedup key: queued once
+        booked_position(hx, "BTCZAR", "BUY", "20000", "2")
+        for price in ("1200000", "1230000", "1180000", "1250000"):  # Thursday to Sunday
+            hx.market.set_price("BTCZAR", price)
+            hx.take_snapshot()
+            clock.advance(timedelta(days=1))
+        assert clock.now().weekday() == 0  # Monday: the week that ended is reported
+        queued = hx.reports.deliver_due()
+        assert len(queued) == 2, queued  # Sunday's daily report and the weekly one
+        assert hx.reports.deliver_due() == []  # queued once
+        with hx.db.read() as session:
+            [weekly] = session.scalars(
+                select(AlertRow).where(AlertRow.kind == "REPORT_WEEKLY")
+            ).all()
+            chart, name, title = bytes(weekly.attachment), weekly.attachment_name, weekly.title
+        assert chart.startswith(b"\x89PNG\r\n\x1a\n") and len(chart) > 1000
         hx.alerts.send_pending()
         assert http.posts == [] and smtp.messages == []  # info: held for ALERT_GROUP_SECONDS
         clock.advance(seconds=hx.settings.alert_group_seconds + 1)
         hx.alerts.send_pending()
-        [mail] = smtp.wait_for_messages(1, TIMEOUT)
-        [post] = http.wait_for_posts(1, TIMEOUT)
+        mails = smtp.wait_for_messages(2, TIMEOUT)
+        posts = http.wait_for_posts(2, TIMEOUT)
         assert pending(hx) == 0
 
-    assert mail["Subject"] == "[INFO] Weekly report: week of 2026-11-16"
-    assert "max drawdown 1.38%" in text_of(mail)
-    assert attachments_of(mail) == [("equity.png", "image/png", chart)]
-    assert post.attachments() == [("equity.png", "image/png", chart)]
+    [mail] = [m for m in mails if m["Subject"] == f"[INFO] {title}"]
+    assert attachments_of(mail) == [(name, "image/png", chart)]
+    [daily] = [m for m in mails if m is not mail]
+    assert attachments_of(daily) == []  # the daily report has no chart
+    [post] = [p for p in posts if p.title == f"[INFO] {title}"]
+    assert post.attachments() == [(name, "image/png", chart)]
     assert post.type == "info"
 
 
