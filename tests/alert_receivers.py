@@ -289,9 +289,9 @@ def text_of(message: EmailMessage) -> str:
 
 
 def body_of(message: EmailMessage) -> str:
-    """The e-mail's plain-text body (apprise sends the message as text, then as HTML)."""
+    """The e-mail's plain-text body, with the message's own line ends."""
     part = message.get_body(preferencelist=("plain",))
-    return str(part.get_content()) if part is not None else ""
+    return str(part.get_content()).replace("\r\n", "\n") if part is not None else ""
 
 
 def attachments_of(message: EmailMessage) -> list[tuple[str, str, bytes]]:
