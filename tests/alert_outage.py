@@ -35,7 +35,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from alert_receivers import HttpReceiver, SmtpReceiver
+from alert_receivers import HttpReceiver, SmtpReceiver, body_of
 from factories import PRICES, SEED_REASONING, SEED_TRADE, give_market
 from scheduler_process import SchedulerProcess, wait_for
 from sqlalchemy import select
@@ -66,6 +66,7 @@ SETTINGS = {
 }
 SECRETS = ("S3cretPassw0rd", "TOKEN123456789012")
 CARRIED = re.compile(r"^\[[A-Z]+\] (\d+) (x |more alerts \(rate limit reached\))")
+SEVERITY = re.compile(r"^\[(CRITICAL|WARNING|INFO)\] ")
 
 
 @dataclass
@@ -201,10 +202,15 @@ def snapshot_gaps(hx: helios.Helios, start: datetime, end: datetime) -> list[flo
     return [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
 
 
-def carried(title: str) -> int:
-    """How many alerts one received message carries: a digest or an overflow says so."""
+def carried(title: str, body: str) -> tuple[int, tuple[str, ...]]:
+    """What one received message carries: a digest or an overflow says how many alerts in its
+    title; any other message is one alert, or an episode (a halt and what it did) whose first
+    alert is the title and each further one a line of the body that starts "[SEVERITY] "."""
     found = CARRIED.match(title)
-    return int(found.group(1)) if found else 1
+    if found:
+        return int(found.group(1)), ()
+    titles = (title, *(line for line in body.splitlines() if SEVERITY.match(line)))
+    return len(titles), tuple(sorted(titles))
 
 
 def run_outage(database_url: str, folder: Path) -> None:
@@ -325,22 +331,27 @@ def check_outbox(hx: helios.Helios, http: HttpReceiver, smtp: SmtpReceiver) -> N
     assert set(by_alert.values()) == {2}, "one delivery per alert and channel"
     assert {d.status for d in deliveries} == {"SENT"}
     for scheme, received in (
-        ("json", [p.title for p in http.posts]),
-        ("mailto", [str(m["Subject"]) for m in smtp.messages]),
+        ("json", [(p.title, p.message) for p in http.posts]),
+        ("mailto", [(str(m["Subject"]), body_of(m)) for m in smtp.messages]),
     ):
-        mine = [d for d in deliveries if d.channel == channels[scheme]]
+        mine = sorted((d for d in deliveries if d.channel == channels[scheme]), key=lambda d: d.id)
         assert len(mine) == len(alerts)
-        keys = Counter(d.message for d in mine)
-        assert None not in keys
-        # each message the outbox says it sent arrived once: no more, no fewer
-        assert len(received) == len(keys), (scheme, len(received), len(keys), received)
-        assert sum(carried(title) for title in received) == len(alerts), (scheme, received)
-        # the alerts sent alone arrived under their own titles, each once
-        alone = Counter(
-            f"[{alerts[d.alert_id].severity.upper()}] {alerts[d.alert_id].title}"
-            for d in mine
-            if keys[d.message] == 1
-        )
-        singles = Counter(title for title in received if not CARRIED.match(title))
-        assert singles == alone, (scheme, singles, alone)
+        messages: dict[str, list[str]] = {}
+        for d in mine:
+            assert d.message is not None
+            alert = alerts[d.alert_id]
+            messages.setdefault(d.message, []).append(f"[{alert.severity.upper()}] {alert.title}")
+        # each message the outbox says it sent arrived once: no more, no fewer, and the alerts
+        # they carry add up to the outbox's
+        assert len(received) == len(messages), (scheme, len(received), len(messages), received)
+        seen = [carried(title, body) for title, body in received]
+        assert sum(count for count, _ in seen) == len(alerts), (scheme, received)
+        # a message that names its alerts names the outbox's alerts of one message, each once
+        told = Counter(titles for _, titles in seen if titles)
+        recorded = Counter(tuple(sorted(titles)) for titles in messages.values())
+        assert told - recorded == Counter(), (scheme, told - recorded)
+        # and a digest carries as many as one of the outbox's messages
+        counts = Counter(count for count, titles in seen if not titles)
+        rest = Counter(len(t) for t in (recorded - told).elements())
+        assert counts == rest, (scheme, counts, rest)
     assert http.unexpected == []
