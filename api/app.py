@@ -4,13 +4,17 @@
 
 One ``Helios`` per app: built from the environment at start (``helios.connect()``: migrations,
 reconcile) and closed at shutdown, or the one passed in (tests, notebooks), which stays its
-owner's to close. Handlers are plain functions (FastAPI runs them in its thread pool); each
-calls helios and nothing else. Errors: ``api.errors``; who may write: ``api.security``.
+owner's to close. While it runs, an app that built its own ``Helios`` also watches the scheduler
+(``hx.alerts.start_watch``: the "scheduler silent" alert, issue 17), stopped at shutdown; over a
+passed-in one it does so only when asked (``watch=True``). Handlers are plain functions
+(FastAPI runs them in its thread pool); each calls helios and nothing else. Errors:
+``api.errors``; who may write: ``api.security``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +28,8 @@ from api.security import WriteGate, write_routes
 from helios.redact import configured_secrets, secret_pattern
 
 log = logging.getLogger("helios.api")
+# a check in progress may be delivering; past this the daemon thread is left to the exit
+WATCH_JOIN_SECONDS = 5.0
 
 DESCRIPTION = """
 The Helios portfolio manager's REST API: the seed's endpoints, over the same library as the
@@ -65,8 +71,11 @@ def _bind(app: FastAPI, hx: helios.Helios) -> None:
         log.info("API writes need the bearer token (HELIOS_API_TOKEN)")
 
 
-def create_app(hx: helios.Helios | None = None) -> FastAPI:
-    """The API over ``hx`` (default: ``helios.connect()`` at start, closed at shutdown)."""
+def create_app(hx: helios.Helios | None = None, *, watch: bool | None = None) -> FastAPI:
+    """The API over ``hx`` (default: ``helios.connect()`` at start, closed at shutdown).
+
+    ``watch``: run the scheduler watch while the app runs (default: when the app builds its own
+    ``Helios``; a passed-in one is its owner's, who may already watch with it)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -74,9 +83,14 @@ def create_app(hx: helios.Helios | None = None) -> FastAPI:
         instance = helios.connect() if hx is None else hx
         _bind(app, instance)
         log.info("API on %s, mode %s", instance.db.display_url, instance.controls.trading_mode())
+        stop = threading.Event()
+        watcher = instance.alerts.start_watch(stop) if (owned if watch is None else watch) else None
         try:
             yield
         finally:
+            stop.set()
+            if watcher is not None:
+                watcher.join(timeout=WATCH_JOIN_SECONDS)
             if owned:
                 instance.close()
 

@@ -7,6 +7,12 @@ database (sidebar, halt banner, this page) with the outcome at the top. Nothing 
 scheduler to be running. In PAPER the pre-live checklist (``hx.controls.live_checklist``) is
 shown above the mode switch, each item with a tick or a cross and its detail; LIVE also needs
 the name of the person who will monitor it closely.
+
+The Alerts section (issue 17) shows each channel of ``ALERT_URLS`` masked, with its pending
+deliveries, last delivery, last error and next attempt, the minimum severity and the dead-man's
+switch (masked), and the recent alerts (refreshed on their own); "Send a test alert" sends one to
+every channel now (``hx.alerts.test``, recorded with the name). With no channel configured it
+says what to set.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import streamlit as st
 
 import ui
 from helios.errors import HeliosError
+from ui import alerts as alert_view
 from ui.status import Level, flash, show_flash
 
 hx = ui.helios_or_stop()
@@ -148,6 +155,47 @@ if chosen != mode.value and st.button(f"Switch to {chosen}", key="switch_mode"):
     except HeliosError as exc:  # LIVE: refused with every missing item of the checklist
         finish("error", f"Mode not changed: {exc}")
     finish("success", f"Trading mode is now {chosen}.")
+
+st.subheader("Alerts")
+
+
+@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+def alert_channels() -> None:
+    """Each channel's delivery state, refreshed on its own (the scheduler delivers in the
+    background)."""
+    status = hx.alerts.status()
+    if status["channels"]:
+        table = alert_view.channel_table(status["channels"], zone)
+        st.dataframe(table, hide_index=True, width="stretch")
+    else:
+        st.info(alert_view.NO_CHANNEL, icon=":material/notifications_off:")
+    st.caption(alert_view.settings_line(status))
+
+
+alert_channels()
+if st.button(
+    "Send a test alert",
+    key="alert_test",
+    disabled=not hx.alerts.channel_ids,
+    help="Sends a test message to every channel now and shows each one's answer.",
+):
+    if not who.strip():
+        finish("error", "Enter your name first: every action records who took it.")
+    finish(*alert_view.test_outcome(hx.alerts.test(who)))
+
+
+@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
+def recent_alerts() -> None:
+    """The newest alerts and where each was delivered."""
+    st.markdown("**Recent alerts**")
+    recent = hx.alerts.recent(limit=50)
+    if not recent:
+        st.info("No alerts yet.")
+        return
+    st.dataframe(alert_view.recent_table(recent, zone), hide_index=True, width="stretch")
+
+
+recent_alerts()
 
 
 @st.fragment(run_every=hx.settings.dashboard_refresh_seconds)

@@ -14,7 +14,8 @@ thin call into ``helios``:
 - ``monitor`` (L): one stop-monitor pass (stop loss, take profit, trailing stop, timeout);
 - ``snapshot`` (L): ``hx.take_snapshot`` (equity, cash, exposure, drawdown, leverage, risk used);
 - ``day_roll`` (L, 00:00:05 in the trading-day zone): marks to market so the new day's
-  start-of-day equity is set at the day's start;
+  start-of-day equity is set at the day's start, then queues the day's report and on Mondays
+  the week's (``hx.reports.deliver_due``; a new leader queues those a missed roll left);
 - ``watchdog``: the database probe and close-out journal (``helios.closeout``), then (L) the
   automatic halts and their close-out (``hx.halts.check``) and, unless halted, the settling of
   positions a killed process left OPENING or CLOSING (``hx.positions.reconcile``, after its grace);
@@ -165,6 +166,10 @@ class Worker:
         self.backfill()
         self.feed_started_at = self.hx.clock.now()
         self.database.remember()
+        try:  # a day roll missed while no scheduler led: its reports now (queued once)
+            self.hx.reports.deliver_due(self.hx.clock.now())
+        except Exception:
+            log.exception("the reports due could not be queued")
 
     # --- jobs -------------------------------------------------------------------------------
     def backfill(self) -> dict[str, int]:
@@ -226,6 +231,8 @@ class Worker:
             f"R{snapshot.start_of_day_equity:,.2f} (the equity at the day's start, rebuilt from "
             "the ledger and the last prices before it)",
         )
+        # the day's report, and on Mondays the week's (info alerts; docs/reports.md)
+        self.hx.reports.deliver_due(self.hx.clock.now())
 
     def watchdog(self) -> None:
         """The database first (probe, journal), then the automatic halts (leader only) and the

@@ -127,3 +127,21 @@ def test_the_day_roll_job_starts_the_new_trading_day_at_midnight_in_johannesburg
         with hx.db.read() as session:
             events = list(session.scalars(select(Event).where(Event.kind == "DAY_ROLL")))
         assert len(events) == 2 and "Africa/Johannesburg" in events[-1].message
+
+
+def test_the_day_roll_job_queues_the_days_report(priced_hx: helios.Helios, clock):
+    """The scheduler's day roll (00:00:05 in Johannesburg) queues the report of the day that
+    just ended (hx.reports.deliver_due); a second roll, or a new leader's catch-up, not again."""
+    from helios.clock import trading_day_start
+    from helios.db.models import Alert
+
+    worker = Worker(priced_hx, ManualFeed())
+    worker.snapshot()  # Thursday 26 November 2026, 10:00 in Johannesburg
+    zone = priced_hx.settings.trading_day_timezone
+    friday = trading_day_start(clock.now().date() + timedelta(days=1), zone)
+    clock.advance(seconds=(friday - clock.now()).total_seconds() + 5)
+    worker.day_roll()
+    worker.day_roll()
+    with priced_hx.db.read() as session:
+        keys = list(session.scalars(select(Alert.dedup_key).where(Alert.kind == "REPORT_DAILY")))
+    assert keys == ["report:daily:2026-11-26"]

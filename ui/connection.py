@@ -4,9 +4,15 @@ The ``Helios`` object holds an engine and a sessionmaker, both thread-safe, so i
 globally with ``st.cache_resource`` and shared by every browser session. Sessions and ORM objects
 are never cached: each ``hx.*`` call opens and closes its own transaction. Configuration comes
 from the environment (``DATABASE_URL`` and friends) exactly as for the scheduler.
+
+Where it is made, the process's scheduler watch starts (``hx.alerts.start_watch``: the
+"scheduler silent" alert, issue 17), once per process; releasing the cached ``Helios``
+(``st.cache_resource.clear()``, a shutdown) stops the watch before the engine is closed.
 """
 
 from __future__ import annotations
+
+import threading
 
 import streamlit as st
 
@@ -18,9 +24,24 @@ from helios.exposure import exposure_problem
 _SECRET_KEYS = ("VALR_API_KEY", "VALR_API_SECRET")
 
 
-@st.cache_resource(show_spinner="Connecting to the database...", on_release=helios.Helios.close)
+# the stop event of each cached Helios's watch (by id), set when the cache releases that Helios
+_WATCHES: dict[int, threading.Event] = {}
+
+
+def _release(hx: helios.Helios) -> None:
+    stop = _WATCHES.pop(id(hx), None)
+    if stop is not None:
+        stop.set()
+    hx.close()
+
+
+@st.cache_resource(show_spinner="Connecting to the database...", on_release=_release)
 def _connect() -> helios.Helios:
-    return helios.connect()
+    hx = helios.connect()
+    stop = threading.Event()
+    _WATCHES[id(hx)] = stop
+    hx.alerts.start_watch(stop)
+    return hx
 
 
 def helios_or_stop() -> helios.Helios:

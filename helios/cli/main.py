@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from helios.cli import controls, reports
+from helios.cli import alerts, controls, reports
 from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings
 from helios.launch import connect_or_exit, fail, refuse_exposed, run_reporting_outages
 from helios.logs import configure_logging
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("config", help="show the effective configuration").set_defaults(
         func=cmd_config
     )
-    for register in (controls.add, reports.add):
+    for register in (controls.add, alerts.add, reports.add):
         register(commands)
     commands.add_parser(
         "hash-password", help="make DASHBOARD_PASSWORD_HASH for the dashboard's login gate"

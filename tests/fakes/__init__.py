@@ -2,4 +2,5 @@
 
 - ``valr``: a fake VALR REST API (public market data now; built to grow into the private,
   signed endpoints and orders).
+- ``receiver``: an alert receiver (apprise's ``json://`` webhook posts, kept for the test).
 """
