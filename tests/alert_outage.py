@@ -229,8 +229,9 @@ def run_outage(database_url: str, folder: Path) -> None:
                 # before the outage: a halt reaches both channels at once
                 halt(hx, scheduler, figures)
                 wait_for(lambda: not_sent(hx) == 0, TIMEOUT, "the first alerts sent", scheduler)
-                assert len(http.posts) >= 2 and len(smtp.messages) == len(http.posts)
-                before_posts = len(http.posts)
+                # (a pass may find the halt before its close-out's result: one or two messages)
+                assert len(http.posts) >= 1 and len(smtp.messages) >= 1
+                before_posts, before_mails = len(http.posts), len(smtp.messages)
                 baseline = snapshot_gaps(hx, began, hx.clock.now())
 
                 http.down()
@@ -269,7 +270,7 @@ def run_outage(database_url: str, folder: Path) -> None:
 
                 time.sleep(max(0.0, deadline - time.monotonic()))
                 assert len(http.posts) == before_posts  # nothing got through the closed port
-                figures.mails_during_outage = len(smtp.messages) - before_posts
+                figures.mails_during_outage = len(smtp.messages) - before_mails
                 figures.halts_during_outage = cycle
                 http.up()
                 figures.up_at = hx.clock.now()
