@@ -58,6 +58,7 @@ class Message:
     body: str
     alert_id: int | None = None  # a single alert: its attachment, if any, is attached
     thread: str | None = None  # the episode it belongs to (a halt), see ``threaded``
+    has_attachment: bool = False  # its alert carries one (read only then)
 
     @property
     def key(self) -> str:
@@ -141,6 +142,7 @@ def single(item: Pending) -> Message:
         item.body,
         alert_id=item.alert_id,
         thread=str(thread) if thread else None,
+        has_attachment=item.has_attachment,
     )
 
 

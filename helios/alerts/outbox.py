@@ -9,7 +9,8 @@ delivers later, from any process).
 
 ``record`` is the one write: ``INSERT ... ON CONFLICT (dedup_key) DO NOTHING``, so the same alert
 recorded twice (two processes, a replay, a restart) is queued once and never fails the
-transaction that causes it. Recording adds two statements to that transaction (bench:
+transaction that causes it. Recording adds one statement to that transaction on PostgreSQL (the
+alert and its deliveries together), two on SQLite, each built once (bench:
 ``bench/bench_alerts.py``).
 """
 
@@ -18,8 +19,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import String, bindparam, func, insert, literal, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -35,6 +38,47 @@ _TABLE = AlertRow.__table__
 _DELIVERIES = AlertDelivery.__table__
 
 
+def _statements() -> tuple[dict[str, Any], Any, Any]:
+    """The outbox's statements, built once (values bound at execution: no statement is built,
+    coerced or cache-keyed per alert, half of what recording cost on SQLite)."""
+    alert_insert = {
+        name: builder(_TABLE)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(_TABLE.c.id)
+        for name, builder in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+    }
+    # PostgreSQL: the alert and its deliveries in one statement (one round trip, not two): the
+    # alert inserted in a CTE whose RETURNING id feeds the deliveries over unnest(:channels)
+    new_alert = (
+        alert_insert["postgresql"]
+        .values({c: bindparam(c, type_=_TABLE.c[c].type) for c in COLUMNS})
+        .cte("new_alert")
+    )
+    channel = (
+        func.unnest(bindparam("channels", type_=ARRAY(String)))
+        .table_valued("channel")
+        .render_derived(name="c")
+    )
+    together = (
+        insert(_DELIVERIES)
+        .from_select(
+            ["alert_id", "channel", "status", "attempts"],
+            select(new_alert.c.id, channel.c.channel, literal(PENDING), literal(0))
+            .select_from(new_alert)
+            .join(channel, true()),
+        )
+        .returning(_DELIVERIES.c.alert_id)
+    )
+    return alert_insert, insert(_DELIVERIES), together
+
+
+COLUMNS = (
+    "created_at", "severity", "kind", "title", "body", "figures", "dedup_key",
+    "attachment_name", "attachment",
+)  # fmt: skip
+_ALERT, _DELIVERY, _TOGETHER = _statements()
+
+
 def record(
     session: Session,
     alert: Alert,
@@ -45,7 +89,6 @@ def record(
     """Queue ``alert`` for ``channels`` in the caller's transaction; its id, or None when an
     alert with its dedup key is already queued (nothing is written then). ``sent``: channels
     that already have it (told while the database was away), recorded SENT."""
-    dialect = session.get_bind().dialect.name
     values = {
         "created_at": now,
         "severity": alert.severity.value,
@@ -57,20 +100,17 @@ def record(
         "attachment_name": alert.attachment_name,
         "attachment": alert.attachment,
     }
-    builder = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        builder(_TABLE)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-        .returning(_TABLE.c.id)
-    )
     connection = session.connection()
-    alert_id = connection.execute(statement).scalar()
+    dialect = connection.dialect.name
+    if dialect == "postgresql" and channels and not sent:
+        found = connection.execute(_TOGETHER, {**values, "channels": list(channels)}).first()
+        return None if found is None else int(found[0])
+    alert_id = connection.execute(_ALERT[dialect], values).scalar()
     if alert_id is None:
         return None
     if channels:
         connection.execute(
-            insert(_DELIVERIES),
+            _DELIVERY,
             [
                 {
                     "alert_id": alert_id,

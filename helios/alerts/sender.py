@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -122,7 +122,11 @@ class Sender:
     def _deliver(self, spec: ChannelSpec, messages: Sequence[Message]) -> PassResult:
         sent = delivered = 0
         for message in messages:
-            attachment = self._attachment(message.alert_id) if message.alert_id else None
+            attachment = (
+                self._attachment(message.alert_id)
+                if message.alert_id and message.has_attachment
+                else None
+            )
             try:
                 self.channel(spec).send(message.title, message.body, message.severity, attachment)
             except DeliveryFailed as exc:
@@ -205,7 +209,13 @@ class Sender:
         return str(row[0]), bytes(row[1])
 
     def _sent(self, channel: str, message: Message) -> None:
+        """The message's deliveries SENT and the channel's state moved on, in one transaction
+        of two UPDATEs (no read: this runs once per message sent)."""
         now = self._clock.now()
+        window_open = AlertChannel.window_start.is_not(None) & (
+            AlertChannel.window_start > now - WINDOW
+        )
+        mine = AlertChannel.claimed_by == self._db.identity
         with self._db.write() as session:
             session.execute(
                 update(AlertDelivery)
@@ -218,16 +228,24 @@ class Sender:
                 )
                 .execution_options(synchronize_session=False)
             )
-            state = session.get(AlertChannel, channel, populate_existing=True)
-            assert state is not None
-            if state.window_start is None or now - state.window_start >= WINDOW:
-                state.window_start, state.window_count = now, 0
-            state.window_count += 1
-            state.messages_sent += 1
-            state.last_sent_at = state.last_attempt_at = now
-            state.failures, state.next_attempt_at = 0, None
-            if state.claimed_by == self._db.identity:
-                state.claimed_until = now + timedelta(seconds=CLAIM_SECONDS)
+            session.execute(
+                update(AlertChannel)
+                .where(AlertChannel.channel == channel)
+                .values(
+                    window_start=case((window_open, AlertChannel.window_start), else_=now),
+                    window_count=case((window_open, AlertChannel.window_count + 1), else_=1),
+                    messages_sent=AlertChannel.messages_sent + 1,
+                    last_sent_at=now,
+                    last_attempt_at=now,
+                    failures=0,
+                    next_attempt_at=None,
+                    claimed_until=case(
+                        (mine, now + timedelta(seconds=CLAIM_SECONDS)),
+                        else_=AlertChannel.claimed_until,
+                    ),
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def _failed(self, channel: str, message: Message, error: str) -> None:
         now = self._clock.now()
