@@ -87,6 +87,7 @@ class AppriseChannel:
                 body=body or title,
                 title=title,
                 notify_type=_TYPES[severity],
+                body_format="text",  # an HTML channel (e-mail) escapes it and keeps its lines
                 attach=path,
                 timeout=self._timeout,
             )
