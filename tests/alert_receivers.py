@@ -39,6 +39,7 @@ class Received:
     path: str
     body: dict[str, Any]
     at: float  # time.monotonic() on arrival
+    authorization: str | None = None  # the Basic credentials of the URL, as sent
 
     @property
     def title(self) -> str:
@@ -72,6 +73,7 @@ class _Log:
     posts: list[Received] = field(default_factory=list)
     pings: list[Ping] = field(default_factory=list)
     others: list[tuple[str, str]] = field(default_factory=list)  # (method, path) not expected
+    status: int = 200  # what a POST is answered (a failing webhook: 500, and nothing kept)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -110,8 +112,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(400, "not json")
             return
         with log.lock:
-            log.posts.append(Received(self.path, body, time.monotonic()))
-        self._answer(200)
+            status = log.status
+            if status < 300:
+                log.posts.append(
+                    Received(self.path, body, time.monotonic(), self.headers.get("Authorization"))
+                )
+        self._answer(status)
 
 
 class _Server(ThreadingHTTPServer):
@@ -166,6 +172,16 @@ class HttpReceiver:
     @property
     def is_up(self) -> bool:
         return self._server is not None
+
+    @property
+    def status(self) -> int:
+        """What a POST is answered (200; set 500 for a webhook that fails while it listens)."""
+        return self._log.status
+
+    @status.setter
+    def status(self, value: int) -> None:
+        with self._log.lock:
+            self._log.status = value
 
     def close(self) -> None:
         self.down()

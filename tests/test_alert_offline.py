@@ -26,8 +26,7 @@ def receivers() -> Iterator[tuple[Receiver, Receiver]]:
     down.down()
     yield up, down
     for server in (up, down):
-        if server._server is not None:
-            server.down()
+        server.close()
 
 
 @pytest.fixture

@@ -5,14 +5,13 @@ senders never send one alert twice."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from alert_receivers import HttpReceiver
 from sqlalchemy import func, select
 
 import helios
@@ -25,51 +24,24 @@ from helios.events import record_event
 PASSWORD, TOKEN = "S3cretPassw0rd", "TOKEN123456789012"
 
 
-class Receiver:
-    """A JSON webhook on 127.0.0.1 that can be taken down and brought back on its port."""
+class Receiver(HttpReceiver):
+    """The JSON webhook (``tests/alert_receivers.py``) with this file's channel URL."""
 
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
-        self.up()
-
-    def up(self) -> None:
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                received.append(json.loads(body))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def down(self) -> None:
-        assert self._server is not None
-        self._server.shutdown()
-        self._server.server_close()
-        self._server = None
-
-    def url(self) -> str:
-        return f"json://user:{PASSWORD}@127.0.0.1:{self.port}/hook/{TOKEN}"
+    def url(self) -> str:  # type: ignore[override]
+        return self.json_url(f"/hook/{TOKEN}", f"user:{PASSWORD}")
 
     def titles(self) -> list[str]:
-        return [m["title"] for m in self.received]
+        return [post.title for post in self.posts]
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        return [post.body for post in self.posts]
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    yield server
-    if server._server is not None:
-        server.down()
+    with Receiver() as server:
+        yield server
 
 
 @pytest.fixture

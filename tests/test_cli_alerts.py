@@ -62,7 +62,7 @@ def test_a_test_alert_is_delivered_and_exits_0(
 def test_the_receiver_down_exits_1_with_the_channel_masked_and_no_secret(
     database_url: str, tmp_path: Path
 ):
-    down = Receiver.down()
+    down = Receiver.dead()
     cli = cli_for(database_url, tmp_path, channel_url(down))
     done = cli("alert", "test", "--by", "sipho")
     assert done.returncode == 1, done.stderr
@@ -129,7 +129,7 @@ def test_status_shows_the_channel_the_queue_and_the_switch_masked_and_send_deliv
 
 
 def test_send_reports_a_failing_channel_with_exit_1(database_url: str, tmp_path: Path):
-    down = Receiver.down()
+    down = Receiver.dead()
     url = channel_url(down)
     cli = cli_for(database_url, tmp_path, url)
     with helios.connect(database_url, market_feed="manual", alert_urls=url) as hx:

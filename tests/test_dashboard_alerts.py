@@ -87,7 +87,7 @@ def test_the_page_shows_the_channel_masked_and_the_test_alert_reaches_the_receiv
 def test_a_channel_that_is_down_shows_its_error_and_no_secret(
     seeded: helios.Helios, database_url: str, monkeypatch: pytest.MonkeyPatch
 ):
-    down = Receiver.down()
+    down = Receiver.dead()
     with alerting(database_url, channel_url(down), monkeypatch) as hx:
         at = open_page(PAGE)
         at.text_input(key="controls_who").input("sipho").run()

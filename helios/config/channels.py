@@ -29,6 +29,7 @@ SERVER_SCHEMES = frozenset(
         "json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos", "ntfy", "ntfys",
         "apprise", "apprises", "gotify", "gotifys", "mmost", "mmosts", "matrix", "matrixs",
         "rocket", "rockets", "ncloud", "nclouds", "nctalk", "nctalks", "kodi", "kodis",
+        "http", "https",  # HEARTBEAT_PING_URL: the host is the service, the path the key
     }
 )  # fmt: skip
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
