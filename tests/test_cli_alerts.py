@@ -107,7 +107,7 @@ def test_status_shows_the_channel_the_queue_and_the_switch_masked_and_send_deliv
             "  delivered  never (0 message(s) in all)",
         ]
         assert "  last error none" in lines
-        assert "dead-man     https://*** (HEARTBEAT_PING_URL)" in lines
+        assert "dead-man     https://hc-ping.example/*** (HEARTBEAT_PING_URL)" in lines
         assert "min severity warning (ALERT_MIN_SEVERITY)" in lines
         assert PING_UUID not in status.stdout
 

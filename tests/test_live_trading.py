@@ -860,7 +860,8 @@ def test_a_LIVE_closeout_without_the_database_sells_on_VALR_and_replays_once(
     assert fake.orders_placed() == 2
     [sell] = posts(fake, outcome["client_order_id"])
     assert (sell["side"], sell["baseAmount"]) == ("SELL", "0.00041520")
-    assert [r["type"] for r in watch.journal.records()] == ["halt", "intent", "close"]
+    # the close-out journals its "database lost" alert last (helios.alerts.offline)
+    assert [r["type"] for r in watch.journal.records()] == ["halt", "intent", "close", "alert"]
     assert position(watched, opened["position_id"]).status == "OPEN"  # nothing written yet
 
     replay_journal(watched, watch.journal)
@@ -890,7 +891,12 @@ def test_a_LIVE_closeout_whose_answer_is_lost_is_settled_by_asking_VALR(
     [outcome] = watch.closeout(45.0)
 
     assert outcome["success"] is False
-    assert [r["type"] for r in watch.journal.records()] == ["halt", "intent", "close_unknown"]
+    assert [r["type"] for r in watch.journal.records()] == [
+        "halt",
+        "intent",
+        "close_unknown",
+        "alert",
+    ]
     fake.wait_settled()
     assert fake.orders_placed() == 2  # VALR has the close
 
