@@ -46,14 +46,17 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture
 def alerting(database_url: str, clock: ManualClock, receiver: Receiver) -> Iterator[helios.Helios]:
-    with helios.connect(
-        database_url,
-        clock=clock,
-        market_feed="manual",
-        alert_urls=receiver.url(),
-        alert_group_seconds=0,
-    ) as hx:
+    with connect(database_url, clock, receiver, alert_group_seconds=0) as hx:
         yield hx
+
+
+def connect(
+    database_url: str, clock: ManualClock, receiver: Receiver, **settings: Any
+) -> helios.Helios:
+    """Helios with the manual feed and the receiver as its one channel."""
+    return helios.connect(
+        database_url, clock=clock, market_feed="manual", alert_urls=receiver.url(), **settings
+    )
 
 
 def count(hx: helios.Helios, model: Any, *where: Any) -> int:
@@ -136,17 +139,12 @@ def test_a_dead_channel_backs_off_shows_its_error_without_the_secret_and_catches
 def test_two_processes_sending_at_once_send_each_alert_once(
     database_url: str, clock: ManualClock, receiver: Receiver
 ):
-    def connect() -> helios.Helios:
-        return helios.connect(
-            database_url,
-            clock=clock,
-            market_feed="manual",
-            alert_urls=receiver.url(),
-            alert_group_seconds=0,
-            alert_max_per_minute=1000,
+    def process() -> helios.Helios:
+        return connect(
+            database_url, clock, receiver, alert_group_seconds=0, alert_max_per_minute=1000
         )
 
-    with connect() as one, connect() as other:
+    with process() as one, process() as other:
         for n in range(40):
             one.alerts.record(Alert(CRITICAL, f"K{n}", f"alert {n}", "b", f"k{n}"))
         barrier = threading.Barrier(2)
@@ -186,13 +184,8 @@ def test_a_claim_left_by_a_dead_sender_expires(
 def test_the_per_minute_cap_holds_and_the_rest_follows(
     database_url: str, clock: ManualClock, receiver: Receiver
 ):
-    with helios.connect(
-        database_url,
-        clock=clock,
-        market_feed="manual",
-        alert_urls=receiver.url(),
-        alert_group_seconds=0,
-        alert_max_per_minute=3,
+    with connect(
+        database_url, clock, receiver, alert_group_seconds=0, alert_max_per_minute=3
     ) as hx:
         for n in range(5):
             hx.alerts.record(Alert(CRITICAL, f"K{n}", f"alert {n}", "b", f"k{n}"))
@@ -211,13 +204,7 @@ def test_the_per_minute_cap_holds_and_the_rest_follows(
 def test_min_severity_keeps_the_lesser_alerts_out_of_the_outbox(
     database_url: str, clock: ManualClock, receiver: Receiver
 ):
-    with helios.connect(
-        database_url,
-        clock=clock,
-        market_feed="manual",
-        alert_urls=receiver.url(),
-        alert_min_severity="critical",
-    ) as hx:
+    with connect(database_url, clock, receiver, alert_min_severity="critical") as hx:
         hx.controls.halt("manual: a warning", "alice")
         hx.controls.resume("alice", "an info")
         assert count(hx, AlertRow) == 0
