@@ -213,7 +213,8 @@ def carried(title: str, body: str) -> tuple[int, tuple[str, ...]]:
     return len(titles), tuple(sorted(titles))
 
 
-def run_outage(database_url: str, folder: Path) -> None:
+def run_outage(database_url: str, folder: Path, seconds: float = OUTAGE_SECONDS) -> None:
+    """The scenario, the webhook down ``seconds`` (the issue's five minutes by default)."""
     figures = Figures()
     scheduler: SchedulerProcess | None = None
     with HttpReceiver() as http, SmtpReceiver() as smtp:
@@ -237,13 +238,13 @@ def run_outage(database_url: str, folder: Path) -> None:
                 http.down()
                 figures.down_at = hx.clock.now()
                 down_monotonic = time.monotonic()
-                deadline = down_monotonic + OUTAGE_SECONDS
+                deadline = down_monotonic + seconds
                 cycle = 0
                 restarted = False
                 while time.monotonic() < deadline - 15:
                     slot = down_monotonic + cycle * CYCLE_SECONDS
                     time.sleep(max(0.0, slot - time.monotonic()))
-                    if not restarted and time.monotonic() >= down_monotonic + OUTAGE_SECONDS / 2:
+                    if not restarted and time.monotonic() >= down_monotonic + seconds / 2:
                         assert not_sent(hx) > 0  # the webhook owes alerts
                         scheduler.kill()  # SIGKILL: mid-way, with alerts pending
                         figures.killed_at = hx.clock.now()
@@ -296,7 +297,7 @@ def run_outage(database_url: str, folder: Path) -> None:
                 scheduler.stop()
 
     print(
-        f"\n{database_url.split(':')[0]}: webhook down {OUTAGE_SECONDS:.0f} s, "
+        f"\n{database_url.split(':')[0]}: webhook down {seconds:.0f} s, "
         f"{figures.halts_during_outage} halts and stop-outs during it, scheduler SIGKILLed at "
         f"{(figures.killed_at - figures.down_at).total_seconds():.0f} s; {figures.line()}; "  # type: ignore[operator]
         f"snapshot gaps: before the outage median {statistics.median(baseline or [0]):.2f} s "
@@ -312,7 +313,7 @@ def run_outage(database_url: str, folder: Path) -> None:
     # two-core machine; the benchmarks measure the tight figures)
     assert figures.stop_outs and max(figures.stop_outs) < 10 * MONITOR_SECONDS, figures.stop_outs
     assert figures.halts and max(figures.halts) < 10 * WATCHDOG_SECONDS + 5, figures.halts
-    expected = (OUTAGE_SECONDS - 30) / SNAPSHOT_SECONDS  # less the restart's seconds
+    expected = (seconds - 30) / SNAPSHOT_SECONDS  # less the restart's seconds
     assert len(outage_gaps) >= 0.5 * expected, (len(outage_gaps), expected)
     assert max(outage_gaps) < 5 * SNAPSHOT_SECONDS, outage_gaps
     # the e-mail channel carried on: every halt of the outage reached it while the webhook

@@ -1,6 +1,6 @@
 """The alert webhook down for five minutes under a real scheduler killed and restarted half-way,
 on SQLite: tests/alert_outage.py has the scenario and what it shows. One database per
-file, so the two five-minute runs go to two xdist workers (``--dist loadfile``).
+file, so the two runs go to two xdist workers (``--dist loadfile``); PostgreSQL's is 90 s.
 """
 
 from __future__ import annotations
