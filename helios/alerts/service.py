@@ -19,7 +19,7 @@ import threading
 import uuid
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from helios.alerts import deadman
 from helios.alerts.channels import DeliveryFailed
@@ -236,8 +236,7 @@ class Alerts:
         return error
 
     def pending_count(self) -> int:
-        from sqlalchemy import func
-
+        """Deliveries not yet accepted by their channel, over every channel."""
         with self._db.read() as session:
             return int(
                 session.scalar(
