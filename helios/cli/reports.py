@@ -1,9 +1,12 @@
-"""``helios report daily|weekly [--date YYYY-MM-DD] [--png PATH]``: the reports in the terminal.
+"""``helios report daily|weekly [--date YYYY-MM-DD] [--png PATH] [--html PATH]``: the reports.
 
 A thin call into ``hx.reports`` (the same reports the day roll sends and the Weekly review page
-offers): prints the title and the text; ``--png`` writes the equity chart. ``--date`` is the
-trading day (daily) or the week's last day (weekly), default today so far; a bad one exits 2
-naming ``--date``, the value and the allowed range; nothing is written.
+offers): prints the title and the text; ``--png`` writes the equity chart; ``--html`` runs the
+matching notebook (``notebooks/daily_check.ipynb`` or ``weekly_review.ipynb``, with ``date``)
+against the same database and writes it as one HTML page, its code left out
+(``helios.cli.notebooks``; jupyter is imported only then). ``--date`` is the trading day (daily)
+or the week's last day (weekly), default today so far; a bad one exits 2 naming ``--date``, the
+value and the allowed range; nothing is written.
 """
 
 from __future__ import annotations
@@ -39,9 +42,30 @@ def cmd_report(args: argparse.Namespace) -> int:
             except OSError as exc:
                 fail(f"--png {args.png!r}: cannot write the chart there ({exc.strerror})")
             print(f"\nchart written to {args.png} ({len(report.png):,} bytes)")
+        if args.html is not None:
+            html = _notebook_html(args.kind, args.date)
+            try:
+                Path(args.html).write_text(html, encoding="utf-8")
+            except OSError as exc:
+                fail(f"--html {args.html!r}: cannot write the page there ({exc.strerror})")
+            print(f"\nnotebook written to {args.html} ({len(html):,} characters)")
         return 0
     finally:
         hx.close()
+
+
+def _notebook_html(kind: str, day: str | None) -> str:
+    """The matching notebook run on this database for ``day``, as HTML (read only: no
+    reconcile, as every one-shot command)."""
+    from helios.cli import notebooks
+
+    path = notebooks.notebook_path(notebooks.REPORTS[kind])
+    if not path.is_file():
+        fail(f"--html: the notebook {path} is not there (it ships with the project's folder)")
+    try:
+        return notebooks.to_html(notebooks.execute(path, {"date": day, "reconcile": False}))
+    except notebooks.NotebookFailed as exc:
+        fail(f"--html: the {kind} notebook failed: {exc}", 1)
 
 
 def add(commands: Any) -> None:
@@ -56,4 +80,9 @@ def add(commands: Any) -> None:
         help="daily: the trading day; weekly: the week's last day (default: today, so far)",
     )
     report.add_argument("--png", metavar="PATH", help="also write the equity chart (PNG) here")
+    report.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also run the matching notebook (notebooks/) for the date and write it as HTML here",
+    )
     report.set_defaults(func=cmd_report)

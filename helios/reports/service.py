@@ -3,7 +3,8 @@
 - ``daily(day)``: the seed's daily checks for one trading day (default: today so far);
 - ``weekly(week_ending, first=None)``: the seed's weekly checks over the seven trading days
   ending ``week_ending`` (default: today), or from ``first`` (the Weekly review page's period),
-  with the equity curve as a PNG;
+  with the equity curve as a PNG; ``weekly_review`` the same period and ``hx.metrics.review``
+  over it (the weekly notebook's figures);
 - ``deliver_due(now)``: at the day roll, queue as alerts (``hx.alerts.record``) the daily report
   of the trading day that just ended and, when the new day is a Monday, the weekly report of the
   seven days before (Monday to Sunday) with its chart attached.
@@ -118,6 +119,22 @@ class Reports:
         """The weekly report of the seven trading days ending ``week_ending`` (default today,
         so far), or of ``first`` to ``week_ending`` when ``first`` is given."""
         now = self._clock.now()
+        start, last = self._weekly_days(week_ending, first, now)
+        return self._weekly(start, last, now, chart)
+
+    def weekly_review(
+        self, week_ending: date | str | None = None, *, first: date | str | None = None
+    ) -> tuple[Period, dict[str, Any]]:
+        """The period ``weekly`` reports on (same arguments) and ``hx.metrics.review`` over it:
+        every figure of the Review page and the weekly report, for one period."""
+        now = self._clock.now()
+        start, last = self._weekly_days(week_ending, first, now)
+        period = period_of(start, last, self._zone, now)
+        return period, self._metrics.review(*_inclusive(period))
+
+    def _weekly_days(
+        self, week_ending: date | str | None, first: date | str | None, now: datetime
+    ) -> tuple[date, date]:
         last = self._checked(week_ending, "week_ending", now)
         start = last - timedelta(days=6)
         if first is not None:
@@ -125,7 +142,7 @@ class Reports:
             start = parse_day(first, "first", allowed)
             if start > last:
                 raise InvalidInput("first", first, allowed)
-        return self._weekly(start, last, now, chart)
+        return start, last
 
     # --- delivery at the day roll ---------------------------------------------------------------
     def deliver_due(self, now: datetime | None = None) -> list[int]:

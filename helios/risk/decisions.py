@@ -24,10 +24,11 @@ from helios.accounts.valuation import maintain_marks
 from helios.clock import Clock
 from helios.config import Settings
 from helios.db.engine import WRITE_OPTION, Database
-from helios.db.models import RiskDecision
+from helios.db.models import Position, RiskDecision, Signal
 from helios.errors import InvalidInput
 from helios.risk.book import Book
 from helios.risk.checks import RiskResult
+from helios.risk.explanation import DecisionStory, story_of
 from helios.risk.input_reader import InputReader
 from helios.risk.inputs import Inputs, decide
 from helios.risk.statements import INSERT_DECISION, snapshot, store_decision
@@ -204,6 +205,61 @@ class Decisions:
                 raise InvalidInput("decision_id", decision_id, "the id of a stored decision")
             inputs = Inputs.from_dict(decision.inputs)
         return decide(inputs)
+
+    def explain(
+        self,
+        decision_id: int | None = None,
+        *,
+        signal_id: int | None = None,
+        position_id: int | None = None,
+    ) -> DecisionStory | None:
+        """The story of one stored decision (``helios.risk.explanation``), found by its id, the
+        signal it judged (the newest decision of it) or the position it opened: exactly one.
+        None when a known signal or position has no decision (a signal refused before the
+        checks: its ``status_reason`` says why; a position opened outside the risk manager)."""
+        given = {
+            k: v
+            for k, v in (
+                ("decision_id", decision_id),
+                ("signal_id", signal_id),
+                ("position_id", position_id),
+            )
+            if v is not None
+        }
+        if len(given) != 1:
+            raise InvalidInput(
+                "decision_id/signal_id/position_id", given, "exactly one of the three ids"
+            )
+        ((field, value),) = given.items()
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput(field, value, "a whole number from 1")
+        with self._db.read() as session:
+            if position_id is not None:
+                position = session.get(Position, position_id)
+                if position is None:
+                    raise InvalidInput("position_id", position_id, "the id of a position")
+                decision_id = position.risk_decision_id
+            elif signal_id is not None:
+                if session.get(Signal, signal_id) is None:
+                    raise InvalidInput("signal_id", signal_id, "the id of a stored signal")
+                decision_id = session.scalar(
+                    select(RiskDecision.id)
+                    .where(RiskDecision.signal_id == signal_id)
+                    .order_by(RiskDecision.id.desc())
+                    .limit(1)
+                )
+            if decision_id is None:
+                return None
+            decision = session.get(RiskDecision, decision_id)
+            if decision is None:
+                raise InvalidInput("decision_id", decision_id, "the id of a stored decision")
+            opened = position_id or session.scalar(
+                select(Position.id)
+                .where(Position.risk_decision_id == decision.id, Position.status != "FAILED")
+                .limit(1)
+            )
+            row = {c.name: getattr(decision, c.name) for c in RiskDecision.__table__.columns}
+        return story_of(row, opened)
 
     def decisions(self, limit: int = 100, passed: bool | None = None) -> pd.DataFrame:
         """The newest stored decisions (``passed``: only those that passed, or failed)."""

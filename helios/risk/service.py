@@ -41,6 +41,7 @@ from helios.risk.book import Book, CapitalCap
 from helios.risk.capacity_service import CapacityService
 from helios.risk.checks import RiskResult
 from helios.risk.decisions import Decisions
+from helios.risk.explanation import DecisionStory
 from helios.risk.input_reader import InputReader
 from helios.risk.inputs import Inputs, decide
 from helios.risk.limit_store import LimitStore, seed_limits
@@ -205,6 +206,17 @@ class RiskManager:
 
     def decisions(self, limit: int = 100, passed: bool | None = None) -> pd.DataFrame:
         return self._decisions.decisions(limit, passed)
+
+    def explain(
+        self,
+        decision_id: int | None = None,
+        *,
+        signal_id: int | None = None,
+        position_id: int | None = None,
+    ) -> DecisionStory | None:
+        """Why a trade was refused or sized so: one stored decision (by its id, its signal or
+        the position it opened) with its 7 checks, pre-checks and sizing steps, as recorded."""
+        return self._decisions.explain(decision_id, signal_id=signal_id, position_id=position_id)
 
     # --- sizing and capacity (``sizing_service``, ``capacity_service``) ---------------------
     def size_position(
