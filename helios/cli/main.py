@@ -12,7 +12,7 @@
     helios halt|resume|emergency-stop|close-all --by NAME   the manual controls
     helios mode [PAPER --by NAME]      show the trading mode, or switch back to PAPER
     helios mode LIVE --by NAME --confirm-monitoring NAME   LIVE, if the pre-live checklist holds
-    helios report daily|weekly [--date YYYY-MM-DD] [--png PATH]   the daily or weekly report
+    helios report daily|weekly [--date YYYY-MM-DD] [--png PATH] [--html PATH]   the report
 
 Configuration comes from the environment and ``.env`` (see ``.env.example``); a bad value stops
 the command with a message naming the key, the value and the allowed range (exit code 2).
