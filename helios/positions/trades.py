@@ -63,9 +63,7 @@ class TradeReads:
     def _where(self, wanted: TradeFilter) -> list[ColumnElement[bool]]:
         if not isinstance(wanted, TradeFilter):
             raise InvalidInput("filter", wanted, "a TradeFilter")
-        clauses: list[ColumnElement[bool]] = [
-            Position.status.in_(wanted.reasons or FINAL_STATUSES)
-        ]
+        clauses: list[ColumnElement[bool]] = [Position.status.in_(wanted.reasons or FINAL_STATUSES)]
         if wanted.pair is not None:
             clauses.append(Position.pair == self._market.check_pair(wanted.pair))
         if wanted.start is not None:
@@ -94,8 +92,6 @@ class TradeReads:
         where = self._where(wanted)
         with self._db.read() as session:
             rows = session.execute(
-                select(*COLUMNS)
-                .where(*where)
-                .order_by(*NEWEST_EXIT_FIRST)
+                select(*COLUMNS).where(*where).order_by(*NEWEST_EXIT_FIRST)
             ).all()
         return trades_csv([(t, figures(t)) for t in map(_trade, rows)])
