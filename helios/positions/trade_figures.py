@@ -236,11 +236,15 @@ CSV_COLUMNS = (
 
 
 def _text(value: Decimal | None) -> str:
-    return "" if value is None else format(value, "f")
+    """The exact decimal string, plain (no exponent), without trailing fractional zeros."""
+    if value is None:
+        return ""
+    text = format(value, "f")
+    return (text.rstrip("0").rstrip(".") or "0") if "." in text else text
 
 
 def _percent(ratio: Decimal | None) -> str:
-    """A ratio kept to 8 places as percent, exactly: ``0.01234500`` -> ``1.234500``."""
+    """A ratio kept to 8 places as percent, exactly: ``0.01234500`` -> ``1.2345``."""
     return "" if ratio is None else _text((ratio * 100).quantize(PERCENT_PLACES))
 
 
@@ -250,8 +254,8 @@ def _when(value: datetime | None) -> str:
 
 def trades_csv(rows: Sequence[tuple[ClosedTrade, TradeFigures]]) -> str:
     """The trades as CSV: money, prices and quantities as exact decimal strings, percentages
-    as exact decimal strings of percent (``-1.2345``), times ISO 8601 with their offset (UTC
-    as stored), blank where a figure does not exist."""
+    as exact decimal strings of percent (``-1.2345``: -1.2345%), times ISO 8601 with their
+    offset (UTC as stored), blank where a figure does not exist."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
