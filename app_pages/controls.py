@@ -1,4 +1,5 @@
-"""Controls: emergency stop, close all, halt and resume, the trading mode, the event log.
+"""Controls: emergency stop, close all, halt and resume, the trading mode, the event log
+(filtered, searched and paged: ``ui/event_log.py`` over ``hx.events``).
 
 Every action goes through ``hx.controls`` (the same calls as the CLI and notebooks), needs the
 name of the person acting (recorded with it) and, for the ones that close positions, a second
@@ -19,12 +20,12 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-import pandas as pd
 import streamlit as st
 
 import ui
 from helios.errors import HeliosError
 from ui import alerts as alert_view
+from ui.event_log import event_log
 from ui.status import Level, flash, show_flash
 
 hx = ui.helios_or_stop()
@@ -198,30 +199,4 @@ def recent_alerts() -> None:
 recent_alerts()
 
 
-@st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
-def event_log() -> None:
-    """The newest events, refreshed on their own (a halt by the scheduler shows up here without
-    a reload, and without resetting the fields above)."""
-    st.subheader("Event log")
-    events = hx.controls.event_log(limit=200)
-    if not events:
-        st.info("No events yet.")
-        return
-    frame = pd.DataFrame(events)
-    frame["ts"] = [ui.fmt_time(t, zone) for t in frame["ts"]]
-    st.dataframe(
-        frame.rename(
-            columns={
-                "ts": "When",
-                "kind": "Event",
-                "severity": "Severity",
-                "actor": "By",
-                "message": "What",
-            }
-        ).drop(columns=["id"]),
-        hide_index=True,
-        width="stretch",
-    )
-
-
-event_log()
+event_log(hx, zone)  # filters, search and paging in SQL: ui/event_log.py

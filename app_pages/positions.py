@@ -1,23 +1,24 @@
-"""Positions: open ones with live P&L, distance to stop and target and time left, a Close for
-the position picked (bound to its id, with confirmation); closed ones filterable by status, pair
-and date; one position's full story.
+"""Positions: open ones with their entry time, live P&L, distance to stop and target and time
+left, a Close for the position picked (bound to its id, with confirmation); the closed trades
+list as a trader reads it (``ui/trades.py``: filters, paging, CSV); one position's full story,
+opened by its id or by a link, ``/positions?position=ID`` (``ui/position_link.py``).
 
-Everything comes from ``hx.positions`` (``get_open_positions``, ``closed_positions``,
+Everything comes from ``hx.positions`` (``get_open_positions``, ``closed_trades``,
 ``position_history``); closing goes through ``close_position``, as everywhere else.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
 import ui
 from helios.errors import InvalidInput
-from helios.positions.lifecycle import FINAL_STATUSES
+from ui.position_link import PARAM, Requested, requested_position
 from ui.status import flash, show_flash
+from ui.trades import closed_trades
 
 hx = ui.helios_or_stop()
 zone = hx.settings.trading_day_timezone
@@ -49,6 +50,7 @@ def open_table(rows: list[dict]) -> None:
                 "Status": r["status"],
                 "Margin": money(r["position_size_zar"]),
                 "Leverage": f"{float(r['leverage']):g}x",
+                "Entry time": ui.fmt_time(r["opened_at"], zone),
                 "Entry": money(r["entry_price"]),
                 "Price": money(r["price"]),
                 "Unrealized P&L": money(r["unrealized_pnl"]),
@@ -60,7 +62,13 @@ def open_table(rows: list[dict]) -> None:
             for r in rows
         ]
     )
-    st.dataframe(frame, hide_index=True, width="stretch")
+    pinned = {
+        "ID": st.column_config.NumberColumn("ID", pinned=True, format="%d"),
+        "Pair": st.column_config.TextColumn("Pair", pinned=True),
+        "Unrealized P&L": st.column_config.TextColumn("Unrealized P&L", pinned=True),
+        "Entry time": st.column_config.TextColumn("Entry time", width="medium"),
+    }
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=pinned)
     st.caption(
         "To stop / to target: room left as a share of the price (negative: already crossed, the "
         "monitor acts on its next pass). Time left: until the maximum holding time closes it."
@@ -188,67 +196,6 @@ def open_positions() -> None:
     rows = hx.positions.get_open_positions()
     open_table(rows)
     close_one(rows)
-
-
-open_positions()
-
-st.subheader("Closed positions")
-today = hx.clock.now().astimezone(ZoneInfo(zone)).date()
-c1, c2, c3, c4 = st.columns(4)
-status = c1.selectbox("Status", ["all", *FINAL_STATUSES], key="closed_status")
-pair = c2.selectbox("Pair", ["all", *hx.settings.pairs], key="closed_pair")
-first = c3.date_input("From", value=today - timedelta(days=30), key="closed_from")
-last = c4.date_input("To", value=today, key="closed_to")
-start = datetime.combine(first, time.min, ZoneInfo(zone)).astimezone(UTC)
-end = datetime.combine(last + timedelta(days=1), time.min, ZoneInfo(zone)).astimezone(UTC)
-PAGE_ROWS = 100
-page_number = st.number_input("Page", min_value=1, value=1, step=1, key="closed_page")
-try:
-    closed = hx.positions.closed_positions(
-        status=None if status == "all" else status,
-        pair=None if pair == "all" else pair,
-        start=start,
-        end=end,
-        limit=PAGE_ROWS,
-        offset=(int(page_number) - 1) * PAGE_ROWS,
-    )
-except InvalidInput as exc:
-    st.error(str(exc))
-    st.stop()
-if closed.empty:
-    st.info(
-        "No closed position matches these filters."
-        + (" (this page is past the last one)" if page_number > 1 else "")
-    )
-else:
-    shown = closed[
-        ["position_id", "pair", "side", "status", "realized_pnl", "fees", "holding_hours"]
-    ].copy()
-    shown["realized_pnl"] = [money(v) for v in shown["realized_pnl"]]
-    shown["fees"] = [money(v) for v in shown["fees"]]
-    shown["holding_hours"] = [f"{v:.2f}" if v is not None else "-" for v in shown["holding_hours"]]
-    st.dataframe(
-        shown.rename(
-            columns={
-                "position_id": "ID",
-                "pair": "Pair",
-                "side": "Side",
-                "status": "Status",
-                "realized_pnl": "Realized P&L",
-                "fees": "Fees",
-                "holding_hours": "Held (h)",
-            }
-        ),
-        hide_index=True,
-        width="stretch",
-    )
-    st.caption(f"Page {page_number}: {PAGE_ROWS} positions a page, newest first.")
-
-st.subheader("A position's story")
-st.caption(
-    "The signal it came from, the risk decision with all 7 checks, its orders and fills, every "
-    "stop move and event, in order."
-)
 
 
 def when(iso: str | None) -> str:
@@ -392,11 +339,57 @@ def story_of(story: dict) -> None:
     )
 
 
-story_id = st.number_input("Position ID", min_value=1, step=1, value=None, key="story_id")
-if story_id is not None:
+def story_chosen() -> None:
+    """The operator typed another id: the address follows (a link to share), or loses it."""
+    chosen = st.session_state.get(STORY_KEY)
+    st.session_state[LINK_KEY] = chosen  # typed here: not a new link, the story stays put
+    if chosen is None:
+        st.query_params.pop(PARAM, None)
+    else:
+        st.query_params[PARAM] = str(int(chosen))
+
+
+def story_section(asked: Requested) -> None:
+    """The story of the position typed in, or the one the address names (a deep link)."""
+    st.subheader("A position's story")
+    st.caption(
+        "The signal it came from, the risk decision with all 7 checks, its orders and fills, "
+        "every stop move and event, in order. Link to one: /positions?position=ID."
+    )
+    if asked.problem is not None:
+        st.error(asked.problem, icon=":material/link_off:")
+    story_id = st.number_input(
+        "Position ID", min_value=1, step=1, value=None, key=STORY_KEY, on_change=story_chosen
+    )
+    if story_id is None:
+        return
     try:
         story = hx.positions.position_history(int(story_id))
-    except InvalidInput as exc:
-        st.error(str(exc))
+    except InvalidInput:
+        st.error(
+            f"There is no position {int(story_id)} in this database"
+            + (" (the link names one it does not hold)." if story_id == asked.position_id else ".")
+            + " The ids are in the position tables.",
+            icon=":material/search_off:",
+        )
     else:
         story_of(story)
+
+
+# /positions?position=ID opens that story first (the chart's markers link here); a link with a
+# value that is no id says so, also first. An id typed into the story's box goes into the
+# address too (a link to share) without moving the story.
+STORY_KEY, LINK_KEY, ON_TOP = "story_id", "story_linked", "story_on_top"
+asked = requested_position(st.query_params)
+if asked.position_id is not None and st.session_state.get(LINK_KEY) != asked.position_id:
+    st.session_state[LINK_KEY] = st.session_state[STORY_KEY] = asked.position_id  # a new link
+    st.session_state[ON_TOP] = True
+elif asked.position_id is None:
+    st.session_state[ON_TOP] = False
+linked = asked.problem is not None or bool(st.session_state.get(ON_TOP))
+if linked:
+    story_section(asked)
+open_positions()
+closed_trades(hx, zone)
+if not linked:
+    story_section(asked)

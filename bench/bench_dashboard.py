@@ -460,6 +460,7 @@ def scenarios(today: Any, story_id: int) -> list[Scenario]:
     def positions_year(at: Any) -> None:
         at.date_input(key="closed_from").set_value(today_minus_year)
         at.number_input(key="story_id").set_value(story_id)
+        at.selectbox(key="closed_page_size").set_value(100)
         at.number_input(key="closed_page").set_value(50)  # rows 4,901-5,000 (OFFSET 4900)
 
     def summary_year(at: Any) -> None:

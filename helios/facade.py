@@ -2,10 +2,11 @@
 
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
 ``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer``, ``.signals``,
-``.halts`` (the automatic halt rules), ``.metrics`` (the seed's weekly checks), ``.reports`` (the
-daily and weekly reports) and ``.live`` (the pre-live checklist), ``.reconciliation`` (LIVE:
-VALR's balances and orders against the ledger), ``.trading_state`` (the mode and the halt flag,
-which ``.controls`` composes with the commands). The dashboard, the scheduler, tests and
+``.halts`` (the automatic halt rules), ``.events`` (the event log, filtered and paged),
+``.metrics`` (the seed's weekly checks), ``.reports`` (the daily and weekly reports) and
+``.live`` (the pre-live checklist), ``.reconciliation`` (LIVE: VALR's balances and orders
+against the ledger), ``.trading_state`` (the mode and the halt flag, which ``.controls``
+composes with the commands). The dashboard, the scheduler, tests and
 notebooks all go through it, so nothing is computed twice. ``Helios`` builds every part
 bottom-up, each given the parts it uses: there is no binding step after construction.
 """
@@ -29,6 +30,7 @@ from helios.db.engine import Database
 from helios.db.migrate import upgrade_to_head
 from helios.db.models import PortfolioSnapshot, Setting
 from helios.errors import HeliosError
+from helios.event_log import EventLog
 from helios.events import record_event
 from helios.exchange.base import Exchange
 from helios.exchange.paper import PaperExchange
@@ -67,6 +69,8 @@ class Helios:
             db, settings, clock, Sender(db, clock, settings, settings.alert_channels())
         )
         outbox.install(db, self.alerts.policy, lambda: self.alerts.channel_ids)
+        # the event log, filtered, searched and paged (hx.events.query)
+        self.events = EventLog(db, settings.pairs)
         # L4a: the market store, the ledger, the trading state (mode, halt flag, acknowledgements)
         self.market = MarketData(db, settings, clock)
         self.ledger = Ledger(db, settings, clock)

@@ -90,7 +90,7 @@ def test_a_positions_story_shows_its_decision_and_events(seeded: helios.Helios):
     fills = table_with(at, "Filled")
     assert len(fills) == 1 and fills["Price"][0].startswith("R")
     at.number_input(key="story_id").set_value(999).run()
-    assert any("position_id=999" in e.value for e in at.error)
+    assert any("There is no position 999" in e.value for e in at.error)
 
 
 def test_closed_positions_page_through_a_long_history(seeded: helios.Helios):
@@ -112,10 +112,11 @@ def test_closed_positions_page_through_a_long_history(seeded: helios.Helios):
             .values(status="TIMEOUT", realized_pnl=Decimal("-1"), closed_at=hx.clock.now())
         )
     at = open_page(PAGE)
-    table = next(df.value for df in at.dataframe if "Held (h)" in df.value.columns)
+    at.selectbox(key="closed_page_size").set_value(100).run()
+    table = next(df.value for df in at.dataframe if "Exit reason" in df.value.columns)
     assert len(table) == 100 and table["ID"].iloc[0] == max(ids)
     at.number_input(key="closed_page").set_value(2).run()
-    table = next(df.value for df in at.dataframe if "Held (h)" in df.value.columns)
+    table = next(df.value for df in at.dataframe if "Exit reason" in df.value.columns)
     assert sorted(table["ID"]) == sorted(ids)[:5]
 
 

@@ -41,6 +41,8 @@ from helios.positions.opening import Opening
 from helios.positions.queries import Queries
 from helios.positions.records import MAX_POSITION_ID, check_position_id
 from helios.positions.recovery import RECONCILE_GRACE, Recovery
+from helios.positions.trade_figures import TradeFilter, TradePage
+from helios.positions.trades import TradeReads
 from helios.positions.venues import Venues
 from helios.positions.watchers import BookWatchers
 from helios.risk.service import RiskManager
@@ -91,6 +93,7 @@ class PositionManager:
         self._monitoring = Monitoring(db, settings, clock, self._closing.close_position)
         self._recovery = Recovery(db, clock, venues, margin, self._opening, self._closing)
         self._queries = Queries(db, clock, market)
+        self._trades = TradeReads(db, market)
 
     def installation_id(self) -> str:
         """This database's installation id (the prefix of every client order id)."""
@@ -203,6 +206,15 @@ class PositionManager:
     ) -> pd.DataFrame:
         """Closed (and failed) positions, newest first, filtered by status, pair, close date."""
         return self._queries.closed_positions(status, pair, start, end, limit, offset)
+
+    def closed_trades(self, wanted: TradeFilter) -> TradePage:
+        """The closed trades list, one page, filtered in SQL, with per-trade duration, net P&L %
+        of the margin, exit reason and slippage to the trigger level (``TradeReads``)."""
+        return self._trades.closed_trades(wanted)
+
+    def closed_trades_csv(self, wanted: TradeFilter) -> str:
+        """Every closed trade matching ``wanted`` as CSV with exact decimal strings."""
+        return self._trades.closed_trades_csv(wanted)
 
     def position_history(self, position_id: Any) -> dict[str, Any]:
         """One position's full story: the position, its risk decision, orders, fills, events."""
