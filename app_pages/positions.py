@@ -55,7 +55,8 @@ def open_table(rows: list[dict]) -> None:
                 "P&L %": pct(r["unrealized_pnl_pct"]),
                 "To stop": pct(r["distance_to_stop_pct"]),
                 "To target": pct(r["distance_to_target_pct"]),
-                "Time left": f"{max(r['time_left_hours'], 0):.1f} h",
+                "Time left": ui.fmt_hours(r["time_left_hours"]),
+                "Demo": ui.demo_tag(reasoning=r["strategic_reasoning"]),
             }
             for r in rows
         ]
@@ -227,6 +228,7 @@ else:
     shown["realized_pnl"] = [money(v) for v in shown["realized_pnl"]]
     shown["fees"] = [money(v) for v in shown["fees"]]
     shown["holding_hours"] = [f"{v:.2f}" if v is not None else "-" for v in shown["holding_hours"]]
+    shown["Demo"] = [ui.demo_tag(reasoning=r) for r in closed["strategic_reasoning"]]
     st.dataframe(
         shown.rename(
             columns={
@@ -263,8 +265,9 @@ def signal_story(signal_id: int | None) -> None:
     signal = hx.signals.get(int(signal_id))
     confidence = signal["confidence"]
     predicted = signal["predicted_return"]
+    tag = f":orange-badge[{ui.DEMO}] " if ui.demo_tag(source=signal["source"]) else ""
     st.markdown(
-        f"Signal {signal['id']} from `{signal['source']}`: {signal['side']} {signal['pair']}, "
+        f"{tag}Signal {signal['id']} from `{signal['source']}`: {signal['side']} {signal['pair']}, "
         f"confidence {'-' if confidence is None else f'{confidence:.2f}'}, predicted return "
         f"{pct(predicted)}, LLM {'approved' if signal['llm_approved'] else 'not approved'}; "
         f"received {ui.fmt_time(signal['received_at'], zone)}, {signal['status']}"
@@ -324,6 +327,8 @@ def story_of(story: dict) -> None:
         f"realized {money(position['realized_pnl'])}"
         + (f" ({position['close_reason']})" if position["close_reason"] else "")
     )
+    if ui.demo_tag(reasoning=position["strategic_reasoning"]):
+        st.badge(ui.DEMO, icon=":material/science:", color="orange", help=ui.DEMO_HELP)
     if position["strategic_reasoning"]:
         st.caption(f"Reasoning: {position['strategic_reasoning']}")
     if position["error"]:

@@ -51,8 +51,8 @@ class SignalSink(Protocol):
 
 class DemoServices(Protocol):
     """The collaborators the demo needs, by name (``helios.connect()``'s object has each): the
-    settings (fees), the trading state (it re-reads the mode before every pass), the clock, the latest prices and
-    the signals service."""
+    settings (fees), the trading state (it re-reads the mode before every pass), the clock, the
+    latest prices and the signals service."""
 
     settings: Settings
     trading_state: TradingState

@@ -7,6 +7,7 @@ formatting. Every number shown comes from ``helios``; nothing here computes mone
 from ui.connection import helios_or_stop
 from ui.format import (
     DEMO,
+    DEMO_HELP,
     PRE_CHECK_LABELS,
     demo_tag,
     fmt_age,
@@ -28,6 +29,7 @@ from ui.status import halt_banner, mode_badge, page_header, scheduler_line, side
 __all__ = [
     "ARMED_PREFIX",
     "DEMO",
+    "DEMO_HELP",
     "PRE_CHECK_LABELS",
     "current_user",
     "demo_tag",

@@ -13,6 +13,7 @@ from helios.money import fmt_zar
 
 __all__ = [
     "DEMO",
+    "DEMO_HELP",
     "demo_tag",
     "fmt_age",
     "fmt_hours",
@@ -134,6 +135,10 @@ def fmt_trade(
 
 
 DEMO = "DEMO"
+DEMO_HELP = (
+    "Opened from a demo signal (the demo momentum rule on the simulated market, PAPER only), "
+    "not from a model."
+)
 
 
 def demo_tag(*, source: str | None = None, reasoning: str | None = None) -> str:
