@@ -183,6 +183,11 @@ def check_page(page: Any, site: Site, number: int, file: str, label: str, halted
     else:
         expect(sidebar).to_have_attribute("data-collapsed", "false")
     assert missing_glyphs(page) == [], f"{where}: {missing_glyphs(page)}"
+    if file.endswith("controls.py"):  # EMERGENCY STOP is the one red button
+        stop = main.get_by_role("button", name="EMERGENCY STOP", exact=True)
+        assert stop.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(198, 40, 40)"
+        other = main.get_by_role("button", name="Close all positions", exact=True)
+        assert other.evaluate("b => getComputedStyle(b).backgroundColor") != "rgb(198, 40, 40)"
     name = f"{'halted' if halted else 'running'}-{width}-{number + 1:02d}-{Path(file).stem}"
     shoot(page, FOLDER, name)
 
