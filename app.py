@@ -16,7 +16,10 @@ st.set_page_config(
     page_title="Helios Portfolio Manager",
     page_icon="☀️",  # an emoji: a :material/...: icon makes browsers fetch it from Google
     layout="wide",
-    initial_sidebar_state="expanded",
+    # "auto": open on a wide screen, collapsed on a phone (Streamlit's breakpoint), where an
+    # open sidebar covered the whole page on every load. The page header carries the mode and
+    # the halt state, so a collapsed sidebar hides neither.
+    initial_sidebar_state="auto",
 )
 
 # Every run registers the pages first (ui.navigation). With DASHBOARD_PASSWORD_HASH set and nobody

@@ -6,8 +6,14 @@ name of the person acting (recorded with it) and, for the ones that close positi
 click to confirm. After an action, done or refused, the whole dashboard is drawn again from the
 database (sidebar, halt banner, this page) with the outcome at the top. Nothing here needs the
 scheduler to be running. In PAPER the pre-live checklist (``hx.controls.live_checklist``) is
-shown above the mode switch, each item with a tick or a cross and its detail; LIVE also needs
-the name of the person who will monitor it closely.
+shown above the mode switch, each item with a tick or a cross (Material icons: Debian's Chromium
+draws the emoji as empty boxes) and its detail; LIVE also needs the name of the person who will
+monitor it closely. A mode change's outcome (a LIVE refusal with every missing item) is shown
+under the switch and stays until the next action, not as a toast over the page.
+
+EMERGENCY STOP is the one red button (a primary button in a keyed container, coloured by a CSS
+rule scoped to that key). After any action the Reason field is emptied: the next action needs
+its own reason.
 
 The Alerts section (issue 17) shows each channel of ``ALERT_URLS`` masked, with its pending
 deliveries, last delivery, last error and next attempt, the minimum severity and the dead-man's
@@ -28,23 +34,40 @@ from ui import alerts as alert_view
 from ui.event_log import event_log
 from ui.status import Level, flash, show_flash
 
+WHY = "controls_why"
+CLEAR_WHY = "controls_clear_why"  # set by an action: the Reason field starts empty next run
+MODE_OUTCOME = "controls_mode_outcome"  # the last mode change's outcome, under the switch
+# Streamlit has no red button: the primary button inside the "emergency" container is made red.
+EMERGENCY_CSS = """<style>
+.st-key-emergency button[data-testid="stBaseButton-primary"] {
+  background-color: #c62828; border-color: #c62828; color: #ffffff;
+}
+.st-key-emergency button[data-testid="stBaseButton-primary"]:hover {
+  background-color: #8e0000; border-color: #8e0000; color: #ffffff;
+}
+</style>"""
+
 hx = ui.helios_or_stop()
 zone = hx.settings.trading_day_timezone
+if st.session_state.pop(CLEAR_WHY, False):
+    st.session_state[WHY] = ""  # before the field is drawn: allowed
 show_flash("controls")  # the outcome of the action just taken, once
+st.html(EMERGENCY_CSS)
 
 who = ui.who_input(
     "controls_who",
     help="Recorded with every action (who stopped, closed, halted or resumed, and why).",
 )
-why = st.text_input("Reason", key="controls_why", help="Recorded with the action.")
+why = st.text_input("Reason", key=WHY, help="Recorded with the action.")
 
 
-def confirmed(action: str, label: str, warning: str) -> bool:
+def confirmed(action: str, label: str, warning: str, *, primary: bool = False) -> bool:
     """First click arms the action, a second confirms it; True once confirmed (and then
     disarmed: the caller acts, then ``finish`` redraws the page)."""
     armed = f"{ui.ARMED_PREFIX}{action}"
     if not st.session_state.get(armed):
-        if st.button(label, key=f"arm_{action}", type="primary"):
+        kind = "primary" if primary else "secondary"
+        if st.button(label, key=f"arm_{action}", type=kind):
             if not who.strip():
                 st.error("Enter your name first: every action records who took it.")
             else:
@@ -67,6 +90,8 @@ def finish(level: Level, text: str) -> NoReturn:
     whole script again, so the sidebar, the halt banner and this page show the database as the
     action left it (everything above this point was drawn before it)."""
     flash("controls", level, text)
+    st.session_state[CLEAR_WHY] = True
+    st.session_state.pop(MODE_OUTCOME, None)
     st.rerun()
 
 
@@ -83,13 +108,14 @@ def report(done: dict[str, Any]) -> NoReturn:
 
 
 emergency, close_all = st.columns(2)
-with emergency:
+with emergency, st.container(key="emergency"):
     st.subheader("Emergency stop")
     st.caption("Halts trading and closes every open position now (EMERGENCY_CLOSE).")
     if confirmed(
         "emergency",
         "EMERGENCY STOP",
         "This halts trading and closes EVERY open position at market now.",
+        primary=True,
     ):
         try:
             done = hx.controls.emergency_stop(who, why)
@@ -140,7 +166,8 @@ if mode.value == "PAPER":
     # the switch itself asks VALR again
     checklist = hx.controls.live_checklist(monitor, max_key_age_seconds=60)
     for item in checklist.items:
-        st.markdown(f"{'✅' if item.ok else '❌'} **{item.title}**: {item.detail}")
+        mark = ":green[:material/check_circle:]" if item.ok else ":red[:material/cancel:]"
+        st.markdown(f"{mark} **{item.title}**: {item.detail}")
 else:
     st.warning(
         f"LIVE: real money. The risk checks and sizing see at most "
@@ -154,8 +181,19 @@ if chosen != mode.value and st.button(f"Switch to {chosen}", key="switch_mode"):
     try:
         hx.controls.set_mode(chosen, who, why, confirmed_by=monitor or None)
     except HeliosError as exc:  # LIVE: refused with every missing item of the checklist
-        finish("error", f"Mode not changed: {exc}")
-    finish("success", f"Trading mode is now {chosen}.")
+        outcome: tuple[Level, str] = ("error", f"Mode not changed: {exc}")
+    else:
+        outcome = ("success", f"Trading mode is now {chosen}.")
+    st.session_state[CLEAR_WHY] = True
+    st.session_state[MODE_OUTCOME] = outcome  # under the switch, until the next action
+    st.rerun()
+kept = st.session_state.get(MODE_OUTCOME)
+if kept is not None:
+    level, text = kept
+    if level == "error":
+        st.error(text, icon=":material/block:")
+    else:
+        st.success(text, icon=":material/check_circle:")
 
 st.subheader("Alerts")
 

@@ -93,12 +93,20 @@ def convention(result: dict[str, Any]) -> None:
     st.caption(f"Here h = {horizon:g} days: {example} a year.")
 
 
+ANNUALISED_HELP = (
+    "Annualised from the views: a prediction r over h days counts as r x {periods} / h a year, "
+    "so a few percent predicted over a few days reads as hundreds of percent a year. It is the "
+    "model's arithmetic on the views, not a forecast of the portfolio's year."
+)
+
+
 def metrics(result: dict[str, Any]) -> None:
+    note = ANNUALISED_HELP.format(periods=periods)
     cols = st.columns(4)
     cols[0].metric(
-        "Expected return",
+        "Expected return (annualised)",
         ui.fmt_pct(result["expected_return"]),
-        help="Annual: weights x posterior returns.",
+        help=f"Weights x posterior returns. {note}",
         border=True,
     )
     cols[1].metric(
@@ -109,10 +117,10 @@ def metrics(result: dict[str, Any]) -> None:
     )
     sharpe = result["sharpe"]
     cols[2].metric(
-        "Sharpe",
+        "Sharpe (annualised)",
         "-" if sharpe is None else f"{sharpe:.2f}",
         help=f"(Expected return - risk-free rate {ui.fmt_pct(result['risk_free_rate'])}) / "
-        "volatility.",
+        f"volatility. {note}",
         border=True,
     )
     cols[3].metric(
@@ -121,6 +129,11 @@ def metrics(result: dict[str, Any]) -> None:
         help="max sharpe: the tangency portfolio over the Black-Litterman posterior. Anything "
         "else is a fallback, with its reason under Fallbacks below.",
         border=True,
+    )
+    st.caption(
+        ":material/info: Expected return and Sharpe are the views' annualised figures (a "
+        f"prediction over {result['views']['horizon_days']:g} days scaled to a year), not a "
+        "forecast: short horizons make them large."
     )
 
 
@@ -219,13 +232,15 @@ def table(result: dict[str, Any]) -> None:
             "Weight": [ui.fmt_pct(result["weights"][p]) for p in pairs],
         }
     )
-    right = st.column_config.TextColumn(alignment="right")
-    st.dataframe(
-        frame,
-        hide_index=True,
-        width="stretch",
-        column_config={name: right for name in frame.columns if name != "Pair"},
-    )
+    config: dict[str, Any] = {
+        name: st.column_config.TextColumn(
+            name, alignment="right", width=ui.text_width(frame[name], name)
+        )
+        for name in frame.columns
+        if name != "Pair"
+    }
+    config["Pair"] = st.column_config.TextColumn("Pair", pinned=True)
+    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
 
 
 def rebalance(result: dict[str, Any]) -> None:
@@ -250,7 +265,13 @@ def rebalance(result: dict[str, Any]) -> None:
             for r in rows
         ]
     )
-    st.dataframe(frame, hide_index=True, width="stretch", key="rebalance_table")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        key="rebalance_table",
+        column_config={"Pair": st.column_config.TextColumn("Pair", pinned=True)},
+    )
     st.caption(
         "Target = weight x the sector sleeve (max sector exposure x equity), at most the "
         "single-position limit; held is signed (shorts negative). Each trade still goes "
@@ -288,11 +309,8 @@ with left:
     returns_chart(explained)
 with right:
     weights_chart(explained)
-frontier_column, table_column = st.columns([3, 2], gap="large")
-with frontier_column:
-    frontier_chart(explained)
-with table_column:
-    st.subheader("Per pair")
-    table(explained)
+frontier_chart(explained)
+st.subheader("Per pair")  # the whole width: seven columns are cut off in a side column
+table(explained)
 fallbacks(explained)
 rebalance(explained)

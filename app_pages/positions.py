@@ -57,7 +57,8 @@ def open_table(rows: list[dict]) -> None:
                 "P&L %": pct(r["unrealized_pnl_pct"]),
                 "To stop": pct(r["distance_to_stop_pct"]),
                 "To target": pct(r["distance_to_target_pct"]),
-                "Time left": f"{max(r['time_left_hours'], 0):.1f} h",
+                "Time left": ui.fmt_hours(r["time_left_hours"]),
+                "Demo": ui.demo_tag(reasoning=r["strategic_reasoning"]),
             }
             for r in rows
         ]
@@ -210,8 +211,9 @@ def signal_story(signal_id: int | None) -> None:
     signal = hx.signals.get(int(signal_id))
     confidence = signal["confidence"]
     predicted = signal["predicted_return"]
+    tag = f":orange-badge[{ui.DEMO}] " if ui.demo_tag(source=signal["source"]) else ""
     st.markdown(
-        f"Signal {signal['id']} from `{signal['source']}`: {signal['side']} {signal['pair']}, "
+        f"{tag}Signal {signal['id']} from `{signal['source']}`: {signal['side']} {signal['pair']}, "
         f"confidence {'-' if confidence is None else f'{confidence:.2f}'}, predicted return "
         f"{pct(predicted)}, LLM {'approved' if signal['llm_approved'] else 'not approved'}; "
         f"received {ui.fmt_time(signal['received_at'], zone)}, {signal['status']}"
@@ -271,6 +273,8 @@ def story_of(story: dict) -> None:
         f"realized {money(position['realized_pnl'])}"
         + (f" ({position['close_reason']})" if position["close_reason"] else "")
     )
+    if ui.demo_tag(reasoning=position["strategic_reasoning"]):
+        st.badge(ui.DEMO, icon=":material/science:", color="orange", help=ui.DEMO_HELP)
     if position["strategic_reasoning"]:
         st.caption(f"Reasoning: {position['strategic_reasoning']}")
     if position["error"]:

@@ -4,6 +4,13 @@ The inputs go to ``hx.risk.preview`` (the 7 checks and the headroom on each limi
 stored), ``hx.risk.size_position`` (the size the sizing rule suggests) and, on Execute,
 ``hx.positions.open_position`` (which checks again and stores the decision). Nothing is computed
 here but the stop and target prices shown from the latest price, for reading only.
+
+Execute is two steps: the first click arms it and names the trade ("Buy 0.00075 BTCZAR at
+~R1,200,000.00 (R903.00), stop ..., target ...") with Confirm and Cancel; changing an input
+disarms it. The outcome stays at the top until the next Execute, Confirm or Cancel (with a link to
+the new position's story), and the preview below is drawn again from the database: the same trade
+judged again now counts the position just opened, which is said in a neutral note rather than as
+a red refusal beside the success.
 """
 
 from __future__ import annotations
@@ -13,10 +20,23 @@ import streamlit as st
 
 import ui
 from helios.errors import InvalidInput
-from ui.status import flash, show_flash
+
+ARMED = f"{ui.ARMED_PREFIX}preview"  # the trade a first click armed (leaving the page disarms)
+OUTCOME = "pv_outcome"  # the last Execute's outcome, shown until the next action
 
 hx = ui.helios_or_stop()
-show_flash("preview")  # the outcome of the Execute just clicked, once
+outcome = st.session_state.get(OUTCOME)
+if outcome is not None:
+    if outcome["ok"]:
+        st.success(outcome["text"], icon=":material/check_circle:")
+        st.page_link(
+            "app_pages/positions.py",
+            label=f"Open position {outcome['position_id']}'s story",
+            icon=":material/open_in_new:",
+            query_params={"position": str(outcome["position_id"])},
+        )
+    else:
+        st.error(outcome["text"], icon=":material/error:")
 limits = hx.risk.get_limits()
 settings = hx.settings
 
@@ -63,12 +83,20 @@ except InvalidInput as exc:
     st.error(str(exc))
     st.stop()
 
+trade = (pair, side, tuple(sorted(params.items())))
 result = preview.result
+just_opened = outcome is not None and outcome["ok"] and outcome["trade"] == trade
 if result.passed:
     st.success(
         "**All 7 checks pass**, and both pre-checks (buying power, price age): this trade may be "
         "made.",
         icon=":material/check_circle:",
+    )
+elif just_opened:
+    st.info(
+        "The preview now counts the position just opened: the same trade again would be "
+        f"refused ({result.reason}).",
+        icon=":material/info:",
     )
 else:
     st.error(f"**Refused**: {result.reason}", icon=":material/block:")
@@ -117,48 +145,109 @@ for check in result.checks:
             "Why": check.message,
         }
     )
+checks_frame = pd.DataFrame(rows)
 st.dataframe(
-    pd.DataFrame(rows),
+    checks_frame,
     hide_index=True,
     width="stretch",
-    column_config={"Why": st.column_config.TextColumn("Why", width="large")},
+    column_config={
+        "#": st.column_config.NumberColumn("#", width=40, pinned=True),
+        "Check": st.column_config.TextColumn("Check", pinned=True),
+        "Passed": st.column_config.TextColumn("Passed", width=70),
+        "Why": st.column_config.TextColumn(
+            "Why", width=ui.text_width([r["Why"] for r in rows], "Why")
+        ),
+    },
 )
 
 st.markdown("**Pre-checks** (judged before the 7, like the halt)")
+pre_rows = [
+    {
+        "Pre-check": ui.PRE_CHECK_LABELS.get(p.name, p.name),
+        "Passed": "yes" if p.passed else "NO",
+        "Needs / age": ui.fmt_pre_check_value(p.name, p.value),
+        "Free / allowed": ui.fmt_pre_check_value(p.name, p.limit),
+        "Why": p.message,
+    }
+    for p in result.pre_checks
+]
+pre_frame = pd.DataFrame(pre_rows)
 st.dataframe(
-    pd.DataFrame(
-        [
-            {
-                "Pre-check": ui.PRE_CHECK_LABELS.get(p.name, p.name),
-                "Passed": "yes" if p.passed else "NO",
-                "Needs / age": ui.fmt_pre_check_value(p.name, p.value),
-                "Free / allowed": ui.fmt_pre_check_value(p.name, p.limit),
-                "Why": p.message,
-            }
-            for p in result.pre_checks
-        ]
-    ),
+    pre_frame,
     hide_index=True,
     width="stretch",
-    column_config={"Why": st.column_config.TextColumn("Why", width="large")},
+    column_config={
+        "Pre-check": st.column_config.TextColumn("Pre-check", pinned=True),
+        "Why": st.column_config.TextColumn(
+            "Why", width=ui.text_width([r["Why"] for r in pre_rows], "Why")
+        ),
+    },
 )
 
-who = ui.who_input("pv_who", help="Recorded with the position.")
-if st.button("Execute", key="pv_execute", type="primary", disabled=not who.strip()):
+
+def execute(armed: dict) -> None:
+    """Open the armed trade (the 7 checks run again inside) and keep the outcome."""
+    who_name = armed["who"]
     try:
         opened = hx.positions.open_position(
-            pair, side, params, f"manual trade from the dashboard by {who.strip()}"
+            armed["pair"],
+            armed["side"],
+            dict(armed["params"]),
+            f"manual trade from the dashboard by {who_name}",
         )
     except InvalidInput as exc:
         opened = {"success": False, "reason": str(exc)}
     if opened.get("success"):
-        flash(
-            "preview",
-            "success",
-            f"Position {opened['position_id']} opened at {ui.fmt_zar(opened['entry_price'])}",
-        )
+        st.session_state[OUTCOME] = {
+            "ok": True,
+            "position_id": opened["position_id"],
+            "trade": armed["trade"],
+            "text": f"Position {opened['position_id']} opened at "
+            f"{ui.fmt_zar(opened['entry_price'])}: {armed['label']}.",
+        }
     else:
-        flash("preview", "error", f"Not opened: {opened.get('reason')}")
-    # The checks, the headroom and the frame above were drawn before the trade: draw them again
-    # from the database, the outcome on top.
-    st.rerun()
+        st.session_state[OUTCOME] = {
+            "ok": False,
+            "trade": armed["trade"],
+            "text": f"Not opened: {opened.get('reason')}",
+        }
+
+
+who = ui.who_input("pv_who", help="Recorded with the position.")
+armed = st.session_state.get(ARMED)
+if armed is not None and (armed["trade"] != trade or armed["who"] != who.strip()):
+    armed = None  # an input changed since the first click: that trade is no longer the one shown
+    st.session_state.pop(ARMED, None)
+if armed is None:
+    if st.button("Execute", key="pv_execute", type="primary", disabled=not who.strip()):
+        st.session_state.pop(OUTCOME, None)  # a new action: the last outcome is done with
+        st.session_state[ARMED] = {
+            "pair": pair,
+            "side": side,
+            "params": tuple(params.items()),
+            "trade": trade,
+            "who": who.strip(),
+            "label": ui.fmt_trade(
+                side,
+                pair,
+                levels.notional_zar,
+                levels.reference_price,
+                levels.stop_loss_price,
+                levels.take_profit_price,
+            ),
+        }
+        st.rerun()
+else:
+    with st.container(border=True, key="pv_confirmation"):
+        st.warning(f"**{armed['label']}**: confirm?", icon=":material/help:")
+        yes, no = st.columns(2)
+        if no.button("Cancel", key="pv_cancel"):
+            st.session_state.pop(ARMED, None)
+            st.session_state.pop(OUTCOME, None)
+            st.rerun()
+        if yes.button("Confirm", key="pv_confirm", type="primary"):
+            st.session_state.pop(ARMED, None)  # done or refused: disarmed either way
+            execute(armed)
+            # The checks, the headroom and the frame above were drawn before the trade: draw
+            # them again from the database, the outcome on top.
+            st.rerun()

@@ -3,10 +3,11 @@
 It exists so a new install shows the whole loop (signals -> sizing -> the 7 checks -> positions
 -> stops, targets, timeouts -> snapshots) within minutes without an upstream ML tier. It is not a
 strategy and predicts nothing: it signals BUY after the price rose over the last
-``LOOKBACK`` and SELL after it fell, with tight demo stops and targets (0.15% / 0.3%, a
-three-minute timeout) so positions open and close while you watch (the simulated market moves
-in real time: BTC about 0.08% a minute), and marks every signal
-``source="demo-momentum"`` with reasoning that says so.
+``LOOKBACK`` and SELL after it fell. Its stop, target and holding time come from
+``helios.demo_levels.demo_levels`` (the target at least 3x the round-trip fees and 2x the pair's
+recent hourly volatility, the stop at half of it), so a reached target is a net win and a newcomer
+sees the guardian at work rather than fees eating every trade. Every signal is marked
+``source="demo-momentum"`` with reasoning that starts with "DEMO:" (the console's DEMO tag).
 
 It runs only in PAPER: on by default with the ``sim`` feed (``DEMO_SIGNALS=auto``), never in
 LIVE (``Settings.demo_signals_wanted``; it also re-reads the mode before every signal).
@@ -15,26 +16,25 @@ LIVE (``Settings.demo_signals_wanted``; it also re-reads the mode before every s
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from helios.clock import Clock
-from helios.config import TradingMode
+from helios.config import Settings, TradingMode
+from helios.demo_levels import REASONING, SOURCE, DemoLevels, DemoMarket, demo_levels
 from helios.errors import HeliosError
 from helios.market.store import MarketData
 from helios.trading_state import TradingState
 
 log = logging.getLogger("helios.demo")
-SOURCE = "demo-momentum"
 LOOKBACK = timedelta(seconds=30)
 THRESHOLD = 0.0003  # a 0.03% move over the lookback is "momentum" on the demo market
-DEMO_TRADE_PARAMS: dict[str, Any] = {
-    "stop_loss_pct": 0.0015,
-    "take_profit_pct": 0.003,
-    "max_holding_hours": 0.05,
-}
-REASONING = "DEMO: simulated momentum rule on the simulated market, not a real model or LLM"
+VOL_MINUTES = 60  # the recent volatility: the last hour of 1-minute returns
+VOL_MIN_RETURNS = 10  # fewer: the daily returns of the last month instead
+VOL_DAYS = 30
+__all__ = ["LOOKBACK", "REASONING", "SOURCE", "DemoRefused", "MomentumDemo", "hourly_volatility"]
 
 
 class DemoRefused(HeliosError):
@@ -51,13 +51,27 @@ class SignalSink(Protocol):
 
 class DemoServices(Protocol):
     """The collaborators the demo needs, by name (``helios.connect()``'s object has each): the
-    trading state (it re-reads the mode before every pass), the clock, the latest prices and
-    the signals service."""
+    settings (fees), the trading state (it re-reads the mode before every pass), the clock, the
+    latest prices and the signals service."""
 
+    settings: Settings
     trading_state: TradingState
     clock: Clock
     market: MarketData
     signals: SignalSink
+
+
+def hourly_volatility(market: MarketData, pair: str) -> float | None:
+    """The pair's recent volatility over one hour (a fraction): the standard deviation of the
+    last hour's 1-minute log returns x sqrt(60), or, with too few of them, of the last month's
+    daily returns / sqrt(24); None when neither is known."""
+    minutes = market.returns(pair, "1m", lookback=VOL_MINUTES)
+    if len(minutes.dropna()) >= VOL_MIN_RETURNS:
+        return float(minutes.std()) * math.sqrt(60)
+    days = market.returns(pair, "1d", lookback=VOL_DAYS)
+    if len(days.dropna()) >= VOL_MIN_RETURNS:
+        return float(days.std()) / math.sqrt(24)
+    return None
 
 
 class MomentumDemo:
@@ -93,7 +107,7 @@ class MomentumDemo:
                     True,
                     llm_reasoning=REASONING,
                     predicted_return=round(move, 6),
-                    trade_params=DEMO_TRADE_PARAMS,
+                    trade_params=self.levels(pair).trade_params(),
                     source=SOURCE,
                     expires_at=now + timedelta(minutes=2),
                 )
@@ -101,3 +115,15 @@ class MomentumDemo:
             history.clear()
             history.append((now, float(value)))
         return receipts
+
+    def levels(self, pair: str) -> DemoLevels:
+        """The stop, target and holding time for a demo signal on ``pair`` now."""
+        settings = self.services.settings
+        return demo_levels(
+            DemoMarket(
+                fee_pct=float(settings.paper_fee_pct),
+                slippage_pct=float(settings.paper_slippage_pct),
+                hourly_volatility=hourly_volatility(self.services.market, pair),
+                max_holding_hours=settings.max_position_holding_hours,
+            )
+        )

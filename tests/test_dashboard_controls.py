@@ -32,6 +32,9 @@ def book(hx: helios.Helios) -> list[int]:
 def test_the_emergency_stop_needs_a_name_and_a_confirmation(seeded: helios.Helios):
     book(seeded)
     at = open_page(PAGE)
+    # the one primary action of the page's top (the CSS rule on its container makes it red)
+    assert at.button(key="arm_emergency").proto.type == "primary"
+    assert at.button(key="arm_close_all").proto.type == "secondary"
     click(at, "arm_emergency")
     assert any("Enter your name" in e.value for e in at.error)
     assert statuses(seeded) == []  # nothing happened
@@ -45,6 +48,7 @@ def test_the_emergency_stop_needs_a_name_and_a_confirmation(seeded: helios.Helio
     assert statuses(seeded) == []
 
     click(at, "arm_emergency")
+    assert at.button(key="confirm_emergency").proto.type == "primary"  # red by the CSS rule
     click(at, "confirm_emergency")
     assert statuses(seeded) == ["EMERGENCY_CLOSE", "EMERGENCY_CLOSE"]
     state = seeded.controls.halt_state()
@@ -71,6 +75,9 @@ def test_halt_and_resume_record_who(seeded: helios.Helios):
     click(at, "halt")
     state = seeded.controls.halt_state()
     assert (state.halted, state.by, state.reason) == (True, "lerato", "news at 14:00")
+    # the Reason is emptied after the action (the next one needs its own); the name stays
+    assert at.text_input(key="controls_why").value == ""
+    assert at.text_input(key="controls_who").value == "lerato"
     click(at, "resume")
     assert not seeded.controls.is_halted()
     [resume] = seeded.controls.event_log(kind="RESUME")
@@ -79,9 +86,20 @@ def test_halt_and_resume_record_who(seeded: helios.Helios):
     assert {"HALT", "RESUME"} <= set(table["Event"])
 
 
+TICK, CROSS = ":green[:material/check_circle:]", ":red[:material/cancel:]"
+
+
 def checklist_lines(at) -> list[str]:  # type: ignore[no-untyped-def]
-    """The pre-live checklist as drawn: one markdown line per item, a tick or a cross first."""
-    return [m.value for m in at.main.markdown if m.value[:1] in ("✅", "❌")]
+    """The pre-live checklist as drawn: one markdown line per item, a tick or a cross first
+    (Material icons, never the emoji Debian's Chromium draws as empty boxes), as "+ ..." for a
+    tick and "- ..." for a cross."""
+    found = []
+    for m in at.main.markdown:
+        for icon, sign in ((TICK, "+"), (CROSS, "-")):
+            if m.value.startswith(icon + " "):
+                found.append(sign + m.value.removeprefix(icon))
+    assert not [m.value for m in at.main.markdown if "✅" in m.value or "❌" in m.value]
+    return found
 
 
 def test_the_checklist_is_shown_and_LIVE_is_refused_with_every_missing_item(
@@ -96,7 +114,7 @@ def test_the_checklist_is_shown_and_LIVE_is_refused_with_every_missing_item(
         "Small LIVE capital (LIVE_CAPITAL_CAP_ZAR)",
         "A person monitoring closely",
     ]
-    assert [line[0] for line in lines] == ["❌", "❌", "❌", "✅", "❌"]
+    assert [line[0] for line in lines] == ["-", "-", "-", "+", "-"]
     assert "PAPER history: none yet" in lines[0]
     assert "VALR_API_KEY and VALR_API_SECRET not set" in lines[1]
     assert "cap R5,000.00" in lines[3]
@@ -106,6 +124,8 @@ def test_the_checklist_is_shown_and_LIVE_is_refused_with_every_missing_item(
     at.radio[0].set_value("LIVE").run()
     click(at, "switch_mode")
     [error] = [e.value for e in at.error if "Mode not changed" in e.value]
+    assert not at.toast  # a lasting message under the switch, no toast over the page
+    assert at.text_input(key="controls_why").value == ""
     assert "LIVE refused (trading stays PAPER): 4 of the 5 pre-live checklist items" in error
     assert "A person monitoring closely: no name" in error
     assert seeded.controls.trading_mode().value == "PAPER"
@@ -114,7 +134,7 @@ def test_the_checklist_is_shown_and_LIVE_is_refused_with_every_missing_item(
 
     at.text_input(key="controls_monitor").input("sipho").run()  # the name ticks its item
     assert checklist_lines(at)[4] == (
-        "✅ **A person monitoring closely**: sipho confirms they will monitor closely"
+        "+ **A person monitoring closely**: sipho confirms they will monitor closely"
     )
 
 
@@ -142,7 +162,7 @@ def test_with_every_item_ready_the_page_switches_to_LIVE_and_back(
     at.text_input(key="controls_who").input("thandi")
     at.text_input(key="controls_monitor").input("sipho").run()
     lines = checklist_lines(at)
-    assert len(lines) == 5 and all(line.startswith("✅") for line in lines), lines
+    assert len(lines) == 5 and all(line.startswith("+") for line in lines), lines
     assert "'helios-test'" in lines[1]
     at.radio[0].set_value("LIVE").run()
     click(at, "switch_mode")
@@ -272,6 +292,7 @@ def test_the_console_emergency_stop_and_resume_act_whatever_text_is_typed(
     at.text_input(key="controls_who").input(who)
     at.text_input(key="controls_why").input(why).run()
     click(at, "arm_emergency")
+    assert at.button(key="confirm_emergency").proto.type == "primary"  # red by the CSS rule
     click(at, "confirm_emergency")
     assert statuses(seeded) == ["EMERGENCY_CLOSE", "EMERGENCY_CLOSE"]
     state = seeded.controls.halt_state()

@@ -80,9 +80,13 @@ def test_the_page_shows_the_seed_example_weights_frontier_and_metrics(
         {"BTCZAR": 0.05, "ETHZAR": 0.03, "SOLZAR": 0.08},
         {"BTCZAR": 0.85, "ETHZAR": 0.75, "SOLZAR": 0.90},
     )
-    assert metric(at, "Expected return") == f"{expected['expected_return']:.2%}"
+    assert metric(at, "Expected return (annualised)") == f"{expected['expected_return']:.2%}"
     assert metric(at, "Volatility") == f"{expected['volatility']:.2%}"
-    assert metric(at, "Sharpe") == f"{expected['sharpe']:.2f}"
+    assert metric(at, "Sharpe (annualised)") == f"{expected['sharpe']:.2f}"
+    # the large defaults are said to be the views' annualised figures, in the help and a caption
+    [ret] = [m for m in at.metric if m.label == "Expected return (annualised)"]
+    assert "Annualised from the views" in ret.proto.help
+    assert any("the views' annualised figures" in str(c.value) for c in at.caption)
     shown = rows(at)
     for pair, weight in expected["weights"].items():
         assert shown[pair]["Weight"] == f"{weight:.2%}"
@@ -97,7 +101,7 @@ def test_a_lower_confidence_moves_the_posterior_back_toward_the_prior(
     give_history(seeded, 120)
     at = open_page(PAGE)
     before = rows(at)["SOLZAR"]
-    before_return = metric(at, "Expected return")
+    before_return = metric(at, "Expected return (annualised)")
 
     at.slider(key="confidence_SOLZAR").set_value(0.1)
     after_at = rerun(at)
@@ -110,7 +114,7 @@ def test_a_lower_confidence_moves_the_posterior_back_toward_the_prior(
     assert abs(as_number(after["Posterior"]) - as_number(after["Prior"])) < abs(
         as_number(before["Posterior"]) - as_number(before["Prior"])
     )
-    assert metric(after_at, "Expected return") != before_return
+    assert metric(after_at, "Expected return (annualised)") != before_return
 
 
 def test_too_little_history_shows_the_equal_weights_fallback(seeded: helios.Helios) -> None:
@@ -124,7 +128,7 @@ def test_too_little_history_shows_the_equal_weights_fallback(seeded: helios.Heli
     # the trades to the target say they follow the fallback, not the views
     assert "come from a fallback" in warnings[1]
     assert metric(at, "Method") == "equal weights"
-    assert metric(at, "Expected return") == "-"
+    assert metric(at, "Expected return (annualised)") == "-"
     assert CONVENTION in [str(m.value) for m in at.markdown]
     weights = chart_traces(at)["Weight"]
     assert weights["text"] == ["33.33%"] * 3

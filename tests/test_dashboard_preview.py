@@ -45,20 +45,72 @@ def test_the_seed_trade_passes_and_a_big_one_is_refused_as_the_inputs_move(seede
     assert any("PRE-CHECK buying_power" in e.value for e in at.error)
 
 
-def test_execute_opens_through_the_position_manager_and_shows_a_refusal(seeded: helios.Helios):
+def execute(at: AppTest) -> AppTest:
+    """Execute, then Confirm (the two steps)."""
+    at.button(key="pv_execute").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key="pv_confirm").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_execute_asks_to_confirm_naming_the_trade_then_opens_it(seeded: helios.Helios):
+    """The first click opens nothing and names the trade (side, quantity, pair, price,
+    notional, stop, target); Cancel disarms; Confirm opens exactly one position through the
+    position manager, and the outcome stays (with the story's link) until the next action."""
     give_market(seeded)
     at = open_page(PAGE)
     assert at.button(key="pv_execute").disabled  # no name yet
     at.text_input(key="pv_who").input("thandi").run()
     at.button(key="pv_execute").click().run()
-    assert any("opened at" in s.value for s in at.success)
+    assert seeded.positions.get_open_positions() == []  # armed, not done
+    [ask] = [w.value for w in at.warning if "confirm?" in w.value]
+    assert ask.startswith("**Buy 0.0007") and "BTCZAR at ~R1,200,000.00 (R903.00)" in ask, ask
+    assert "stop R1,176,000.00, target R1,272,000.00" in ask, ask
+    at.button(key="pv_cancel").click().run()
+    assert not [w for w in at.warning if "confirm?" in w.value]
+    assert seeded.positions.get_open_positions() == []
+
+    at.button(key="pv_execute").click().run()
+    at.button(key="pv_confirm").click().run()
+    assert not at.exception
     [position] = seeded.positions.get_open_positions()
     assert position["pair"] == "BTCZAR" and "thandi" in position["strategic_reasoning"]
-
-    seeded.controls.halt("drill", "sipho")
-    at.button(key="pv_execute").click().run()
-    assert any("Not opened" in e.value and "halted" in e.value for e in at.error)
+    pid = position["position_id"]
+    [done] = [s.value for s in at.success if f"Position {pid} opened at" in s.value]
+    assert "Buy 0.0007" in done
+    [link] = at.get("page_link")
+    assert (link.proto.page, link.proto.query_string) == ("positions", f"position={pid}")
+    assert link.proto.label == f"Open position {pid}'s story"
+    # the preview drawn after it counts the new position: a neutral note, not a red refusal
+    assert [i.value for i in at.info if "now counts the position just opened" in i.value]
+    assert not [e.value for e in at.error if "Refused" in e.value]
+    assert not at.toast
+    at.run()  # a rerun (a refresh, a slider) keeps the outcome: it lasts until the next action
+    assert [s.value for s in at.success if f"Position {pid} opened at" in s.value]
     assert len(seeded.positions.get_open_positions()) == 1
+
+
+def test_changing_an_input_disarms_the_confirmation(seeded: helios.Helios):
+    give_market(seeded)
+    at = open_page(PAGE)
+    at.text_input(key="pv_who").input("thandi").run()
+    at.button(key="pv_execute").click().run()
+    assert [w for w in at.warning if "confirm?" in w.value]
+    at.selectbox(key="pv_pair").set_value("ETHZAR").run()
+    assert not [w for w in at.warning if "confirm?" in w.value]
+    assert not [b for b in at.button if b.key == "pv_confirm"]
+    assert seeded.positions.get_open_positions() == []
+
+
+def test_a_refused_execute_shows_the_reason(seeded: helios.Helios):
+    give_market(seeded)
+    at = open_page(PAGE)
+    at.text_input(key="pv_who").input("thandi").run()
+    seeded.controls.halt("drill", "sipho")
+    execute(at)
+    assert any("Not opened" in e.value and "halted" in e.value for e in at.error)
+    assert seeded.positions.get_open_positions() == []
 
 
 def room(at: AppTest) -> dict[str, float]:
@@ -80,20 +132,20 @@ def test_execute_redraws_the_checks_and_the_frame_and_executes_again(seeded: hel
     at = open_page(PAGE)
     before = room(at)
     at.text_input(key="pv_who").input("thandi").run()
-    at.button(key="pv_execute").click().run()
-    assert not at.exception
+    execute(at)
     [first] = seeded.positions.get_open_positions()
     assert [s.value for s in at.success if f"Position {first['position_id']} opened" in s.value]
     assert room(at)["single_position"] < before["single_position"]  # the new position counted
-    # the same trade again would now be one BTC position too many: the verdict says so at once
+    # the same trade again would now be one BTC position too many: the verdict says so at once,
+    # as a neutral note beside the success
     assert checks(at)["correlation"] == "NO"
-    assert any("Refused" in e.value and "correlation" in e.value for e in at.error)
-    at.run()
-    assert not any("opened at" in s.value for s in at.success)  # shown once
+    assert any("just opened" in i.value and "correlation" in i.value for i in at.info)
 
     at.selectbox(key="pv_pair").set_value("ETHZAR").run()
     assert set(checks(at).values()) == {"yes"}
-    at.button(key="pv_execute").click().run()  # a second Execute works
+    at.button(key="pv_execute").click().run()  # a new action: the last outcome goes
+    assert not any("opened at" in s.value for s in at.success)
+    at.button(key="pv_confirm").click().run()  # a second Execute works
     assert sorted(p["pair"] for p in seeded.positions.get_open_positions()) == [
         "BTCZAR",
         "ETHZAR",
@@ -101,7 +153,7 @@ def test_execute_redraws_the_checks_and_the_frame_and_executes_again(seeded: hel
     assert any("opened at" in s.value for s in at.success)
 
     seeded.controls.halt("drill", "sipho")
-    at.button(key="pv_execute").click().run()
+    execute(at)
     assert [e.value for e in at.error if "Not opened" in e.value and "halted" in e.value]
     assert any("Halted:" in e.value for e in at.sidebar.error)  # the frame drawn after it
     assert len(seeded.positions.get_open_positions()) == 2

@@ -19,7 +19,6 @@ from helios.clock import ManualClock
 from helios.config import DemoSignals, FeedKind, TradingMode, load_settings
 from helios.db.models import Event, Position, RiskDecision, Signal
 from helios.demo import (
-    DEMO_TRADE_PARAMS,
     LOOKBACK,
     REASONING,
     SOURCE,
@@ -437,7 +436,8 @@ def test_the_demo_signals_a_move_over_the_lookback_and_nothing_otherwise(
     stored = hx.signals.get(receipts[0]["signal_id"])
     assert stored["pair"] == "BTCZAR" and stored["side"] == "BUY"
     assert stored["source"] == SOURCE == "demo-momentum"
-    assert stored["trade_params"] == DEMO_TRADE_PARAMS
+    assert stored["trade_params"] == demo.levels("BTCZAR").trade_params()
+    assert stored["trade_params"]["take_profit_pct"] >= 3 * 2 * (0.0035 + 0.0005)  # the fees
     assert stored["llm_approved"] is True and stored["llm_reasoning"] == REASONING
     assert "DEMO" in stored["llm_reasoning"]
     assert stored["predicted_return"] == pytest.approx(0.0025)

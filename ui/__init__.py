@@ -6,14 +6,21 @@ formatting. Every number shown comes from ``helios``; nothing here computes mone
 
 from ui.connection import helios_or_stop
 from ui.format import (
+    DEMO,
+    DEMO_HELP,
     PRE_CHECK_LABELS,
+    demo_tag,
     fmt_age,
+    fmt_hours,
     fmt_limit_value,
     fmt_multiple,
     fmt_pct,
     fmt_pre_check_value,
+    fmt_quantity,
     fmt_time,
+    fmt_trade,
     fmt_zar,
+    text_width,
 )
 from ui.login import current_user, gate_configured, require_login, who_input
 from ui.navigation import ARMED_PREFIX, navigation
@@ -21,14 +28,20 @@ from ui.status import halt_banner, mode_badge, page_header, scheduler_line, side
 
 __all__ = [
     "ARMED_PREFIX",
+    "DEMO",
+    "DEMO_HELP",
     "PRE_CHECK_LABELS",
     "current_user",
+    "demo_tag",
     "fmt_age",
+    "fmt_hours",
     "fmt_limit_value",
     "fmt_multiple",
     "fmt_pct",
     "fmt_pre_check_value",
+    "fmt_quantity",
     "fmt_time",
+    "fmt_trade",
     "fmt_zar",
     "gate_configured",
     "halt_banner",
@@ -39,5 +52,6 @@ __all__ = [
     "require_login",
     "scheduler_line",
     "sidebar_status",
+    "text_width",
     "who_input",
 ]

@@ -81,18 +81,24 @@ def scheduler_line(beat: Beat | None, now: datetime, interval_seconds: float) ->
 
 
 def page_header(hx: helios.Helios, title: str) -> None:
-    """The top of every page: its title, the mode badge and, when halted, the halt banner.
+    """The top of every page: its title, the mode badge and the halt state (the halt banner
+    when halted, else a "Trading active" line under the badge).
 
-    Shown in the main area (not only the sidebar) so a collapsed sidebar never hides the mode.
+    Shown in the main area (not only the sidebar) so a collapsed sidebar (on a phone it starts
+    collapsed) never hides the mode or the halt: at 390 px the columns stack, title, badge and
+    state, all within the first screen.
     """
 
     @st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
     def _header() -> None:
         left, right = st.columns([4, 1], vertical_alignment="center")
         left.title(title)
-        with right, st.container(horizontal_alignment="right"):
+        state = hx.controls.halt_state()
+        with right, st.container(horizontal_alignment="right", gap="small"):
             mode_badge(hx.controls.trading_mode(), large=True)
-        halt_banner(hx.controls.halt_state(), hx.settings.trading_day_timezone)
+            if not state.halted:
+                st.markdown(":green[:material/check_circle:] Trading active")
+        halt_banner(state, hx.settings.trading_day_timezone)
 
     _header()
 

@@ -26,7 +26,7 @@ from helios.positions.trade_figures import (
     TradePage,
     csv_name,
 )
-from ui.format import fmt_multiple, fmt_pct, fmt_time, fmt_zar
+from ui.format import demo_tag, fmt_multiple, fmt_pct, fmt_time, fmt_zar
 from ui.position_link import position_url
 
 PAGE_KEY = "closed_page"
@@ -74,6 +74,7 @@ def frame(page: TradePage, zone: str) -> pd.DataFrame:
                 "Fees": _money(fig.fees),
                 "Slippage": "" if fig.slippage_zar is None else fmt_zar(fig.slippage_zar),
                 "Slippage %": "" if fig.slippage_ratio is None else fmt_pct(fig.slippage_ratio),
+                "Demo": demo_tag(reasoning=trade.strategic_reasoning),
                 "Story": position_url(trade.position_id),
             }
         )

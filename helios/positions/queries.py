@@ -147,6 +147,7 @@ class Queries:
                     if p.closed_at and p.opened_at
                     else None,
                     "error": p.error,
+                    "strategic_reasoning": p.strategic_reasoning,
                 }
                 for p in rows
             ]

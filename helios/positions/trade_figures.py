@@ -72,6 +72,7 @@ class ClosedTrade:
     entry_fee: Decimal | None
     exit_fee: Decimal | None
     realized_pnl: Decimal | None
+    strategic_reasoning: str | None = None  # a DEMO position's starts with "DEMO:"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ COLUMNS = (
     Position.entry_fee,
     Position.exit_fee,
     Position.realized_pnl,
+    Position.strategic_reasoning,
 )
 # a failed open has no exit time: listed after every closed one, on both databases
 NEWEST_EXIT_FIRST = (Position.closed_at.desc().nulls_last(), Position.id.desc())
