@@ -98,6 +98,16 @@ class ProfitTable:
         return sum(row.trades for row in self.rows)
 
 
+def period_label(period: str, row: PeriodProfit) -> str:
+    """How a period is named on the console and the CLI: ``2026-11-28`` (a day), ``2026-11-23 to
+    11-29`` (an ISO week, Monday to Sunday), ``2026-11`` (a month)."""
+    if period == "daily":
+        return row.start.isoformat()
+    if period == "weekly":
+        return f"{row.start.isoformat()} to {row.end:%m-%d}"
+    return f"{row.start:%Y-%m}"
+
+
 def check_request(period: object, count: object) -> tuple[str, int]:
     """``(period, count)`` as given when allowed (count None: the period's default), else
     InvalidInput naming the field, the value and what is allowed."""

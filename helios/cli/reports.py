@@ -1,6 +1,6 @@
 """``helios report daily|weekly [--date YYYY-MM-DD] [--png PATH]``: the reports in the terminal.
 
-A thin call into ``hx.reports`` (the same reports the day roll sends and the Weekly review page
+A thin call into ``hx.reports`` (the same reports the day roll sends and the Review page
 offers): prints the title and the text; ``--png`` writes the equity chart. ``--date`` is the
 trading day (daily) or the week's last day (weekly), default today so far; a bad one exits 2
 naming ``--date``, the value and the allowed range; nothing is written.
