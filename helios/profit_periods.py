@@ -46,6 +46,7 @@ PERIODS = ("daily", "weekly", "monthly")
 # 8 weeks and 6 months; ``DEFAULT_COUNTS``)
 MAX_COUNT = 366
 DEFAULT_COUNTS = {"daily": 7, "weekly": 8, "monthly": 6}
+PERIOD_NAMES = {"daily": "Day", "weekly": "Week of", "monthly": "Month"}
 ZERO = Decimal(0)
 
 
@@ -99,13 +100,12 @@ class ProfitTable:
 
 
 def period_label(period: str, row: PeriodProfit) -> str:
-    """How a period is named on the console and the CLI: ``2026-11-28`` (a day), ``2026-11-23 to
-    11-29`` (an ISO week, Monday to Sunday), ``2026-11`` (a month)."""
-    if period == "daily":
-        return row.start.isoformat()
-    if period == "weekly":
-        return f"{row.start.isoformat()} to {row.end:%m-%d}"
-    return f"{row.start:%Y-%m}"
+    """How a period is named on the console and the CLI, short enough for a phone's pinned
+    column: its first day, ``2026-11-28`` (a day; for a week, its Monday), or ``2026-11`` (a
+    month). ``PERIOD_NAMES`` heads the column."""
+    if period == "monthly":
+        return f"{row.start:%Y-%m}"
+    return row.start.isoformat()
 
 
 def check_request(period: object, count: object) -> tuple[str, int]:

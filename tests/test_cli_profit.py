@@ -59,7 +59,7 @@ def test_the_readable_table(cli: Cli):
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == f"Daily profit, newest first (periods in {ZONE})"
-    assert lines[1].split() == ["Period", "P&L", "%", "of", "start", "Trades", "Win", "rate"]
+    assert lines[1].split() == ["Day", "P&L", "%", "of", "start", "Trades", "Win", "rate"]
     assert lines[2].split()[1:] == ["(so", "far)", "R36.12", "0.04%", "2", "50.00%"]
     assert lines[3].split()[1:] == ["R0.00", "0.00%", "0", "-"]
     assert lines[4] == "Total R36.12 over 2 closed position(s)"

@@ -8,13 +8,14 @@ and refuses a period that ends before it starts.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import update
 from streamlit.testing.v1 import AppTest
 
 import helios
+from helios.clock import trading_day
 from helios.db.models import Position
 from tests.dashboard_support import APP, metric, open_page, table_with
 from tests.factories import PRICES, booked_position
@@ -121,7 +122,7 @@ def test_the_profit_tables_switch_between_days_weeks_and_months(seeded: helios.H
     daily = table_with(at, "% of start")
     assert len(daily) == 7  # a row for each of the last 7 days, quiet days too
     today = daily.iloc[0]
-    assert today["Period"].endswith("(so far)")
+    assert today["Day"] == trading_day(seeded.clock.now(), "Africa/Johannesburg").isoformat()
     assert (today["P&L"], today["Trades"], today["Win rate"]) == ("R36.12", 2, "50.00%")
     assert today["% of start"] == "0.04%"  # of the initial R100,000 (no snapshot yet)
     assert list(daily["P&L"][1:]) == ["R0.00"] * 6
@@ -133,6 +134,7 @@ def test_the_profit_tables_switch_between_days_weeks_and_months(seeded: helios.H
     assert len(weekly) == 8
     assert weekly["Trades"].sum() == 3
     assert weekly.iloc[0]["P&L"] == "R36.12"
+    assert date.fromisoformat(weekly.iloc[0]["Week of"]).weekday() == 0  # a Monday
     assert "R100.00" in list(weekly["P&L"])
 
     at.segmented_control(key="profit_period").set_value("Monthly").run()
@@ -140,5 +142,6 @@ def test_the_profit_tables_switch_between_days_weeks_and_months(seeded: helios.H
     assert not at.exception
     monthly = table_with(at, "% of start")
     assert len(monthly) == 2
+    assert all(len(month) == 7 for month in monthly["Month"])  # 2026-11
     assert monthly["Trades"].sum() == 3
     assert sum(float(v.replace("R", "").replace(",", "")) for v in monthly["P&L"]) == 136.12

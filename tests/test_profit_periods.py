@@ -14,6 +14,7 @@ from helios.profit_periods import (
     ClosedTrade,
     EquityPoint,
     check_request,
+    period_label,
     period_starts,
     profit_table,
     starting_equity,
@@ -171,3 +172,11 @@ def test_the_default_counts_are_freqtrades():
     assert check_request("daily", None) == ("daily", 7)
     assert check_request("weekly", None) == ("weekly", 8)
     assert check_request("monthly", None) == ("monthly", 6)
+
+
+def test_the_labels_are_short_enough_for_a_pinned_column():
+    table = profit_table("weekly", 1, at(2026, 3, 5), SAST, [], [], CAPITAL)
+    assert period_label("weekly", table.rows[0]) == "2026-03-02"  # the week's Monday
+    month = profit_table("monthly", 1, at(2026, 3, 5), SAST, [], [], CAPITAL).rows[0]
+    assert period_label("monthly", month) == "2026-03"
+    assert period_label("daily", month) == "2026-03-01"

@@ -13,7 +13,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from helios.profit_periods import DEFAULT_COUNTS, MAX_COUNT, ProfitTable, period_label
+from helios.profit_periods import (
+    DEFAULT_COUNTS,
+    MAX_COUNT,
+    PERIOD_NAMES,
+    ProfitTable,
+    period_label,
+)
 from ui.format import fmt_pct, fmt_zar
 
 LOSS = "#dc2626"
@@ -21,23 +27,23 @@ GAIN = "#16a34a"
 CHOICES = {"Daily": "daily", "Weekly": "weekly", "Monthly": "monthly"}
 
 
-def profit_frame(table: ProfitTable, current: str = " (so far)") -> pd.DataFrame:
-    """One row per period, newest first, every figure as text: the period (the current one
-    marked ``current``), P&L in rand, % of the period's starting equity, trades, win rate and
-    the starting equity."""
-    rows = []
-    for number, row in enumerate(table.rows):
-        rows.append(
-            {
-                "Period": period_label(table.period, row) + (current if number == 0 else ""),
-                "P&L": fmt_zar(row.pnl),
-                "% of start": fmt_pct(row.pnl_pct),
-                "Trades": row.trades,
-                "Win rate": fmt_pct(row.win_rate),
-                "Starting equity": fmt_zar(row.starting_equity),
-            }
-        )
-    columns = ["Period", "P&L", "% of start", "Trades", "Win rate", "Starting equity"]
+def profit_frame(table: ProfitTable) -> pd.DataFrame:
+    """One row per period, newest first (the first is the current one, so far), every figure
+    as text: the period (``Day``, ``Week of`` or ``Month``), P&L in rand, % of the period's
+    starting equity, trades, win rate and the starting equity."""
+    name = PERIOD_NAMES[table.period]
+    rows = [
+        {
+            name: period_label(table.period, row),
+            "P&L": fmt_zar(row.pnl),
+            "% of start": fmt_pct(row.pnl_pct),
+            "Trades": row.trades,
+            "Win rate": fmt_pct(row.win_rate),
+            "Starting equity": fmt_zar(row.starting_equity),
+        }
+        for row in table.rows
+    ]
+    columns = [name, "P&L", "% of start", "Trades", "Win rate", "Starting equity"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -66,12 +72,17 @@ def profit_figure(table: ProfitTable) -> go.Figure:
     return figure
 
 
-def column_config() -> dict[str, Any]:
-    """The table's columns: the period and its P&L pinned (they stay in view on a phone)."""
+def column_config(period: str) -> dict[str, Any]:
+    """The table's columns: the period and its P&L pinned, so they stay in view on a phone.
+    Streamlit pins only while the pinned columns take at most 60% of the table's width (at
+    390 px: 215 of 358 px), hence their fixed 96 + 104 px (the widest P&L, -R12,345.67, fits)."""
     column = st.column_config
+    name = PERIOD_NAMES[period]
     return {
-        "Period": column.TextColumn("Period", pinned=True, width="medium"),
-        "P&L": column.TextColumn("P&L", pinned=True, help="Net realized P&L after fees (ZAR)."),
+        name: column.TextColumn(name, pinned=True, width=96),
+        "P&L": column.TextColumn(
+            "P&L", pinned=True, width=104, help="Net realized P&L after fees (ZAR)."
+        ),
         "% of start": column.TextColumn(
             "% of start", help="The P&L as a share of the equity at the period's start."
         ),
@@ -110,14 +121,15 @@ def profit_section(hx: Any) -> None:
         profit_frame(table),
         hide_index=True,
         width="stretch",
-        column_config=column_config(),
+        column_config=column_config(period),
         key="profit_table",
     )
     st.plotly_chart(
         profit_figure(table), width="stretch", config={"displayModeBar": False}, key="profit_chart"
     )
     st.caption(
-        f"{fmt_zar(table.total_pnl)} over {table.trades} closed position(s) in these periods. "
+        f"{fmt_zar(table.total_pnl)} over {table.trades} closed position(s) in these periods; "
+        "the first row is the current period, so far. "
         f"Periods in the trading-day zone ({table.zone}); weeks run Monday to Sunday. The P&L "
         "is each position's net realized P&L (after fees), counted when it closed; open "
         "positions are not included."

@@ -19,7 +19,13 @@ from helios.cli.controls import quiet_connect
 from helios.errors import InvalidInput
 from helios.launch import fail
 from helios.money import fmt_zar
-from helios.profit_periods import DEFAULT_COUNTS, MAX_COUNT, ProfitTable, period_label
+from helios.profit_periods import (
+    DEFAULT_COUNTS,
+    MAX_COUNT,
+    PERIOD_NAMES,
+    ProfitTable,
+    period_label,
+)
 
 
 def _pct(value: float | None) -> str:
@@ -59,12 +65,13 @@ def as_lines(table: ProfitTable) -> list[str]:
         period_label(table.period, row) + (" (so far)" if number == 0 else "")
         for number, row in enumerate(table.rows)
     ]
-    width = max(len("Period"), *(len(label) for label in labels))
+    name = PERIOD_NAMES[table.period]
+    width = max(len(name), *(len(label) for label in labels))
     money = [fmt_zar(row.pnl) for row in table.rows]
     cash = max(len("P&L"), *(len(m) for m in money))
     lines = [
         f"{table.period.capitalize()} profit, newest first (periods in {table.zone})",
-        f"{'Period':<{width}}  {'P&L':>{cash}}  {'% of start':>10}  {'Trades':>6}  {'Win rate':>8}",
+        f"{name:<{width}}  {'P&L':>{cash}}  {'% of start':>10}  {'Trades':>6}  {'Win rate':>8}",
     ]
     for label, pnl, row in zip(labels, money, table.rows, strict=True):
         lines.append(
