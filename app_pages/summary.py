@@ -252,7 +252,7 @@ def trading_week() -> None:
     cols[0].metric(
         "Closed positions",
         review["closed_positions"],
-        help="Positions closed in the last 7 days, whatever the exit (the Weekly review splits "
+        help="Positions closed in the last 7 days, whatever the exit (the Review page splits "
         "them by exit reason).",
         border=True,
     )
@@ -308,12 +308,15 @@ def sizes_against_volatility() -> None:
                 hovertemplate="position %{customdata}: R%{y:,.2f} at %{x:.2f}% daily vol",
             )
         )
+    # the title as page text, not Plotly's: Plotly draws it on one line and the narrow column
+    # cut it off (issue 18); text wraps at any width
+    st.markdown("**Position size against volatility when sized** (last 30 days)")
     figure.update_layout(
-        title="Position size against volatility when sized (last 30 days)",
         xaxis_title="Daily volatility at entry (%)",
         yaxis_title="Margin (ZAR)",
         height=280,
-        margin={"t": 40, "b": 40, "l": 50, "r": 10},
+        margin={"t": 10, "b": 40, "l": 50, "r": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
     )
     st.plotly_chart(figure, width="stretch", key="size_vs_vol")
     st.caption(

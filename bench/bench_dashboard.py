@@ -22,18 +22,19 @@ The scenario, built through the public library and then bulk-inserted:
 
 Measured (time.perf_counter around ``AppTest.run()``, Streamlit's headless runner, with
 ``DATABASE_URL`` at the scratch database, ``MARKET_FEED=manual`` and ``HELIOS_ENV_FILE=''``), for
-each page (Summary, the default of ``app.py``; Positions, Risk, Weekly review over its default
-period, the last 7 days; Trade preview,
+each page (Summary, the default of ``app.py``; Positions, Risk, Review over its default
+period, the last 7 days, with the daily profit table of 7 days; Trade preview,
 Optimizer, Controls): the first visit (a new AppTest right after ``st.cache_resource.clear()``:
 the page's first imports, ``helios.connect``, the first fit of the risk statistics), a cold run
 (the same again, imports warm) and ``--warm`` (5) warm reruns of that AppTest: median and max.
 The target is on the warm median. For information, heavier inputs: the Summary's equity chart
-over the year, the Weekly review over the last 90 days and over the whole year, and Positions
+over the year, the Review over the last 90 days and over the whole year, its daily profit
+table over 366 days, and Positions
 with the closed positions over the year at page 50 and one position's story open.
 A row whose warm median misses the target (``--profile``: every row) gets one more warm run under
 cProfile (in the script's thread), a cold run over the target one more cold run
 (``--profile-cold``: every row); the top helios, pages and ui functions are printed and recorded.
-When the Weekly review over the year misses (or with ``--reads``), what ``hx.metrics.review``
+When the Review over the year misses (or with ``--reads``), what ``hx.metrics.review``
 reads for the year is timed alone beside cheaper reads of the same answers, and the whole
 ``hx.metrics.review`` call over the year, 90 days and 7 days (the Summary's "Last 7 days" box).
 
@@ -463,6 +464,9 @@ def scenarios(today: Any, story_id: int) -> list[Scenario]:
         at.selectbox(key="closed_page_size").set_value(100)
         at.number_input(key="closed_page").set_value(50)  # rows 4,901-5,000 (OFFSET 4900)
 
+    def profit_year(at: Any) -> None:
+        at.number_input(key="profit_count_daily").set_value(366)
+
     def summary_year(at: Any) -> None:
         at.segmented_control(key="equity_period").set_value("Year")
 
@@ -470,13 +474,19 @@ def scenarios(today: Any, story_id: int) -> list[Scenario]:
         Scenario("Summary", None),
         Scenario("Positions", "app_pages/positions.py"),
         Scenario("Risk", "app_pages/risk.py"),
-        Scenario("Weekly review (the last 7 days)", "app_pages/weekly.py"),
+        Scenario("Review (the last 7 days; the daily profit table)", "app_pages/review.py"),
         Scenario("Trade preview", "app_pages/preview.py"),
         Scenario("Optimizer", "app_pages/optimizer.py"),
         Scenario("Controls", "app_pages/controls.py"),
         Scenario("Summary, the equity chart over the year", None, summary_year, False),
-        Scenario("Weekly review, the last 90 days", "app_pages/weekly.py", weekly_quarter, False),
-        Scenario("Weekly review, the whole year", "app_pages/weekly.py", weekly_year, False),
+        Scenario("Review, the last 90 days", "app_pages/review.py", weekly_quarter, False),
+        Scenario("Review, the whole year", "app_pages/review.py", weekly_year, False),
+        Scenario(
+            "Review, the daily profit table over 366 days",
+            "app_pages/review.py",
+            profit_year,
+            False,
+        ),
         Scenario(
             "Positions, closed over the year, page 50 + a story",
             "app_pages/positions.py",
@@ -817,7 +827,7 @@ def run(args: argparse.Namespace) -> None:
             st.cache_resource.clear()  # dispose the app's engine before the database goes
             sys.modules["__main__"] = main_module
         reads: list[tuple[str, float, str]] = []
-        year = [r for r in results if r.scenario.label.startswith("Weekly review, the whole")]
+        year = [r for r in results if r.scenario.label.startswith("Review, the whole")]
         if args.reads or any(r.median >= TARGET for r in year):
             print("\nhx.metrics.review's reads over the year, and cheaper ones:", flush=True)
             reads = review_reads(url)
@@ -1008,7 +1018,7 @@ def main(argv: list[str] | None = None) -> None:
         "--reads",
         action="store_true",
         help="time review()'s reads over the year (automatic "
-        "when the Weekly review over the year misses the target)",
+        "when the Review over the year misses the target)",
     )
     parser.add_argument("--note", default="")
     parser.add_argument("--no-record", action="store_true")

@@ -55,6 +55,8 @@ from helios.metrics_stats import (
     slippage_by_exit,
     sortino,
 )
+from helios.profit_periods import ProfitTable
+from helios.profit_reads import ProfitReads
 from helios.risk.limits import RiskLimits
 
 # Deprecated (one release): the pure statistics moved to helios.metrics_stats; re-exported here.
@@ -89,6 +91,15 @@ class Metrics:
         self._settings = settings
         self._clock = clock
         self._limits = limits  # hx.risk.limit_store: the limits in force
+        self._profit = ProfitReads(db, settings, clock)
+
+    def profit(self, period: str = "daily", count: int | None = None) -> ProfitTable:
+        """The profit table (Freqtrade's ``/daily``, ``/weekly``, ``/monthly``): the ``count``
+        latest ``period``s (``daily``, ``weekly`` or ``monthly``; count 1 to 366, default 7, 8
+        or 6) in the trading-day zone, newest first, each with its net realized P&L, its share
+        of the period's starting equity, trades, wins and win rate (``helios.profit_periods``
+        states the rule, ``helios.profit_reads`` the reads). Bad input: InvalidInput."""
+        return self._profit.profit(period, count)
 
     def _period(self, start: Any, end: Any) -> tuple[datetime, datetime]:
         """[start, end] as UTC times (end: now), end later than start, or InvalidInput."""

@@ -28,5 +28,5 @@ def test_demo_positions_say_DEMO_in_the_open_and_closed_lists(seeded: helios.Hel
     assert tags == {demo["position_id"]: "DEMO", manual["position_id"]: ""}
     # SEED_TRADE's 72 h, just opened: hours and minutes, never "72.0 h" or "0.0 h"
     assert all(re.fullmatch(r"\d+ h( \d+ min)?|\d+ min", t) for t in open_table["Time left"])
-    closed = next(df.value for df in at.dataframe if "Held (h)" in df.value.columns)
+    closed = next(df.value for df in at.dataframe if "Exit reason" in df.value.columns)
     assert dict(zip(closed["ID"], closed["Demo"], strict=True)) == {old_demo["position_id"]: "DEMO"}

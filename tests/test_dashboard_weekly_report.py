@@ -1,4 +1,4 @@
-"""The Weekly review page offers the period's weekly report as downloads (AppTest, SQLite and
+"""The Review page offers the period's weekly report as downloads (AppTest, SQLite and
 PostgreSQL): the text as Markdown and the equity chart as a PNG, the very bytes
 ``hx.reports.weekly`` gives for the chosen period.
 
@@ -18,7 +18,7 @@ import helios
 from tests.dashboard_support import open_page
 from tests.test_report_chart import PNG_MAGIC
 
-PAGE = "app_pages/weekly.py"
+PAGE = "app_pages/review.py"
 
 
 def served_at(data: bytes | str, mimetype: str, file_name: str) -> str:

@@ -22,7 +22,7 @@ PAGE_FILES: tuple[tuple[str, str, str], ...] = (
     ("app_pages/summary.py", "Summary", ":material/dashboard:"),
     ("app_pages/positions.py", "Positions", ":material/list_alt:"),
     ("app_pages/risk.py", "Risk", ":material/shield:"),
-    ("app_pages/weekly.py", "Weekly review", ":material/event_note:"),
+    ("app_pages/review.py", "Review", ":material/event_note:"),
     ("app_pages/preview.py", "Trade preview", ":material/fact_check:"),
     ("app_pages/optimizer.py", "Optimizer", ":material/balance:"),
     ("app_pages/controls.py", "Controls", ":material/emergency:"),

@@ -1,6 +1,6 @@
 """``helios report daily|weekly [--date YYYY-MM-DD] [--png PATH] [--html PATH]``: the reports.
 
-A thin call into ``hx.reports`` (the same reports the day roll sends and the Weekly review page
+A thin call into ``hx.reports`` (the same reports the day roll sends and the Review page
 offers): prints the title and the text; ``--png`` writes the equity chart; ``--html`` runs the
 matching notebook (``notebooks/daily_check.ipynb`` or ``weekly_review.ipynb``, with ``date``)
 against the same database and writes it as one HTML page, its code left out

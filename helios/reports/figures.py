@@ -2,7 +2,7 @@
 
 The service (``helios.reports.service``) reads the figures once; the text (``helios.reports.text``)
 and the chart (``helios.reports.chart``) only format them, so a report is the same whether it is
-sent at the day roll, printed by ``helios report`` or downloaded from the Weekly review page.
+sent at the day roll, printed by ``helios report`` or downloaded from the Review page.
 
 The rules:
 

@@ -2,7 +2,7 @@
 
 - ``daily(day)``: the seed's daily checks for one trading day (default: today so far);
 - ``weekly(week_ending, first=None)``: the seed's weekly checks over the seven trading days
-  ending ``week_ending`` (default: today), or from ``first`` (the Weekly review page's period),
+  ending ``week_ending`` (default: today), or from ``first`` (the Review page's period),
   with the equity curve as a PNG; ``weekly_review`` the same period and ``hx.metrics.review``
   over it (the weekly notebook's figures);
 - ``deliver_due(now)``: at the day roll, queue as alerts (``hx.alerts.record``) the daily report

@@ -1,7 +1,9 @@
-"""Weekly review: the seed's weekly checks over a chosen period.
+"""Review: the profit tables (daily, weekly, monthly), then the seed's weekly checks over a
+chosen period.
 
-Every number comes from ``hx.metrics.review`` (``helios/metrics.py``); this page only picks the
-period, formats and lays them out. The same period's weekly report (``hx.reports.weekly``: the
+The profit tables come from ``hx.metrics.profit`` (drawn by ``ui.profit``); every other number
+from ``hx.metrics.review`` (``helios/metrics.py``); this page only picks the periods, formats and
+lays them out. The same period's weekly report (``hx.reports.weekly``: the
 text the Monday alert carries, and its equity chart) is offered as a download at the end.
 """
 
@@ -16,10 +18,16 @@ import streamlit as st
 
 import ui
 from helios.errors import InvalidInput
+from ui.profit import GAIN, LOSS, profit_section
 
 hx = ui.helios_or_stop()
 zone = ZoneInfo(hx.settings.trading_day_timezone)
 today = hx.clock.now().astimezone(zone).date()
+
+profit_section(hx)
+
+st.divider()
+st.markdown("**The seed's weekly checks, over the period you choose**")
 
 left, right = st.columns(2)
 first = left.date_input(
@@ -148,22 +156,42 @@ else:
         (by_pair, "By pair", review["pnl_by_pair"]),
         (by_exit, "By exit reason", review["pnl_by_exit"]),
     ):
+        name = title.split()[-1].capitalize()
         frame = pd.DataFrame(
             [
                 {
-                    title.split()[-1].capitalize(): key,
+                    name: key,
+                    "Realized P&L": ui.fmt_zar(row["realized_pnl"]),
                     "Positions": row["positions"],
                     "Wins": row["wins"],
-                    "Realized P&L (ZAR)": float(row["realized_pnl"]),
                 }
                 for key, row in table.items()
             ]
         )
         col.markdown(f"**{title}**")
-        col.dataframe(frame, hide_index=True, width="stretch")
+        col.dataframe(
+            frame,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                name: st.column_config.TextColumn(name, pinned=True),
+                "Realized P&L": st.column_config.TextColumn("Realized P&L", pinned=True),
+            },
+        )
+        values = [float(row["realized_pnl"]) for row in table.values()]
         figure = go.Figure(
-            go.Bar(x=frame.iloc[:, 0], y=frame["Realized P&L (ZAR)"], name=title),
-            layout={"height": 260, "margin": {"t": 10, "b": 10}, "yaxis_title": "ZAR"},
+            go.Bar(
+                x=list(table),
+                y=values,
+                name=title,
+                marker_color=[LOSS if value < 0 else GAIN for value in values],
+                hovertemplate="%{x}: R%{y:,.2f}<extra></extra>",
+            ),
+            layout={
+                "height": 260,
+                "margin": {"t": 10, "b": 10},
+                "yaxis": {"tickprefix": "R", "tickformat": ",.0f"},
+            },
         )
         col.plotly_chart(figure, width="stretch")
 
@@ -181,7 +209,7 @@ else:
                 {
                     "Exit reason": reason,
                     "Positions": row["positions"],
-                    "Slippage (ZAR)": float(row["slippage_zar"]),
+                    "Slippage": ui.fmt_zar(row["slippage_zar"]),
                     "Mean": ui.fmt_pct(row["mean_pct"]),
                     "Worst": ui.fmt_pct(row["worst_pct"]),
                 }
@@ -190,6 +218,7 @@ else:
         ),
         hide_index=True,
         width="stretch",
+        column_config={"Exit reason": st.column_config.TextColumn("Exit reason", pinned=True)},
     )
     st.caption(
         "Each fill against the level that triggered the exit (the stop, the target, the price "
