@@ -54,13 +54,23 @@ def signing_key(settings: Settings) -> bytes | None:
     return session_token.derive_key(secret, stored.get_secret_value().strip())
 
 
+def _cookie() -> str:
+    """The session cookie the browser sent with this session's websocket ('' without one, or
+    outside a browser: AppTest has no cookies)."""
+    try:
+        value = st.context.cookies.get(session_routes.COOKIE)
+    except (AttributeError, RuntimeError):
+        return ""
+    return value if isinstance(value, str) else ""
+
+
 def resume() -> str:
     """The signed-in name: this browser session's, or the cookie's when its token is sound
     (then it becomes this session's). '' when nobody is signed in."""
     user = str(st.session_state.get(USER_KEY, ""))
     if user or st.session_state.get(SIGNED_OUT_KEY):
         return user
-    token = st.context.cookies.get(session_routes.COOKIE)
+    token = _cookie()
     settings = _settings() if token else None
     key = signing_key(settings) if settings is not None else None
     if not token or settings is None or key is None:
@@ -134,7 +144,7 @@ def sign_out_button(hx: helios.Helios) -> None:
     handover()
     if st.sidebar.button("Sign out", icon=":material/logout:", key="sign_out"):
         hx.controls.note_logout(user)
-        token = st.context.cookies.get(session_routes.COOKIE)
+        token = _cookie()
         if token:
             session_routes.sign_out(token, time.time() + 720 * 3600)
         for key in (USER_KEY, TICKET_KEY):
