@@ -148,3 +148,18 @@ def test_sign_out_clears_the_cookie_and_voids_its_token(client: TestClient):
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith('helios_session="";') and "Max-Age=0" in cookie, cookie
     assert session_routes.signed_out("signed-out-token")
+
+
+def test_the_server_serves_the_routes_at_their_paths():
+    """dashboard.py names the paths itself (it must not import helios: see its docstring)."""
+    import ast
+
+    source = (Path(__file__).resolve().parents[1] / "dashboard.py").read_text()
+    constants = {
+        node.targets[0].id: node.value.value
+        for node in ast.parse(source).body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant)
+    }
+    assert constants["SESSION_PATH"] == session_routes.SESSION_PATH
+    assert constants["SIGNOUT_PATH"] == session_routes.SIGNOUT_PATH
+    assert "import helios" not in source and "from ui" not in source.split("async def")[0]
