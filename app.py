@@ -24,13 +24,15 @@ st.set_page_config(
 
 # Every run registers the pages first (ui.navigation). With DASHBOARD_PASSWORD_HASH set and nobody
 # signed in they are registered hidden and nothing but the sign-in form is drawn; a deep link
-# keeps its address and opens once the person signs in.
-gated = ui.gate_configured() and not ui.current_user()
+# keeps its address and opens once the person signs in. A signed session cookie (ui.session)
+# signs a reload, a new tab or a bookmark back in.
+gated = ui.gate_configured() and not ui.resume_session()
 page = ui.navigation(visible=not gated)
 
 hx = ui.helios_or_stop()
 if gated:
     ui.require_login(hx)
 ui.sidebar_status(hx)
+ui.sign_out_button(hx)
 ui.page_header(hx, page.title)
 page.run()

@@ -151,9 +151,13 @@ class Controls:
         errors), each with who and when: what the Controls page and the API show."""
         return self._state.event_log(limit, kind)
 
-    def note_login(self, user: str, success: bool) -> None:
-        """A dashboard sign-in (or a refused one) in the event log."""
-        self._state.note_login(user, success)
+    def note_login(self, user: str, success: bool, detail: str = "") -> None:
+        """A dashboard sign-in (or a refused one, ``detail`` saying why) in the event log."""
+        self._state.note_login(user, success, detail)
+
+    def note_logout(self, user: str) -> None:
+        """A dashboard sign-out in the event log."""
+        self._state.note_logout(user)
 
     # --- the emergency controls -------------------------------------------------------------
     def emergency_stop(self, by: str, reason: str = "") -> dict[str, Any]:

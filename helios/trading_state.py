@@ -333,10 +333,12 @@ class TradingState:
                 for e in recent_events(session, limit=limit, kind=kind)
             ]
 
-    def note_login(self, user: str, success: bool) -> None:
-        """A dashboard sign-in (or a refused one) in the event log."""
+    def note_login(self, user: str, success: bool, detail: str = "") -> None:
+        """A dashboard sign-in (or a refused one: a wrong password, or a session cookie refused
+        as ``detail`` says) in the event log."""
         user = clean_text(user, limit=NAME_LIMIT) if isinstance(user, str) else ""
         user = user or "(no name)"
+        message = f"dashboard sign-in {'by' if success else 'refused for'} {user}"
         with self._db.write() as session:
             record_event(
                 session,
@@ -344,7 +346,20 @@ class TradingState:
                 kind="LOGIN" if success else "LOGIN_REFUSED",
                 severity="INFO" if success else "WARNING",
                 actor=user,
-                message=f"dashboard sign-in {'by' if success else 'refused for'} {user}",
+                message=message + (f": {clean_text(detail, limit=200)}" if detail else ""),
+            )
+
+    def note_logout(self, user: str) -> None:
+        """A dashboard sign-out (its session cookie cleared) in the event log."""
+        user = (clean_text(user, limit=NAME_LIMIT) if isinstance(user, str) else "") or "(no name)"
+        with self._db.write() as session:
+            record_event(
+                session,
+                ts=self._clock.now(),
+                kind="LOGOUT",
+                severity="INFO",
+                actor=user,
+                message=f"dashboard sign-out by {user}",
             )
 
     def note(

@@ -6,8 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
-[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check -e ".[dev]"
+[ -x "$VENV/bin/python" ] || { echo "creating the virtual environment $VENV"; python3 -m venv "$VENV"; }
+# pip prints its own progress (no -q): the first install downloads and builds for about 2
+# minutes, and a silent terminal for that long looks like a hang. The stamp file skips pip when
+# pyproject.toml has not changed since the last install (the project is installed editable).
+STAMP="$VENV/.helios-installed-dev"
+if [ "$STAMP" -nt pyproject.toml ]; then
+  echo "the project and its dependencies are installed in $VENV (pyproject.toml unchanged)"
+else
+  echo "installing the project, its dependencies and the test tools into $VENV (first run: about 2 minutes)"
+  "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar on -e ".[dev]"
+  touch "$STAMP"
+fi
 export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres@127.0.0.1:5432/test}
 "$VENV/bin/ruff" check .
 "$VENV/bin/ruff" format --check .

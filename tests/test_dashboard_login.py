@@ -80,3 +80,17 @@ def test_a_deep_link_is_gated_too(gated: helios.Helios):
     assert not any(b.label.startswith("EMERGENCY") for b in at.button)
     sign_in(at, "sipho", PASSWORD)  # signing in opens the page the link asked for
     assert at.text_input(key="controls_who").value == "sipho"  # the signed-in name acts
+
+
+def test_sign_out_shows_the_form_again_and_is_an_event(gated: helios.Helios):
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page("app_pages/summary.py").run()
+    sign_in(at, "lerato", PASSWORD)
+    assert at.metric
+    at.sidebar.button(key="sign_out").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.metric and [t.label for t in at.text_input] == ["Your name", "Password"]
+    at.run()  # and it stays signed out
+    assert not at.metric
+    kinds = [(e["kind"], e["actor"]) for e in gated.controls.event_log()]
+    assert ("LOGOUT", "lerato") in kinds

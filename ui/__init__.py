@@ -24,6 +24,8 @@ from ui.format import (
 )
 from ui.login import current_user, gate_configured, require_login, who_input
 from ui.navigation import ARMED_PREFIX, navigation
+from ui.session import resume as resume_session
+from ui.session import sign_out_button
 from ui.status import halt_banner, mode_badge, page_header, scheduler_line, sidebar_status
 
 __all__ = [
@@ -50,8 +52,10 @@ __all__ = [
     "navigation",
     "page_header",
     "require_login",
+    "resume_session",
     "scheduler_line",
     "sidebar_status",
+    "sign_out_button",
     "text_width",
     "who_input",
 ]

@@ -1,6 +1,7 @@
 """The login gate: with ``DASHBOARD_PASSWORD_HASH`` set, nothing but this form is drawn until a
 person signs in with a name and the password; the name then stands in every action's record
-(``current_user``). Without the setting the dashboard is open (it binds to 127.0.0.1)."""
+(``current_user``), and the sign-in lasts DASHBOARD_SESSION_HOURS across reloads and tabs
+(``ui.session``). Without the setting the dashboard is open (it binds to 127.0.0.1)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import streamlit as st
 import helios
 from helios.auth import verify_password
 from helios.config import load_settings
+from ui import session
 
-USER_KEY = "helios_user"
+USER_KEY = session.USER_KEY
 OPERATOR_KEY = "helios_operator"  # the last name typed in a "Your name" box
 
 
@@ -48,13 +50,15 @@ def require_login(hx: helios.Helios) -> None:
     stored = hx.settings.dashboard_password_hash
     if stored is None or st.session_state.get(USER_KEY):
         return
+    session.record_refusal(hx)
+    session.clear_cookie()
     st.title("Helios Portfolio Manager")
     name = st.text_input("Your name", key="login_name")
     password = st.text_input("Password", type="password", key="login_password")
     if st.button("Sign in", type="primary", key="login_submit"):
         if name.strip() and verify_password(password, stored.get_secret_value().strip()):
             hx.controls.note_login(name.strip(), True)
-            st.session_state[USER_KEY] = name.strip()
+            session.start(hx, name.strip())
             st.rerun()
         hx.controls.note_login(name.strip() or "(no name)", False)
         st.error("Wrong name or password.")

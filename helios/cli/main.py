@@ -37,7 +37,7 @@ from helios.logs import configure_logging
 from helios.money import fmt_zar
 
 log = logging.getLogger("helios.cli")
-APP = PROJECT_ROOT / "app.py"
+APP = PROJECT_ROOT / "dashboard.py"  # st.App over app.py, with the session cookie routes
 
 
 def dashboard_command(port: int | None = None) -> list[str]:

@@ -169,6 +169,10 @@ class Settings(BaseSettings):
     dashboard_address: str = "127.0.0.1"
     dashboard_port: int = Field(default=8501, ge=1, le=65535)
     dashboard_refresh_seconds: float = Field(default=5.0, ge=1.0, le=3600.0)
+    # how long a dashboard sign-in lasts (a signed HttpOnly cookie, helios/session_token.py),
+    # and the file holding the server's secret it is signed with (0600; never in the database)
+    dashboard_session_hours: float = Field(default=12.0, ge=0.01, le=720.0)
+    dashboard_session_key_file: str = "data/dashboard-session.key"
     api_address: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=1, le=65535)
     # the largest request body the API reads (api/limits.py: 413 past it, counted while reading;
