@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -227,7 +228,7 @@ def test_help_lists_every_command():
         assert command in shown.stdout
     listed = shown.stdout.split("positional arguments:")[1]
     for command in ("up", "status", "config", "positions", "close", "limits", "hash-password"):
-        assert f"\n    {command} " in listed, command
+        assert re.search(rf"\n    {command}\s+\S", listed), command
     limits_help = subprocess.run(
         [*HELIOS, "limits", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
