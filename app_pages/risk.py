@@ -55,7 +55,9 @@ GAUGES_A_ROW = 4
 
 
 def gauge(col: DeltaGenerator, row: dict) -> None:
-    """One limit's gauge (or, for the per-trade correlation, a metric) in ``col``."""
+    """One limit's gauge (or, for the per-trade correlation, a metric) in ``col``, in a
+    container named after its number (``st-key-limit_gauge_<n>``: the browser test finds it)."""
+    col = col.container(key=f"limit_gauge_{row['number']}")
     value, limit = row["value"], row["limit"]
     if value is None:
         col.metric(
@@ -78,7 +80,7 @@ def gauge(col: DeltaGenerator, row: dict) -> None:
                 "bar": {"color": "firebrick" if value > limit else "steelblue"},
             },
         ),
-        layout={"height": 190, "margin": {"t": 40, "b": 0, "l": 20, "r": 20}},
+        layout={"height": 210, "margin": {"t": 60, "b": 0, "l": 20, "r": 20}},
     )
     col.plotly_chart(figure, width="stretch", key=f"gauge_{row['check']}")
     shown = ui.fmt_limit_value(row["limit_name"], limit)
@@ -256,7 +258,7 @@ if pending:
     st.markdown(
         "**Proposed change**: "
         + ", ".join(
-            f"{LIMIT_RULES[n].label} {LIMIT_RULES[n].fmt(getattr(limits, n))} -> "
+            f"{LIMIT_RULES[n].label} {LIMIT_RULES[n].fmt(getattr(limits, n))} → "
             f"{LIMIT_RULES[n].fmt(v)}"
             for n, v in changes.items()
         )
@@ -281,7 +283,7 @@ if pending:
                     f"Limits updated: version {after.version}, set by {after.changed_by} at "
                     f"{ui.fmt_time(after.changed_at, zone)}: "
                     + ", ".join(
-                        f"{LIMIT_RULES[n].label} {LIMIT_RULES[n].fmt(getattr(limits, n))} -> "
+                        f"{LIMIT_RULES[n].label} {LIMIT_RULES[n].fmt(getattr(limits, n))} → "
                         f"{LIMIT_RULES[n].fmt(getattr(after, n))}"
                         for n in changes
                     )

@@ -48,7 +48,7 @@ def test_a_percent_typed_is_saved_as_the_exact_fraction_and_confirmed(seeded: he
     field(at, "max_drawdown_pct").set_value(7.0)
     review(at)
     proposal = " ".join(m.value for m in at.markdown)
-    assert "Max portfolio risk exposure 15.00% -> 12.50%" in proposal
+    assert "Max portfolio risk exposure 15.00% → 12.50%" in proposal
     assert not at.warning  # both tighten: no loosening warning
     assert seeded.risk.get_limits().max_drawdown_pct == 0.15  # not yet
     at.button(key="limits_confirm").click().run()
@@ -60,7 +60,7 @@ def test_a_percent_typed_is_saved_as_the_exact_fraction_and_confirmed(seeded: he
     # the confirmation, lasting (a message, not a toast), naming the version and the change
     [done] = [s.value for s in at.success]
     assert f"version {limits.version}" in done and "by thandi" in done
-    assert "Max drawdown from peak 15.00% -> 7.00%" in done
+    assert "Max drawdown from peak 15.00% → 7.00%" in done
     assert not at.toast
     zone = seeded.settings.trading_day_timezone
     assert ZoneInfo(zone).key == "Africa/Johannesburg" and "SAST" in done
