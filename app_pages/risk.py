@@ -1,5 +1,5 @@
 """Risk: the 7 limits against what the book uses, the risk budget and capacity, the correlation
-matrix, recent decisions, and the limits form.
+matrix, recent decisions, and the limits form (human labels, percent for the ``_pct`` limits).
 
 Every number comes from ``hx.risk`` (``utilisation``, ``capacity``, ``market_stats``,
 ``decisions``, ``get_limits``, ``limit_history``); a change of the limits goes through
@@ -12,10 +12,11 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import ui
 from helios.errors import InvalidInput
-from helios.risk.limits import LIMIT_RULES, loosened
+from helios.risk.limits import LIMIT_RULES, LimitRule, loosened
 from helios.risk.volatility import EWMA_MIN_OBS
 
 hx = ui.helios_or_stop()
@@ -50,44 +51,53 @@ WHY = {
 }
 
 
+GAUGES_A_ROW = 4
+
+
+def gauge(col: DeltaGenerator, row: dict) -> None:
+    """One limit's gauge (or, for the per-trade correlation, a metric) in ``col``, in a
+    container named after its number (``st-key-limit_gauge_<n>``: the browser test finds it)."""
+    col = col.container(key=f"limit_gauge_{row['number']}")
+    value, limit = row["value"], row["limit"]
+    if value is None:
+        col.metric(
+            f"{row['number']}. {row['check']}",
+            "per trade",
+            help=MEANING[row["check"]],
+            border=True,
+        )
+        return
+    scale = 1 if row["check"] == "leverage" else 100
+    figure = go.Figure(
+        go.Indicator(
+            mode="gauge+number",
+            value=value * scale,
+            number={"suffix": "x" if row["check"] == "leverage" else "%"},
+            title={"text": f"{row['number']}. {row['check']}"},
+            gauge={
+                "axis": {"range": [0, limit * scale * 1.25]},
+                "threshold": {"line": {"color": "red", "width": 3}, "value": limit * scale},
+                "bar": {"color": "firebrick" if value > limit else "steelblue"},
+            },
+        ),
+        layout={"height": 210, "margin": {"t": 60, "b": 0, "l": 20, "r": 20}},
+    )
+    col.plotly_chart(figure, width="stretch", key=f"gauge_{row['check']}")
+    shown = ui.fmt_limit_value(row["limit_name"], limit)
+    col.caption(f"{MEANING[row['check']]} Limit {shown}.")
+
+
 @st.fragment(run_every=hx.settings.dashboard_refresh_seconds)
 def gauges() -> None:
     st.subheader("The 7 limits")
     rows = hx.risk.utilisation()
-    cols = st.columns(4)
-    for i, row in enumerate(rows):
-        col = cols[i % 4]
-        value, limit = row["value"], row["limit"]
-        if value is None:
-            col.metric(
-                f"{row['number']}. {row['check']}",
-                "per trade",
-                help=MEANING[row["check"]],
-                border=True,
-            )
-            continue
-        figure = go.Figure(
-            go.Indicator(
-                mode="gauge+number",
-                value=value * (1 if row["check"] == "leverage" else 100),
-                number={"suffix": "x" if row["check"] == "leverage" else "%"},
-                title={"text": f"{row['number']}. {row['check']}"},
-                gauge={
-                    "axis": {
-                        "range": [0, limit * (1 if row["check"] == "leverage" else 100) * 1.25]
-                    },
-                    "threshold": {
-                        "line": {"color": "red", "width": 3},
-                        "value": limit * (1 if row["check"] == "leverage" else 100),
-                    },
-                    "bar": {"color": "firebrick" if value > limit else "steelblue"},
-                },
-            ),
-            layout={"height": 190, "margin": {"t": 40, "b": 0, "l": 20, "r": 20}},
-        )
-        col.plotly_chart(figure, width="stretch", key=f"gauge_{row['check']}")
-        shown = ui.fmt_limit_value(row["limit_name"], limit)
-        col.caption(f"{MEANING[row['check']]} Limit {shown}.")
+    # Row by row (a new set of columns per row), never column by column: on a phone the columns
+    # stack, and they then read 1, 2, 3, ... 7 (filled column-major they read 1, 5, 2, 6, ...).
+    for start in range(0, len(rows), GAUGES_A_ROW):
+        for col, row in zip(
+            st.columns(GAUGES_A_ROW), rows[start : start + GAUGES_A_ROW], strict=False
+        ):
+            gauge(col, row)
 
     capacity = hx.risk.capacity()
     st.subheader("Risk budget")
@@ -193,65 +203,113 @@ else:
 
 st.subheader("Limits")
 limits = hx.risk.get_limits()
+zone = hx.settings.trading_day_timezone
 st.caption(
     f"Version {limits.version}, set by {limits.changed_by} at "
-    f"{ui.fmt_time(limits.changed_at, hx.settings.trading_day_timezone)}."
+    f"{ui.fmt_time(limits.changed_at, zone)}. Percentages are of equity (15.00 = 15%); hover a "
+    "limit's ? for its key and what it does."
 )
+DONE = "limits_done"  # the confirmation of the last change: stays until the next review
+done_slot = st.empty()  # filled below, once this run's review (if any) has cleared it
+NAMES = list(LIMIT_RULES)
+
+
+def unit_label(rule: LimitRule) -> str:
+    return f"{rule.label} ({rule.unit})" if rule.unit else rule.label
+
+
 with st.form("limits"):
-    values = {}
-    cols = st.columns(4)
-    for i, (name, rule) in enumerate(LIMIT_RULES.items()):
-        values[name] = cols[i % 4].number_input(
-            name,
-            value=float(getattr(limits, name)),
-            format="%.4f",
-            key=f"limit_{name}",
-            help=f"{WHY[name]} Allowed: {rule.allowed()}.",
-        )
+    typed = {}
+    for start in range(0, len(NAMES), 4):  # row by row, so a phone stacks them in order
+        for col, name in zip(st.columns(4), NAMES[start : start + 4], strict=False):
+            rule = LIMIT_RULES[name]
+            typed[name] = col.number_input(
+                unit_label(rule),
+                value=float(rule.shown(getattr(limits, name))),
+                step=0.5 if rule.percent else 0.05,
+                format="%.2f",
+                key=f"limit_{name}",
+                help=f"Key: `{name}`. {WHY[name]} Allowed: {rule.allowed_shown()}.",
+            )
     who = ui.who_input("limits_who", help="Recorded with the change of limits.")
     note = st.text_input("Why", key="limits_note")
     submitted = st.form_submit_button("Review the change")
 if submitted:
-    changes = {n: v for n, v in values.items() if v != float(getattr(limits, n))}
-    st.session_state["armed_limits"] = (changes, who, note) if changes else None
-    if not changes:
-        st.info("Nothing changed.")
+    st.session_state.pop(DONE, None)  # a new action: the last confirmation has been read
+    st.session_state["armed_limits"] = None
+    proposed, problems = {}, []
+    for name, shown in typed.items():
+        try:  # percent -> the stored fraction, exactly (helios.limit_rules)
+            proposed[name] = LIMIT_RULES[name].from_shown(repr(shown))
+        except InvalidInput as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        st.error(problem, icon=":material/error:")
+    changes = {n: v for n, v in proposed.items() if v != getattr(limits, n)}
+    if not problems:
+        st.session_state["armed_limits"] = (changes, who, note) if changes else None
+        if not changes:
+            st.info("Nothing changed.")
+if st.session_state.get(DONE):
+    done_slot.success(st.session_state[DONE], icon=":material/check_circle:")
 pending = st.session_state.get("armed_limits")
 if pending:
     changes, who, note = pending
     st.markdown(
         "**Proposed change**: "
-        + ", ".join(f"{n} {getattr(limits, n):g} -> {v:g}" for n, v in changes.items())
+        + ", ".join(
+            f"{LIMIT_RULES[n].label} {LIMIT_RULES[n].fmt(getattr(limits, n))} → "
+            f"{LIMIT_RULES[n].fmt(v)}"
+            for n, v in changes.items()
+        )
     )
     try:
-        proposed = limits.from_values({**limits.values(), **changes})
-        looser = loosened(limits, proposed)
+        looser = loosened(limits, limits.from_values({**limits.values(), **changes}))
     except InvalidInput as exc:
         st.error(str(exc))
         looser = None
     if looser is not None:
         if looser:
-            st.warning(
-                f"This LOOSENS {', '.join(looser)}: trades the limits refuse now would pass."
-            )
+            named = ", ".join(f"{LIMIT_RULES[n].label} ({n})" for n in looser)
+            st.warning(f"This LOOSENS {named}: trades the limits refuse now would pass.")
         if st.button("Confirm the change", key="limits_confirm", type="primary"):
             try:
-                hx.risk.update_limits(changes, changed_by=who, note=note)
-                st.session_state["armed_limits"] = None
-                st.success("Limits updated.")
-                st.rerun()
+                after = hx.risk.update_limits(changes, changed_by=who, note=note)
             except InvalidInput as exc:
                 st.error(str(exc))
+            else:
+                st.session_state["armed_limits"] = None
+                st.session_state[DONE] = (
+                    f"Limits updated: version {after.version}, set by {after.changed_by} at "
+                    f"{ui.fmt_time(after.changed_at, zone)}: "
+                    + ", ".join(
+                        f"{LIMIT_RULES[n].label} {LIMIT_RULES[n].fmt(getattr(limits, n))} → "
+                        f"{LIMIT_RULES[n].fmt(getattr(after, n))}"
+                        for n in changes
+                    )
+                    + "."
+                )
+                st.rerun()
 
 history = hx.risk.limit_history()
 if len(history) > 1:
+    st.markdown("**Every version, newest first**")
     st.dataframe(
         pd.DataFrame(
             [
-                {"version": h.version, "by": h.changed_by, "at": h.changed_at, **h.values()}
+                {
+                    "Version": h.version,
+                    "Set by": h.changed_by,
+                    "When": ui.fmt_time(h.changed_at, zone),
+                    **{LIMIT_RULES[n].label: LIMIT_RULES[n].fmt(v) for n, v in h.values().items()},
+                }
                 for h in history
             ]
         ),
         hide_index=True,
         width="stretch",
+        column_config={
+            "Version": st.column_config.NumberColumn("Version", pinned=True),
+            "When": st.column_config.TextColumn("When", width="medium"),
+        },
     )

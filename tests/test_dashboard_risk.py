@@ -65,7 +65,7 @@ def test_loosening_a_limit_needs_a_confirmation_and_records_who(seeded: helios.H
     at.text_input(key="limits_note").input("more room for hedges")
     at.button[0].click().run()  # the form's "Review the change"
     assert not at.exception
-    assert any("LOOSENS max_leverage" in w.value for w in at.warning)
+    assert any("LOOSENS Max leverage (max_leverage)" in w.value for w in at.warning)
     assert seeded.risk.get_limits().max_leverage == 3.0  # not yet
     at.button(key="limits_confirm").click().run()
     limits = seeded.risk.get_limits()
@@ -74,8 +74,8 @@ def test_loosening_a_limit_needs_a_confirmation_and_records_who(seeded: helios.H
 
 def test_an_out_of_range_limit_is_refused_naming_it(seeded: helios.Helios):
     at = open_page(PAGE)
-    at.number_input(key="limit_max_drawdown_pct").set_value(5.0)  # 500%
+    at.number_input(key="limit_max_drawdown_pct").set_value(500.0)  # percent: 500%
     at.text_input(key="limits_who").input("thandi")
     at.button[0].click().run()
-    assert any("max_drawdown_pct" in e.value for e in at.error)
+    assert any("max_drawdown_pct=" in e.value and "<= 100" in e.value for e in at.error)
     assert seeded.risk.get_limits().max_drawdown_pct == 0.15

@@ -22,22 +22,24 @@ class RiskLimitsOut(BaseModel):
     version: int | None
     changed_by: str | None
     changed_at: datetime | None
-    max_drawdown_pct: float = Field(description=LIMIT_RULES["max_drawdown_pct"].meaning)
-    daily_loss_limit_pct: float = Field(description=LIMIT_RULES["daily_loss_limit_pct"].meaning)
+    max_drawdown_pct: float = Field(description=LIMIT_RULES["max_drawdown_pct"].describe())
+    daily_loss_limit_pct: float = Field(description=LIMIT_RULES["daily_loss_limit_pct"].describe())
     max_portfolio_risk_exposure_pct: float = Field(
-        description=LIMIT_RULES["max_portfolio_risk_exposure_pct"].meaning
+        description=LIMIT_RULES["max_portfolio_risk_exposure_pct"].describe()
     )
     max_single_position_pct: float = Field(
-        description=LIMIT_RULES["max_single_position_pct"].meaning
+        description=LIMIT_RULES["max_single_position_pct"].describe()
     )
     max_sector_exposure_pct: float = Field(
-        description=LIMIT_RULES["max_sector_exposure_pct"].meaning
+        description=LIMIT_RULES["max_sector_exposure_pct"].describe()
     )
     max_correlation_threshold: float = Field(
-        description=LIMIT_RULES["max_correlation_threshold"].meaning
+        description=LIMIT_RULES["max_correlation_threshold"].describe()
     )
-    max_leverage: float = Field(description=LIMIT_RULES["max_leverage"].meaning)
-    min_position_size_pct: float = Field(description=LIMIT_RULES["min_position_size_pct"].meaning)
+    max_leverage: float = Field(description=LIMIT_RULES["max_leverage"].describe())
+    min_position_size_pct: float = Field(
+        description=LIMIT_RULES["min_position_size_pct"].describe()
+    )
 
 
 def _limit_field(name: str) -> Any:
@@ -45,7 +47,7 @@ def _limit_field(name: str) -> Any:
     bound = {"ge": rule.low} if rule.low_inclusive else {"gt": rule.low}
     return (
         float | None,
-        Field(default=None, le=rule.high, description=f"{rule.allowed()}", **bound),
+        Field(default=None, le=rule.high, description=f"{rule.label}: {rule.allowed()}", **bound),
     )
 
 

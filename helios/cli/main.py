@@ -7,13 +7,14 @@
     helios api         the REST API alone (uvicorn, http://127.0.0.1:8000/docs)
     helios migrate     apply database migrations
     helios status      mode, halt, equity, prices and scheduler heartbeat, in the terminal
-    helios config      the effective configuration (secrets hidden)
+    helios config      the effective configuration (secrets hidden) and the limits in force
     helios signal BTCZAR BUY --confidence 0.85   submit a signal
     helios halt|resume|emergency-stop|close-all --by NAME   the manual controls
     helios mode [PAPER --by NAME]      show the trading mode, or switch back to PAPER
     helios mode LIVE --by NAME --confirm-monitoring NAME   LIVE, if the pre-live checklist holds
     helios report daily|weekly [--date YYYY-MM-DD] [--png PATH] [--html PATH]   the report
     helios profit [--daily|--weekly|--monthly] [--count N] [--json]   P&L by period
+    helios positions | close ID --by NAME | limits [set KEY VALUE --by NAME]   the console (--json)
 
 Configuration comes from the environment and ``.env`` (see ``.env.example``); a bad value stops
 the command with a message naming the key, the value and the allowed range (exit code 2).
@@ -30,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from helios.cli import alerts, controls, profit, reports
+from helios.cli import alerts, console, controls, profit, reports
 from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings
 from helios.launch import connect_or_exit, fail, refuse_exposed, run_reporting_outages
 from helios.logs import configure_logging
@@ -231,12 +232,31 @@ def cmd_config(_args: argparse.Namespace) -> int:
         fail(str(exc))
     for key, value in describe(settings).items():
         print(f"{key.upper()}={value}")
+    console.config_limits()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="helios", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
+    """Run one command; output cut short by a closed pipe (``helios status | head -1``) ends it
+    quietly, as Unix tools do (exit 141, 128 + SIGPIPE), without a traceback."""
+    try:
+        code = run(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # nothing more reaches the reader: stdout to /dev/null so the flush at exit is silent
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def run(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="helios",
+        description=__doc__.rsplit("\n\n", 1)[0],
+        epilog=__doc__.rsplit("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = commands.add_parser("up", help="start the scheduler and the dashboard")
     up.add_argument("--port", type=int, help="dashboard port (default DASHBOARD_PORT, 8501)")
     up.add_argument("--no-dashboard", action="store_true", help="start only the scheduler")
@@ -257,10 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="show the portfolio and system state").set_defaults(
         func=cmd_status
     )
-    commands.add_parser("config", help="show the effective configuration").set_defaults(
-        func=cmd_config
-    )
-    for register in (controls.add, alerts.add, reports.add, profit.add):
+    commands.add_parser(
+        "config", help="show the effective configuration and the limits in force (database)"
+    ).set_defaults(func=cmd_config)
+    for register in (controls.add, alerts.add, reports.add, console.add, profit.add):
         register(commands)
     commands.add_parser(
         "hash-password", help="make DASHBOARD_PASSWORD_HASH for the dashboard's login gate"
