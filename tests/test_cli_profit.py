@@ -37,8 +37,8 @@ def test_the_daily_table_as_json(cli: Cli):
     assert today["starts_at"] == f"{today['start']}T00:00:00+02:00"
     assert Decimal(today["pnl"]) == Decimal("36.12") and isinstance(today["pnl"], str)
     assert Decimal(today["starting_equity"]) == Decimal("100000")
-    assert today["pnl_pct"] == pytest.approx(36.12 / 100000)
-    assert (today["trades"], today["wins"], today["win_rate_pct"]) == (2, 1, 0.5)
+    assert today["pnl_pct"] == pytest.approx(36.12 / 1000)
+    assert (today["trades"], today["wins"], today["win_rate_pct"]) == (2, 1, 50.0)
     assert [row["trades"] for row in document["rows"][1:]] == [0] * 6
     assert document["rows"][1]["win_rate_pct"] is None
 

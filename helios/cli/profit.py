@@ -4,8 +4,9 @@ terminal (Freqtrade's ``/daily``, ``/weekly``, ``/monthly``).
 A thin call into ``hx.metrics.profit`` (the same table as the Review page): the latest ``N``
 periods in the trading-day zone, newest first, each with its net realized P&L, its share of the
 period's starting equity, trades and win rate. ``--json`` prints one JSON document: money as exact
-decimal strings, ``_pct`` keys as fractions (0.0123 = 1.23%, as the API), times in ISO 8601 with
-the zone's offset. A bad ``--count`` exits 2 naming it, the value and the allowed range.
+decimal strings, ``_pct`` keys as numbers in percent (``1.23`` = 1.23%, as in every ``helios``
+command's ``--json``), times in ISO 8601 with the zone's offset. A bad ``--count`` exits 2
+naming it, the value and the allowed range.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from helios.cli.console import percent
 from helios.cli.controls import quiet_connect
 from helios.errors import InvalidInput
 from helios.launch import fail
@@ -49,10 +51,10 @@ def as_document(table: ProfitTable) -> dict[str, Any]:
                 "starts_at": row.starts_at.astimezone(zone).isoformat(),
                 "starting_equity": str(row.starting_equity),
                 "pnl": str(row.pnl),
-                "pnl_pct": row.pnl_pct,
+                "pnl_pct": percent(row.pnl_pct),
                 "trades": row.trades,
                 "wins": row.wins,
-                "win_rate_pct": row.win_rate,
+                "win_rate_pct": percent(row.win_rate),
             }
             for row in table.rows
         ],
