@@ -287,7 +287,8 @@ def test_the_summary_plots_each_size_against_the_volatility_it_was_sized_with(
     assert opened["success"], opened
     at = run_app()
     specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    [chart] = [s for s in specs if "volatility" in str(s["layout"].get("title", ""))]
+    # the chart's title is page text above it (a plotly title was cut off); its x axis names it
+    [chart] = [s for s in specs if "volatility" in str(s["layout"].get("xaxis", {}).get("title"))]
     [trace] = chart["data"]
     sized = seeded.metrics.sizes_and_volatility(seeded.clock.now() - timedelta(days=1))
     assert trace["name"] == "BTCZAR"

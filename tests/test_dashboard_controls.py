@@ -96,7 +96,8 @@ def checklist_lines(at) -> list[str]:  # type: ignore[no-untyped-def]
     found = []
     for m in at.main.markdown:
         for icon, sign in ((TICK, "+"), (CROSS, "-")):
-            if m.value.startswith(icon + " "):
+            # a checklist item is "icon **name**: detail" (the header's "Trading active" is not)
+            if m.value.startswith(icon + " ") and "**: " in m.value:
                 found.append(sign + m.value.removeprefix(icon))
     assert not [m.value for m in at.main.markdown if "✅" in m.value or "❌" in m.value]
     return found
