@@ -65,15 +65,26 @@ if candles.empty:
         f"{hx.settings.intraday_retention_days} days (INTRADAY_RETENTION_DAYS), daily candles "
         "for ever: choose 1d for an older range."
     )
+    if not trades:
+        st.stop()  # nothing to draw
+
+
+def chosen_marker() -> None:
+    """A click on a marker (before the rerun, so a figure redrawn with newer prices cannot
+    lose it): remember its position for the run that follows."""
+    state = st.session_state.get("chart_figure")
+    st.session_state["chart_open"] = selected_position(state.selection if state else None)
+
+
 figure = build_figure(candles, trades, pair=pair, interval=interval, end=end, zone=zone)
-event = st.plotly_chart(
+st.plotly_chart(
     figure,
     key="chart_figure",
-    on_select="rerun",
+    on_select=chosen_marker,
     selection_mode="points",
     config={"displaylogo": False, "scrollZoom": True},
 )
-chosen = selected_position(event.selection if event else None)
+chosen = st.session_state.pop("chart_open", None)
 if chosen is not None:
     st.switch_page("app_pages/positions.py", query_params={"position": str(chosen)})
 

@@ -197,12 +197,11 @@ def build_figure(
     figure = go.Figure(data=data)
     figure.update_layout(
         height=560,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
         xaxis={"rangeslider": {"visible": False}, "title": f"Time ({zone})"},
         yaxis={"title": "Price (ZAR)", "tickformat": ",.2f"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
         hovermode="closest",
-        dragmode="pan",
         clickmode="event+select",
     )
     return figure
