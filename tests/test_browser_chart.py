@@ -129,8 +129,8 @@ def test_the_chart_marks_every_position_in_range(
         expect(page.locator(POINTS)).to_have_count(expected)
         assert page.evaluate(FIGURE_MARKERS) == expected
         legend = page.locator(".js-plotly-plot .legend").text_content() or ""
-        for name in ("Exit: stop loss", "Exit: trailing stop", "Exit: take profit", "Exit: timeout"):
-            assert name in legend, legend
+        for reason in ("stop loss", "trailing stop", "take profit", "timeout", "emergency"):
+            assert f"Exit: {reason}" in legend, legend
         assert exceptions(page) == []
         # at 390 px the chart fits the screen: no sideways scroll of the page
         overflow = page.evaluate(
@@ -157,8 +157,10 @@ def test_a_click_on_an_exit_marker_opens_that_positions_story(
             "() => document.querySelector('.js-plotly-plot').data.map(t => t.name)"
         )
         index = names.index("Exit: take profit")  # the trace's place among the traces
-        point = page.locator(".js-plotly-plot .scatterlayer .trace").nth(index - 1).locator(
-            "path.point"
+        point = (
+            page.locator(".js-plotly-plot .scatterlayer .trace")
+            .nth(index - 1)
+            .locator("path.point")
         )
         expect(point).to_have_count(1)
         box = point.bounding_box()
@@ -168,9 +170,7 @@ def test_a_click_on_an_exit_marker_opens_that_positions_story(
         hover = page.locator(".hoverlayer").text_content() or ""
         assert f"Position {morning.ids['take_profit']}" in hover, hover
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        expect(page).to_have_url(
-            dashboard.url(f"/positions?position={morning.ids['take_profit']}")
-        )
+        expect(page).to_have_url(dashboard.url(f"/positions?position={morning.ids['take_profit']}"))
         expect(title(page, "Positions")).to_be_visible()
         settle(page)
         assert exceptions(page) == []
