@@ -67,6 +67,7 @@ pytestmark = pytest.mark.slow
 EXPECTED_PAGES = [
     "Summary",
     "Positions",
+    "Chart",
     "Risk",
     "Review",
     "Trade preview",
@@ -77,6 +78,7 @@ EXPECTED_PAGES = [
 CONTENT = {
     "Summary": "Latest prices",
     "Positions": "Close a position",
+    "Chart": "positions in range",
     "Risk": "Correlation of daily returns",
     "Review": "Profit by period",
     "Trade preview": "All 7 checks pass",
@@ -85,6 +87,7 @@ CONTENT = {
 }
 CHARTED = {
     "Summary",
+    "Chart",
     "Risk",
     "Optimizer",
 }  # pages whose Plotly chart must be drawn before the picture

@@ -21,6 +21,7 @@ import streamlit as st
 PAGE_FILES: tuple[tuple[str, str, str], ...] = (
     ("app_pages/summary.py", "Summary", ":material/dashboard:"),
     ("app_pages/positions.py", "Positions", ":material/list_alt:"),
+    ("app_pages/chart.py", "Chart", ":material/candlestick_chart:"),
     ("app_pages/risk.py", "Risk", ":material/shield:"),
     ("app_pages/review.py", "Review", ":material/event_note:"),
     ("app_pages/preview.py", "Trade preview", ":material/fact_check:"),

@@ -8,7 +8,9 @@ same prices. Feeds and ``ingest`` write; everything else reads.
 (``writes``), the daily roll-up (``rollup``: intraday candles also roll up into the daily candle
 of their UTC day, so daily returns, volatility and correlation stay current while the market
 runs), observed prices (``prices``: the latest price, the price ticks), the history epoch
-(``history_epoch``) and candle tables and returns (``series``).
+(``history_epoch``), candle tables and returns (``series``) and a chart's candles rolled up
+from the stored ones (``bars``: the intervals and range a chart may ask for; ``rolled``: the
+roll-up in SQL).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from helios.db.engine import Database
 from helios.db.models import Candle, LatestPrice, PriceTick
 from helios.errors import InvalidInput
 from helios.market.bar_time import MINUTE, floor_time, not_ahead
+from helios.market.bars import bar_range
 from helios.market.candles import (
     DAY,
     CandleRow,
@@ -41,6 +44,7 @@ from helios.market.candles import (
 from helios.market.feeds import FeedError, MarketFeed
 from helios.market.history_epoch import HISTORY_EPOCH_KEY, bump_history_epoch
 from helios.market.prices import latest_prices, price_ticks
+from helios.market.rolled import rolled_candles
 from helios.market.series import candles_frame, close_returns
 from helios.market.writes import write_candles
 from helios.money import positive
@@ -324,6 +328,17 @@ class MarketData:
             rows = list(session.scalars(query))
         rows.reverse()
         return candles_frame(rows)
+
+    def chart_candles(
+        self, pair: str, interval: int | str, start: datetime, end: datetime
+    ) -> pd.DataFrame:
+        """Candles of ``pair`` for a price chart: ``interval`` one of 5m, 15m, 1h, 4h, 1d, the
+        whole bars covering [``start``, ``end``) (at most ``bars.MAX_BARS``), rolled up in SQL
+        from the finer stored candles (``helios.market.rolled``); floats, oldest first."""
+        pair = self.check_pair(pair)
+        bars = bar_range(interval, start, end)
+        with self._db.read() as session:
+            return rolled_candles(session, pair, bars)
 
     def returns(
         self,

@@ -27,12 +27,14 @@ from typing import Any
 
 import pandas as pd
 
-from helios.clock import Clock
+from helios.clock import Clock, ensure_utc
 from helios.config import Settings, TradingMode
 from helios.db.engine import Database
+from helios.errors import InvalidInput
 from helios.exchange.base import Exchange, OrderResult
 from helios.market.store import MarketData
 from helios.positions.closing import Closing, begin_close
+from helios.positions.in_range import trades_in_range
 from helios.positions.installation import INSTALLATION_KEY, Installation, seed_installation_id
 from helios.positions.lifecycle import TRANSITIONAL, BookEntry
 from helios.positions.margin import MarginGate, needs_margin
@@ -42,6 +44,7 @@ from helios.positions.queries import Queries
 from helios.positions.records import MAX_POSITION_ID, check_position_id
 from helios.positions.recovery import RECONCILE_GRACE, Recovery
 from helios.positions.trade_figures import TradeFilter, TradePage
+from helios.positions.trade_marks import TradeMark
 from helios.positions.trades import TradeReads
 from helios.positions.venues import Venues
 from helios.positions.watchers import BookWatchers
@@ -219,3 +222,16 @@ class PositionManager:
     def position_history(self, position_id: Any) -> dict[str, Any]:
         """One position's full story: the position, its risk decision, orders, fills, events."""
         return self._queries.position_history(position_id)
+
+    def trades_in_range(self, pair: Any, start: datetime, end: datetime) -> list[TradeMark]:
+        """The positions of ``pair`` whose life overlaps [``start``, ``end``) as a price chart
+        marks them: entry, exit and its reason, stop and target while open, P&L
+        (``helios.positions.in_range``)."""
+        pair = self._market.check_pair(pair)
+        for field, value in (("start", start), ("end", end)):
+            if not isinstance(value, datetime):
+                raise InvalidInput(field, value, "a datetime (naive means UTC)")
+        if ensure_utc(start) >= ensure_utc(end):
+            raise InvalidInput("start", start.isoformat(), f"before the end {end.isoformat()}")
+        with self._db.read() as session:
+            return trades_in_range(session, pair, start, end)

@@ -1,0 +1,179 @@
+"""The Chart page in a real browser (Debian's Chromium, Playwright) against a real ``helios
+dashboard`` process, on SQLite and PostgreSQL, at 1400 px and at a 390 px phone width: the
+candles with one marker per entry and per exit of the positions in range (counted in the DOM
+and in the figure's own data), and a click on a marker opening that position's story
+(``/positions?position=ID``). Screenshots under ``tests/screenshots/<database>/chart-*.png``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+import helios
+from helios.clock import ManualClock
+from helios.db.engine import normalise_url
+from helios.market.bar_time import floor_time
+from tests.browser_support import (
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    PG_ENV,
+    WAIT_MS,
+    Dashboard,
+    choose,
+    exceptions,
+    expect,
+    require_browser,
+    settle,
+    shoot,
+    sync_playwright,
+    title,
+)
+from tests.chart_support import Morning, trade_morning
+
+pytestmark = pytest.mark.slow
+
+# the SVG points Plotly draws for the marker traces (the candles are boxes, the lines paths)
+POINTS = ".js-plotly-plot .scatterlayer .trace .points path.point"
+FIGURE_MARKERS = """() => document.querySelector('.js-plotly-plot').data
+    .filter(t => t.type === 'scatter' && t.mode === 'markers')
+    .reduce((n, t) => n + t.x.length, 0)"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    require_browser()
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, Dashboard, Morning]]:
+    """A database of each kind with the trading morning (ending about three hours ago) and a
+    dashboard serving it."""
+    kind = request.param
+    folder = tmp_path_factory.mktemp(f"chart-{kind}")
+    drop = admin = None
+    if kind == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), folder / "helios.db")
+        url = f"sqlite:///{folder / 'helios.db'}"
+    else:
+        template = request.getfixturevalue("pg_template")
+        drop = template.removesuffix("template") + "chart"
+        admin = create_engine(normalise_url(os.environ[PG_ENV]), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{drop}" TEMPLATE "{template}"'))
+        url = (
+            make_url(normalise_url(os.environ[PG_ENV]))
+            .set(database=drop)
+            .render_as_string(hide_password=False)
+        )
+    dashboard = None
+    try:
+        with helios.connect(url, market_feed="manual") as now_hx:
+            start = floor_time(now_hx.clock.now(), 3600) - timedelta(hours=19)
+        clock = ManualClock(start)
+        with helios.connect(url, clock=clock, market_feed="manual") as hx:
+            morning = trade_morning(hx, clock)
+        dashboard = Dashboard(url, Path(folder) / "dashboard.log")
+        yield kind, dashboard, morning
+    finally:
+        if dashboard is not None:
+            dashboard.stop()
+        if drop is not None and admin is not None:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{drop}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def open_chart(browser: Any, dashboard: Dashboard, width: int) -> Any:
+    context = browser.new_context(
+        viewport={"width": width, "height": 1000 if width > 500 else 844}, reduced_motion="reduce"
+    )
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    page.goto(dashboard.url("/chart"))
+    expect(title(page, "Chart")).to_be_visible()
+    settle(page)
+    if width < 500:  # the sidebar opens over a phone's page: close it, as a person does
+        page.get_by_test_id("stSidebarCollapseButton").locator("button").click(force=True)
+        expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+    choose(page, "Range", "Last 24 hours")
+    settle(page)
+    expect(page.get_by_text(re.compile(r"8 positions in range"))).to_be_visible()
+    return page
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_the_chart_marks_every_position_in_range(
+    site: tuple[str, Dashboard, Morning], browser: Any, width: int
+) -> None:
+    kind, dashboard, morning = site
+    page = open_chart(browser, dashboard, width)
+    try:
+        expected = len(morning.btc) + len(morning.btc) - len(morning.btc_open)  # 8 + 6
+        expect(page.locator(POINTS)).to_have_count(expected)
+        assert page.evaluate(FIGURE_MARKERS) == expected
+        legend = page.locator(".js-plotly-plot .legend").text_content() or ""
+        for reason in ("stop loss", "trailing stop", "take profit", "timeout", "emergency"):
+            assert f"Exit: {reason}" in legend, legend
+        assert exceptions(page) == []
+        # at 390 px the chart fits the screen: no sideways scroll of the page
+        overflow = page.evaluate(
+            "() => { const m = document.querySelector(\"[data-testid='stMain']\");"
+            " return m.scrollWidth - m.clientWidth; }"
+        )
+        assert overflow <= 1, f"the page scrolls sideways by {overflow} px at {width} px"
+        shoot(page, kind, f"chart-{width}px")
+    finally:
+        page.context.close()
+
+
+def test_a_click_on_an_exit_marker_opens_that_positions_story(
+    site: tuple[str, Dashboard, Morning], browser: Any
+) -> None:
+    kind, dashboard, morning = site
+    page = open_chart(browser, dashboard, 1400)
+    try:
+        exits = page.locator(".js-plotly-plot .scatterlayer .trace").filter(
+            has=page.locator("path.point")
+        )
+        expect(exits.first).to_be_visible()
+        names = page.evaluate(
+            "() => document.querySelector('.js-plotly-plot').data.map(t => t.name)"
+        )
+        index = names.index("Exit: take profit")  # the trace's place among the traces
+        point = (
+            page.locator(".js-plotly-plot .scatterlayer .trace")
+            .nth(index - 1)
+            .locator("path.point")
+        )
+        expect(point).to_have_count(1)
+        box = point.bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        expect(page.locator(".hoverlayer").get_by_text(re.compile(r"Position \d+"))).to_be_visible()
+        hover = page.locator(".hoverlayer").text_content() or ""
+        assert f"Position {morning.ids['take_profit']}" in hover, hover
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        expect(page).to_have_url(dashboard.url(f"/positions?position={morning.ids['take_profit']}"))
+        expect(title(page, "Positions")).to_be_visible()
+        settle(page)
+        assert exceptions(page) == []
+        shoot(page, kind, "chart-click-opens-story")
+    finally:
+        page.context.close()
