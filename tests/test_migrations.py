@@ -47,7 +47,7 @@ SEED_TABLES = {
 }
 
 # the newest file in helios/db/migrations/versions: bump it with each new migration
-NEWEST_REVISION = "0006"
+NEWEST_REVISION = "0007"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
