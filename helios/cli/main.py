@@ -13,6 +13,7 @@
     helios mode [PAPER --by NAME]      show the trading mode, or switch back to PAPER
     helios mode LIVE --by NAME --confirm-monitoring NAME   LIVE, if the pre-live checklist holds
     helios report daily|weekly [--date YYYY-MM-DD] [--png PATH]   the daily or weekly report
+    helios lock PAIR --hours H --by NAME --reason TEXT | unlock PAIR|ID --by NAME | locks [--json]
 
 Configuration comes from the environment and ``.env`` (see ``.env.example``); a bad value stops
 the command with a message naming the key, the value and the allowed range (exit code 2).
@@ -29,7 +30,7 @@ import subprocess
 import sys
 import time
 
-from helios.cli import alerts, controls, reports
+from helios.cli import alerts, controls, locks, reports
 from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings
 from helios.launch import connect_or_exit, fail, refuse_exposed, run_reporting_outages
 from helios.logs import configure_logging
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("config", help="show the effective configuration").set_defaults(
         func=cmd_config
     )
-    for register in (controls.add, alerts.add, reports.add):
+    for register in (controls.add, alerts.add, reports.add, locks.add):
         register(commands)
     commands.add_parser(
         "hash-password", help="make DASHBOARD_PASSWORD_HASH for the dashboard's login gate"
