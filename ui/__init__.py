@@ -15,6 +15,7 @@ from ui.format import (
     fmt_time,
     fmt_zar,
 )
+from ui.locks import section as locks_section
 from ui.login import current_user, gate_configured, require_login, who_input
 from ui.navigation import ARMED_PREFIX, navigation
 from ui.status import halt_banner, mode_badge, page_header, scheduler_line, sidebar_status
@@ -33,6 +34,7 @@ __all__ = [
     "gate_configured",
     "halt_banner",
     "helios_or_stop",
+    "locks_section",
     "mode_badge",
     "navigation",
     "page_header",
