@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from helios.config import Settings
@@ -54,13 +54,20 @@ def _recent(pair: str, after: datetime) -> Any:
     return select(PairLock).where(PairLock.pair == pair, PairLock.ends_at > after)
 
 
+# the pair's locks not lifted and not ended at ``now``: built once (a risk decision runs it; a
+# statement rebuilt on every call costs about as much as the query, ``risk.statements``)
+LOCKS_NOT_ENDED = select(PairLock.__table__).where(
+    PairLock.pair == bindparam("pair"),
+    PairLock.lifted_at.is_(None),
+    PairLock.ends_at > bindparam("now"),
+)
+
+
 def lock_holding(db: Session | Connection, pair: str, now: datetime) -> LockView | None:
     """The lock holding ``pair`` at ``now`` (``pair_locks.lock_in_force``), in the caller's
     transaction."""
-    query = select(PairLock.__table__).where(
-        PairLock.pair == pair, PairLock.lifted_at.is_(None), PairLock.ends_at > now
-    )
-    return lock_in_force((view(r) for r in db.execute(query)), pair, now)
+    rows = db.execute(LOCKS_NOT_ENDED, {"pair": pair, "now": now})
+    return lock_in_force((view(r) for r in rows), pair, now)
 
 
 def policy_of(settings: Settings) -> AutoLockPolicy:
