@@ -23,7 +23,7 @@ from fastapi import FastAPI
 import helios
 from api import errors
 from api.limits import BodyLimits
-from api.routers import control, health, portfolio, risk, upstream
+from api.routers import control, health, locks, portfolio, risk, upstream
 from api.security import WriteGate, write_routes
 from helios.redact import configured_secrets, secret_pattern
 
@@ -103,7 +103,7 @@ def create_app(hx: helios.Helios | None = None, *, watch: bool | None = None) ->
     if hx is not None:  # usable at once, also by a TestClient that is not a context manager
         _bind(app, hx)
     errors.install(app)
-    routers = [module.router for module in (portfolio, risk, control, upstream, health)]
+    routers = [module.router for module in (portfolio, risk, control, upstream, health, locks)]
     # add_middleware wraps: the last added runs first
     app.add_middleware(BodyLimits)
     app.add_middleware(WriteGate, writes=write_routes(r for api in routers for r in api.routes))

@@ -151,6 +151,8 @@ else:
             finish("error", f"Not halted: {exc}")
         finish("success", f"Trading halted by {who.strip()}.")
 
+ui.locks_section(hx)  # pair locks (issue 18): ui/locks.py
+
 st.subheader("Trading mode")
 mode = hx.controls.trading_mode()
 ui.mode_badge(mode, large=True)

@@ -3,12 +3,12 @@
 Returns a ``Helios`` object whose parts are named after the seed's concepts: ``.market``,
 ``.ledger``, ``.controls``, ``.exchange``, ``.risk``, ``.positions``, ``.optimizer``, ``.signals``,
 ``.halts`` (the automatic halt rules), ``.events`` (the event log, filtered and paged),
-``.metrics`` (the seed's weekly checks), ``.reports`` (the daily and weekly reports) and
-``.live`` (the pre-live checklist), ``.reconciliation`` (LIVE: VALR's balances and orders
-against the ledger), ``.trading_state`` (the mode and the halt flag, which ``.controls``
-composes with the commands). The dashboard, the scheduler, tests and
-notebooks all go through it, so nothing is computed twice. ``Helios`` builds every part
-bottom-up, each given the parts it uses: there is no binding step after construction.
+``.locks`` (pair locks), ``.metrics`` (the seed's weekly checks), ``.reports`` (the daily and
+weekly reports) and ``.live`` (the pre-live checklist), ``.reconciliation`` (LIVE: VALR's
+balances and orders against the ledger), ``.trading_state`` (the mode and the halt flag, which
+``.controls`` composes with the commands). The dashboard, the scheduler, tests and notebooks all
+go through it, so nothing is computed twice. ``Helios`` builds every part bottom-up, each given
+the parts it uses: there is no binding step after construction.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from helios.market.store import MarketData
 from helios.metrics import Metrics
 from helios.money import ZERO, zar
 from helios.optimizer.service import Optimizer
+from helios.pair_lock_service import PairLocks
 from helios.positions.installation import seed_installation_id
 from helios.positions.manager import PositionManager
 from helios.reconciliation import Reconciliation
@@ -75,6 +76,8 @@ class Helios:
         self.market = MarketData(db, settings, clock)
         self.ledger = Ledger(db, settings, clock)
         self.trading_state = TradingState(db, clock)
+        # pair locks (hx.locks): a locked pair opens nothing; the risk decision reads them
+        self.locks = PairLocks(db, settings, clock, self.market)
         # L3: the exchanges
         self.paper_exchange = PaperExchange(db, settings, clock)
         # LIVE: VALR; built without a network call (keys are checked by the pre-live checklist)

@@ -35,6 +35,7 @@ WRITES: list[tuple[str, str, Any]] = [
         "/api/signals",
         {"pair": "BTCZAR", "side": "BUY", "confidence": 0.8, "llm_approved": True},
     ),
+    ("POST", "/api/locks", {"pair": "BTCZAR", "hours": 6, "by": "thandi", "reason": "news"}),
 ]
 READS = [
     "/api/portfolio/summary",

@@ -47,7 +47,7 @@ SEED_TABLES = {
 }
 
 # the newest file in helios/db/migrations/versions: bump it with each new migration
-NEWEST_REVISION = "0006"
+NEWEST_REVISION = "0007"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -263,3 +263,31 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout_and_foreign_keys(tmp_path: 
         assert SQLITE_BUSY_TIMEOUT_MS == 30_000
     finally:
         db.dispose()
+
+
+def test_0007_adds_the_pair_locks_table_and_its_downgrade_removes_it(empty_engine: Engine):
+    """Issue 18: the pair locks' table comes with 0007 and goes with its downgrade, leaving the
+    rest of 0006's schema as it was."""
+    upgrade_to_head(empty_engine)
+    assert "pair_locks" in tables(empty_engine)
+    columns = {c["name"] for c in inspect_db(empty_engine).get_columns("pair_locks")}
+    assert columns == {
+        "id",
+        "pair",
+        "starts_at",
+        "ends_at",
+        "reason",
+        "locked_by",
+        "automatic",
+        "created_at",
+        "lifted_at",
+        "lifted_by",
+        "details",
+    }
+    before = tables(empty_engine)
+    downgrade_to(empty_engine, "0006")
+    assert current_revision(empty_engine) == "0006"
+    assert tables(empty_engine) == before - {"pair_locks"}
+    upgrade_to_head(empty_engine)
+    assert tables(empty_engine) == before
+    assert schema_drift(empty_engine) == []

@@ -22,6 +22,7 @@ from ui.format import (
     fmt_zar,
     text_width,
 )
+from ui.locks import section as locks_section
 from ui.login import current_user, gate_configured, require_login, who_input
 from ui.navigation import ARMED_PREFIX, navigation
 from ui.session import resume as resume_session
@@ -48,6 +49,7 @@ __all__ = [
     "gate_configured",
     "halt_banner",
     "helios_or_stop",
+    "locks_section",
     "mode_badge",
     "navigation",
     "page_header",

@@ -14,8 +14,8 @@ The table (the issue's list; a severity below ``ALERT_MIN_SEVERITY`` is not queu
 - warning: a halt by hand, a standby taking over, a job failing ``ALERT_JOB_ERRORS`` times in a
   row (then every 20 times that), a stale feed at half its halt threshold, a limit loosened, a
   mode change, a close-all, a position stopped out, a PAPER order rejected, a reconciliation
-  that could not run;
-- info: a resume, a limit change that tightens, positions opened and closed
+  that could not run, a pair locked (by a person or after stop-outs: ``helios.pair_locks``);
+- info: a resume, a lock lifted, a limit change that tightens, positions opened and closed
   (``ALERT_POSITION_EVENTS``, off by default), the daily and weekly reports
   (``helios.reports``).
 
@@ -151,6 +151,12 @@ def from_event(
             "CLOSE_ALL": f"Close all by {actor}",
         }
         chosen = (WARNING, titles[kind])
+    elif kind in ("PAIR_LOCKED", "PAIR_LOCK_AUTO"):
+        pair = details.get("pair", "?")
+        who = "automatically after stop-outs" if kind == "PAIR_LOCK_AUTO" else f"by {actor}"
+        chosen = (WARNING, f"Pair {pair} locked {who}")
+    elif kind == "PAIR_UNLOCKED":
+        chosen = (INFO, f"Pair {details.get('pair', '?')} lock lifted by {actor}")
     elif kind == "RECONCILE_FAILED":
         chosen = (WARNING, "LIVE reconciliation could not run")
     elif kind == "JOB_ERROR":

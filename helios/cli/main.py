@@ -15,6 +15,7 @@
     helios report daily|weekly [--date YYYY-MM-DD] [--png PATH] [--html PATH]   the report
     helios profit [--daily|--weekly|--monthly] [--count N] [--json]   P&L by period
     helios positions | close ID --by NAME | limits [set KEY VALUE --by NAME]   the console (--json)
+    helios lock PAIR --hours H --by NAME --reason TEXT | unlock PAIR|ID --by NAME | locks [--json]
 
 Configuration comes from the environment and ``.env`` (see ``.env.example``); a bad value stops
 the command with a message naming the key, the value and the allowed range (exit code 2).
@@ -31,7 +32,7 @@ import subprocess
 import sys
 import time
 
-from helios.cli import alerts, console, controls, profit, reports
+from helios.cli import alerts, console, controls, locks, profit, reports
 from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings
 from helios.launch import connect_or_exit, fail, refuse_exposed, run_reporting_outages
 from helios.logs import configure_logging
@@ -280,7 +281,7 @@ def run(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "config", help="show the effective configuration and the limits in force (database)"
     ).set_defaults(func=cmd_config)
-    for register in (controls.add, alerts.add, reports.add, console.add, profit.add):
+    for register in (controls.add, alerts.add, reports.add, console.add, profit.add, locks.add):
         register(commands)
     commands.add_parser(
         "hash-password", help="make DASHBOARD_PASSWORD_HASH for the dashboard's login gate"

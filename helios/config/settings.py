@@ -211,6 +211,13 @@ class Settings(BaseSettings):
     halt_action_reconciliation: HaltAction = HaltAction.HALT_ONLY
     closeout_retry_max_seconds: float = Field(default=60.0, ge=0.1, le=3600.0)
 
+    # --- pair locks (issue 18: helios.pair_locks, hx.locks) --------------------------------
+    # a pair is locked for LOCK_HOURS after this many losing stop-outs on it within
+    # LOCK_WINDOW_HOURS (0: no automatic lock; locks by hand still work)
+    lock_after_stops: int = Field(default=3, ge=0, le=100)
+    lock_window_hours: float = Field(default=6.0, gt=0.0, le=720.0)
+    lock_hours: float = Field(default=12.0, gt=0.0, le=720.0)
+
     # --- LIVE reconciliation (issue #8): VALR's balances and open orders against the ledger --
     live_reconcile_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)
     # a difference worth more than this (ZAR, at the latest prices) halts

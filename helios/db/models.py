@@ -435,3 +435,25 @@ class AlertChannel(Base):
     messages_sent: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(120))
     claimed_until: Mapped[datetime | None]
+
+
+class PairLock(Base):
+    """A pair locked from new positions (issue 18: ``hx.locks``) from ``starts_at`` until
+    ``ends_at``, by a person (``automatic`` False) or by the stop-out rule
+    (``helios.pair_locks``: LOCK_AFTER_STOPS stop-outs within LOCK_WINDOW_HOURS). A lock ends by
+    itself at ``ends_at`` (judged by the time, no job) or earlier when lifted (``lifted_at``,
+    ``lifted_by``). ``details``: what caused an automatic lock (the stop-outs' position ids)."""
+
+    __tablename__ = "pair_locks"
+    __table_args__ = (Index("ix_pair_locks_pair_ends_at", "pair", "ends_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pair: Mapped[str] = mapped_column(String(20))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    locked_by: Mapped[str] = mapped_column(String(120))
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    lifted_at: Mapped[datetime | None]
+    lifted_by: Mapped[str | None] = mapped_column(String(120))
+    details: Mapped[dict[str, Any] | None]

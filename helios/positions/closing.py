@@ -9,6 +9,8 @@
 - The answer is recorded by one conditional update: CLOSING -> the close reason as the final
   status (the fill booked to the account) or CLOSING -> OPEN on a rejection (the position stays
   open, told as CLOSE_FAILED). A lost answer leaves it CLOSING for ``reconcile``.
+- A STOPPED_OUT close may lock its pair (``helios.pair_lock_store.apply_auto_lock``: N losing
+  stop-outs within a window), in the same transaction as the close.
 - A close made while the database was unreachable (``helios.closeout``'s journal) is recorded
   afterwards exactly as ``close_position`` would have, once per client order id.
 """
@@ -34,6 +36,7 @@ from helios.errors import InvalidInput
 from helios.exchange.base import OrderRequest, OrderResult, OrderStatus
 from helios.faults import crash_point
 from helios.money import ZERO
+from helios.pair_lock_store import apply_auto_lock
 from helios.positions.installation import Installation
 from helios.positions.lifecycle import (
     CLOSE_REASONS,
@@ -42,6 +45,7 @@ from helios.positions.lifecycle import (
     FINAL_STATUSES,
     OPEN,
     OPENING,
+    STOPPED_OUT,
     client_order_id,
     closing_side,
 )
@@ -306,6 +310,8 @@ class Closing:
                 f"{realized} after {held.total_seconds() / 3600:.2f} h",
                 told(position, status=final, realized_pnl=str(realized)),
             )
+            if final == STOPPED_OUT:  # N losing stop-outs lock the pair, in this transaction
+                apply_auto_lock(session, position.pair, now, self._settings)
             return {
                 "success": True,
                 "position_id": position_id,

@@ -431,3 +431,9 @@ def halted_result(reason: str) -> RiskResult:
         checks=[],
         halted=True,
     )
+
+
+def locked_result(refusal: str) -> RiskResult:
+    """The answer for an opening trade on a locked pair (``helios.pair_locks.refusal``: the
+    lock's reason and end time): rejected before any check, like a halt."""
+    return RiskResult(passed=False, reason=refusal, violated_limits=[], checks=[])

@@ -2,12 +2,12 @@
 
 The rule: the request is validated (pair, side, trade parameters against the leverage limit in
 force), then the limits, the account, the exposed positions at their marks, the halt flag, the
-pair's price and its age, and the history epoch that keys the statistics cache are read in the
-caller's transaction (``statements``: a snapshot, or the account row locked when the decision
-reserves the trade), and turned into ``Inputs``. The cash an opening trade may use is the
-ledger's cash less what the positions being opened will take; in LIVE the lesser of that (scaled
-like equity by the capital cap) and the venue's available ZAR, asked outside the transaction
-(``venue``).
+pair's lock in force (``helios.pair_lock_store``), the pair's price and its age, and the history
+epoch that keys the statistics cache are read in the caller's transaction (``statements``: a
+snapshot, or the account row locked when the decision reserves the trade), and turned into
+``Inputs``. The cash an opening trade may use is the ledger's cash less what the positions being
+opened will take; in LIVE the lesser of that (scaled like equity by the capital cap) and the
+venue's available ZAR, asked outside the transaction (``venue``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from helios.equity_marks import EquityMarks, updated_marks
 from helios.market.bar_time import floor_time
 from helios.market.candles import DAY
 from helios.market.store import MarketData
+from helios.pair_lock_store import lock_holding
+from helios.pair_locks import refusal
 from helios.risk.book import Book, portfolio
 from helios.risk.checks import PortfolioState, ProposedTrade
 from helios.risk.inputs import Inputs
@@ -131,6 +133,7 @@ class InputReader:
         observed = head.price_observed_at
         is_halted = head.halted == "true"
         reason = head.halt_reason
+        lock = lock_holding(conn, pair, now)
         inputs = Inputs(
             book.state,
             limits,
@@ -145,6 +148,9 @@ class InputReader:
             fee_pct=str(fee),
             price_age_seconds=(now - observed).total_seconds() if observed is not None else None,
             max_price_age_seconds=self._settings.price_max_age_seconds,
+            lock_refusal=refusal(lock, self._settings.trading_day_timezone) if lock else "",
+            lock_id=lock.id if lock else None,
+            lock_ends_at=lock.ends_at.isoformat() if lock else None,
         )
         return inputs, params, book
 

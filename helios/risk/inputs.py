@@ -1,10 +1,12 @@
 """A risk decision's inputs, and the decision taken on them: the record that makes it replayable.
 
 The rule: everything the pure function saw (the portfolio, the limits, the trade, the market
-statistics, the halt flag, the mode, the LIVE cap, the pre-checks' figures) is stored with each
+statistics, the halt flag, the pair's lock, the mode, the LIVE cap, the pre-checks' figures) is
+stored with each
 decision (``Inputs.to_dict``), passed or not, so ``Inputs.from_dict`` gives the same inputs back
 and ``decide`` gives the same result, today or in a year (``hx.risk.replay``). ``decide``: a
-halted system is refused before anything else is judged; otherwise the 7 checks
+halted system is refused before anything else is judged, then a locked pair
+(``helios.pair_locks``: the lock's reason and end time); otherwise the 7 checks
 (``checks.evaluate``) with the pre-checks (buying power, price age) beside them. Pure: no I/O.
 """
 
@@ -24,6 +26,7 @@ from helios.risk.checks import (
     RiskResult,
     evaluate,
     halted_result,
+    locked_result,
 )
 from helios.risk.limits import RiskLimits
 from helios.risk.prechecks import PreCheck, buying_power, opening_cost, price_age, with_pre_checks
@@ -49,6 +52,11 @@ class Inputs:
     fee_pct: str = "0"  # the opening fee rate the buying power adds to the margin
     price_age_seconds: float | None = None  # since the pair's price was observed (None: none)
     max_price_age_seconds: float | None = None
+    # the lock holding the pair when decided (``helios.pair_locks.refusal``: its text, id and
+    # end); "" / None: the pair was free (and in decisions stored before locks existed)
+    lock_refusal: str = ""
+    lock_id: int | None = None
+    lock_ends_at: str | None = None  # ISO 8601, UTC
 
     def to_dict(self) -> dict[str, Any]:
         # _flat, not asdict: the same dict without asdict's recursive deep copy (0.13 ms of a
@@ -79,6 +87,9 @@ class Inputs:
             "fee_pct": self.fee_pct,
             "price_age_seconds": self.price_age_seconds,
             "max_price_age_seconds": self.max_price_age_seconds,
+            "lock_refusal": self.lock_refusal,
+            "lock_id": self.lock_id,
+            "lock_ends_at": self.lock_ends_at,
         }
 
     @classmethod
@@ -113,6 +124,9 @@ class Inputs:
             fee_pct=data.get("fee_pct", "0"),
             price_age_seconds=data.get("price_age_seconds"),
             max_price_age_seconds=data.get("max_price_age_seconds"),
+            lock_refusal=data.get("lock_refusal", ""),
+            lock_id=data.get("lock_id"),
+            lock_ends_at=data.get("lock_ends_at"),
         )
 
     def pre_checks(self) -> list[PreCheck]:
@@ -130,9 +144,12 @@ class Inputs:
 
 
 def decide(inputs: Inputs) -> RiskResult:
-    """The halt first (nothing else is judged), then the 7 checks with the pre-checks beside."""
+    """The halt first (nothing else is judged), then the pair's lock (likewise), then the 7
+    checks with the pre-checks beside."""
     if inputs.halted:
         return halted_result(inputs.halt_reason or "no reason recorded")
+    if inputs.lock_refusal:
+        return locked_result(inputs.lock_refusal)
     result = evaluate(inputs.state, inputs.limits, inputs.trade, inputs.stats)
     return with_pre_checks(result, inputs.pre_checks())
 
