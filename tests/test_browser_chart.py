@@ -129,7 +129,7 @@ def test_the_chart_marks_every_position_in_range(
         expect(page.locator(POINTS)).to_have_count(expected)
         assert page.evaluate(FIGURE_MARKERS) == expected
         legend = page.locator(".js-plotly-plot .legend").text_content() or ""
-        for reason in ("stop loss", "trailing stop", "take profit", "timeout", "emergency"):
+        for reason in ("Stop loss", "Trailing stop", "Take profit", "Timeout", "Emergency close"):
             assert f"Exit: {reason}" in legend, legend
         assert exceptions(page) == []
         # at 390 px the chart fits the screen: no sideways scroll of the page
