@@ -19,9 +19,9 @@ import pandas as pd
 import streamlit as st
 
 from helios.errors import InvalidInput
+from helios.paging import PAGE_SIZES
 from helios.positions.exit_reasons import EXIT_LABELS
 from helios.positions.trade_figures import (
-    PAGE_SIZES,
     TradeFilter,
     TradePage,
     csv_name,

@@ -32,10 +32,9 @@ from decimal import Decimal
 
 from helios.errors import InvalidInput
 from helios.money import ZERO, zar
+from helios.paging import check_page, offset, page_count
 from helios.positions.exit_reasons import EXIT_LABELS, exit_reason
 
-PAGE_SIZES = (25, 50, 100, 200)
-MAX_PAGE_SIZE = 500
 RATIO_PLACES = Decimal("1e-8")
 PERCENT_PLACES = Decimal("1e-6")
 
@@ -146,7 +145,7 @@ def figures(trade: ClosedTrade) -> TradeFigures:
 class TradeFilter:
     """Which closed trades to list: pair, exit reasons (final statuses; empty: all), the exit
     date range (``start`` inclusive, ``end`` exclusive, UTC), the page (from 1) and its size
-    (1 to ``MAX_PAGE_SIZE``). Checked when made: a bad value raises ``InvalidInput``."""
+    (``helios.paging``). Checked when made: a bad value raises ``InvalidInput``."""
 
     pair: str | None = None
     reasons: tuple[str, ...] = ()
@@ -156,11 +155,7 @@ class TradeFilter:
     page_size: int = 50
 
     def __post_init__(self) -> None:
-        if isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1:
-            raise InvalidInput("page", self.page, "a whole number from 1")
-        size = self.page_size
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
-            raise InvalidInput("page_size", size, f"a whole number from 1 to {MAX_PAGE_SIZE}")
+        check_page(self.page, self.page_size)
         if not isinstance(self.reasons, tuple):
             raise InvalidInput("reasons", self.reasons, "a tuple of exit reasons")
         for reason in self.reasons:
@@ -175,7 +170,7 @@ class TradeFilter:
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.page_size
+        return offset(self.page, self.page_size)
 
 
 @dataclass(frozen=True)
@@ -189,7 +184,7 @@ class TradePage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
 
 CSV_COLUMNS = (
