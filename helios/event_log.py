@@ -9,7 +9,7 @@ the value and the allowed range) says what to list:
 - ``who``: the actor contains this text, case-insensitive (``api:`` finds every API caller);
 - ``text``: the message, the kind or the actor contains this text, case-insensitive (``%`` and
   ``_`` are plain characters here);
-- ``page`` (from 1) and ``page_size`` (1 to ``MAX_PAGE_SIZE``).
+- ``page`` (from 1) and ``page_size`` (1 to ``MAX_PAGE_SIZE``: ``helios.paging``).
 
 ``EventLog.query`` answers one page, newest first, with the total that match (one COUNT and one
 LIMIT/OFFSET select over the same WHERE clause). ``kinds()`` and ``actors()`` give the values
@@ -27,9 +27,9 @@ from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from helios.db.engine import Database
 from helios.db.models import Event
 from helios.errors import InvalidInput
-from helios.events import SEVERITIES
+from helios.events import SEVERITIES, event_row
+from helios.paging import check_page, offset, page_count
 
-MAX_PAGE_SIZE = 500
 MAX_TEXT = 200
 
 
@@ -56,11 +56,7 @@ class EventFilter:
     page_size: int = 50
 
     def __post_init__(self) -> None:
-        if isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1:
-            raise InvalidInput("page", self.page, "a whole number from 1")
-        size = self.page_size
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
-            raise InvalidInput("page_size", size, f"a whole number from 1 to {MAX_PAGE_SIZE}")
+        check_page(self.page, self.page_size)
         _texts("kinds", self.kinds)
         _texts("severities", self.severities)
         for severity in self.severities:
@@ -71,7 +67,7 @@ class EventFilter:
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.page_size
+        return offset(self.page, self.page_size)
 
 
 @dataclass(frozen=True)
@@ -85,7 +81,7 @@ class EventPage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
 
 def _contains(column: Any, text: str) -> ColumnElement[bool]:
@@ -136,17 +132,7 @@ class EventLog:
                 .limit(wanted.page_size)
                 .offset(wanted.offset)
             ).all()
-            events = tuple(
-                {
-                    "id": e.id,
-                    "ts": e.ts,
-                    "kind": e.kind,
-                    "severity": e.severity,
-                    "actor": e.actor,
-                    "message": e.message,
-                }
-                for e in rows
-            )
+            events = tuple(event_row(e) for e in rows)
         return EventPage(events, int(total), wanted.page, wanted.page_size)
 
     def kinds(self) -> list[str]:

@@ -41,6 +41,18 @@ def record_event(
     return event
 
 
+def event_row(event: Event) -> dict[str, Any]:
+    """An event as the event logs list it (Controls page, API, ``hx.events.query``)."""
+    return {
+        "id": event.id,
+        "ts": event.ts,
+        "kind": event.kind,
+        "severity": event.severity,
+        "actor": event.actor,
+        "message": event.message,
+    }
+
+
 def recent_events(session: Session, limit: int = 50, kind: str | None = None) -> list[Event]:
     query = select(Event).order_by(Event.id.desc()).limit(limit)
     if kind:

@@ -36,7 +36,7 @@ from helios.config import HaltAction, TradingMode
 from helios.db.engine import Database
 from helios.db.models import Setting
 from helios.errors import InvalidInput
-from helios.events import recent_events, record_event
+from helios.events import event_row, recent_events, record_event
 from helios.money import fmt_zar
 from helios.settings_store import (
     HALT_ACK_KEY,
@@ -321,17 +321,7 @@ class TradingState:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidInput("limit", limit, "a whole number from 1 to 10000")
         with self._db.read() as session:
-            return [
-                {
-                    "id": e.id,
-                    "ts": e.ts,
-                    "kind": e.kind,
-                    "severity": e.severity,
-                    "actor": e.actor,
-                    "message": e.message,
-                }
-                for e in recent_events(session, limit=limit, kind=kind)
-            ]
+            return [event_row(e) for e in recent_events(session, limit=limit, kind=kind)]
 
     def note_login(self, user: str, success: bool, detail: str = "") -> None:
         """A dashboard sign-in (or a refused one: a wrong password, or a session cookie refused

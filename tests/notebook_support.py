@@ -2,14 +2,15 @@
 library itself (signals through the trading loop, a refused one, a close, snapshots).
 
 The notebooks run in a kernel with the real clock, so the book is written with a hand-moved clock
-that starts a few minutes before now (never before today's trading day began) and stays behind
-the wall clock: the daily check reads it as "today, so far".
+that starts a few minutes before now and stays behind the wall clock, all of it inside one trading
+day (``Book.day``): today's, or, within minutes of midnight in the trading-day zone, the day
+before (the last minutes before midnight), so the daily report of ``Book.day`` always has it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import helios
@@ -17,6 +18,7 @@ from helios.clock import ManualClock, trading_day, trading_day_start
 from tests.factories import connect_book, give_market
 
 ZONE = "Africa/Johannesburg"
+SPAN = timedelta(minutes=4)  # the hand-moved clock advances 3 minutes while writing the book
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,15 @@ class Book:
     closed: int  # an ETHZAR position opened (sized) and closed by hand
     opened_signal: int  # the signal that opened ``opened``
     refused_signal: int  # a SOLZAR signal the checks refused (single position)
+    day: date  # the trading day the whole book was written in (today, or yesterday near midnight)
 
 
 def seed_book(url: str) -> Book:
     now = datetime.now(UTC)
-    day_start = trading_day_start(trading_day(now, ZONE), ZONE)
-    clock = ManualClock(max(now - timedelta(minutes=8), day_start + timedelta(seconds=1)))
+    start = now - timedelta(minutes=8)
+    if trading_day(start, ZONE) != trading_day(start + SPAN, ZONE):  # it would straddle midnight
+        start = trading_day_start(trading_day(now, ZONE), ZONE) - SPAN - timedelta(minutes=1)
+    clock = ManualClock(start)
     with connect_book(url, clock) as hx:
         give_market(hx)
         hx.take_snapshot()
@@ -79,7 +84,9 @@ def seed_book(url: str) -> Book:
         clock.advance(seconds=60)
         hx.take_snapshot()
         assert hx.ledger.valuation().equity > Decimal(0)
-    return Book(url, int(opened), int(closed), int(btc["signal_id"]), int(sol["signal_id"]))
+    assert clock.now() < start + SPAN <= now
+    day = trading_day(start, ZONE)
+    return Book(url, int(opened), int(closed), int(btc["signal_id"]), int(sol["signal_id"]), day)
 
 
 def connect_now(url: str) -> helios.Helios:

@@ -109,8 +109,7 @@ def open_chart(browser: Any, dashboard: Dashboard, width: int) -> Any:
     page.goto(dashboard.url("/chart"))
     expect(title(page, "Chart")).to_be_visible()
     settle(page)
-    if width < 500:  # the sidebar opens over a phone's page: close it, as a person does
-        page.get_by_test_id("stSidebarCollapseButton").locator("button").click(force=True)
+    if width < 500:  # a phone: the sidebar starts collapsed (app.py), covering nothing
         expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
     choose(page, "Range", "Last 24 hours")
     settle(page)
@@ -129,7 +128,7 @@ def test_the_chart_marks_every_position_in_range(
         expect(page.locator(POINTS)).to_have_count(expected)
         assert page.evaluate(FIGURE_MARKERS) == expected
         legend = page.locator(".js-plotly-plot .legend").text_content() or ""
-        for reason in ("stop loss", "trailing stop", "take profit", "timeout", "emergency"):
+        for reason in ("Stop loss", "Trailing stop", "Take profit", "Timeout", "Emergency close"):
             assert f"Exit: {reason}" in legend, legend
         assert exceptions(page) == []
         # at 390 px the chart fits the screen: no sideways scroll of the page
@@ -156,7 +155,7 @@ def test_a_click_on_an_exit_marker_opens_that_positions_story(
         names = page.evaluate(
             "() => document.querySelector('.js-plotly-plot').data.map(t => t.name)"
         )
-        index = names.index("Exit: take profit")  # the trace's place among the traces
+        index = names.index("Exit: Take profit")  # the trace's place among the traces
         point = (
             page.locator(".js-plotly-plot .scatterlayer .trace")
             .nth(index - 1)

@@ -158,7 +158,7 @@ def test_the_closed_list_filters_fits_its_key_columns_and_downloads(
     parsed = list(csv.DictReader(io.StringIO(text)))
     assert len(parsed) == 4 and {r["pair"] for r in parsed} == {"ETHZAR"}
     assert {r["net_pnl_zar"] for r in parsed} == {"-1234567.89"}
-    assert {r["exit_reason"] for r in parsed} == {"Target"}
+    assert {r["exit_reason"] for r in parsed} == {"Take profit"}
 
 
 def test_a_deep_link_opens_the_story(site: Dashboard, page: Any) -> None:

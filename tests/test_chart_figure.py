@@ -1,5 +1,5 @@
 """The price chart's figure (``ui.candles``), built without a browser; and the exit reasons
-(``helios.positions.trade_marks``)."""
+(``helios.positions.exit_reasons``, the closed trades list's too)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from helios.positions.trade_marks import EXIT_REASONS, TradeMark, exit_reason
+from helios.positions.exit_reasons import EXIT_REASONS, exit_reason
+from helios.positions.trade_marks import TradeMark
 from ui.candles import (
     ENTRY_NAME,
     EXIT_COLOURS,
@@ -85,7 +86,7 @@ def test_one_entry_per_position_one_exit_per_closed_one_coloured_by_reason() -> 
 
 def test_open_positions_draw_their_stop_and_target_to_the_end_of_the_range() -> None:
     end = T0 + timedelta(hours=12)
-    trades = [mark(1, 0, "take profit"), mark(7, 3, None)]
+    trades = [mark(1, 0, "Take profit"), mark(7, 3, None)]
     figure = build_figure(candles(), trades, pair="BTCZAR", interval="1h", end=end, zone=ZONE)
     stop, target = trace(figure, STOP_NAME), trace(figure, TARGET_NAME)
     assert list(stop.y) == [98.0, 98.0, None] and list(target.y) == [106.0, 106.0, None]
@@ -105,11 +106,11 @@ def test_no_positions_no_markers_and_no_lines() -> None:
 
 def test_the_hover_names_the_position_its_size_and_pnl() -> None:
     figure = build_figure(
-        candles(), [mark(42, 1, "stop loss")], pair="BTCZAR", interval="1h", end=T0, zone=ZONE
+        candles(), [mark(42, 1, "Stop loss")], pair="BTCZAR", interval="1h", end=T0, zone=ZONE
     )
     entry = trace(figure, ENTRY_NAME).text[0]
     assert "Position 42" in entry and "Margin R903.00" in entry and "2x" in entry
-    assert "Net P&L R5.50" in entry and "(stop loss)" in entry
+    assert "Net P&L R5.50" in entry and "(Stop loss)" in entry
     assert "Entry R100.00 at 2026-11-26 09:00" in entry  # 07:00 UTC in SAST
     open_one = build_figure(
         candles(), [mark(7, 1, None)], pair="BTCZAR", interval="1h", end=T0, zone=ZONE
@@ -129,25 +130,32 @@ def test_a_selected_marker_gives_its_position_and_its_story_link() -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "closing_stop", "reason"),
+    ("status", "trigger", "reason"),
     [
-        ("STOPPED_OUT", D("98"), "stop loss"),  # the stop it opened with: 100 x (1 - 2%)
-        ("STOPPED_OUT", D("99.5"), "trailing stop"),  # moved in its favour
-        ("TAKE_PROFIT", D("98"), "take profit"),
-        ("TIMEOUT", None, "timeout"),
-        ("CLOSED", None, "manual"),
-        ("EMERGENCY_CLOSE", None, "emergency"),
+        ("STOPPED_OUT", D("98"), "Stop loss"),  # the stop it opened with: 100 x (1 - 2%)
+        ("STOPPED_OUT", D("99.5"), "Trailing stop"),  # moved in its favour
+        ("STOPPED_OUT", None, "Stop loss"),  # no level recorded: nothing says it was trailed
+        ("TAKE_PROFIT", D("106"), "Take profit"),
+        ("TIMEOUT", D("101"), "Timeout"),
+        ("CLOSED", None, "Manual close"),
+        ("EMERGENCY_CLOSE", None, "Emergency close"),
+        ("FAILED", None, "Failed open"),
         ("OPEN", None, None),
+        ("CLOSING", D("98"), None),
     ],
 )
-def test_exit_reasons(status: str, closing_stop: Decimal | None, reason: str | None) -> None:
-    assert exit_reason(status, "BUY", D("100"), D("0.02"), D("0.06"), closing_stop) == reason
+def test_exit_reasons(status: str, trigger: Decimal | None, reason: str | None) -> None:
+    assert exit_reason(status, "BUY", D("100"), D("0.02"), D("0.06"), trigger) == reason
 
 
 def test_a_short_stopped_at_its_first_stop_is_a_stop_loss() -> None:
     assert exit_reason("STOPPED_OUT", "SELL", D("100"), D("0.02"), D("0.06"), D("102")) == (
-        "stop loss"
+        "Stop loss"
     )
     assert exit_reason("STOPPED_OUT", "SELL", D("100"), D("0.02"), D("0.06"), D("100.5")) == (
-        "trailing stop"
+        "Trailing stop"
+    )
+    # a failed open has no entry price: its label, never a comparison with a stop
+    assert exit_reason("STOPPED_OUT", "SELL", None, D("0.02"), D("0.06"), D("100.5")) == (
+        "Stop loss"
     )

@@ -16,6 +16,7 @@ from helios.clock import ManualClock
 from helios.errors import InvalidInput
 from helios.market.bar_time import floor_time
 from helios.market.bars import MAX_BARS, bar_range, chart_interval
+from helios.positions.trade_figures import TradeFilter
 from tests.chart_support import minute_history, trade_morning
 
 SECONDS = {"5m": 300, "15m": 900, "1h": 3600, "4h": 14400}
@@ -150,14 +151,19 @@ def test_positions_in_range_carry_entry_exit_reason_levels_and_pnl(
     assert sorted(by_id) == sorted(morning.btc)  # ETHZAR's position is not on this chart
     reasons = {what: by_id[pid].exit_reason for what, pid in morning.ids.items() if pid in by_id}
     assert reasons == {
-        "take_profit": "take profit",
-        "stop_loss": "stop loss",
-        "trailing_stop": "trailing stop",
-        "manual": "manual",
-        "emergency": "emergency",
-        "timeout": "timeout",
+        "take_profit": "Take profit",
+        "stop_loss": "Stop loss",
+        "trailing_stop": "Trailing stop",
+        "manual": "Manual close",
+        "emergency": "Emergency close",
+        "timeout": "Timeout",
         "open_buy": None,
         "open_sell": None,
+    }
+    listed = hx.positions.closed_trades(TradeFilter(pair="BTCZAR", page_size=100)).trades
+    # the closed trades list names every exit as the chart does (one rule)
+    assert {t.position_id: f.exit_label for t, f in listed} == {
+        m.position_id: m.exit_reason for m in marks if not m.is_open
     }
     closed = hx.positions.closed_positions(pair="BTCZAR").set_index("position_id")
     opened = {r["position_id"]: r for r in hx.positions.get_open_positions()}

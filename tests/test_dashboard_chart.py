@@ -53,12 +53,12 @@ def test_the_chart_marks_every_position_in_range(morning: Morning) -> None:
     assert sorted(c[0] for c in entries["customdata"]) == sorted(morning.btc)
     exits = {t["name"]: [c[0] for c in t["customdata"]] for t in drawn if t["name"] != "Entry"}
     assert exits == {
-        "Exit: stop loss": [morning.ids["stop_loss"]],
-        "Exit: trailing stop": [morning.ids["trailing_stop"]],
-        "Exit: take profit": [morning.ids["take_profit"]],
-        "Exit: timeout": [morning.ids["timeout"]],
-        "Exit: manual": [morning.ids["manual"]],
-        "Exit: emergency": [morning.ids["emergency"]],
+        "Exit: Stop loss": [morning.ids["stop_loss"]],
+        "Exit: Trailing stop": [morning.ids["trailing_stop"]],
+        "Exit: Take profit": [morning.ids["take_profit"]],
+        "Exit: Timeout": [morning.ids["timeout"]],
+        "Exit: Manual close": [morning.ids["manual"]],
+        "Exit: Emergency close": [morning.ids["emergency"]],
     }
     lines = {t["name"] for t in spec["data"] if t.get("mode") == "lines"}
     assert lines == {"Stop (open positions)", "Target (open positions)"}

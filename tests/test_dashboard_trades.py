@@ -49,7 +49,7 @@ def test_the_closed_list_reads_as_a_trader_reads_it_and_filters(seeded: helios.H
     table = trades_table(at)
     assert list(table["ID"]) == [ids["stop"], ids["target"], ids["manual"]]  # last 30 days
     stop = table.iloc[0]
-    assert stop["Pair"] == "BTCZAR" and stop["Exit reason"] == "Stop"
+    assert stop["Pair"] == "BTCZAR" and stop["Exit reason"] == "Stop loss"
     assert stop["Net P&L"] == zar_text("-16.965")
     assert stop["Net %"] == "-1.70%"
     assert stop["Duration"] == "2 h 0 min"
@@ -91,7 +91,7 @@ def test_the_csv_holds_every_filtered_trade_with_exact_strings(
 
     monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     at = open_page(POSITIONS)
-    at.multiselect(key="closed_reasons").set_value(["Stop", "Target"]).run()
+    at.multiselect(key="closed_reasons").set_value(["Stop loss", "Take profit"]).run()
     at.selectbox(key="closed_page_size").set_value(25).run()
     rows = list(csv.DictReader(io.StringIO(registered[-1]())))
     assert [int(r["position_id"]) for r in rows] == [ids["stop"], ids["target"]]
@@ -101,7 +101,11 @@ def test_the_csv_holds_every_filtered_trade_with_exact_strings(
         "6.965",
         "98.9",
     )
-    assert (stop["slippage_zar"], stop["trigger_price"], stop["exit_reason"]) == ("1", "99", "Stop")
+    assert (stop["slippage_zar"], stop["trigger_price"], stop["exit_reason"]) == (
+        "1",
+        "99",
+        "Stop loss",
+    )
 
 
 def app_with_link(value: str) -> AppTest:

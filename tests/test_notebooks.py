@@ -31,8 +31,11 @@ def book(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Boo
 
 @pytest.fixture
 def env(book: Book, monkeypatch: pytest.MonkeyPatch) -> Book:
-    """The kernel inherits this environment: the seeded database, no developer's .env."""
+    """The kernel inherits this environment: the seeded database, no developer's .env, and the
+    Agg backend (``import streamlit`` sets MPLBACKEND=Agg: a test process that imported it
+    handed it to the kernel, whose plt.show() then drew nothing)."""
     monkeypatch.setenv("DATABASE_URL", book.url)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.setenv("MARKET_FEED", "manual")
     monkeypatch.setenv("HELIOS_ENV_FILE", "")
     return book
@@ -54,12 +57,12 @@ def run(name: str, **parameters: object) -> tuple[str, list[str]]:
 
 
 def test_the_daily_check_shows_the_library_figures(env: Book):
-    text, kinds = run("daily_check", reconcile=False)
+    text, kinds = run("daily_check", reconcile=False, date=str(env.day))  # today, bar midnight
     with connect_now(env.url) as hx:
         valuation = hx.ledger.valuation()
         open_rows = hx.positions.get_open_positions()
         gauges = {r["check"]: r for r in hx.risk.utilisation()}
-        report = hx.reports.daily()
+        report = hx.reports.daily(env.day)
     assert "Mode: PAPER" in text
     assert "Trading: not halted" in text
     assert f"Equity: {fmt_zar(valuation.equity)}" in text

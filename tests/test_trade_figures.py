@@ -77,7 +77,7 @@ def test_a_stop_out_filled_below_its_stop_is_positive_slippage() -> None:
     assert fig.duration_text == "3 h 12 min"
     assert fig.fees == D("13.86")
     assert fig.net_pnl_ratio == D("-0.05486")  # -54.86 of a R1,000 margin
-    assert fig.exit_label == "Stop"
+    assert fig.exit_label == "Stop loss"
     # R600 worse a unit over 0.001666666667 BTC, and 600 / 1,176,000 of the level
     assert fig.slippage_zar == D("1.00000000")
     assert fig.slippage_ratio == D("0.00051020")
@@ -103,10 +103,10 @@ def test_slippage_sign_by_side_positive_is_worse_for_us() -> None:
                 "exit_trigger_price": D("1272000"),
                 "exit_price": D("1272600"),
             },
-            "Target",
+            "Take profit",
             D("-1.00000000"),
         ),
-        # the trailing stop had moved the stop up to 1,230,000: a stop-out there is "Trailing"
+        # the trailing stop had moved the stop up to 1,230,000: a stop-out there is "Trailing stop"
         (
             {"exit_trigger_price": D("1230000"), "exit_price": D("1229400")},
             "Trailing stop",
@@ -119,6 +119,9 @@ def test_slippage_sign_by_side_positive_is_worse_for_us() -> None:
             D("1.00000000"),
         ),
         # no trigger level: blank
+        # a stop-out with no level recorded (closed by hand as STOPPED_OUT): nothing says the
+        # stop had moved, a stop loss (the chart says the same: one rule)
+        ({"exit_trigger_price": None}, "Stop loss", None),
         ({"status": "CLOSED", "exit_trigger_price": None}, "Manual close", None),
         ({"status": "EMERGENCY_CLOSE", "exit_trigger_price": None}, "Emergency close", None),
     ],
@@ -138,7 +141,7 @@ def test_a_short_stopped_above_its_stop() -> None:
         exit_price=D("1224600"),
     )
     fig = figures(short)
-    assert fig.exit_label == "Stop"
+    assert fig.exit_label == "Stop loss"
     assert fig.slippage_zar == D("1.00000000")
 
 
@@ -211,7 +214,7 @@ def test_the_csv_has_exact_decimal_strings_and_blanks() -> None:
     assert first["quantity"] == "0.001666666667"
     assert first["duration_seconds"] == str(3 * 3600 + 12 * 60 + 59)
     assert first["entry_time"] == "2026-11-26T08:00:00+00:00"
-    assert first["exit_reason"] == "Stop" and first["exit_status"] == "STOPPED_OUT"
+    assert first["exit_reason"] == "Stop loss" and first["exit_status"] == "STOPPED_OUT"
     assert manual["slippage_zar"] == "" and manual["trigger_price"] == ""
     assert manual["exit_reason"] == "Manual close"
     assert csv_name(T0.date(), T0.date()) == "helios-trades-2026-11-26-to-2026-11-26.csv"

@@ -102,7 +102,7 @@ def test_closed_trades_filter_page_and_count_in_sql(book: helios.Helios) -> None
     assert sorted(t.position_id for t, _ in week.trades) == [ids[d] for d in range(7, 14)]
 
     stop, figures = next((t, f) for t, f in btc.trades)
-    assert (figures.exit_label, figures.duration_text) == ("Stop", "2 h 0 min")
+    assert (figures.exit_label, figures.duration_text) == ("Stop loss", "2 h 0 min")
     assert figures.fees == D("6.965") and figures.net_pnl_ratio == D("-0.016965")
     # sold at 98.9 against its stop of 99: 0.1 worse a unit over 10 units
     assert figures.slippage_zar == D("1") and stop.exit_trigger_price == D("99")
@@ -138,7 +138,7 @@ def test_a_real_stop_out_shows_the_paper_fills_slippage(book: helios.Helios) -> 
     book.positions.monitor_positions()
     page = book.positions.closed_trades(TradeFilter())
     [(trade, figures)] = page.trades
-    assert trade.status == "STOPPED_OUT" and figures.exit_label == "Stop"
+    assert trade.status == "STOPPED_OUT" and figures.exit_label == "Stop loss"
     assert trade.exit_trigger_price is not None and trade.exit_price is not None
     assert trade.exit_price < trade.exit_trigger_price  # the market was past the stop
     worse = trade.exit_trigger_price - trade.exit_price

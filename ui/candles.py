@@ -26,7 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from helios.money import fmt_zar
-from helios.positions.trade_marks import (
+from helios.positions.exit_reasons import (
     EMERGENCY,
     EXIT_REASONS,
     MANUAL,
@@ -34,8 +34,8 @@ from helios.positions.trade_marks import (
     TAKE_PROFIT_EXIT,
     TIMEOUT_EXIT,
     TRAILING_STOP,
-    TradeMark,
 )
+from helios.positions.trade_marks import TradeMark
 
 EXIT_COLOURS = {
     STOP_LOSS: "#d62728",  # red

@@ -20,9 +20,9 @@ import streamlit as st
 from helios.errors import InvalidInput
 from helios.event_log import EventFilter, EventPage
 from helios.events import SEVERITIES
+from helios.paging import PAGE_SIZES
 from ui.format import fmt_time
 
-PAGE_SIZES = (25, 50, 100, 200)
 PAGE_KEY = "events_page"
 ALL_PAIRS = "All pairs"
 

@@ -19,9 +19,9 @@ import pandas as pd
 import streamlit as st
 
 from helios.errors import InvalidInput
+from helios.paging import PAGE_SIZES
+from helios.positions.exit_reasons import EXIT_LABELS
 from helios.positions.trade_figures import (
-    EXIT_LABELS,
-    PAGE_SIZES,
     TradeFilter,
     TradePage,
     csv_name,
@@ -124,7 +124,7 @@ def filters(hx: Any, zone: str) -> tuple[TradeFilter, date, date]:
         list(REASONS),
         key="closed_reasons",
         on_change=_first_page,
-        help="Stop includes the trailing stop. None chosen: every reason.",
+        help="Stop loss includes the trailing stop. None chosen: every reason.",
     )
     first_box, last_box = st.columns(2)
     first = first_box.date_input(

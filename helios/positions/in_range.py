@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from helios.accounts.account import unrealized
 from helios.clock import ensure_utc
 from helios.db.models import LatestPrice, Position
+from helios.positions.exit_reasons import exit_reason
 from helios.positions.lifecycle import CLOSE_REASONS, CLOSING, OPEN
-from helios.positions.trade_marks import TradeMark, exit_reason
+from helios.positions.trade_marks import TradeMark
 
 DRAWN = (OPEN, CLOSING, *CLOSE_REASONS)
 _COLUMNS = (
@@ -90,7 +91,7 @@ def trades_in_range(session: Session, pair: str, start: datetime, end: datetime)
                     r.entry_price,
                     r.stop_loss_pct,
                     r.take_profit_pct,
-                    r.exit_trigger_price or r.stop_loss_price,
+                    r.exit_trigger_price,
                 ),
                 pnl=pnl,
                 stop=r.stop_loss_price if still_open else None,

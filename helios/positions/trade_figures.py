@@ -7,9 +7,9 @@ The rules (``docs/console.md`` "Trades" says the same):
 - **net P&L %** = realized P&L (after both fees) / the margin put up (``position_size_zar``):
   what the trade made on the money it tied up, as Freqtrade's profit % on the stake. With
   leverage 1 it is the price move net of fees; with leverage 3 a 1% move is about 3%.
-- **exit reason**: the final status; a STOPPED_OUT whose trigger level is not the stop set at
-  entry (``helios.trade.entry_levels``) was the trailing stop (it only moves in the position's
-  favour), shown "Trailing stop".
+- **exit reason**: ``helios.positions.exit_reasons.exit_reason`` (the price chart's too): the
+  final status in a trader's words, and a STOPPED_OUT whose recorded trigger level is not the stop
+  set at entry (``helios.trade.entry_levels``) was the trailing stop, "Trailing stop".
 - **slippage to the trigger level** = the exit fill against the level whose crossing closed the
   position (the stop, the trailed stop, the target; for a TIMEOUT the price the monitor saw),
   signed so that **positive is worse for us**: a long closed below its level, a short closed
@@ -32,20 +32,9 @@ from decimal import Decimal
 
 from helios.errors import InvalidInput
 from helios.money import ZERO, zar
-from helios.trade import entry_levels
+from helios.paging import check_page, offset, page_count
+from helios.positions.exit_reasons import EXIT_LABELS, exit_reason
 
-# the exit reasons a trader filters by: the final statuses (helios.positions.lifecycle)
-EXIT_LABELS = {
-    "STOPPED_OUT": "Stop",
-    "TAKE_PROFIT": "Target",
-    "TIMEOUT": "Timeout",
-    "CLOSED": "Manual close",
-    "EMERGENCY_CLOSE": "Emergency close",
-    "FAILED": "Failed open",
-}
-TRAILING_LABEL = "Trailing stop"
-PAGE_SIZES = (25, 50, 100, 200)
-MAX_PAGE_SIZE = 500
 RATIO_PLACES = Decimal("1e-8")
 PERCENT_PLACES = Decimal("1e-6")
 
@@ -115,23 +104,6 @@ def slippage(
     return zar(worse_per_unit * quantity), (worse_per_unit / trigger).quantize(RATIO_PLACES)
 
 
-def exit_label(trade: ClosedTrade) -> str:
-    """The exit reason as a trader says it; a stop-out at a level other than the entry's stop
-    was the trailing stop."""
-    label = EXIT_LABELS.get(trade.status, trade.status)
-    if (
-        trade.status == "STOPPED_OUT"
-        and trade.exit_trigger_price is not None
-        and trade.entry_price is not None
-    ):
-        first_stop, _ = entry_levels(
-            trade.side, trade.entry_price, trade.stop_loss_pct, trade.take_profit_pct
-        )
-        if trade.exit_trigger_price != first_stop:
-            return TRAILING_LABEL
-    return label
-
-
 def figures(trade: ClosedTrade) -> TradeFigures:
     """Duration, fees, net P&L % of the margin, the exit reason, the slippage (module
     docstring)."""
@@ -155,7 +127,15 @@ def figures(trade: ClosedTrade) -> TradeFigures:
         duration_text=duration_text(held),
         fees=zar((trade.entry_fee or ZERO) + (trade.exit_fee or ZERO)),
         net_pnl_ratio=ratio,
-        exit_label=exit_label(trade),
+        exit_label=exit_reason(
+            trade.status,
+            trade.side,
+            trade.entry_price,
+            trade.stop_loss_pct,
+            trade.take_profit_pct,
+            trade.exit_trigger_price,
+        )
+        or trade.status,
         slippage_zar=None if slip is None else slip[0],
         slippage_ratio=None if slip is None else slip[1],
     )
@@ -165,7 +145,7 @@ def figures(trade: ClosedTrade) -> TradeFigures:
 class TradeFilter:
     """Which closed trades to list: pair, exit reasons (final statuses; empty: all), the exit
     date range (``start`` inclusive, ``end`` exclusive, UTC), the page (from 1) and its size
-    (1 to ``MAX_PAGE_SIZE``). Checked when made: a bad value raises ``InvalidInput``."""
+    (``helios.paging``). Checked when made: a bad value raises ``InvalidInput``."""
 
     pair: str | None = None
     reasons: tuple[str, ...] = ()
@@ -175,11 +155,7 @@ class TradeFilter:
     page_size: int = 50
 
     def __post_init__(self) -> None:
-        if isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1:
-            raise InvalidInput("page", self.page, "a whole number from 1")
-        size = self.page_size
-        if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_PAGE_SIZE:
-            raise InvalidInput("page_size", size, f"a whole number from 1 to {MAX_PAGE_SIZE}")
+        check_page(self.page, self.page_size)
         if not isinstance(self.reasons, tuple):
             raise InvalidInput("reasons", self.reasons, "a tuple of exit reasons")
         for reason in self.reasons:
@@ -194,7 +170,7 @@ class TradeFilter:
 
     @property
     def offset(self) -> int:
-        return (self.page - 1) * self.page_size
+        return offset(self.page, self.page_size)
 
 
 @dataclass(frozen=True)
@@ -208,7 +184,7 @@ class TradePage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
 
 CSV_COLUMNS = (
