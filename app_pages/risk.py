@@ -279,6 +279,7 @@ if pending:
                 st.error(str(exc))
             else:
                 st.session_state["armed_limits"] = None
+                st.session_state.pop("limits_note", None)  # the next change gives its own why
                 st.session_state[DONE] = (
                     f"Limits updated: version {after.version}, set by {after.changed_by} at "
                     f"{ui.fmt_time(after.changed_at, zone)}: "

@@ -22,14 +22,16 @@ The scenario, built through the public library and then bulk-inserted:
 
 Measured (time.perf_counter around ``AppTest.run()``, Streamlit's headless runner, with
 ``DATABASE_URL`` at the scratch database, ``MARKET_FEED=manual`` and ``HELIOS_ENV_FILE=''``), for
-each page (Summary, the default of ``app.py``; Positions, Risk, Review over its default
+each page (Summary, the default of ``app.py``; Positions, Chart (BTCZAR, the last 7 days at
+1h), Risk, Review over its default
 period, the last 7 days, with the daily profit table of 7 days; Trade preview,
 Optimizer, Controls): the first visit (a new AppTest right after ``st.cache_resource.clear()``:
 the page's first imports, ``helios.connect``, the first fit of the risk statistics), a cold run
 (the same again, imports warm) and ``--warm`` (5) warm reruns of that AppTest: median and max.
 The target is on the warm median. For information, heavier inputs: the Summary's equity chart
 over the year, the Review over the last 90 days and over the whole year, its daily profit
-table over 366 days, and Positions
+table over 366 days, the Chart over BTCZAR's year at 1d with its trades (the year at 1h from
+minute candles is ``bench/bench_chart.py``), and Positions
 with the closed positions over the year at page 50 and one position's story open.
 A row whose warm median misses the target (``--profile``: every row) gets one more warm run under
 cProfile (in the script's thread), a cold run over the target one more cold run
@@ -467,12 +469,17 @@ def scenarios(today: Any, story_id: int) -> list[Scenario]:
     def profit_year(at: Any) -> None:
         at.number_input(key="profit_count_daily").set_value(366)
 
+    def chart_year(at: Any) -> None:  # a year of daily candles, ~3,300 of the positions marked
+        at.selectbox(key="chart_interval").set_value("1d")
+        at.selectbox(key="chart_range").set_value("Last year")
+
     def summary_year(at: Any) -> None:
         at.segmented_control(key="equity_period").set_value("Year")
 
     return [
         Scenario("Summary", None),
         Scenario("Positions", "app_pages/positions.py"),
+        Scenario("Chart (its default: BTCZAR, the last 7 days)", "app_pages/chart.py"),
         Scenario("Risk", "app_pages/risk.py"),
         Scenario("Review (the last 7 days; the daily profit table)", "app_pages/review.py"),
         Scenario("Trade preview", "app_pages/preview.py"),
@@ -486,6 +493,9 @@ def scenarios(today: Any, story_id: int) -> list[Scenario]:
             "app_pages/review.py",
             profit_year,
             False,
+        ),
+        Scenario(
+            "Chart, BTCZAR's year at 1d with its trades", "app_pages/chart.py", chart_year, False
         ),
         Scenario(
             "Positions, closed over the year, page 50 + a story",
