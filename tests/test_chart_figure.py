@@ -75,7 +75,8 @@ def test_one_entry_per_position_one_exit_per_closed_one_coloured_by_reason() -> 
     assert marker_count(figure) == 8 + 6
     entries = trace(figure, ENTRY_NAME)
     assert [c[0] for c in entries.customdata] == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert list(entries.marker.symbol) == ["triangle-up"] * 7 + ["triangle-down"]
+    assert entries.marker.symbol == "triangle-up"  # turned down for a SELL
+    assert [a % 360 for a in entries.marker.angle] == [0] * 7 + [180]
     for number, reason in enumerate(EXIT_REASONS, start=1):
         exits = trace(figure, exit_trace_name(reason))
         assert exits.marker.color == EXIT_COLOURS[reason]

@@ -10,9 +10,11 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import delete
 
 import helios
 from helios.clock import ManualClock
+from helios.db.models import Candle
 from helios.errors import InvalidInput
 from helios.market.bar_time import floor_time
 from helios.market.bars import MAX_BARS, bar_range, chart_interval
@@ -48,6 +50,25 @@ def test_minute_candles_roll_up_to_the_chosen_interval(hx: helios.Helios, interv
         np.testing.assert_allclose(got[column], want[column], rtol=1e-12, err_msg=column)
     # every bar opens on the interval's epoch grid (bar_time.floor_time)
     assert all(floor_time(ts, SECONDS[interval]) == ts for ts in got["timestamp"])
+
+
+@pytest.mark.parametrize("interval", ["4h", "1d"])
+def test_days_of_minute_bars_roll_up_across_utc_midnights(hx: helios.Helios, interval: str) -> None:
+    """Three days of minute bars ending at 08:00 UTC (four UTC days touched), without stored
+    daily candles (as when the daily roll-up has not run): every bar, whole or partial, equals
+    the pandas reference, including 1d rolled up from the minutes."""
+    history = minute_history(hx.clock.now(), 72, 1_200_000.0, seed=11)
+    hx.market.ingest("BTCZAR", history, "1m", source="test")
+    with hx.db.write() as session:
+        session.execute(delete(Candle).where(Candle.interval_seconds != 60))
+    seconds = {**SECONDS, "1d": 86400}[interval]
+    start = history["timestamp"].iloc[0].to_pydatetime()
+    got = hx.market.chart_candles("BTCZAR", interval, start, hx.clock.now())
+    want = reference(history, seconds)
+    assert list(got["timestamp"]) == list(want["timestamp"])
+    assert len(got) == {"4h": 18, "1d": 4}[interval]
+    for column in ("open", "high", "low", "close", "volume"):
+        np.testing.assert_allclose(got[column], want[column], rtol=1e-12, err_msg=column)
 
 
 def test_a_range_starting_inside_a_bar_reads_that_whole_bar(hx: helios.Helios) -> None:

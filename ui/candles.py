@@ -4,9 +4,9 @@ Presentation only: the candles come from ``hx.market.chart_candles`` and the pos
 ``hx.positions.trades_in_range`` (``TradeMark``: entry, exit, the exit reason, stop and target);
 this module draws them, so the figure is built and tested without a browser.
 
-- One candlestick trace; one "Entry" marker per position (a triangle pointing up for a BUY, down
-  for a SELL) and one exit marker per closed position, coloured by its exit reason
-  (``EXIT_COLOURS``: one trace per reason, so the legend names them).
+- One candlestick trace; one "Entry" marker per position (a triangle pointing up for a BUY,
+  turned down, ``marker.angle`` 180, for a SELL) and one exit marker per closed position,
+  coloured by its exit reason (``EXIT_COLOURS``: one trace per reason, so the legend names them).
 - The stop and target of each open position as horizontal lines from its entry to the end of
   the range.
 - Every marker carries its position id (``customdata``) and a hover with the id, side, margin,
@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -70,19 +71,27 @@ def _local(when: datetime | pd.Series | pd.DatetimeIndex, zone: ZoneInfo) -> Any
     return pd.DatetimeIndex(when).tz_convert(zone).tz_localize(None)
 
 
-def hover_text(mark: TradeMark, zone: ZoneInfo) -> str:
-    """What a marker's hover says: id, side, size, entry, exit (and why) and P&L."""
+def _local_times(times: Sequence[datetime], zone: ZoneInfo) -> pd.DatetimeIndex:
+    """Many UTC times on the zone's wall clock at once (one conversion, not one per marker)."""
+    return _local(pd.DatetimeIndex(pd.to_datetime(list(times), utc=True)), zone)
+
+
+def hover_text(mark: TradeMark, zone: ZoneInfo, local: Mapping[str, str] | None = None) -> str:
+    """What a marker's hover says: id, side, size, entry, exit (and why) and P&L. ``local``:
+    the entry and exit times already written on the zone's clock (``build_figure`` converts
+    them all at once)."""
     label = "%Y-%m-%d %H:%M"
+    if local is None:
+        local = {"entry": f"{_local(mark.entry_time, zone):{label}}"}
+        if mark.exit_time is not None:
+            local["exit"] = f"{_local(mark.exit_time, zone):{label}}"
     lines = [
         f"<b>Position {mark.position_id}</b> · {mark.side} · {mark.status}",
         f"Margin {fmt_zar(mark.margin)} · {float(mark.leverage):g}x · qty {mark.quantity}",
-        f"Entry {fmt_zar(mark.entry_price)} at {_local(mark.entry_time, zone):{label}}",
+        f"Entry {fmt_zar(mark.entry_price)} at {local['entry']}",
     ]
     if mark.exit_time is not None and mark.exit_price is not None:
-        lines.append(
-            f"Exit {fmt_zar(mark.exit_price)} at {_local(mark.exit_time, zone):{label}} "
-            f"({mark.exit_reason})"
-        )
+        lines.append(f"Exit {fmt_zar(mark.exit_price)} at {local['exit']} ({mark.exit_reason})")
         lines.append(f"Net P&L {fmt_zar(mark.pnl) if mark.pnl is not None else '-'}")
     else:
         lines.append(
@@ -94,24 +103,37 @@ def hover_text(mark: TradeMark, zone: ZoneInfo) -> str:
     return "<br>".join(lines)
 
 
+def _objects(values: Sequence[Any], rows: bool = False) -> np.ndarray:
+    """A numpy object array (Plotly checks it at once and sends it as a plain JSON list, where
+    a Python list is checked value by value); ``rows``: one [value] row each (``customdata``)."""
+    array = np.empty((len(values), 1) if rows else len(values), dtype=object)
+    if rows:
+        array[:, 0] = list(values)
+    else:
+        array[:] = list(values)
+    return array
+
+
 def _markers(
     name: str,
-    marks: Sequence[TradeMark],
-    x: list[Any],
-    y: list[float],
-    zone: ZoneInfo,
+    ids: Sequence[int],
+    x: pd.DatetimeIndex,
+    y: Sequence[float],
+    text: Sequence[str],
     **marker: Any,
-) -> go.Scatter:
-    return go.Scatter(
-        name=name,
-        x=x,
-        y=y,
-        mode="markers",
-        marker={"size": MARKER_SIZE, "line": {"width": 1, "color": "#222222"}, **marker},
-        customdata=[[m.position_id] for m in marks],
-        text=[hover_text(m, zone) for m in marks],
-        hovertemplate="%{text}<extra></extra>",
-    )
+) -> dict[str, Any]:
+    """One marker trace (a plain dict: Plotly validates it once, in the figure)."""
+    return {
+        "type": "scatter",
+        "name": name,
+        "x": x,
+        "y": np.asarray(y, dtype=float),
+        "mode": "markers",
+        "marker": {"size": MARKER_SIZE, "line": {"width": 1, "color": "#222222"}, **marker},
+        "customdata": _objects(ids, rows=True),
+        "text": _objects(text),
+        "hovertemplate": "%{text}<extra></extra>",
+    }
 
 
 def _level_lines(
@@ -150,7 +172,11 @@ def build_figure(
     zone: str,
 ) -> go.Figure:
     """The chart: ``candles`` (timestamp, open, high, low, close), the markers of ``trades``
-    and the stop and target lines of the open ones up to ``end``; times in ``zone``."""
+    and the stop and target lines of the open ones up to ``end``; times in ``zone``.
+
+    Built for a year of hourly candles and thousands of positions: every time converted to the
+    zone in one go, each position's hover text written once (its entry and exit markers share
+    it), the marker traces handed to Plotly as numpy arrays."""
     tz = ZoneInfo(zone)
     data: list[Any] = [
         go.Candlestick(
@@ -163,29 +189,43 @@ def build_figure(
             showlegend=False,
         )
     ]
+    label = "%Y-%m-%d %H:%M"
+    ended = [m for m in trades if m.exit_time is not None and m.exit_price is not None]
+    entry_x = _local_times([m.entry_time for m in trades], tz)
+    exit_x = _local_times([m.exit_time for m in ended if m.exit_time is not None], tz)
+    entry_at = dict(zip((m.position_id for m in trades), entry_x.strftime(label), strict=True))
+    exit_at = dict(zip((m.position_id for m in ended), exit_x.strftime(label), strict=True))
+    texts = {
+        m.position_id: hover_text(
+            m, tz, {"entry": entry_at[m.position_id], "exit": exit_at.get(m.position_id, "")}
+        )
+        for m in trades
+    }
     if trades:
-        buys = ["triangle-up" if m.side == "BUY" else "triangle-down" for m in trades]
         data.append(
             _markers(
                 ENTRY_NAME,
-                trades,
-                [_local(m.entry_time, tz) for m in trades],
+                [m.position_id for m in trades],
+                entry_x,
                 [float(m.entry_price) for m in trades],
-                tz,
+                [texts[m.position_id] for m in trades],
                 color=ENTRY_COLOUR,
-                symbol=buys,
+                symbol="triangle-up",
+                angle=np.array([0 if m.side == "BUY" else 180 for m in trades]),
             )
         )
+    by_reason = pd.Series([m.exit_reason for m in ended], dtype=object)
     for reason in EXIT_REASONS:
-        ended = [m for m in trades if m.exit_reason == reason and m.exit_time is not None]
-        if ended:
+        rows = np.flatnonzero((by_reason == reason).to_numpy())
+        if len(rows):
+            chosen = [ended[i] for i in rows]
             data.append(
                 _markers(
                     exit_trace_name(reason),
-                    ended,
-                    [_local(m.exit_time, tz) for m in ended if m.exit_time is not None],
-                    [float(m.exit_price) for m in ended if m.exit_price is not None],
-                    tz,
+                    [m.position_id for m in chosen],
+                    exit_x[rows],
+                    [float(m.exit_price) for m in chosen if m.exit_price is not None],
+                    [texts[m.position_id] for m in chosen],
                     color=EXIT_COLOURS[reason],
                     symbol="circle",
                 )

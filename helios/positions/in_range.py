@@ -46,7 +46,7 @@ _COLUMNS = (
 def trades_in_range(session: Session, pair: str, start: datetime, end: datetime) -> list[TradeMark]:
     """The ``TradeMark`` of every position of ``pair`` whose life overlaps [start, end)."""
     start, end = ensure_utc(start), ensure_utc(end)
-    rows = session.execute(
+    query = (
         select(*_COLUMNS)
         .where(
             Position.pair == pair,
@@ -57,7 +57,9 @@ def trades_in_range(session: Session, pair: str, start: datetime, end: datetime)
             or_(Position.closed_at.is_(None), Position.closed_at >= start),
         )
         .order_by(Position.opened_at, Position.id)
-    ).all()
+    )
+    # Core rows (no ORM result objects): a year on a chart can hold thousands of positions
+    rows = session.connection().execute(query).all()
     mark = session.scalar(select(LatestPrice.price).where(LatestPrice.pair == pair))
     marks = []
     for r in rows:
