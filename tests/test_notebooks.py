@@ -90,7 +90,14 @@ def test_the_weekly_review_shows_the_review_and_the_report(env: Book):
     assert "Risk-limit violations: 0 (should be zero)" in text
     assert report.title in text
     assert report.text.splitlines()[3] in text  # "Equity: R100,000.00 -> R..., up ..."
-    assert kinds.count("image/png") == 2  # the P&L bars and the report's equity curve
+    assert kinds.count("image/png") == 3  # the P&L bars, the daily profit bars, the equity curve
+    with connect_now(env.url) as hx:
+        days = hx.metrics.profit("daily")
+    assert f"Daily: {fmt_zar(days.total_pnl)} over {days.trades} trade(s)" in text
+    [today] = [
+        line for line in text.splitlines() if line.startswith(days.rows[0].start.isoformat())
+    ]
+    assert fmt_zar(days.rows[0].pnl) in today and days.rows[0].pnl != 0  # the day's closed trade
 
 
 def test_why_a_signal_was_refused(env: Book):
