@@ -25,4 +25,7 @@ export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres
 "$VENV/bin/lint-imports"
 # one worker per core (pytest-xdist), a test file at a time on each (a file's tests share a
 # running dashboard or server and run in their order); every test gets databases of its own
-exec "$VENV/bin/python" -m pytest -n auto --dist loadfile "$@"
+# --no-loadscope-reorder: hand the files out in collection order (tests/conftest.py puts the
+# longest first) instead of xdist's default, most tests first, which left the five-minute
+# single-test outage file for last, on one worker, while the other sat idle
+exec "$VENV/bin/python" -m pytest -n auto --dist loadfile --no-loadscope-reorder "$@"

@@ -46,7 +46,8 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 # The longest files first (longest processing time first): with ``--dist loadfile`` a file runs
 # whole on one worker, and a long one handed out last leaves the other worker idle at the end.
-# Measured file totals (seconds, one worker each) are in docs/testing.md; the rest keep their order.
+# scripts/test.sh passes --no-loadscope-reorder so xdist keeps this order (by default it hands
+# out the files with the most tests first). The rest keep their order.
 LONGEST_FIRST = (
     "test_alert_outage_sqlite.py",
     "test_browser_phone.py",
