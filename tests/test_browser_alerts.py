@@ -67,7 +67,7 @@ def test_send_a_test_alert_from_the_controls_page(
         expect(page.get_by_text("Recent alerts")).to_be_visible()
         button = page.get_by_role("button", name="Send a test alert", exact=True)
         expect(button).to_be_enabled()
-        enter(page.get_by_role("textbox", name="Your name", exact=True), "thandi")
+        enter(page.get_by_role("textbox", name="Your name", exact=True).first, "thandi")
         button.click()
         [message] = receiver.wait_for(1)
         assert message.title == "[INFO] Helios test alert from thandi"
