@@ -94,9 +94,8 @@ def test_the_weekly_review_shows_the_review_and_the_report(env: Book):
     with connect_now(env.url) as hx:
         days = hx.metrics.profit("daily")
     assert f"Daily: {fmt_zar(days.total_pnl)} over {days.trades} trade(s)" in text
-    [today] = [
-        line for line in text.splitlines() if line.startswith(days.rows[0].start.isoformat())
-    ]
+    day = days.rows[0].start.isoformat()  # the daily table comes first (a Monday starts a week)
+    today = next(line for line in text.splitlines() if line.startswith(day))
     assert fmt_zar(days.rows[0].pnl) in today and days.rows[0].pnl != 0  # the day's closed trade
 
 
