@@ -82,8 +82,27 @@ def _move(hx: helios.Helios, clock: ManualClock, pair: str, factor: str) -> None
     hx.positions.monitor_positions()
 
 
+def _start_the_day_at(hx: helios.Helios, when: Any) -> None:
+    """The account's trading day set to ``when``'s, its start the equity (setup, as a day roll
+    would leave it): the morning is laid out from 19 h before the real clock on a database made
+    at the real time, and the start-of-day marks only roll forward, so a morning on the previous
+    SAST day (a run before about 19:00 SAST) had no start-of-day equity: every open refused."""
+    from sqlalchemy import select, update
+
+    from helios.clock import trading_day
+    from helios.db.models import PortfolioState
+
+    day = trading_day(when, hx.settings.trading_day_timezone)
+    with hx.db.write() as session:
+        state = session.scalars(select(PortfolioState)).one()
+        session.execute(
+            update(PortfolioState).values(trading_day=day, start_of_day_equity=state.peak_equity)
+        )
+
+
 def trade_morning(hx: helios.Helios, clock: ManualClock) -> Morning:
     give_market(hx)
+    _start_the_day_at(hx, clock.now())
     history = minute_history(clock.now(), 12, float(PRICES["BTCZAR"]))
     hx.market.ingest("BTCZAR", history, "1m", source="test")
     ids: dict[str, int] = {}
