@@ -24,6 +24,7 @@ REEXPORTING_PACKAGES = (
     "helios.optimizer",
     "helios.positions",
     "helios.reconciliation",
+    "helios.replay",
     "helios.reports",
     "helios.risk",
     "helios.signals",
