@@ -1,0 +1,1 @@
+"""Replay: history driven through the same code as live (issue 19)."""
