@@ -47,6 +47,7 @@ from helios.pair_lock_service import PairLocks
 from helios.positions.installation import seed_installation_id
 from helios.positions.manager import PositionManager
 from helios.reconciliation import Reconciliation
+from helios.replay.service import Replays
 from helios.reports.service import Reports
 from helios.risk.service import RiskManager, VenueCash, seed_limits
 from helios.settings_store import MODE_KEY, get_setting, seed_defaults
@@ -136,6 +137,8 @@ class Helios:
             self.trading_state,
             self.positions,
         )
+        # history through this same library (hx.replay: each run opens its own database)
+        self.replay = Replays(settings, self.market, connect)
         # L5: the manual controls (the trading state and the commands)
         self.controls = Controls(
             self.trading_state, positions=self.positions, halts=self.halts, live=self.live

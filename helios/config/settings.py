@@ -133,6 +133,8 @@ class Settings(BaseSettings):
     replay_history_days: int = Field(default=120, ge=0, le=3650)
     replay_price_scale: Decimal = Field(default=Decimal("1"), gt=0, le=Decimal("1e6"))
     replay_bars_per_poll: int = Field(default=1, ge=1, le=10000)
+    # where hx.replay keeps its runs, one SQLite file each (issue 19; relative: under the project)
+    replay_dir: str = "data/replays"
     valr_base_url: str = "https://api.valr.com"
     valr_timeout_seconds: float = Field(default=10.0, gt=0.0, le=120.0)
     # LIVE orders (issue #8): how long a market order waits for VALR to report its fill before
@@ -217,6 +219,12 @@ class Settings(BaseSettings):
     lock_after_stops: int = Field(default=3, ge=0, le=100)
     lock_window_hours: float = Field(default=6.0, gt=0.0, le=720.0)
     lock_hours: float = Field(default=12.0, gt=0.0, le=720.0)
+    # at most this many positions open on one pair at a time (0: no such rule); a signal for a
+    # pair that is full is refused before the 7 checks, like a locked pair (issue 19)
+    max_positions_per_pair: int = Field(default=0, ge=0, le=1000)
+    # false: the 7 checks are judged and stored with each decision but refuse nothing (a
+    # replay's "limits out of the way"); never in LIVE, where they are always enforced
+    risk_checks_enforced: bool = True
 
     # --- LIVE reconciliation (issue #8): VALR's balances and open orders against the ledger --
     live_reconcile_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)

@@ -457,3 +457,27 @@ class PairLock(Base):
     lifted_at: Mapped[datetime | None]
     lifted_by: Mapped[str | None] = mapped_column(String(120))
     details: Mapped[dict[str, Any] | None]
+
+
+class ReplayRun(Base):
+    """A replay's own record (issue 19: ``hx.replay``), one row in the run's database: a
+    replay writes its decisions, positions and ledger into a database of its own (a SQLite file
+    under ``data/replays/``), and this row says what was replayed (``spec``: the sources,
+    period, limits, sizing and fees), how far it got and whether it is COMPLETE (written last:
+    a crash or an error leaves RUNNING or FAILED, never a complete-looking partial run).
+    ``figures``: the Review's figures of the finished run; ``exit_bars``: position id -> the
+    open time of the bar whose price closed it (how backtesters label a trade's exit)."""
+
+    __tablename__ = "replay_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16))
+    spec: Mapped[dict[str, Any]]
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    candles: Mapped[int] = mapped_column(Integer, default=0)
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    wall_seconds: Mapped[float | None]
+    figures: Mapped[dict[str, Any] | None]
+    exit_bars: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)

@@ -52,6 +52,9 @@ class Verdict:
     best_price: Decimal
     stop_moved: bool
     explanation: str
+    # the open time of the bar whose price made the exit (``now`` for the latest price and the
+    # timeout): what a replay labels the trade's exit with, as backtesters do
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,7 @@ def judge(levels: Levels, bars: list[Bar], latest: Decimal | None, now: datetime
                 stop != levels.stop_loss_price,
                 f"stop {stop} crossed ({'low' if long else 'high'} {adverse} at "
                 f"{bar.ts:%Y-%m-%d %H:%M} UTC)",
+                bar.ts,
             )
         target = levels.take_profit_price
         if favourable is not None and (favourable >= target if long else favourable <= target):
@@ -191,6 +195,7 @@ def judge(levels: Levels, bars: list[Bar], latest: Decimal | None, now: datetime
                 stop != levels.stop_loss_price,
                 f"target {target} reached ({'high' if long else 'low'} {favourable} "
                 f"at {bar.ts:%Y-%m-%d %H:%M} UTC)",
+                bar.ts,
             )
         if favourable is not None:
             best = max(best, favourable) if long else min(best, favourable)
@@ -205,5 +210,6 @@ def judge(levels: Levels, bars: list[Bar], latest: Decimal | None, now: datetime
             best,
             moved,
             f"held {held.total_seconds() / 3600:.1f} h >= {levels.max_holding_hours} h",
+            now,
         )
     return Verdict(None, None, stop, best, moved, f"stop trailed to {stop}" if moved else "hold")

@@ -57,6 +57,7 @@ class MonitorResult:
     explanation: str
     trigger_price: Decimal | None = None
     close: dict[str, Any] | None = None
+    at: datetime | None = None  # the open time of the bar whose price made the exit
 
 
 _NEWEST_BAR = (
@@ -225,6 +226,7 @@ class Monitoring:
                     action,
                     verdict.explanation,
                     verdict.trigger_price,
+                    at=verdict.at,
                 )
             )
             if verdict.stop_moved:

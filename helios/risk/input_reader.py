@@ -35,7 +35,7 @@ from helios.risk.checks import PortfolioState, ProposedTrade
 from helios.risk.inputs import Inputs
 from helios.risk.limit_store import limits_in_force, limits_or_fail
 from helios.risk.limits import RiskLimits
-from helios.risk.prechecks import free_cash, live_free_cash
+from helios.risk.prechecks import free_cash, live_free_cash, pair_full
 from helios.risk.statements import (
     CHECK_HEAD,
     CHECK_HEAD_LOCKED,
@@ -148,8 +148,18 @@ class InputReader:
             fee_pct=str(fee),
             price_age_seconds=(now - observed).total_seconds() if observed is not None else None,
             max_price_age_seconds=self._settings.price_max_age_seconds,
-            lock_refusal=refusal(lock, self._settings.trading_day_timezone) if lock else "",
+            lock_refusal=(
+                refusal(lock, self._settings.trading_day_timezone)
+                if lock
+                else pair_full(
+                    sum(1 for p in book.state.positions if p.pair == pair),
+                    pair,
+                    self._settings.max_positions_per_pair,
+                )
+            ),
             lock_id=lock.id if lock else None,
+            # LIVE always enforces the 7 checks, whatever the setting says
+            checks_enforced=self._settings.risk_checks_enforced or mode == TradingMode.LIVE.value,
             lock_ends_at=lock.ends_at.isoformat() if lock else None,
         )
         return inputs, params, book

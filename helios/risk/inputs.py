@@ -13,7 +13,7 @@ halted system is refused before anything else is judged, then a locked pair
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +57,9 @@ class Inputs:
     lock_refusal: str = ""
     lock_id: int | None = None
     lock_ends_at: str | None = None  # ISO 8601, UTC
+    # False: the 7 checks are judged and stored but do not refuse (RISK_CHECKS_ENFORCED=false,
+    # PAPER only: a replay's "limits out of the way"); the halt, locks and pre-checks still do
+    checks_enforced: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         # _flat, not asdict: the same dict without asdict's recursive deep copy (0.13 ms of a
@@ -90,6 +93,7 @@ class Inputs:
             "lock_refusal": self.lock_refusal,
             "lock_id": self.lock_id,
             "lock_ends_at": self.lock_ends_at,
+            "checks_enforced": self.checks_enforced,
         }
 
     @classmethod
@@ -127,6 +131,7 @@ class Inputs:
             lock_refusal=data.get("lock_refusal", ""),
             lock_id=data.get("lock_id"),
             lock_ends_at=data.get("lock_ends_at"),
+            checks_enforced=data.get("checks_enforced", True),
         )
 
     def pre_checks(self) -> list[PreCheck]:
@@ -151,6 +156,14 @@ def decide(inputs: Inputs) -> RiskResult:
     if inputs.lock_refusal:
         return locked_result(inputs.lock_refusal)
     result = evaluate(inputs.state, inputs.limits, inputs.trade, inputs.stats)
+    if not inputs.checks_enforced and not result.passed:
+        result = replace(
+            result,
+            passed=True,
+            violated_limits=[],
+            reason=f"the 7 checks are not enforced (RISK_CHECKS_ENFORCED=false); they said: "
+            f"{result.reason}",
+        )
     return with_pre_checks(result, inputs.pre_checks())
 
 

@@ -30,6 +30,22 @@ from helios.money import ZERO, fmt_zar, to_decimal, zar
 from helios.risk.checks import PreCheck, RiskResult
 
 CENT = Decimal("0.01")
+
+
+def pair_full(open_on_pair: int, pair: str, most: int) -> str:
+    """The refusal of an opening trade on a pair that already holds ``most`` open positions
+    (``MAX_POSITIONS_PER_PAIR``; 0: no such rule), else "". Like a lock, it comes before the
+    7 checks: a strategy that signals again while its trade is open (a backtester's "one
+    trade per pair") opens nothing."""
+    if most <= 0 or open_on_pair < most:
+        return ""
+    held = "position" if open_on_pair == 1 else "positions"
+    return (
+        f"{pair} already holds {open_on_pair} open {held} "
+        f"(MAX_POSITIONS_PER_PAIR={most}): nothing more opens on it"
+    )
+
+
 BUYING_POWER = "buying_power"
 PRICE_AGE = "price_age"
 

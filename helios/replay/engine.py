@@ -1,0 +1,510 @@
+"""The replay engine: history through the live code, on a manual clock (issue 19).
+
+A replay opens a Helios of its own (``helios.connect`` on the run's database, a ``ManualClock``,
+the ``manual`` feed, PAPER) and drives it with the calls the scheduler makes. Only the clock and
+the feed differ: the candles come from the replay's files or the stored candles instead of a
+venue, and the time is the bars' instead of the wall's.
+
+**One step at instant t** (a bar boundary: bar k has just closed and bar k+1 opens at t):
+
+1. the clock is set to t;
+2. the prices: every bar that closed since the last step is written whole, and bar k+1 is
+   written as far as it is known at t: its open (open = high = low = close), observed at t, so
+   the latest price is the open of the bar starting now;
+3. the day roll when t is in a new trading day (``hx.take_snapshot``, as the scheduler's);
+4. the watchdog: ``hx.halts.check`` (drawdown, daily loss, with their configured actions);
+5. the stop monitor: ``hx.positions.monitor_positions`` (stop first, then the target, the
+   trailing stop, the timeout, on the bars since its last look and the latest price);
+6. the signals known by t are submitted (``hx.signals.submit``) and the trading loop runs
+   (``hx.signals.process_pending``): sizing, the buying-power, lock and pair pre-checks, the 7
+   checks, the paper venue's fill at the latest price (the open of the bar starting now).
+
+So a signal made at a bar's close enters at the next bar's open; a stop or target crossed inside
+a bar exits at its level when that bar has closed (the monitor's rules); the timeout exits at the
+open of the first bar at or after the holding limit; at the end of the data the last bar is
+written whole (the latest price is its close) and what is still open is closed there.
+
+**Skipping ahead.** Stepping every bar gives the answer but is slow. The engine steps only at
+the instants where the live code could do something different from doing nothing, and proves
+the others empty with the same levels the live code holds, read back after every step:
+
+- a signal becomes known, a trading day starts, or the data ends;
+- an open position's stop, target or trailing activation (or a new best price once its trailing
+  stop is active) lies inside a bar's range: the step at that bar's open (if the open itself
+  crosses) or its close; its holding limit is reached;
+- the equity at a bar's open (cash + margin + unrealized P&L at the opens, as ``held_equity``
+  adds it up) would set a new peak (the monitor maintains the peak at every pass: one step at
+  the highest equity of the span keeps the same peak) or come within reach of the drawdown or
+  the daily-loss limit (halts and check 1 and 2).
+
+The bars in between are written at the next step, so the monitor judges them then, in order,
+exactly as it would have one by one (nothing in them crossed a level). ``step_every_bar=True``
+turns the skipping off: the tests compare the two.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from helios.accounts.account import MARGIN_HELD_STATUSES
+from helios.clock import ManualClock, trading_day, trading_day_start
+from helios.db.models import PortfolioState, Position, ReplayRun
+from helios.market.candles import CandleRow
+from helios.money import price as to_price
+from helios.positions.lifecycle import OPEN
+from helios.replay.candles import PairCandles
+from helios.replay.sources import ReplaySignal
+from helios.replay.spec import RunRules
+
+RUNNING, COMPLETE, FAILED = "RUNNING", "COMPLETE", "FAILED"
+SCAN_CHUNK = 4096  # bars scanned at a time when looking for the next instant
+_NEAR = 1e-6  # a float equity within this fraction of a limit steps (the live code decides)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    run_id: int
+    path: Path
+    status: str
+    candles: int
+    steps: int
+    wall_seconds: float
+    exit_bars: dict[int, datetime]
+
+
+def _epoch(when: datetime) -> int:
+    return int(when.timestamp())
+
+
+def _dt(seconds: int | np.integer) -> datetime:
+    return datetime.fromtimestamp(int(seconds), UTC)
+
+
+def _price(value: float) -> Decimal:
+    return to_price(Decimal(repr(float(value))))
+
+
+@dataclass
+class _Held:
+    """An open position as the skip-ahead scan reads it (floats: only to find the instant)."""
+
+    pair: str
+    long: bool
+    entry: float
+    quantity: float
+    margin: float
+    stop: float
+    target: float
+    best: float
+    activation: float | None  # the price at which the trailing stop activates
+    timeout_at: int
+
+
+class ReplayEngine:
+    """One run: ``run()`` steps history through ``hx`` (see the module's rule)."""
+
+    def __init__(
+        self,
+        path: Path,
+        candles: Mapping[str, PairCandles],
+        signals: Sequence[ReplaySignal],
+        rules: RunRules,
+        *,
+        start: datetime,
+        end: datetime,
+        name: str,
+        description: Mapping[str, Any],
+        initial_capital: Decimal = Decimal("100000"),
+        warmup: Mapping[str, PairCandles] | None = None,
+        opener: Callable[..., Any],
+        progress: Progress | None = None,
+        step_every_bar: bool = False,
+    ) -> None:
+        if not candles:
+            raise ValueError("a replay needs candles")
+        intervals = {c.interval for c in candles.values()}
+        if len(intervals) != 1:
+            raise ValueError(f"one bar interval for every pair, got {sorted(intervals)}")
+        self.path = path
+        self.candles = dict(candles)
+        self.interval = intervals.pop()
+        self.signals = sorted(signals, key=lambda s: s.at)
+        self.rules = rules
+        self.start, self.end = start, end
+        self.name = name
+        self.description = dict(description)
+        self.initial_capital = initial_capital
+        self.warmup = dict(warmup or {})
+        self.progress = progress
+        self.step_every_bar = step_every_bar
+        # the instants: every bar open of any pair, then the end of the last bar
+        opens = np.unique(np.concatenate([c.ts for c in self.candles.values()]))
+        self.instants = np.append(opens, opens[-1] + self.interval).astype(np.int64)
+        self.total_candles = sum(len(c) for c in self.candles.values())
+        # each pair's price at each instant: the open of its bar starting then, else its last
+        # close (forward filled), for the equity scan
+        self._mark: dict[str, np.ndarray] = {}
+        for pair, c in self.candles.items():
+            at = np.full(len(self.instants), np.nan)
+            where = np.searchsorted(self.instants, c.ts)
+            at[where] = c.open
+            closes_at = np.searchsorted(self.instants, c.ts + self.interval)
+            filled = np.full(len(self.instants), np.nan)
+            filled[closes_at] = c.close
+            at = np.where(np.isnan(at), filled, at)
+            # forward fill
+            idx = np.where(~np.isnan(at), np.arange(len(at)), 0)
+            np.maximum.accumulate(idx, out=idx)
+            self._mark[pair] = at[idx]
+        self._written = {pair: 0 for pair in self.candles}
+        self._signal_i = 0
+        self._exit_bars: dict[int, datetime] = {}
+        self.opener = opener  # helios.connect: the same library the scheduler runs on
+        self.hx: Any = None
+        self.clock: ManualClock | None = None
+
+    # --- the run ------------------------------------------------------------------------
+    def run(self) -> ReplayOutcome:
+        began = time.perf_counter()
+        first = _dt(self.instants[0])
+        self.clock = ManualClock(first)
+        hx = self.opener(
+            f"sqlite:///{self.path}",
+            clock=self.clock,
+            reconcile=False,
+            market_feed="manual",
+            trading_mode="PAPER",
+            pairs=list(self.candles),
+            initial_capital_zar=self.initial_capital,
+            alert_urls=None,
+            **dict(self.rules.settings),
+        )
+        self.hx = hx
+        run_id = self._record_start()
+        steps = 0
+        try:
+            if self.rules.limits:
+                hx.risk.limit_store.update_limits(
+                    dict(self.rules.limits), "replay", f"rules profile {self.rules.profile}"
+                )
+            self._warm_up()
+            day = trading_day(first, hx.settings.trading_day_timezone)
+            i = 0
+            last = len(self.instants) - 1
+            while True:
+                t = int(self.instants[i])
+                steps += 1
+                self._step(t, day, final=i == last)
+                day = trading_day(_dt(t), hx.settings.trading_day_timezone)
+                if self.progress is not None:
+                    self.progress(self._candles_done(t), self.total_candles)
+                if i == last:
+                    break
+                i = i + 1 if self.step_every_bar else self._next_index(i)
+            self._close_at_end()
+            wall = time.perf_counter() - began
+            self._record_end(run_id, COMPLETE, steps, wall, None)
+        except BaseException as exc:
+            wall = time.perf_counter() - began
+            self._record_end(run_id, FAILED, steps, wall, f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            hx.close()
+        return ReplayOutcome(
+            run_id, self.path, COMPLETE, self.total_candles, steps, wall, dict(self._exit_bars)
+        )
+
+    def _step(self, t: int, previous_day: Any, *, final: bool) -> None:
+        hx, clock = self.hx, self.clock
+        assert hx is not None and clock is not None
+        now = _dt(t)
+        clock.set(now)
+        self._write_prices(t)
+        if trading_day(now, hx.settings.trading_day_timezone) != previous_day:
+            hx.take_snapshot()  # the scheduler's day roll
+        hx.halts.check()
+        for result in hx.positions.monitor_positions():
+            if result.close is not None and result.at is not None:
+                self._exit_bars[result.position_id] = result.at
+        if final:
+            return  # no bar follows: nothing can enter
+        submitted = False
+        while self._signal_i < len(self.signals) and _epoch(self.signals[self._signal_i].at) <= t:
+            self._submit(self.signals[self._signal_i])
+            self._signal_i += 1
+            submitted = True
+        if submitted:
+            hx.signals.process_pending()
+
+    def _submit(self, signal: ReplaySignal) -> None:
+        hx = self.hx
+        assert hx is not None
+        params = {**{k: v for k, v in self.rules.trade_params.items()}, **signal.trade_params()}
+        payload = dict(signal.payload or {})
+        hx.signals.submit_raw(
+            {
+                "pair": signal.pair,
+                "side": signal.side,
+                "confidence": signal.confidence,
+                "llm_approved": signal.llm_approved,
+                "llm_reasoning": payload.get("llm_reasoning", ""),
+                "predicted_return": payload.get("predicted_return"),
+                "trade_params": {k: float(v) for k, v in params.items()},
+                "created_at": signal.at,
+                "source": payload.get("source") or "replay",
+            }
+        )
+
+    # --- prices -------------------------------------------------------------------------
+    def _write_prices(self, t: int) -> None:
+        """Every bar closed by ``t`` not yet written, whole, and the bar opening at ``t`` as
+        far as it is known (its open), observed at ``t``: one transaction for every pair."""
+        hx = self.hx
+        assert hx is not None
+        now = _dt(t)
+        with hx.db.write() as session:
+            for pair, c in self.candles.items():
+                done = int(np.searchsorted(c.ts, t))  # bars opening before t have closed
+                first = self._written[pair]
+                rows = [self._row(c, j) for j in range(first, done)]
+                live = done < len(c) and int(c.ts[done]) == t
+                if live:
+                    value = _price(c.open[done])
+                    rows.append(CandleRow(now, value, value, value, value, Decimal(0)))
+                if rows:
+                    hx.market.write_candles(
+                        session, pair, self.interval, rows, "replay", observed=now
+                    )
+                self._written[pair] = done
+
+    @staticmethod
+    def _row(c: PairCandles, j: int) -> CandleRow:
+        return CandleRow(
+            _dt(c.ts[j]),
+            _price(c.open[j]),
+            _price(c.high[j]),
+            _price(c.low[j]),
+            _price(c.close[j]),
+            Decimal(repr(float(c.volume[j]))),
+        )
+
+    def _warm_up(self) -> None:
+        """History before the period (the market statistics' daily returns), as history."""
+        hx = self.hx
+        assert hx is not None
+        for pair, c in self.warmup.items():
+            if len(c):
+                hx.market.ingest(pair, c.frame(), interval=c.interval, source="replay-history")
+
+    def _candles_done(self, t: int) -> int:
+        return sum(int(np.searchsorted(c.ts, t)) for c in self.candles.values())
+
+    # --- the end ------------------------------------------------------------------------
+    def _close_at_end(self) -> None:
+        """What is still open closes at the last close (the final step wrote the last bars
+        whole, so the latest prices are their closes)."""
+        hx = self.hx
+        assert hx is not None
+        for closed in hx.positions.close_all("CLOSED", actor="replay"):
+            position_id = closed.get("position_id") or closed.get("id")
+            if position_id is not None:
+                pair = closed.get("pair")
+                c = self.candles.get(pair) if pair else None
+                last = c.ts[-1] if c is not None and len(c) else self.instants[-1]
+                self._exit_bars[int(position_id)] = _dt(last)
+
+    # --- skipping ahead -----------------------------------------------------------------
+    def _next_index(self, i: int) -> int:
+        """The next instant (index into ``instants``) at which the live code could act."""
+        hx = self.hx
+        assert hx is not None
+        t = int(self.instants[i])
+        last = len(self.instants) - 1
+        bound = last
+        if self._signal_i < len(self.signals):
+            at = _epoch(self.signals[self._signal_i].at)
+            bound = min(bound, int(np.searchsorted(self.instants, at)))
+        zone = hx.settings.trading_day_timezone
+        tomorrow = trading_day(_dt(t), zone) + timedelta(days=1)
+        day_start = _epoch(trading_day_start(tomorrow, zone))
+        bound = min(bound, int(np.searchsorted(self.instants, day_start)))
+        held, cash, peak, day_equity = self._book()
+        if not held:
+            return max(bound, i + 1)
+        for position in held:
+            bound = min(bound, self._position_next(position, i, bound))
+            bound = min(bound, int(np.searchsorted(self.instants, position.timeout_at)))
+        bound = min(bound, self._equity_next(held, cash, peak, day_equity, i, bound))
+        return max(bound, i + 1)
+
+    def _book(self) -> tuple[list[_Held], float, float, float]:
+        hx = self.hx
+        assert hx is not None
+        with hx.db.read() as session:
+            state = session.get(PortfolioState, 1)
+            rows = session.scalars(
+                select(Position).where(Position.status.in_(MARGIN_HELD_STATUSES))
+            ).all()
+            held = []
+            for p in rows:
+                if p.status != OPEN or p.entry_price is None or p.quantity is None:
+                    # a position between two states: step every bar until it settles
+                    held.append(_Held(p.pair, True, 0, 0, 0, np.inf, -np.inf, 0, None, 0))
+                    continue
+                long = p.side == "BUY"
+                activation = None
+                if p.trailing_activation_pct is not None and p.trailing_distance_pct is not None:
+                    sign = 1 if long else -1
+                    activation = float(p.entry_price) * (
+                        1 + sign * float(p.trailing_activation_pct)
+                    )
+                opened = p.opened_at or _dt(0)
+                held.append(
+                    _Held(
+                        p.pair,
+                        long,
+                        float(p.entry_price),
+                        float(p.quantity),
+                        float(p.position_size_zar),
+                        float(p.stop_loss_price or 0),
+                        float(p.take_profit_price or 0),
+                        float(p.best_price or p.entry_price),
+                        activation,
+                        _epoch(opened) + int(float(p.max_holding_hours) * 3600),
+                    )
+                )
+            assert state is not None
+            return (
+                held,
+                float(state.cash),
+                float(state.peak_equity),
+                float(state.start_of_day_equity),
+            )
+
+    def _position_next(self, p: _Held, i: int, bound: int) -> int:
+        """The first instant after ``instants[i]`` at which the monitor could act on ``p``."""
+        c = self.candles.get(p.pair)
+        if c is None or p.quantity == 0:
+            return i + 1
+        t = int(self.instants[i])
+        j0 = int(np.searchsorted(c.ts, t))  # the bar opening at t (its open already judged)
+        stop_by = int(self.instants[bound])
+        while j0 < len(c) and int(c.ts[j0]) < stop_by:
+            j1 = min(len(c), j0 + SCAN_CHUNK)
+            low, high, opens = c.low[j0:j1], c.high[j0:j1], c.open[j0:j1]
+            adverse, favourable = (low, high) if p.long else (high, low)
+            if p.long:
+                hit = (adverse <= p.stop) | (favourable >= p.target)
+                open_hit = (opens <= p.stop) | (opens >= p.target)
+            else:
+                hit = (adverse >= p.stop) | (favourable <= p.target)
+                open_hit = (opens >= p.stop) | (opens <= p.target)
+            if p.activation is not None:
+                line = max(p.activation, p.best) if p.long else min(p.activation, p.best)
+                moves = (favourable > line) if p.long else (favourable < line)
+                opens_move = (opens > line) if p.long else (opens < line)
+                hit, open_hit = hit | moves, open_hit | opens_move
+            found = np.flatnonzero(hit)
+            if len(found):
+                j = j0 + int(found[0])
+                at = int(c.ts[j])
+                if j > int(np.searchsorted(c.ts, t)) and open_hit[found[0]]:
+                    return int(np.searchsorted(self.instants, at))  # the open crosses
+                return int(np.searchsorted(self.instants, at + self.interval))
+            j0 = j1
+        return bound
+
+    def _equity_next(
+        self, held: list[_Held], cash: float, peak: float, day_equity: float, i: int, bound: int
+    ) -> int:
+        """The first instant in (i, bound] whose equity at the opens could matter: within
+        reach of the drawdown or daily-loss limit, or the highest of the span above the peak
+        (one step there keeps the peak the monitor would have kept)."""
+        hx = self.hx
+        assert hx is not None
+        if bound <= i + 1:
+            return bound
+        lo, hi = i + 1, bound + 1
+        equity = np.full(hi - lo, cash)
+        for p in held:
+            if p.quantity == 0:
+                return i + 1
+            marks = self._mark[p.pair][lo:hi]
+            move = (marks - p.entry) if p.long else (p.entry - marks)
+            equity = equity + p.margin + move * p.quantity
+        limits = hx.risk.limit_store.get_limits()
+        running = np.maximum.accumulate(np.maximum(equity, peak))
+        near = (equity <= running * (1 - limits.max_drawdown_pct) * (1 + _NEAR)) | (
+            equity <= day_equity * (1 - limits.daily_loss_limit_pct) * (1 + _NEAR)
+        )
+        found = np.flatnonzero(near)
+        chosen = bound
+        if len(found):
+            chosen = lo + int(found[0])
+        top = int(np.argmax(equity[: chosen - lo + 1]))
+        if equity[top] > peak * (1 + 1e-12) and lo + top < chosen:
+            chosen = lo + top
+        return chosen
+
+    # --- the run's record ---------------------------------------------------------------
+    def _record_start(self) -> int:
+        hx = self.hx
+        assert hx is not None
+        with hx.db.write() as session:
+            row = ReplayRun(
+                name=self.name,
+                status=RUNNING,
+                spec={**self.description, "rules": self.rules.describe()},
+                started_at=datetime.now(UTC),
+                candles=self.total_candles,
+                steps=0,
+            )
+            session.add(row)
+            session.flush()
+            return int(row.id)
+
+    def _record_end(
+        self, run_id: int, status: str, steps: int, wall: float, error: str | None
+    ) -> None:
+        hx = self.hx
+        assert hx is not None
+        figures = None
+        if status == COMPLETE:
+            figures = hx.metrics.review(self.start, _dt(self.instants[-1]))
+        with hx.db.write() as session:
+            row = session.get(ReplayRun, run_id)
+            assert row is not None
+            row.status = status
+            row.steps = steps
+            row.wall_seconds = wall
+            row.finished_at = datetime.now(UTC)
+            row.error = error
+            row.exit_bars = {str(k): v.isoformat() for k, v in self._exit_bars.items()}
+            row.figures = _jsonable(figures) if figures is not None else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
