@@ -14,6 +14,7 @@
     helios mode LIVE --by NAME --confirm-monitoring NAME   LIVE, if the pre-live checklist holds
     helios report daily|weekly [--date YYYY-MM-DD] [--png PATH] [--html PATH]   the report
     helios profit [--daily|--weekly|--monthly] [--count N] [--json]   P&L by period
+    helios replay --strategy S|--signals recorded|CSV --from D --to D [--sweep ...]   replay history
     helios positions | close ID --by NAME | limits [set KEY VALUE --by NAME]   the console (--json)
     helios lock PAIR --hours H --by NAME --reason TEXT | unlock PAIR|ID --by NAME | locks [--json]
 
@@ -32,7 +33,7 @@ import subprocess
 import sys
 import time
 
-from helios.cli import alerts, console, controls, locks, profit, reports
+from helios.cli import alerts, console, controls, locks, profit, replay, reports
 from helios.config import PROJECT_ROOT, ConfigError, describe, load_settings
 from helios.launch import connect_or_exit, fail, refuse_exposed, run_reporting_outages
 from helios.logs import configure_logging
@@ -281,7 +282,15 @@ def run(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "config", help="show the effective configuration and the limits in force (database)"
     ).set_defaults(func=cmd_config)
-    for register in (controls.add, alerts.add, reports.add, console.add, profit.add, locks.add):
+    for register in (
+        controls.add,
+        alerts.add,
+        reports.add,
+        console.add,
+        profit.add,
+        locks.add,
+        replay.add,
+    ):
         register(commands)
     commands.add_parser(
         "hash-password", help="make DASHBOARD_PASSWORD_HASH for the dashboard's login gate"

@@ -313,16 +313,22 @@ class ReplayEngine:
     # --- the end ------------------------------------------------------------------------
     def _close_at_end(self) -> None:
         """What is still open closes at the last close (the final step wrote the last bars
-        whole, so the latest prices are their closes)."""
+        whole, so the latest prices are their closes): labelled with the pair's last bar."""
         hx = self.hx
         assert hx is not None
+        with hx.db.read() as session:
+            pairs = dict(
+                session.execute(select(Position.id, Position.pair).where(Position.status == OPEN))
+                .tuples()
+                .all()
+            )
         for closed in hx.positions.close_all("CLOSED", actor="replay"):
-            position_id = closed.get("position_id") or closed.get("id")
-            if position_id is not None:
-                pair = closed.get("pair")
-                c = self.candles.get(pair) if pair else None
-                last = c.ts[-1] if c is not None and len(c) else self.instants[-1]
-                self._exit_bars[int(position_id)] = _dt(last)
+            position_id = closed.get("position_id")
+            if position_id is None or not closed.get("success", True):
+                continue
+            c = self.candles.get(pairs.get(int(position_id), ""))
+            last = c.ts[-1] if c is not None and len(c) else self.instants[-1] - self.interval
+            self._exit_bars[int(position_id)] = _dt(last)
 
     # --- skipping ahead -----------------------------------------------------------------
     def _next_index(self, i: int) -> int:
