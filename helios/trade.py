@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from helios.config import Settings
 from helios.errors import InvalidInput
+from helios.money import ZERO
 from helios.money import price as to_price
 
 SIDES = ("BUY", "SELL")
@@ -152,15 +153,25 @@ class TradeParams:
 
 
 def entry_levels(
-    side: str, entry: Decimal, stop_loss_pct: Decimal | float, take_profit_pct: Decimal | float
+    side: str,
+    entry: Decimal,
+    stop_loss_pct: Decimal | float,
+    take_profit_pct: Decimal | float,
+    tick: Decimal = ZERO,
 ) -> tuple[Decimal, Decimal]:
     """The stop-loss and take-profit prices of a position entered at ``entry``: below and above
     it for a BUY, above and below for a SELL (fractions: 0.02 = 2%). The one rule for a fill and
-    for a preview."""
+    for a preview. ``tick`` (``PRICE_TICK``; 0: none): the stop lies on that price grid, rounded
+    toward the entry (a stop is never further away than asked: Freqtrade's rule too)."""
     stop, target = Decimal(str(stop_loss_pct)), Decimal(str(take_profit_pct))
     direction = 1 if parse_side(side) == "BUY" else -1
+    stop_price = entry * (1 - direction * stop)
+    if tick > 0:
+        steps = stop_price / tick
+        steps = steps.to_integral_value(ROUND_CEILING if direction == 1 else ROUND_FLOOR)
+        stop_price = steps * tick
     levels = (
-        to_price(entry * (1 - direction * stop)),
+        to_price(stop_price),
         to_price(entry * (1 + direction * target)),
     )
     for name, pct, level in zip(

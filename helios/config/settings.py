@@ -225,6 +225,8 @@ class Settings(BaseSettings):
     # false: the 7 checks are judged and stored with each decision but refuse nothing (a
     # replay's "limits out of the way"); never in LIVE, where they are always enforced
     risk_checks_enforced: bool = True
+    # the price grid a stop is placed on, rounded toward the entry (0: none, 8 decimals)
+    price_tick: Decimal = Field(default=Decimal("0"), ge=0, le=Decimal("1e6"))
 
     # --- LIVE reconciliation (issue #8): VALR's balances and open orders against the ledger --
     live_reconcile_seconds: float = Field(default=60.0, ge=5.0, le=3600.0)

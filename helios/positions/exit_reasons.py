@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from helios.money import ZERO
 from helios.positions.lifecycle import (
     CLOSED,
     EMERGENCY_CLOSE,
@@ -64,11 +65,13 @@ def exit_reason(
     stop_loss_pct: Decimal,
     take_profit_pct: Decimal,
     trigger_price: Decimal | None,
+    tick: Decimal = ZERO,
 ) -> str | None:
     """Why a position with final ``status`` ended (the module's rule); None while it is open.
-    ``trigger_price``: the level recorded with its close (``exit_trigger_price``)."""
+    ``trigger_price``: the level recorded with its close (``exit_trigger_price``); ``tick``:
+    the price grid its stop was placed on (``PRICE_TICK``)."""
     if status == STOPPED_OUT and trigger_price is not None and entry_price is not None:
-        opened_with, _target = entry_levels(side, entry_price, stop_loss_pct, take_profit_pct)
+        opened_with, _target = entry_levels(side, entry_price, stop_loss_pct, take_profit_pct, tick)
         if trigger_price != opened_with:
             return TRAILING_STOP
     return EXIT_LABELS.get(status)

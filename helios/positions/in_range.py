@@ -10,6 +10,7 @@ the order they were opened.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from helios.accounts.account import unrealized
 from helios.clock import ensure_utc
 from helios.db.models import LatestPrice, Position
+from helios.money import ZERO
 from helios.positions.exit_reasons import exit_reason
 from helios.positions.lifecycle import CLOSE_REASONS, CLOSING, OPEN
 from helios.positions.trade_marks import TradeMark
@@ -43,7 +45,9 @@ _COLUMNS = (
 )
 
 
-def trades_in_range(session: Session, pair: str, start: datetime, end: datetime) -> list[TradeMark]:
+def trades_in_range(
+    session: Session, pair: str, start: datetime, end: datetime, tick: Decimal = ZERO
+) -> list[TradeMark]:
     """The ``TradeMark`` of every position of ``pair`` whose life overlaps [start, end)."""
     start, end = ensure_utc(start), ensure_utc(end)
     query = (
@@ -94,6 +98,7 @@ def trades_in_range(session: Session, pair: str, start: datetime, end: datetime)
                     r.stop_loss_pct,
                     r.take_profit_pct,
                     r.exit_trigger_price,
+                    tick,
                 ),
                 pnl=pnl,
                 stop=r.stop_loss_price if still_open else None,

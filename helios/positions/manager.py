@@ -96,7 +96,7 @@ class PositionManager:
         self._monitoring = Monitoring(db, settings, clock, self._closing.close_position)
         self._recovery = Recovery(db, clock, venues, margin, self._opening, self._closing)
         self._queries = Queries(db, clock, market)
-        self._trades = TradeReads(db, market)
+        self._trades = TradeReads(db, market, settings.price_tick)
 
     def installation_id(self) -> str:
         """This database's installation id (the prefix of every client order id)."""
@@ -234,4 +234,4 @@ class PositionManager:
         if ensure_utc(start) >= ensure_utc(end):
             raise InvalidInput("start", start.isoformat(), f"before the end {end.isoformat()}")
         with self._db.read() as session:
-            return trades_in_range(session, pair, start, end)
+            return trades_in_range(session, pair, start, end, self._settings.price_tick)

@@ -287,7 +287,11 @@ class Opening:
             # every field first, so book_open's flush writes each row once
             entry = to_price(result.price)
             position.stop_loss_price, position.take_profit_price = entry_levels(
-                position.side, entry, position.stop_loss_pct, position.take_profit_pct
+                position.side,
+                entry,
+                position.stop_loss_pct,
+                position.take_profit_pct,
+                self._settings.price_tick,
             )
             position.best_price = entry
             bar = current_bar(session, position.pair, filled_at)

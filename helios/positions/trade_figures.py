@@ -104,9 +104,9 @@ def slippage(
     return zar(worse_per_unit * quantity), (worse_per_unit / trigger).quantize(RATIO_PLACES)
 
 
-def figures(trade: ClosedTrade) -> TradeFigures:
+def figures(trade: ClosedTrade, tick: Decimal = ZERO) -> TradeFigures:
     """Duration, fees, net P&L % of the margin, the exit reason, the slippage (module
-    docstring)."""
+    docstring); ``tick``: the price grid stops were placed on (``PRICE_TICK``)."""
     held = (
         trade.closed_at - trade.opened_at
         if trade.closed_at is not None and trade.opened_at is not None
@@ -134,6 +134,7 @@ def figures(trade: ClosedTrade) -> TradeFigures:
             trade.stop_loss_pct,
             trade.take_profit_pct,
             trade.exit_trigger_price,
+            tick,
         )
         or trade.status,
         slippage_zar=None if slip is None else slip[0],

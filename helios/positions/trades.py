@@ -10,6 +10,7 @@ the pure rules of ``helios.positions.trade_figures``. The CSV export reads every
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -18,6 +19,7 @@ from helios.db.engine import Database
 from helios.db.models import Position
 from helios.errors import InvalidInput
 from helios.market.store import MarketData
+from helios.money import ZERO
 from helios.positions.lifecycle import FINAL_STATUSES
 from helios.positions.trade_figures import (
     ClosedTrade,
@@ -57,9 +59,10 @@ def _trade(row: Any) -> ClosedTrade:
 
 
 class TradeReads:
-    def __init__(self, db: Database, market: MarketData) -> None:
+    def __init__(self, db: Database, market: MarketData, tick: Decimal = ZERO) -> None:
         self._db = db
         self._market = market
+        self._tick = tick  # the price grid stops are placed on (PRICE_TICK)
 
     def _where(self, wanted: TradeFilter) -> list[ColumnElement[bool]]:
         if not isinstance(wanted, TradeFilter):
@@ -85,7 +88,7 @@ class TradeReads:
                 .limit(wanted.page_size)
                 .offset(wanted.offset)
             ).all()
-        trades = tuple((t, figures(t)) for t in map(_trade, rows))
+        trades = tuple((t, figures(t, self._tick)) for t in map(_trade, rows))
         return TradePage(trades, int(total), wanted.page, wanted.page_size)
 
     def closed_trades_csv(self, wanted: TradeFilter) -> str:
@@ -95,4 +98,4 @@ class TradeReads:
             rows = session.execute(
                 select(*COLUMNS).where(*where).order_by(*NEWEST_EXIT_FIRST)
             ).all()
-        return trades_csv([(t, figures(t)) for t in map(_trade, rows)])
+        return trades_csv([(t, figures(t, self._tick)) for t in map(_trade, rows)])

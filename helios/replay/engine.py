@@ -66,6 +66,7 @@ from helios.replay.sources import ReplaySignal
 from helios.replay.spec import RunRules
 
 RUNNING, COMPLETE, FAILED = "RUNNING", "COMPLETE", "FAILED"
+TICK = timedelta(microseconds=1)  # a bar's close is seen this long before the next bar opens
 SCAN_CHUNK = 4096  # bars scanned at a time when looking for the next instant
 _NEAR = 1e-6  # a float equity within this fraction of a limit steps (the live code decides)
 
@@ -148,23 +149,33 @@ class ReplayEngine:
         self.warmup = dict(warmup or {})
         self.progress = progress
         self.step_every_bar = step_every_bar
-        # the instants: every bar open of any pair, then the end of the last bar
-        opens = np.unique(np.concatenate([c.ts for c in self.candles.values()]))
-        self.instants = np.append(opens, opens[-1] + self.interval).astype(np.int64)
-        self.total_candles = sum(len(c) for c in self.candles.values())
+        # the instants: every bar open before the end, then the end: ``end``, or the close of
+        # the last bar when the data stops sooner. At the end the price is the open of the bar
+        # starting then when the data has it (Freqtrade's last candle), else the last close.
+        stop = _epoch(end)
+        opens = np.unique(np.concatenate([c.ts[c.ts < stop] for c in self.candles.values()]))
+        if not len(opens):
+            raise ValueError("no bars in the period")
+        final = min(stop, int(opens[-1]) + self.interval)
+        self.instants = np.append(opens, final).astype(np.int64)
+        self.total_candles = sum(int(np.count_nonzero(c.ts < final)) for c in self.candles.values())
         # each pair's price at each instant: the open of its bar starting then, else its last
         # close (forward filled), for the equity scan
         self._mark: dict[str, np.ndarray] = {}
+        count = len(self.instants)
         for pair, c in self.candles.items():
-            at = np.full(len(self.instants), np.nan)
+            at = np.full(count, np.nan)
             where = np.searchsorted(self.instants, c.ts)
-            at[where] = c.open
-            closes_at = np.searchsorted(self.instants, c.ts + self.interval)
-            filled = np.full(len(self.instants), np.nan)
-            filled[closes_at] = c.close
+            hit = (where < count) & (self.instants[np.minimum(where, count - 1)] == c.ts)
+            at[where[hit]] = c.open[hit]
+            closes = np.searchsorted(self.instants, c.ts + self.interval)
+            shut = (closes < count) & (
+                self.instants[np.minimum(closes, count - 1)] == c.ts + self.interval
+            )
+            filled = np.full(count, np.nan)
+            filled[closes[shut]] = c.close[shut]
             at = np.where(np.isnan(at), filled, at)
-            # forward fill
-            idx = np.where(~np.isnan(at), np.arange(len(at)), 0)
+            idx = np.where(~np.isnan(at), np.arange(count), 0)  # forward fill
             np.maximum.accumulate(idx, out=idx)
             self._mark[pair] = at[idx]
         self._written = {pair: 0 for pair in self.candles}
@@ -226,26 +237,38 @@ class ReplayEngine:
         )
 
     def _step(self, t: int, previous_day: Any, *, final: bool) -> None:
+        """The close of the bar ending at ``t`` (one microsecond before), then the open of the
+        bar starting at ``t`` (the module's rule)."""
         hx, clock = self.hx, self.clock
         assert hx is not None and clock is not None
         now = _dt(t)
+        closing = now - TICK
+        clock.set(closing)
+        if self._write_closed(t, closing):
+            self._monitor()  # what the closed bars crossed, at their close
         clock.set(now)
-        self._write_prices(t)
+        self._write_open(t, now)
         if trading_day(now, hx.settings.trading_day_timezone) != previous_day:
             hx.take_snapshot()  # the scheduler's day roll
         hx.halts.check()
-        for result in hx.positions.monitor_positions():
+        if not final:  # at the end no bar follows: nothing enters
+            submitted = False
+            while (
+                self._signal_i < len(self.signals) and _epoch(self.signals[self._signal_i].at) <= t
+            ):
+                self._submit(self.signals[self._signal_i])
+                self._signal_i += 1
+                submitted = True
+            if submitted:
+                hx.signals.process_pending()
+        self._monitor()  # the open: a gap through a level, the timeout
+
+    def _monitor(self) -> None:
+        for result in self.hx.positions.monitor_positions():
             if result.close is not None and result.at is not None:
-                self._exit_bars[result.position_id] = result.at
-        if final:
-            return  # no bar follows: nothing can enter
-        submitted = False
-        while self._signal_i < len(self.signals) and _epoch(self.signals[self._signal_i].at) <= t:
-            self._submit(self.signals[self._signal_i])
-            self._signal_i += 1
-            submitted = True
-        if submitted:
-            hx.signals.process_pending()
+                # the bar whose price made the exit (a price seen at a bar's close is its own)
+                seconds = _epoch(result.at)
+                self._exit_bars[result.position_id] = _dt(seconds - seconds % self.interval)
 
     def _submit(self, signal: ReplaySignal) -> None:
         hx = self.hx
@@ -267,26 +290,36 @@ class ReplayEngine:
         )
 
     # --- prices -------------------------------------------------------------------------
-    def _write_prices(self, t: int) -> None:
-        """Every bar closed by ``t`` not yet written, whole, and the bar opening at ``t`` as
-        far as it is known (its open), observed at ``t``: one transaction for every pair."""
+    def _write_closed(self, t: int, observed: datetime) -> bool:
+        """Every bar closed by ``t`` not yet written, whole, observed at ``observed`` (their
+        close is the latest price): one transaction for every pair. True if any was."""
         hx = self.hx
-        assert hx is not None
-        now = _dt(t)
+        wrote = False
         with hx.db.write() as session:
             for pair, c in self.candles.items():
                 done = int(np.searchsorted(c.ts, t))  # bars opening before t have closed
                 first = self._written[pair]
-                rows = [self._row(c, j) for j in range(first, done)]
-                live = done < len(c) and int(c.ts[done]) == t
-                if live:
-                    value = _price(c.open[done])
-                    rows.append(CandleRow(now, value, value, value, value, Decimal(0)))
-                if rows:
+                if done > first:
+                    rows = [self._row(c, j) for j in range(first, done)]
                     hx.market.write_candles(
-                        session, pair, self.interval, rows, "replay", observed=now
+                        session, pair, self.interval, rows, "replay", observed=observed
                     )
+                    wrote = True
                 self._written[pair] = done
+        return wrote
+
+    def _write_open(self, t: int, now: datetime) -> None:
+        """The bar opening at ``t`` as far as it is known at ``t``: its open, observed then."""
+        hx = self.hx
+        with hx.db.write() as session:
+            for pair, c in self.candles.items():
+                at = self._written[pair]
+                if at < len(c) and int(c.ts[at]) == t:
+                    value = _price(c.open[at])
+                    row = CandleRow(now, value, value, value, value, Decimal(0))
+                    hx.market.write_candles(
+                        session, pair, self.interval, [row], "replay", observed=now
+                    )
 
     @staticmethod
     def _row(c: PairCandles, j: int) -> CandleRow:
@@ -310,6 +343,18 @@ class ReplayEngine:
     def _candles_done(self, t: int) -> int:
         return sum(int(np.searchsorted(c.ts, t)) for c in self.candles.values())
 
+    def _end_bar(self, pair: str | None) -> int:
+        """The bar whose price closes a position at the end: the one opening at the end when
+        the data has it, else the pair's last bar before the end."""
+        final = int(self.instants[-1])
+        c = self.candles.get(pair or "")
+        if c is None or not len(c):
+            return final - self.interval
+        at = int(np.searchsorted(c.ts, final))
+        if at < len(c) and int(c.ts[at]) == final:
+            return final
+        return int(c.ts[max(at - 1, 0)])
+
     # --- the end ------------------------------------------------------------------------
     def _close_at_end(self) -> None:
         """What is still open closes at the last close (the final step wrote the last bars
@@ -326,9 +371,7 @@ class ReplayEngine:
             position_id = closed.get("position_id")
             if position_id is None or not closed.get("success", True):
                 continue
-            c = self.candles.get(pairs.get(int(position_id), ""))
-            last = c.ts[-1] if c is not None and len(c) else self.instants[-1] - self.interval
-            self._exit_bars[int(position_id)] = _dt(last)
+            self._exit_bars[int(position_id)] = _dt(self._end_bar(pairs.get(int(position_id))))
 
     # --- skipping ahead -----------------------------------------------------------------
     def _next_index(self, i: int) -> int:

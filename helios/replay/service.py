@@ -47,6 +47,7 @@ from helios.replay.sources import (
     signals_from_strategy,
 )
 from helios.replay.spec import rules
+from helios.replay.ticks import data_tick
 
 WARMUP_DAYS = 60  # daily history before the period for the market statistics, when available
 RECORDED = "recorded"
@@ -134,6 +135,12 @@ class Replays:
         if end <= start:
             raise InvalidInput("--to", end.isoformat(), f"after --from ({start.isoformat()})")
         candles, warmup = self._candles(request, start, end)
+        if chosen.profile == "freqtrade" and "price_tick" not in request.settings:
+            # Freqtrade's stops lie on the data's price grid: so do the profile's
+            grid = data_tick(
+                column for c in candles.values() for column in (c.open, c.high, c.low, c.close)
+            )
+            chosen = replace(chosen, settings={**chosen.settings, "price_tick": grid})
         signals = self._signals(request, candles, start, end)
         self.folder.mkdir(parents=True, exist_ok=True)
         identity = run_id or new_run_id()
@@ -167,7 +174,10 @@ class Replays:
                 pair, path, factor = parse_candle_spec(spec)
                 if pair in candles:
                     raise InvalidInput("--candles", spec, "each pair once")
-                candles[pair] = load_candle_file(pair, path, factor=factor, start=start, end=end)
+                # through the bar opening at the end: its open is the price at the end
+                candles[pair] = load_candle_file(
+                    pair, path, factor=factor, start=start, end=end + timedelta(days=1)
+                )
                 # no history before the period: the statistics start from the period
                 with contextlib.suppress(InvalidInput):
                     warmup[pair] = load_candle_file(
@@ -176,7 +186,6 @@ class Replays:
             return candles, warmup
         for pair in self._settings.pairs:
             frame = self._market.candles(pair, request.interval, start, end)
-            frame = frame[frame["timestamp"] < pd.Timestamp(end)]
             if frame.empty:
                 continue
             candles[pair] = from_frame(pair, frame, source=f"stored {request.interval}")

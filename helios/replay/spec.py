@@ -38,6 +38,7 @@ SETTING_KEYS = (
     "max_position_holding_hours",
     "max_positions_per_pair",
     "risk_checks_enforced",
+    "price_tick",
     "lock_after_stops",
     "lock_window_hours",
     "lock_hours",
