@@ -5,24 +5,31 @@ the ``manual`` feed, PAPER) and drives it with the calls the scheduler makes. On
 the feed differ: the candles come from the replay's files or the stored candles instead of a
 venue, and the time is the bars' instead of the wall's.
 
-**One step at instant t** (a bar boundary: bar k has just closed and bar k+1 opens at t):
+**One step at instant t** (a bar boundary: bar k closes and bar k+1 opens at t) has two
+moments, as a live market has:
 
-1. the clock is set to t;
-2. the prices: every bar that closed since the last step is written whole, and bar k+1 is
-   written as far as it is known at t: its open (open = high = low = close), observed at t, so
-   the latest price is the open of the bar starting now;
-3. the day roll when t is in a new trading day (``hx.take_snapshot``, as the scheduler's);
-4. the watchdog: ``hx.halts.check`` (drawdown, daily loss, with their configured actions);
-5. the stop monitor: ``hx.positions.monitor_positions`` (stop first, then the target, the
-   trailing stop, the timeout, on the bars since its last look and the latest price);
-6. the signals known by t are submitted (``hx.signals.submit``) and the trading loop runs
-   (``hx.signals.process_pending``): sizing, the buying-power, lock and pair pre-checks, the 7
-   checks, the paper venue's fill at the latest price (the open of the bar starting now).
+1. *the close of bar k*, one microsecond before t (``TICK``): every bar that closed since the
+   last step is written whole (its close becomes the latest price, observed then) and the stop
+   monitor runs (``hx.positions.monitor_positions``: stop first, then the target, the trailing
+   stop, on the bars since its last look): a level crossed inside a bar exits at that bar's
+   close, the paper venue's fill (a stop no better than its level);
+2. *the open of bar k+1*, at t: the bar is written as far as it is known (its open: open = high
+   = low = close, observed at t), the day roll when t is in a new trading day
+   (``hx.take_snapshot``, as the scheduler's), the watchdog (``hx.halts.check``: drawdown, daily
+   loss, with their configured actions), the signals known by t (``hx.signals.submit``, then
+   ``hx.signals.process_pending``: sizing, the buying-power, lock and pair pre-checks, the 7
+   checks, the paper venue's fill at the open), then the monitor again (a gap through a level at
+   the open, the holding limit reached).
 
-So a signal made at a bar's close enters at the next bar's open; a stop or target crossed inside
-a bar exits at its level when that bar has closed (the monitor's rules); the timeout exits at the
-open of the first bar at or after the holding limit; at the end of the data the last bar is
-written whole (the latest price is its close) and what is still open is closed there.
+So a signal made at a bar's close enters at the next bar's open; a position whose level a bar
+crossed is closed before that bar's successor opens, so its pair is free for a signal at that
+open; a position that times out, or whose level the open gaps through, at t still holds its
+pair when the signals of t are taken (Freqtrade orders a candle the same way: entries, then
+the exits of that candle). The timeout exits at the open of the first bar at or after the holding
+limit. At the end (``end``, or the last bar's close when the data stops sooner) the price is
+the open of the bar starting then if the data has it, else the last close, and what is still
+open is closed there. Each exit is labelled with the open time of the bar whose price made it
+(``exit_bars``), as backtesters label trades.
 
 **Skipping ahead.** Stepping every bar gives the answer but is slow. The engine steps only at
 the instants where the live code could do something different from doing nothing, and proves
