@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from helios.clock import ensure_utc
 from helios.config import Settings
 from helios.config.paths import project_path
-from helios.db.models import PortfolioSnapshot, Position, ReplayRun, RiskDecision
+from helios.db.models import PortfolioSnapshot, Position, ReplayRun, RiskDecision, Signal
 from helios.errors import InvalidInput
 from helios.market.store import MarketData
 from helios.replay.candles import PairCandles, from_frame, load_candle_file, parse_candle_spec
@@ -395,12 +395,35 @@ def run_rejections(path: Path) -> dict[str, int]:
             .where(RiskDecision.passed.is_(False))
             .group_by(RiskDecision.violated_limits, RiskDecision.reason)
         ).all()
+        # signals refused by a halt in force get no risk decision (the trading loop rejects
+        # them before the checks): counted by the limit whose halt it was
+        decided = select(RiskDecision.signal_id).where(RiskDecision.signal_id.is_not(None))
+        halted = session.execute(
+            select(Signal.status_reason, func.count())
+            .where(Signal.status == "REJECTED", Signal.id.not_in(decided))
+            .where(Signal.status_reason.like("trading halted:%"))
+            .group_by(Signal.status_reason)
+        ).all()
     counts: dict[str, int] = {}
     for limits, reason, count in rows:
         names = list(limits or []) or [_reason_kind(reason or "")]
         for name in names:
             counts[name] = counts.get(name, 0) + int(count)
+    for reason, count in halted:
+        name = _halt_kind(reason or "")
+        counts[name] = counts.get(name, 0) + int(count)
     return dict(sorted(counts.items()))
+
+
+def _halt_kind(reason: str) -> str:
+    """The limit behind an automatic halt's reason ("trading halted: automatic: drawdown ..."),
+    else "halted"."""
+    cause = reason.removeprefix("trading halted:").strip().removeprefix("automatic:").strip()
+    if cause.startswith("drawdown"):
+        return "max_drawdown_pct"
+    if cause.startswith("daily loss"):
+        return "daily_loss_limit_pct"
+    return "halted"
 
 
 def _reason_kind(reason: str) -> str:

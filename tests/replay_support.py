@@ -1,0 +1,446 @@
+"""Synthetic markets, signals and the live loop for the replay engine's tests (issue 19).
+
+- ``minute_bars``: 1m candles per pair, prices with 2 decimals (so a price read back from a CSV
+  or a stored candle as float64 and turned into Decimal through its repr is the same number),
+  a random walk with a crash at the end of the period when asked.
+- ``daily_history``: daily candles before the period (the market statistics: volatility and the
+  correlation need 30 daily returns), 2-decimal prices as well.
+- ``make_signals``: signals spread over the period, each at its own second, with stops,
+  targets, trailing stops and holding limits varied so that every exit happens.
+- ``LiveLoop``: the scheduler's calls on a ManualClock, bar by bar, as the engine's step does
+  them (``helios/replay/engine.py``), written out here so that the test does not use the
+  engine to check the engine.
+- ``book``: what a database holds of a run (decisions, positions, fills, cash, equity) as
+  plain tuples of exact values, to compare two runs with ``==``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+import helios
+from helios.accounts.account import MARGIN_HELD_STATUSES
+from helios.clock import ManualClock, trading_day
+from helios.db.models import (
+    Fill,
+    Order,
+    PortfolioSnapshot,
+    PortfolioState,
+    Position,
+    RiskDecision,
+    Signal,
+)
+from helios.market.candles import CandleRow
+
+MINUTE = 60
+
+
+def _round2(values: np.ndarray) -> np.ndarray:
+    return np.round(values, 2)
+
+
+def minute_bars(
+    pair: str,
+    start: datetime,
+    minutes: int,
+    first: float,
+    *,
+    seed: int,
+    vol: float = 0.0012,
+    drift: float = 0.0,
+    gap_at: int | None = None,
+    gap: float = 0.0,
+    bar_minutes: int = 1,
+) -> pd.DataFrame:
+    """``minutes`` bars of ``bar_minutes`` (1m by default) from ``start``: a random walk of
+    the closes (``vol`` per bar, log, ``drift`` its mean), each bar opening near the previous
+    close, high and low a bit outside; bar ``gap_at`` opens ``gap`` (a fraction) below the
+    previous close (a crash through every stop)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(drift, vol, minutes)
+    gaps = rng.normal(0.0, vol / 4, minutes)
+    if gap_at is not None and gap:
+        steps[gap_at] += np.log(1 - gap)
+        gaps[gap_at] += np.log(1 - gap)
+    closes = _round2(first * np.exp(np.cumsum(steps)))
+    opens = _round2(np.concatenate([[first], closes[:-1]]) * np.exp(gaps))
+    wick_up = np.abs(rng.normal(0.0, vol / 2, minutes))
+    wick_down = np.abs(rng.normal(0.0, vol / 2, minutes))
+    highs = np.maximum(
+        _round2(np.maximum(opens, closes) * (1 + wick_up)), np.maximum(opens, closes)
+    )
+    lows = np.minimum(
+        _round2(np.minimum(opens, closes) * (1 - wick_down)), np.minimum(opens, closes)
+    )
+    return pd.DataFrame(
+        {
+            "timestamp": [start + timedelta(minutes=i * bar_minutes) for i in range(minutes)],
+            "open": opens,
+            "high": highs,
+            "low": lows,
+            "close": closes,
+            "volume": rng.integers(1, 50, minutes).astype(float),
+        }
+    )
+
+
+def daily_history(
+    pair: str, before: datetime, last_close: float, days: int, seed: int
+) -> pd.DataFrame:
+    """``days`` daily candles ending the UTC day before ``before``, the last closing at
+    ``last_close`` (2-decimal prices)."""
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0.0, 0.03, days)
+    log_closes = np.log(last_close) - np.concatenate([np.cumsum(steps[::-1])[::-1][1:], [0.0]])
+    closes = _round2(np.exp(log_closes))
+    opens = _round2(np.concatenate([[closes[0]], closes[:-1]]))
+    highs = _round2(np.maximum(opens, closes) * 1.01)
+    lows = _round2(np.minimum(opens, closes) * 0.99)
+    day = datetime(before.year, before.month, before.day, tzinfo=UTC)
+    return pd.DataFrame(
+        {
+            "timestamp": [day - timedelta(days=days - i) for i in range(days)],
+            "open": opens,
+            "high": highs,
+            "low": lows,
+            "close": closes,
+            "volume": 10.0,
+        }
+    )
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    out = frame.copy()
+    out["timestamp"] = [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in out["timestamp"]]
+    out.to_csv(path, index=False)
+    return path
+
+
+@dataclass(frozen=True)
+class LiveSignal:
+    at: datetime
+    pair: str
+    side: str
+    confidence: float
+    trade_params: dict[str, float]
+
+
+def make_signals(
+    pairs: Sequence[str], start: datetime, minutes: int, count: int, *, seed: int
+) -> list[LiveSignal]:
+    """``count`` signals spread over ``minutes`` from ``start``, each at its own second (so the
+    order they are processed in is the order they were made in, whichever source reads them),
+    mostly BUY, with margins of R2,000 to R30,000 (the largest broken by
+    max_single_position_pct), leverage 1 to 3, stops of 0.3% to 1.5%, targets of 0.3% to 2%,
+    a trailing stop on every third, holding limits of 10 minutes to 2 hours."""
+    rng = np.random.default_rng(seed)
+    seconds = np.sort(rng.choice(np.arange(30, minutes * MINUTE - 120), count, replace=False))
+    out = []
+    for i, offset in enumerate(seconds):
+        params: dict[str, float] = {
+            "position_size_zar": float(rng.choice([1000, 2000, 3000, 5000, 25000])),
+            "leverage": float(rng.choice([1, 1, 1, 2, 3])),
+            "stop_loss_pct": round(float(rng.uniform(0.004, 0.025)), 4),
+            "take_profit_pct": round(float(rng.uniform(0.003, 0.02)), 4),
+            "max_holding_hours": float(rng.choice([0.17, 0.5, 1, 2])),
+        }
+        if i % 3 == 0:
+            params["trailing_activation_pct"] = round(float(rng.uniform(0.001, 0.004)), 4)
+            params["trailing_distance_pct"] = round(float(rng.uniform(0.001, 0.003)), 4)
+        side = "SELL" if rng.random() < 0.2 else "BUY"
+        if side == "SELL":
+            params["take_profit_pct"] = min(params["take_profit_pct"], 0.9)
+        out.append(
+            LiveSignal(
+                start + timedelta(seconds=int(offset)),
+                str(rng.choice(list(pairs))),
+                side,
+                round(float(rng.uniform(0.55, 0.95)), 3),
+                params,
+            )
+        )
+    return out
+
+
+def candle_rows(frame: pd.DataFrame) -> list[CandleRow]:
+    """The table's bars as exact rows (a 2-decimal float's repr is its Decimal)."""
+    return [
+        CandleRow(
+            ts if ts.tzinfo else ts.replace(tzinfo=UTC),
+            Decimal(repr(float(o))),
+            Decimal(repr(float(h))),
+            Decimal(repr(float(lo))),
+            Decimal(repr(float(c))),
+            Decimal(repr(float(v))),
+        )
+        for ts, o, h, lo, c, v in zip(
+            frame["timestamp"],
+            frame["open"],
+            frame["high"],
+            frame["low"],
+            frame["close"],
+            frame["volume"],
+            strict=True,
+        )
+    ]
+
+
+class LiveLoop:
+    """The scheduler's calls on a ManualClock, one instant (bar boundary) at a time.
+
+    At instant t (bar k has closed, bar k+1 opens at t): the clock is set to t; every bar
+    closed since the last step is written whole and the bar opening at t as its open (open =
+    high = low = close), observed at t, through ``hx.market.ingest(..., observed=t)`` (the
+    engine writes the same rows with ``hx.market.write_candles`` inside one ``hx.db.write()``;
+    ``ingest`` validates the table, turns it into the same ``CandleRow``s and calls the same
+    ``write_candles`` in a transaction per pair: nothing reads between the pairs' writes); the
+    day roll (``hx.take_snapshot``) when the trading day changed; ``hx.halts.check``;
+    ``hx.positions.monitor_positions``; the signals known by t (``hx.signals.submit``) and
+    ``hx.signals.process_pending``. After the last bar: its bars whole, the same calls but no
+    signals, and what is still open closed at the last close."""
+
+    def __init__(
+        self,
+        hx: helios.Helios,
+        clock: ManualClock,
+        bars: dict[str, pd.DataFrame],
+        observe: Callable[[datetime], None] | None = None,
+    ) -> None:
+        self.observe = observe  # called after the watchdog at each instant
+        self.hx, self.clock, self.bars = hx, clock, bars
+        self.written = {pair: 0 for pair in bars}
+        self.rows = {pair: candle_rows(frame) for pair, frame in bars.items()}
+        self.epochs = {
+            pair: np.array([int(ts.timestamp()) for ts in frame["timestamp"]], dtype=np.int64)
+            for pair, frame in bars.items()
+        }
+        self.day = trading_day(clock.now(), hx.settings.trading_day_timezone)
+
+    def step(self, t: datetime, signals: Sequence[LiveSignal] = (), *, final: bool = False) -> None:
+        hx = self.hx
+        self.clock.set(t)
+        now = int(t.timestamp())
+        with hx.db.write() as session:
+            for pair, rows in self.rows.items():
+                epochs = self.epochs[pair]
+                done = int(np.searchsorted(epochs, now))  # the bars that closed by t, whole
+                chosen = rows[self.written[pair] : done]
+                if done < len(rows) and int(epochs[done]) == now:  # the bar opening at t
+                    value = rows[done].open
+                    chosen = [*chosen, CandleRow(t, value, value, value, value, Decimal(0))]
+                if chosen:
+                    hx.market.write_candles(session, pair, MINUTE, chosen, "replay", observed=t)
+                self.written[pair] = done
+        today = trading_day(t, hx.settings.trading_day_timezone)
+        if today != self.day:
+            hx.take_snapshot()
+        self.day = today
+        hx.halts.check()
+        if self.observe is not None:
+            self.observe(t)
+        hx.positions.monitor_positions()
+        if final:
+            hx.positions.close_all("CLOSED", actor="replay")
+            return
+        for s in signals:
+            hx.signals.submit(
+                s.pair,
+                s.side,
+                s.confidence,
+                True,
+                trade_params=s.trade_params,
+                created_at=s.at,
+                source="python",
+            )
+        if signals:
+            hx.signals.process_pending()
+
+    def run(self, start: datetime, minutes: int, signals: Sequence[LiveSignal]) -> None:
+        """Every instant from ``start`` to the end of the last bar."""
+        pending = sorted(signals, key=lambda s: s.at)
+        k = 0
+        for i in range(minutes + 1):
+            t = start + timedelta(minutes=i)
+            due = []
+            while k < len(pending) and pending[k].at <= t:
+                due.append(pending[k])
+                k += 1
+            self.step(t, due, final=i == minutes)
+
+
+# --- reading a run back ------------------------------------------------------------------------
+
+
+def _utc(when: datetime | None) -> datetime | None:
+    if when is None:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+class SignalRow(NamedTuple):
+    pair: str | None
+    side: str | None
+    confidence: Decimal | None
+    created_at: datetime | None
+    trade_params: dict[str, Any] | None
+    status: str
+    status_reason: str
+
+
+class DecisionRow(NamedTuple):
+    ts: datetime | None
+    pair: str
+    side: str
+    passed: bool
+    reason: str
+    violated_limits: list[str]
+
+
+class PositionRow(NamedTuple):
+    pair: str
+    side: str
+    status: str
+    opened_at: datetime | None
+    closed_at: datetime | None
+    entry_price: Decimal | None
+    exit_price: Decimal | None
+    quantity: Decimal | None
+    entry_fee: Decimal | None
+    exit_fee: Decimal | None
+    realized_pnl: Decimal | None
+    position_size_zar: Decimal
+    leverage: Decimal
+    stop_loss_pct: Decimal
+    stop_loss_price: Decimal | None
+    take_profit_price: Decimal | None
+    trailing_activation_pct: Decimal | None
+    best_price: Decimal | None
+
+
+class FillRow(NamedTuple):
+    pair: str
+    side: str
+    action: str
+    price: Decimal
+    quantity: Decimal
+    fee: Decimal
+    ts: datetime | None
+
+
+class SnapshotRow(NamedTuple):
+    ts: datetime | None
+    equity: Decimal
+    cash: Decimal
+    peak_equity: Decimal
+    start_of_day_equity: Decimal
+    halted: bool
+
+
+@dataclass(frozen=True)
+class Book:
+    signals: list[SignalRow]
+    decisions: list[DecisionRow]
+    positions: list[PositionRow]
+    fills: list[FillRow]
+    snapshots: list[SnapshotRow]
+    cash: Decimal
+    equity: Decimal  # cash + the margin and P&L of what is open (nothing, after the end)
+    peak_equity: Decimal
+    open_positions: int
+
+
+def book(path: str | Path) -> Book:
+    """Everything of a run that must agree, read from its SQLite file."""
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with Session(engine) as s:
+            signals = [
+                SignalRow(
+                    r.pair,
+                    r.side,
+                    r.confidence,
+                    _utc(r.created_at),
+                    r.trade_params,
+                    r.status,
+                    r.status_reason,
+                )
+                for r in s.scalars(select(Signal).order_by(Signal.created_at, Signal.id))
+            ]
+            decisions = [
+                DecisionRow(
+                    _utc(r.ts),
+                    r.pair,
+                    r.side,
+                    bool(r.passed),
+                    r.reason,
+                    list(r.violated_limits or []),
+                )
+                for r in s.scalars(select(RiskDecision).order_by(RiskDecision.id))
+            ]
+            rows = s.scalars(select(Position).order_by(Position.id)).all()
+            positions = [
+                PositionRow(
+                    r.pair,
+                    r.side,
+                    r.status,
+                    _utc(r.opened_at),
+                    _utc(r.closed_at),
+                    r.entry_price,
+                    r.exit_price,
+                    r.quantity,
+                    r.entry_fee,
+                    r.exit_fee,
+                    r.realized_pnl,
+                    r.position_size_zar,
+                    r.leverage,
+                    r.stop_loss_pct,
+                    r.stop_loss_price,
+                    r.take_profit_price,
+                    r.trailing_activation_pct,
+                    # the best price only where it acts (a trailing stop): without one, live
+                    # also records the open of the exit bar, seen at the step before, which
+                    # the skip-ahead does not step at (a known difference, nothing else)
+                    r.best_price if r.trailing_activation_pct is not None else None,
+                )
+                for r in rows
+            ]
+            fills = [
+                FillRow(o.pair, o.side, o.action, f.price, f.quantity, f.fee, _utc(f.ts))
+                for f, o in s.execute(
+                    select(Fill, Order).join(Order, Fill.order_id == Order.id).order_by(Fill.id)
+                )
+            ]
+            snapshots = [
+                SnapshotRow(
+                    _utc(r.ts), r.equity, r.cash, r.peak_equity, r.start_of_day_equity, r.halted
+                )
+                for r in s.scalars(select(PortfolioSnapshot).order_by(PortfolioSnapshot.id))
+            ]
+            state = s.get(PortfolioState, 1)
+            assert state is not None
+            held = [r for r in rows if r.status in MARGIN_HELD_STATUSES]
+            # after the end nothing is open: the equity is the cash plus the margin held
+            equity = state.cash + sum((r.position_size_zar for r in held), Decimal(0))
+            return Book(
+                signals,
+                decisions,
+                positions,
+                fills,
+                snapshots,
+                state.cash,
+                equity,
+                state.peak_equity,
+                len(held),
+            )
+    finally:
+        engine.dispose()
