@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -198,16 +198,15 @@ def candle_rows(frame: pd.DataFrame) -> list[CandleRow]:
 class LiveLoop:
     """The scheduler's calls on a ManualClock, one instant (bar boundary) at a time.
 
-    At instant t (bar k has closed, bar k+1 opens at t): the clock is set to t; every bar
-    closed since the last step is written whole and the bar opening at t as its open (open =
-    high = low = close), observed at t, through ``hx.market.ingest(..., observed=t)`` (the
-    engine writes the same rows with ``hx.market.write_candles`` inside one ``hx.db.write()``;
-    ``ingest`` validates the table, turns it into the same ``CandleRow``s and calls the same
-    ``write_candles`` in a transaction per pair: nothing reads between the pairs' writes); the
-    day roll (``hx.take_snapshot``) when the trading day changed; ``hx.halts.check``;
-    ``hx.positions.monitor_positions``; the signals known by t (``hx.signals.submit``) and
-    ``hx.signals.process_pending``. After the last bar: its bars whole, the same calls but no
-    signals, and what is still open closed at the last close."""
+    At instant t (bar k closes, bar k+1 opens at t), two moments, written out here with the
+    public calls rather than taken from the engine: the close of bar k, one microsecond before
+    t (every bar closed since the last step written whole, observed then, through
+    ``hx.market.write_candles`` inside one ``hx.db.write()``; ``hx.positions.monitor_positions``),
+    then the open of bar k+1 at t (the bar as its open, observed at t; the day roll
+    ``hx.take_snapshot`` when the trading day changed; ``hx.halts.check``; the signals known by
+    t through ``hx.signals.submit`` and ``hx.signals.process_pending``;
+    ``hx.positions.monitor_positions`` again). At the end: no signals, and what is still open
+    closed at the last close."""
 
     def __init__(
         self,
@@ -224,23 +223,38 @@ class LiveLoop:
             pair: np.array([int(ts.timestamp()) for ts in frame["timestamp"]], dtype=np.int64)
             for pair, frame in bars.items()
         }
-        self.day = trading_day(clock.now(), hx.settings.trading_day_timezone)
+        self.day: date | None = None  # the first instant takes a snapshot, as a day roll does
 
     def step(self, t: datetime, signals: Sequence[LiveSignal] = (), *, final: bool = False) -> None:
         hx = self.hx
-        self.clock.set(t)
         now = int(t.timestamp())
+        # the close of the bar ending at t, one microsecond before: the bars closed since the
+        # last step, whole, then the stop monitor
+        closing = t - timedelta(microseconds=1)
+        self.clock.set(closing)
+        wrote = False
         with hx.db.write() as session:
             for pair, rows in self.rows.items():
-                epochs = self.epochs[pair]
-                done = int(np.searchsorted(epochs, now))  # the bars that closed by t, whole
+                done = int(np.searchsorted(self.epochs[pair], now))
                 chosen = rows[self.written[pair] : done]
-                if done < len(rows) and int(epochs[done]) == now:  # the bar opening at t
-                    value = rows[done].open
-                    chosen = [*chosen, CandleRow(t, value, value, value, value, Decimal(0))]
                 if chosen:
-                    hx.market.write_candles(session, pair, MINUTE, chosen, "replay", observed=t)
+                    hx.market.write_candles(
+                        session, pair, MINUTE, chosen, "replay", observed=closing
+                    )
+                    wrote = True
                 self.written[pair] = done
+        if wrote:
+            hx.positions.monitor_positions()
+        # the open of the bar starting at t: its open, the day roll, the watchdog, the signals
+        # known by t, then the monitor again
+        self.clock.set(t)
+        with hx.db.write() as session:
+            for pair, rows in self.rows.items():
+                at = self.written[pair]
+                if at < len(rows) and int(self.epochs[pair][at]) == now:
+                    value = rows[at].open
+                    row = CandleRow(t, value, value, value, value, Decimal(0))
+                    hx.market.write_candles(session, pair, MINUTE, [row], "replay", observed=t)
         today = trading_day(t, hx.settings.trading_day_timezone)
         if today != self.day:
             hx.take_snapshot()
@@ -248,22 +262,23 @@ class LiveLoop:
         hx.halts.check()
         if self.observe is not None:
             self.observe(t)
+        if not final:
+            for s in signals:
+                hx.signals.submit(
+                    s.pair,
+                    s.side,
+                    s.confidence,
+                    True,
+                    trade_params=s.trade_params,
+                    created_at=s.at,
+                    source="python",
+                )
+            if signals:
+                hx.signals.process_pending()
         hx.positions.monitor_positions()
         if final:
             hx.positions.close_all("CLOSED", actor="replay")
-            return
-        for s in signals:
-            hx.signals.submit(
-                s.pair,
-                s.side,
-                s.confidence,
-                True,
-                trade_params=s.trade_params,
-                created_at=s.at,
-                source="python",
-            )
-        if signals:
-            hx.signals.process_pending()
+            hx.take_snapshot()  # the run's last snapshot
 
     def run(self, start: datetime, minutes: int, signals: Sequence[LiveSignal]) -> None:
         """Every instant from ``start`` to the end of the last bar."""

@@ -28,12 +28,11 @@ from helios.errors import InvalidInput
 from helios.replay.sources import (
     ReplaySignal,
     StrategyFailed,
-    load_strategy,
     signals_from_csv,
     signals_from_database,
-    signals_from_strategy,
 )
 from helios.replay.strategies import ema_cross
+from helios.replay.strategy import load_strategy, signals_from_strategy
 
 PAIRS = ("BTCZAR", "ETHZAR", "SOLZAR")
 T0 = datetime(2023, 1, 1, tzinfo=UTC)

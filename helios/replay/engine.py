@@ -69,13 +69,12 @@ from helios.market.candles import CandleRow
 from helios.money import price as to_price
 from helios.positions.lifecycle import OPEN
 from helios.replay.candles import PairCandles
+from helios.replay.skip import Held, equity_next, marks, position_next
 from helios.replay.sources import ReplaySignal
 from helios.replay.spec import RunRules
 
 RUNNING, COMPLETE, FAILED = "RUNNING", "COMPLETE", "FAILED"
 TICK = timedelta(microseconds=1)  # a bar's close is seen this long before the next bar opens
-SCAN_CHUNK = 4096  # bars scanned at a time when looking for the next instant
-_NEAR = 1e-6  # a float equity within this fraction of a limit steps (the live code decides)
 
 Progress = Callable[[int, int], None]
 
@@ -101,22 +100,6 @@ def _dt(seconds: int | np.integer) -> datetime:
 
 def _price(value: float) -> Decimal:
     return to_price(Decimal(repr(float(value))))
-
-
-@dataclass
-class _Held:
-    """An open position as the skip-ahead scan reads it (floats: only to find the instant)."""
-
-    pair: str
-    long: bool
-    entry: float
-    quantity: float
-    margin: float
-    stop: float
-    target: float
-    best: float
-    activation: float | None  # the price at which the trailing stop activates
-    timeout_at: int
 
 
 class ReplayEngine:
@@ -166,25 +149,7 @@ class ReplayEngine:
         final = min(stop, int(opens[-1]) + self.interval)
         self.instants = np.append(opens, final).astype(np.int64)
         self.total_candles = sum(int(np.count_nonzero(c.ts < final)) for c in self.candles.values())
-        # each pair's price at each instant: the open of its bar starting then, else its last
-        # close (forward filled), for the equity scan
-        self._mark: dict[str, np.ndarray] = {}
-        count = len(self.instants)
-        for pair, c in self.candles.items():
-            at = np.full(count, np.nan)
-            where = np.searchsorted(self.instants, c.ts)
-            hit = (where < count) & (self.instants[np.minimum(where, count - 1)] == c.ts)
-            at[where[hit]] = c.open[hit]
-            closes = np.searchsorted(self.instants, c.ts + self.interval)
-            shut = (closes < count) & (
-                self.instants[np.minimum(closes, count - 1)] == c.ts + self.interval
-            )
-            filled = np.full(count, np.nan)
-            filled[closes[shut]] = c.close[shut]
-            at = np.where(np.isnan(at), filled, at)
-            idx = np.where(~np.isnan(at), np.arange(count), 0)  # forward fill
-            np.maximum.accumulate(idx, out=idx)
-            self._mark[pair] = at[idx]
+        self._marks = marks(self.instants, self.candles, self.interval)
         self._written = {pair: 0 for pair in self.candles}
         self._signal_i = 0
         self._exit_bars: dict[int, datetime] = {}
@@ -217,7 +182,7 @@ class ReplayEngine:
                     dict(self.rules.limits), "replay", f"rules profile {self.rules.profile}"
                 )
             self._warm_up()
-            day = trading_day(first, hx.settings.trading_day_timezone)
+            day = None  # the first step takes the run's first snapshot, as a day roll does
             i = 0
             last = len(self.instants) - 1
             while True:
@@ -231,6 +196,7 @@ class ReplayEngine:
                     break
                 i = i + 1 if self.step_every_bar else self._next_index(i)
             self._close_at_end()
+            hx.take_snapshot()  # the equity curve ends where the run ends
             wall = time.perf_counter() - began
             self._record_end(run_id, COMPLETE, steps, wall, None)
         except BaseException as exc:
@@ -256,7 +222,7 @@ class ReplayEngine:
         clock.set(now)
         self._write_open(t, now)
         if trading_day(now, hx.settings.trading_day_timezone) != previous_day:
-            hx.take_snapshot()  # the scheduler's day roll
+            hx.take_snapshot()  # the scheduler's day roll (and the run's first snapshot)
         hx.halts.check()
         if not final:  # at the end no bar follows: nothing enters
             submitted = False
@@ -369,11 +335,10 @@ class ReplayEngine:
         hx = self.hx
         assert hx is not None
         with hx.db.read() as session:
-            pairs = dict(
-                session.execute(select(Position.id, Position.pair).where(Position.status == OPEN))
-                .tuples()
-                .all()
-            )
+            rows = session.execute(
+                select(Position.id, Position.pair).where(Position.status == OPEN)
+            ).all()
+            pairs = {int(row.id): str(row.pair) for row in rows}
         for closed in hx.positions.close_all("CLOSED", actor="replay"):
             position_id = closed.get("position_id")
             if position_id is None or not closed.get("success", True):
@@ -382,12 +347,11 @@ class ReplayEngine:
 
     # --- skipping ahead -----------------------------------------------------------------
     def _next_index(self, i: int) -> int:
-        """The next instant (index into ``instants``) at which the live code could act."""
+        """The next instant (index into ``instants``) at which the live code could act
+        (``helios.replay.skip``)."""
         hx = self.hx
-        assert hx is not None
         t = int(self.instants[i])
-        last = len(self.instants) - 1
-        bound = last
+        bound = len(self.instants) - 1
         if self._signal_i < len(self.signals):
             at = _epoch(self.signals[self._signal_i].at)
             bound = min(bound, int(np.searchsorted(self.instants, at)))
@@ -398,48 +362,32 @@ class ReplayEngine:
         held, cash, peak, day_equity = self._book()
         if not held:
             return max(bound, i + 1)
-        for position in held:
-            bound = min(bound, self._position_next(position, i, bound))
-            bound = min(bound, int(np.searchsorted(self.instants, position.timeout_at)))
-        bound = min(bound, self._equity_next(held, cash, peak, day_equity, i, bound))
+        for p in held:
+            c = self.candles.get(p.pair)
+            bound = min(bound, position_next(p, c, self.instants, self.interval, i, bound))
+        limits = hx.risk.limit_store.get_limits()
+        bound = equity_next(
+            held,
+            cash,
+            peak,
+            day_equity,
+            limits.max_drawdown_pct,
+            limits.daily_loss_limit_pct,
+            self._marks,
+            i,
+            bound,
+        )
         return max(bound, i + 1)
 
-    def _book(self) -> tuple[list[_Held], float, float, float]:
-        hx = self.hx
-        assert hx is not None
-        with hx.db.read() as session:
+    def _book(self) -> tuple[list[Held], float, float, float]:
+        """The open positions' levels and the account's cash, peak and day start, as the
+        live code left them."""
+        with self.hx.db.read() as session:
             state = session.get(PortfolioState, 1)
             rows = session.scalars(
                 select(Position).where(Position.status.in_(MARGIN_HELD_STATUSES))
             ).all()
-            held = []
-            for p in rows:
-                if p.status != OPEN or p.entry_price is None or p.quantity is None:
-                    # a position between two states: step every bar until it settles
-                    held.append(_Held(p.pair, True, 0, 0, 0, np.inf, -np.inf, 0, None, 0))
-                    continue
-                long = p.side == "BUY"
-                activation = None
-                if p.trailing_activation_pct is not None and p.trailing_distance_pct is not None:
-                    sign = 1 if long else -1
-                    activation = float(p.entry_price) * (
-                        1 + sign * float(p.trailing_activation_pct)
-                    )
-                opened = p.opened_at or _dt(0)
-                held.append(
-                    _Held(
-                        p.pair,
-                        long,
-                        float(p.entry_price),
-                        float(p.quantity),
-                        float(p.position_size_zar),
-                        float(p.stop_loss_price or 0),
-                        float(p.take_profit_price or 0),
-                        float(p.best_price or p.entry_price),
-                        activation,
-                        _epoch(opened) + int(float(p.max_holding_hours) * 3600),
-                    )
-                )
+            held = [_held(p) for p in rows]
             assert state is not None
             return (
                 held,
@@ -447,71 +395,6 @@ class ReplayEngine:
                 float(state.peak_equity),
                 float(state.start_of_day_equity),
             )
-
-    def _position_next(self, p: _Held, i: int, bound: int) -> int:
-        """The first instant after ``instants[i]`` at which the monitor could act on ``p``."""
-        c = self.candles.get(p.pair)
-        if c is None or p.quantity == 0:
-            return i + 1
-        t = int(self.instants[i])
-        j0 = int(np.searchsorted(c.ts, t))  # the bar opening at t (its open already judged)
-        stop_by = int(self.instants[bound])
-        while j0 < len(c) and int(c.ts[j0]) < stop_by:
-            j1 = min(len(c), j0 + SCAN_CHUNK)
-            low, high, opens = c.low[j0:j1], c.high[j0:j1], c.open[j0:j1]
-            adverse, favourable = (low, high) if p.long else (high, low)
-            if p.long:
-                hit = (adverse <= p.stop) | (favourable >= p.target)
-                open_hit = (opens <= p.stop) | (opens >= p.target)
-            else:
-                hit = (adverse >= p.stop) | (favourable <= p.target)
-                open_hit = (opens >= p.stop) | (opens <= p.target)
-            if p.activation is not None:
-                line = max(p.activation, p.best) if p.long else min(p.activation, p.best)
-                moves = (favourable > line) if p.long else (favourable < line)
-                opens_move = (opens > line) if p.long else (opens < line)
-                hit, open_hit = hit | moves, open_hit | opens_move
-            found = np.flatnonzero(hit)
-            if len(found):
-                j = j0 + int(found[0])
-                at = int(c.ts[j])
-                if j > int(np.searchsorted(c.ts, t)) and open_hit[found[0]]:
-                    return int(np.searchsorted(self.instants, at))  # the open crosses
-                return int(np.searchsorted(self.instants, at + self.interval))
-            j0 = j1
-        return bound
-
-    def _equity_next(
-        self, held: list[_Held], cash: float, peak: float, day_equity: float, i: int, bound: int
-    ) -> int:
-        """The first instant in (i, bound] whose equity at the opens could matter: within
-        reach of the drawdown or daily-loss limit, or the highest of the span above the peak
-        (one step there keeps the peak the monitor would have kept)."""
-        hx = self.hx
-        assert hx is not None
-        if bound <= i + 1:
-            return bound
-        lo, hi = i + 1, bound + 1
-        equity = np.full(hi - lo, cash)
-        for p in held:
-            if p.quantity == 0:
-                return i + 1
-            marks = self._mark[p.pair][lo:hi]
-            move = (marks - p.entry) if p.long else (p.entry - marks)
-            equity = equity + p.margin + move * p.quantity
-        limits = hx.risk.limit_store.get_limits()
-        running = np.maximum.accumulate(np.maximum(equity, peak))
-        near = (equity <= running * (1 - limits.max_drawdown_pct) * (1 + _NEAR)) | (
-            equity <= day_equity * (1 - limits.daily_loss_limit_pct) * (1 + _NEAR)
-        )
-        found = np.flatnonzero(near)
-        chosen = bound
-        if len(found):
-            chosen = lo + int(found[0])
-        top = int(np.argmax(equity[: chosen - lo + 1]))
-        if equity[top] > peak * (1 + 1e-12) and lo + top < chosen:
-            chosen = lo + top
-        return chosen
 
     # --- the run's record ---------------------------------------------------------------
     def _record_start(self) -> int:
@@ -548,6 +431,29 @@ class ReplayEngine:
             row.error = error
             row.exit_bars = {str(k): v.isoformat() for k, v in self._exit_bars.items()}
             row.figures = _jsonable(figures) if figures is not None else None
+
+
+def _held(p: Position) -> Held:
+    if p.status != OPEN or p.entry_price is None or p.quantity is None:
+        return Held(p.pair, True, 0, 0, 0, 0, 0, 0, None, 0, settled=False)
+    long = p.side == "BUY"
+    activation = None
+    if p.trailing_activation_pct is not None and p.trailing_distance_pct is not None:
+        sign = 1 if long else -1
+        activation = float(p.entry_price) * (1 + sign * float(p.trailing_activation_pct))
+    opened = p.opened_at or _dt(0)
+    return Held(
+        p.pair,
+        long,
+        float(p.entry_price),
+        float(p.quantity),
+        float(p.position_size_zar),
+        float(p.stop_loss_price or 0),
+        float(p.take_profit_price or 0),
+        float(p.best_price or p.entry_price),
+        activation,
+        _epoch(opened) + int(float(p.max_holding_hours) * 3600),
+    )
 
 
 def _jsonable(value: Any) -> Any:

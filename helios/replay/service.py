@@ -41,12 +41,11 @@ from helios.replay.candles import PairCandles, from_frame, load_candle_file, par
 from helios.replay.engine import COMPLETE, ReplayEngine
 from helios.replay.sources import (
     ReplaySignal,
-    load_strategy,
     signals_from_csv,
     signals_from_database,
-    signals_from_strategy,
 )
 from helios.replay.spec import rules
+from helios.replay.strategy import load_strategy, signals_from_strategy
 from helios.replay.ticks import data_tick
 
 WARMUP_DAYS = 60  # daily history before the period for the market statistics, when available
