@@ -32,7 +32,7 @@ from helios.pair_lock_store import lock_holding
 from helios.pair_locks import refusal
 from helios.risk.book import Book, portfolio
 from helios.risk.checks import PortfolioState, ProposedTrade
-from helios.risk.inputs import Inputs
+from helios.risk.inputs import Inputs, checks_enforced
 from helios.risk.limit_store import limits_in_force, limits_or_fail
 from helios.risk.limits import RiskLimits
 from helios.risk.prechecks import free_cash, live_free_cash, pair_full
@@ -159,7 +159,7 @@ class InputReader:
             ),
             lock_id=lock.id if lock else None,
             # LIVE always enforces the 7 checks, whatever the setting says
-            checks_enforced=self._settings.risk_checks_enforced or mode == TradingMode.LIVE.value,
+            checks_enforced=checks_enforced(self._settings.risk_checks_enforced, mode),
             lock_ends_at=lock.ends_at.isoformat() if lock else None,
         )
         return inputs, params, book

@@ -148,6 +148,12 @@ class Inputs:
         ]
 
 
+def checks_enforced(setting: bool, mode: str) -> bool:
+    """Do the 7 checks refuse? ``RISK_CHECKS_ENFORCED=false`` lets them only be judged and
+    stored (a replay's "limits out of the way"), in PAPER only: LIVE always enforces them."""
+    return setting or mode == "LIVE"
+
+
 def decide(inputs: Inputs) -> RiskResult:
     """The halt first (nothing else is judged), then the pair's lock (likewise), then the 7
     checks with the pre-checks beside."""
