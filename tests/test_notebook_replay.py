@@ -20,6 +20,7 @@ import helios
 from helios.cli import notebooks
 from helios.cli.replay import figures_document, figures_lines, sweep_table
 from helios.errors import InvalidInput
+from helios.replay.candles import from_frame
 from helios.replay.sources import StrategyFailed
 from helios.signals.validation import SignalRejected
 from tests.conftest import new_sqlite_url
@@ -203,3 +204,18 @@ def test_invalid_input_survives_the_trip_from_a_worker_process():
         assert type(back) is type(error) and str(back) == str(error)
         assert (back.field, back.value, back.allowed) == (error.field, error.value, error.allowed)
     assert pickle.loads(pickle.dumps(error)).signal_id == 7
+
+
+def test_stored_candles_keep_their_interval_with_one_bar_or_gaps():
+    one = pd.DataFrame(
+        {"timestamp": [T0 + timedelta(minutes=7)], "open": [1.0], "high": [1.0], "low": [1.0]}
+        | {"close": [1.0], "volume": [0.0]}
+    )
+    with pytest.raises(InvalidInput, match="86400 s grid"):  # inferred: one bar reads as a day
+        from_frame("BTCZAR", one, source="stored 1m")
+    assert from_frame("BTCZAR", one, source="stored 1m", interval=60).interval == 60
+    gappy = pd.concat([one, one.assign(timestamp=T0 + timedelta(minutes=9))])
+    filled = from_frame("BTCZAR", gappy, source="stored 1m", interval=60)
+    assert (filled.interval, len(filled), filled.filled.tolist()) == (60, 3, [False, True, False])
+    with pytest.raises(InvalidInput, match="stored 1m interval"):
+        from_frame("BTCZAR", one, source="stored 1m", interval=7)
