@@ -22,6 +22,21 @@ class InvalidInput(HeliosError, ValueError):
         self.allowed = allowed
         super().__init__(f"{field}={value!r} is not allowed: {allowed}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Picklable (a sweep's worker process raises it to the parent): rebuilt with its
+        field, value and allowed, and the attributes of a subclass (``signal_id``) restored."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("field", "value", "allowed")}
+        return (_rebuild_invalid_input, (type(self), self.field, self.value, self.allowed, state))
+
+
+def _rebuild_invalid_input(
+    kind: type[InvalidInput], field: str, value: Any, allowed: str, state: dict[str, Any]
+) -> InvalidInput:
+    error = kind.__new__(kind)
+    InvalidInput.__init__(error, field, value, allowed)
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigError(HeliosError):
     """The configuration (environment, .env or connect() overrides) is invalid.

@@ -55,6 +55,7 @@ LONGEST_FIRST = (
     "test_chaos.py",
     "test_browser.py",
     "test_notebooks.py",
+    "test_notebook_replay.py",
     "test_browser_chart.py",
     "test_browser_trades.py",
     "test_browser_locks.py",

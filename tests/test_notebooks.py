@@ -21,7 +21,12 @@ from tests.conftest import new_sqlite_url
 from tests.notebook_support import Book, connect_now, seed_book
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTED = {"daily_check.ipynb", "weekly_review.ipynb", "why_this_trade.ipynb"}
+TESTED = {
+    "daily_check.ipynb",
+    "weekly_review.ipynb",
+    "why_this_trade.ipynb",
+    "replay_sweep.ipynb",  # tests/test_notebook_replay.py
+}
 
 
 @pytest.fixture(scope="module")

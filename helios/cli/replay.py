@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import pandas as pd
+
 from helios.cli.console import percent
 from helios.cli.controls import quiet_connect
 from helios.errors import InvalidInput
@@ -169,6 +171,41 @@ def sweep_lines(rows: list[tuple[dict[str, float], dict[str, Any]]]) -> list[str
             f"{sum(doc['rejections'].values()):>8}  {doc['run']}"
         )
     return lines
+
+
+def sweep_table(rows: list[tuple[dict[str, float], dict[str, Any]]]) -> pd.DataFrame:
+    """The sweep's one table as a DataFrame (``notebooks/replay_sweep.ipynb``): the figures of
+    ``sweep_lines`` and the rejections by limit. One row per combination, in the grid's order,
+    indexed by run id: the limits swept, the status, trades, P&L (R), win %, Sharpe, Sortino,
+    max drawdown %, automatic halts, the rejections in all, then one ``rejected NAME`` column
+    per limit (or reason) that refused a signal in any run (0 where it refused none). Rounded
+    as the CLI prints them; a figure that does not exist (Sharpe of a run shorter than two
+    days) is NaN."""
+    reasons = sorted({name for _c, doc in rows for name in doc["rejections"]})
+
+    def rounded(value: Any, places: int) -> float:
+        return float("nan") if value is None else round(float(value), places)
+
+    records = []
+    for combo, doc in rows:
+        record: dict[str, Any] = dict(combo)
+        record.update(
+            {
+                "status": doc["status"],
+                "trades": doc["trades"] or 0,
+                "P&L (R)": rounded(doc["realized_pnl"], 2),
+                "win %": rounded(doc["win_rate_pct"], 1),
+                "Sharpe": rounded(doc["sharpe"], 2),
+                "Sortino": rounded(doc["sortino"], 2),
+                "max DD %": rounded(doc["max_drawdown_pct"], 2),
+                "halts": doc["automatic_halts"] or 0,
+                "rejected": sum(doc["rejections"].values()),
+            }
+        )
+        record.update({f"rejected {name}": doc["rejections"].get(name, 0) for name in reasons})
+        records.append(record)
+    table = pd.DataFrame(records, index=pd.Index([doc["run"] for _c, doc in rows], name="run"))
+    return table
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

@@ -196,8 +196,11 @@ def from_frame(
     start: datetime | None = None,
     end: datetime | None = None,
     fill_gaps: bool = True,
+    interval: int | None = None,
 ) -> PairCandles:
-    """Check, cut, convert and fill one pair's candle table (see the module's rules)."""
+    """Check, cut, convert and fill one pair's candle table (see the module's rules).
+    ``interval`` (seconds): the bar length when it is known (the stored candles of one
+    interval) rather than inferred from the steps (one bar, or gaps, would mislead it)."""
     scale = _factor(factor, source)
     lo, hi = _bounds(start, end)
     if not isinstance(frame, pd.DataFrame):
@@ -218,7 +221,7 @@ def from_frame(
     values = {column: _numbers(frame[names[column]], column, ns, source) for column in COLUMNS[1:]}
     _check_prices(values, ns, source)
     _check_order(ns, source)
-    interval = _interval(ns, source)
+    interval = _interval(ns, source) if interval is None else _known(interval, source)
     off = np.flatnonzero(ns % (interval * NS))
     if off.size:
         row = int(off[0])
@@ -340,6 +343,12 @@ def _check_order(ns: np.ndarray, source: str) -> None:
             _iso(ns[row]),
             f"ascending times, each once ({what} row {row}: {_iso(ns[row - 1])})",
         )
+
+
+def _known(interval: int, source: str) -> int:
+    if interval not in SUPPORTED_INTERVALS:
+        raise InvalidInput(f"{source} interval", interval, f"one of {SUPPORTED_INTERVALS} seconds")
+    return interval
 
 
 def _interval(ns: np.ndarray, source: str) -> int:

@@ -36,6 +36,7 @@ from helios.config import Settings
 from helios.config.paths import project_path
 from helios.db.models import PortfolioSnapshot, Position, ReplayRun, RiskDecision, Signal
 from helios.errors import InvalidInput
+from helios.market.candles import parse_interval
 from helios.market.store import MarketData
 from helios.replay.candles import PairCandles, from_frame, load_candle_file, parse_candle_spec
 from helios.replay.engine import COMPLETE, ReplayEngine
@@ -183,11 +184,14 @@ class Replays:
                         pair, path, factor=factor, start=warm_from, end=start
                     )
             return candles, warmup
+        seconds = parse_interval(request.interval)
         for pair in self._settings.pairs:
             frame = self._market.candles(pair, request.interval, start, end)
             if frame.empty:
                 continue
-            candles[pair] = from_frame(pair, frame, source=f"stored {request.interval}")
+            candles[pair] = from_frame(
+                pair, frame, source=f"stored {request.interval}", interval=seconds
+            )
             history = self._market.candles(pair, "1d", warm_from, start)
             history = history[history["timestamp"] < pd.Timestamp(start)]
             if len(history):
