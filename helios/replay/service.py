@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from helios.clock import ensure_utc
 from helios.config import Settings
 from helios.config.paths import project_path
-from helios.db.models import PortfolioSnapshot, Position, ReplayRun, RiskDecision
+from helios.db.models import PortfolioSnapshot, Position, ReplayRun, RiskDecision, Signal
 from helios.errors import InvalidInput
 from helios.market.store import MarketData
 from helios.replay.candles import PairCandles, from_frame, load_candle_file, parse_candle_spec
@@ -292,6 +292,13 @@ class Replays:
         """Rejected decisions counted by the limit they broke (or their reason's first word
         when no limit: a lock, a full pair, a halt, the buying power)."""
         return run_rejections(self._path(run_id))
+
+    def signal_outcomes(self, run_id: str) -> dict[str, int]:
+        """The run's signals counted by what became of them (their status: EXECUTED,
+        REJECTED, ...), for the Replay page's "actual vs would have"."""
+        with _session(self._path(run_id)) as session:
+            rows = session.execute(select(Signal.status, func.count()).group_by(Signal.status))
+            return {str(status): int(n) for status, n in rows}
 
 
 def new_run_id() -> str:
