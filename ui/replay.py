@@ -18,7 +18,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
@@ -27,6 +26,7 @@ import streamlit as st
 
 from helios.errors import InvalidInput
 from helios.limit_rules import LIMIT_RULES
+from helios.money import positive
 from helios.replay.comparison import (
     Column,
     Table,
@@ -112,12 +112,7 @@ def request_from(values: FormValues) -> ReplayRequest:
         candles = parse_lines(values.candle_files)
         if not candles:
             raise InvalidInput("Candle files", "", "PAIR=PATH[*FACTOR] lines, one a pair")
-    try:
-        capital = Decimal(values.capital.strip())
-    except InvalidOperation:
-        raise InvalidInput("Capital", values.capital, "an amount in ZAR > 0") from None
-    if not capital.is_finite() or capital <= 0:
-        raise InvalidInput("Capital", values.capital, "an amount in ZAR > 0")
+    capital = positive(values.capital, "Capital")
     return ReplayRequest(
         start=datetime.combine(values.first, datetime.min.time(), UTC),
         end=datetime.combine(values.last, datetime.min.time(), UTC),
