@@ -11,6 +11,7 @@ nothing. The pure tables are also checked directly (``helios.replay.comparison``
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from helios.replay.comparison import (
     Column,
     actual_vs_replay,
     breakdown,
+    equity_curve,
     figures_of,
     side_by_side,
 )
@@ -166,7 +168,12 @@ def test_runs_are_listed_and_compared_with_their_own_figures(book: Book):
     for pair, row in (wide["pnl_by_pair"] or {}).items():
         expected = f"{fmt_zar(Decimal(row['realized_pnl']))} ({row['positions']})"
         assert by_pair.loc[pair, "wide stop"] == expected
-    assert len(at.get("plotly_chart")) == 1
+    (chart,) = at.get("plotly_chart")
+    traces = {t["name"]: t for t in json.loads(chart.proto.spec)["data"]}
+    assert set(traces) == {"wide stop", "tight stop"}
+    for run_name, stored in (("wide stop", wide), ("tight stop", tight)):
+        assert traces[run_name]["y"][0] == 100000  # the capital at the start
+        assert traces[run_name]["y"][-1] == float(100000 + Decimal(stored["realized_pnl"]))
     # asked for, the incomplete run is offered too
     at.checkbox(key="replay_include_incomplete").check().run()
     assert broken in at.multiselect(key="replay_compare").options or any(
@@ -202,8 +209,8 @@ def fill_form(at, **values: object):  # type: ignore[no-untyped-def]
     at.selectbox(key="replay_candles").set_value("files")
     at.text_area(key="replay_candle_files").input(str(values["files"]))
     at.date_input(key="replay_from").set_value(date(2023, 1, 1))
-    at.date_input(key="replay_to").set_value(date(2023, 1, 2))
-    at.selectbox(key="replay_profile").set_value("freqtrade")
+    at.date_input(key="replay_to").set_value(date(2023, 1, 1))
+    at.radio(key="replay_profile").set_value("freqtrade")
     at.text_area(key="replay_limits").input(str(values.get("limits", "")))
     at.text_input(key="replay_name").input(str(values.get("name", "from the form")))
     return at
@@ -298,3 +305,14 @@ def test_actual_beside_would_have():
     assert table.row("Signals REJECTED") == ("0", "1", "+1")
     assert table.row("Win rate")[2] == ""
     assert table.row("Rejected (all)")[0] == "-"
+
+
+def test_the_equity_curve_starts_at_the_capital_and_ends_realized():
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    spec = {"start": start.isoformat(), "initial_capital": "100000"}
+    figures = {"end": (start + timedelta(days=2)).isoformat(), "realized_pnl": "-250.5"}
+    day = start + timedelta(hours=22)
+    curve = equity_curve(spec, figures, [(day, 99900.0)])
+    assert curve.ts == (start, day, start + timedelta(days=2))
+    assert curve.equity == (100000.0, 99900.0, 99749.5)
+    assert equity_curve(spec, None, []).equity == (100000.0,)  # incomplete: no end point

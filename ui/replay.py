@@ -8,7 +8,7 @@ operator's database, for "what actually happened"); the side-by-side tables are 
 Form rules: the limits are typed one per line as ``NAME=VALUE`` in the unit the Risk page shows
 (percent for a ``_pct`` limit: ``max_drawdown_pct=10`` is 10%), converted exactly by
 ``LimitRule.from_shown``; the candle files one per line as ``PAIR=PATH[*FACTOR]``; the period is
-whole UTC days, ``To`` excluded. Bad input raises ``InvalidInput`` naming the field, and nothing
+whole UTC days, ``To`` included. Bad input raises ``InvalidInput`` naming the field, and nothing
 starts.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -31,6 +31,7 @@ from helios.replay.comparison import (
     Column,
     Table,
     actual_vs_replay,
+    equity_curve,
     figures_of,
     unique_labels,
 )
@@ -93,8 +94,8 @@ class FormValues:
 
 def request_from(values: FormValues) -> ReplayRequest:
     """The replay the form asks for (InvalidInput naming the field when it cannot be one)."""
-    if values.first >= values.last:
-        raise InvalidInput("To", values.last.isoformat(), f"a day after From ({values.first})")
+    if values.first > values.last:
+        raise InvalidInput("To", values.last.isoformat(), f"on or after From ({values.first})")
     signals, strategy = "", ""
     text = values.source_text.strip()
     if values.source == "recorded":
@@ -115,7 +116,7 @@ def request_from(values: FormValues) -> ReplayRequest:
     capital = positive(values.capital, "Capital")
     return ReplayRequest(
         start=datetime.combine(values.first, datetime.min.time(), UTC),
-        end=datetime.combine(values.last, datetime.min.time(), UTC),
+        end=datetime.combine(values.last + timedelta(days=1), datetime.min.time(), UTC),
         candles=candles,
         interval=values.interval,
         signals=signals,
@@ -164,13 +165,18 @@ def form(today: date) -> FormValues | None:
             "volume); *FACTOR converts the prices to ZAR. Used with Candles: Candle files.",
         )
         left, right = st.columns(2)
-        first = left.date_input("From (UTC)", value=today, key="replay_from")
-        last = right.date_input("To (UTC, excluded)", value=today, key="replay_to")
+        first = left.date_input(
+            "From (UTC)", value=today - timedelta(days=7), key="replay_from", help="From 00:00 UTC."
+        )
+        last = right.date_input(
+            "To (UTC, inclusive)", value=today, key="replay_to", help="To the end of that day."
+        )
         left, right = st.columns(2)
-        profile = left.selectbox(
+        profile = left.radio(
             "Rules",
             PROFILES,
             key="replay_profile",
+            horizontal=True,
             help="helios: this database's configuration. freqtrade: a fixed R10,000 stake, one "
             "position per pair, limits out of the way, stop 2%, target 6% net, 72 h, fee 0.35%.",
         )
@@ -290,8 +296,7 @@ def column_of(hx: Any, run: RunSummary, label: str) -> Column:
 
 
 def equity_figure(hx: Any, runs: Sequence[RunSummary], labels: dict[str, str]) -> go.Figure:
-    """The equity curves of ``runs`` on one chart, each starting at its capital at the start
-    of its period."""
+    """The equity curves of ``runs`` on one chart (``helios.replay.comparison.equity_curve``)."""
     figure = go.Figure(
         layout={
             "height": 360,
@@ -302,17 +307,16 @@ def equity_figure(hx: Any, runs: Sequence[RunSummary], labels: dict[str, str]) -
         }
     )
     for run in runs:
-        curve = hx.replay.equity(run.id)
-        ts, equity = list(curve["ts"]), list(curve["equity"])
-        start, capital = run.spec.get("start"), run.spec.get("initial_capital")
-        if start and capital:
-            ts, equity = [pd.Timestamp(start), *ts], [float(capital), *equity]
+        frame = hx.replay.equity(run.id)
+        snapshots = list(zip(frame["ts"], frame["equity"], strict=True))
+        curve = equity_curve(run.spec, run.figures, snapshots)
         figure.add_trace(
             go.Scatter(
-                x=ts,
-                y=equity,
+                x=list(curve.ts),
+                y=list(curve.equity),
                 name=labels[run.id],
                 mode="lines+markers",
+                line_shape="hv",  # equity holds until the next point
                 hovertemplate="R%{y:,.2f}<extra>" + labels[run.id] + "</extra>",
             )
         )
@@ -325,6 +329,7 @@ def draw_table(table: Table, key: str) -> None:
         pd.DataFrame(table.records(), columns=list(table.columns)),
         hide_index=True,
         width="stretch",
+        height=35 * (len(table.rows) + 1) + 3,  # every row in view: no scrolling inside
         key=key,
         column_config={first: st.column_config.TextColumn(first, pinned=True)},
     )

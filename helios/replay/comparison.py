@@ -19,6 +19,10 @@ Rules:
 - **P&L by pair and by exit**: one row per pair (or exit) any column has, each cell
   ``R<P&L> (<positions>)``, ``-`` where the column has none.
 - **Columns** are headed by the run's name; two runs with one name are told apart by their id.
+- **Equity curve** (``equity_curve``): the capital at the start of the period, the run's
+  snapshots (one per trading day: the day roll's), and at the end of the data the capital plus
+  the realized P&L (every position still open there is closed at the last close, so nothing is
+  left unrealized); a run without figures ends at its last snapshot.
 - **Actual vs would have** (a replay of the recorded signals): the operator's own figures over
   the run's period and the run's, in two columns, the signals counted by what became of them
   (recorded status against replayed status), and a difference column (would have minus
@@ -29,9 +33,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from helios.clock import ensure_utc
 from helios.limit_rules import LIMIT_RULES
 from helios.money import fmt_zar
 
@@ -273,3 +279,34 @@ def actual_vs_replay(
         diff = _difference(a, r, exact) if (counted or exact) else ""
         out.append(Row(row.figure, (a, r, diff)))
     return Table(("Figure", ACTUAL, replayed.label, "Difference"), tuple(out))
+
+
+@dataclass(frozen=True)
+class Curve:
+    """An equity curve to draw (times and equity as floats: a chart's, not the ledger's)."""
+
+    ts: tuple[datetime, ...]
+    equity: tuple[float, ...]
+
+
+def _when(text: Any) -> datetime | None:
+    return ensure_utc(datetime.fromisoformat(str(text))) if text else None
+
+
+def equity_curve(
+    spec: Mapping[str, Any],
+    figures: Mapping[str, Any] | None,
+    snapshots: Sequence[tuple[datetime, float]],
+) -> Curve:
+    """A run's equity curve (the module's rule): ``spec`` and ``figures`` as the run stores
+    them (its start and capital; its end and realized P&L), ``snapshots`` its (ts, equity)."""
+    points = sorted((ensure_utc(t), float(e)) for t, e in snapshots)
+    start, end = _when(spec.get("start")), _when((figures or {}).get("end"))
+    raw = spec.get("initial_capital")
+    capital = None if raw is None else Decimal(str(raw))
+    if start is not None and capital is not None and (not points or points[0][0] > start):
+        points.insert(0, (start, float(capital)))
+    late = end is not None and (not points or points[-1][0] < end)
+    if late and capital is not None and figures and figures.get("realized_pnl") is not None:
+        points.append((end, float(capital + Decimal(str(figures["realized_pnl"])))))
+    return Curve(tuple(t for t, _ in points), tuple(e for _, e in points))
