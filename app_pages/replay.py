@@ -34,6 +34,11 @@ if values is not None:
         run = hx.replay.run(request, parts.Progress())
     except InvalidInput as exc:
         st.error(parts.invalid(exc), icon=":material/error:")
+    except Exception as exc:  # the engine recorded the run FAILED: say so, not a traceback
+        st.error(
+            f"The replay failed: {type(exc).__name__}: {exc}. Its run is listed INCOMPLETE.",
+            icon=":material/error:",
+        )
     else:
         if run.complete:
             st.success(f"Run {run.id} ({run.name}) is complete.", icon=":material/check_circle:")
