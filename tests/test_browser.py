@@ -72,6 +72,7 @@ EXPECTED_PAGES = [
     "Review",
     "Trade preview",
     "Optimizer",
+    "Replay",
     "Controls",
 ]
 # Text each known page draws below its title (the run got that far).
@@ -83,6 +84,7 @@ CONTENT = {
     "Review": "Profit by period",
     "Trade preview": "All 7 checks pass",
     "Optimizer": "Efficient frontier",
+    "Replay": "Run a replay",
     "Controls": "Event log",
 }
 CHARTED = {

@@ -26,6 +26,7 @@ PAGE_FILES: tuple[tuple[str, str, str], ...] = (
     ("app_pages/review.py", "Review", ":material/event_note:"),
     ("app_pages/preview.py", "Trade preview", ":material/fact_check:"),
     ("app_pages/optimizer.py", "Optimizer", ":material/balance:"),
+    ("app_pages/replay.py", "Replay", ":material/history:"),
     ("app_pages/controls.py", "Controls", ":material/emergency:"),
 )
 

@@ -305,6 +305,13 @@ class Replays:
         when no limit: a lock, a full pair, a halt, the buying power)."""
         return run_rejections(self._path(run_id))
 
+    def signal_outcomes(self, run_id: str) -> dict[str, int]:
+        """The run's signals counted by what became of them (their status: EXECUTED,
+        REJECTED, ...), for the Replay page's "actual vs would have"."""
+        with _session(self._path(run_id)) as session:
+            rows = session.execute(select(Signal.status, func.count()).group_by(Signal.status))
+            return {str(status): int(n) for status, n in rows}
+
 
 def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
