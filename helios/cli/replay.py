@@ -150,6 +150,9 @@ def figures_lines(doc: dict[str, Any]) -> list[str]:
             f"  {pair}: {row['positions']} trades, R{_number(row['realized_pnl'])}, "
             f"{row['wins']} wins"
         )
+    for pair, gaps in ((doc.get("spec") or {}).get("gaps") or {}).items():
+        holes = ", ".join(f"{g['bars']} bar(s) from {g['start']}" for g in gaps)
+        lines.append(f"  {pair}: gaps filled flat at the previous close: {holes}")
     if doc.get("error"):
         lines.append(f"Error: {doc['error']}")
     return lines

@@ -153,7 +153,7 @@ class Replays:
             start=start,
             end=end,
             name=request.name or identity,
-            description=request.describe(),
+            description={**request.describe(), "gaps": gaps_of(candles, end)},
             initial_capital=request.initial_capital,
             warmup=warmup,
             opener=self._opener,
@@ -311,6 +311,20 @@ class Replays:
         with _session(self._path(run_id)) as session:
             rows = session.execute(select(Signal.status, func.count()).group_by(Signal.status))
             return {str(status): int(n) for status, n in rows}
+
+
+def gaps_of(candles: Mapping[str, PairCandles], end: datetime) -> dict[str, list[dict[str, Any]]]:
+    """Each pair's holes in the period, as reported with the run (filled flat at the previous
+    close: ``helios.replay.candles``)."""
+    return {
+        pair: [
+            {"start": gap.start.isoformat(), "bars": gap.bars, "filled": gap.filled}
+            for gap in c.gaps
+            if gap.start < end
+        ]
+        for pair, c in candles.items()
+        if any(gap.start < end for gap in c.gaps)
+    }
 
 
 def new_run_id() -> str:
