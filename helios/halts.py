@@ -43,7 +43,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 import helios.halt_triggers as halt_triggers
 from helios.clock import Clock
@@ -69,6 +69,15 @@ from helios.trading_state import HaltState, TradingState
 __all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts", "PositionsCloseout"]
 
 log = logging.getLogger("helios.halts")
+
+
+# read at every pass (built once: their compiled form is reused)
+_OBSERVED = select(LatestPrice.pair, LatestPrice.ts)
+_ERRORS = (
+    select(func.count())
+    .select_from(Event)
+    .where(Event.kind == EXCHANGE_ERROR, Event.ts > bindparam("since"))
+)
 
 
 class PositionsCloseout(Protocol):
@@ -162,17 +171,8 @@ class Halts:
         with self._db.read() as session:
             # the time each price was observed at its source (not when it reached us: ingested
             # history arrives now but is as old as its bars)
-            observed = {
-                pair: at for pair, at in session.execute(select(LatestPrice.pair, LatestPrice.ts))
-            }
-            errors = int(
-                session.scalar(
-                    select(func.count())
-                    .select_from(Event)
-                    .where(Event.kind == EXCHANGE_ERROR, Event.ts > now - window)
-                )
-                or 0
-            )
+            observed = {pair: at for pair, at in session.execute(_OBSERVED)}
+            errors = int(session.scalar(_ERRORS, {"since": now - window}) or 0)
             reconciliation = stored_breach(session)
         prices = PriceObservations(
             now=now,

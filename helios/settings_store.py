@@ -10,9 +10,12 @@ for the mode and the halt, ``helios.reconciliation`` for its baseline, ...).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
 from helios.config import TradingMode
@@ -50,6 +53,27 @@ HALT_ACK_KEY = SettingKey.HALT_ACKNOWLEDGED
 
 def get_setting(session: Session, key: SettingKey | str) -> Setting | None:
     return session.get(Setting, str(key))
+
+
+# the rows of some keys, read lean (built once: its compiled form is reused)
+_SETTINGS = Setting.__table__
+_READ = select(
+    _SETTINGS.c.key, _SETTINGS.c.value, _SETTINGS.c.updated_at, _SETTINGS.c.updated_by
+).where(_SETTINGS.c.key.in_(bindparam("keys", expanding=True)))
+
+
+def read_settings(session: Session, keys: Iterable[SettingKey | str]) -> dict[str, Row[Any]]:
+    """``{key: row}`` (``value``, ``updated_at``, ``updated_by``) of the keys that are stored,
+    in one statement: for reads (the watchdog and the trading loop read the halt flag, its
+    reason, cause and action at every pass); ``get_setting`` for a row to change."""
+    session.flush()  # a change this session made but did not flush yet is read too
+    rows = session.connection().execute(_READ, {"keys": [str(key) for key in keys]})
+    return {row.key: row for row in rows}
+
+
+def read_setting(session: Session, key: SettingKey | str) -> Row[Any] | None:
+    """One key's row for reading (see ``read_settings``), or None."""
+    return read_settings(session, (key,)).get(str(key))
 
 
 def put_setting(

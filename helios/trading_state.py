@@ -47,6 +47,8 @@ from helios.settings_store import (
     MODE_KEY,
     get_setting,
     put_setting,
+    read_setting,
+    read_settings,
 )
 from helios.text import NAME_LIMIT, TEXT_LIMIT, clean_text
 
@@ -89,7 +91,7 @@ class TradingState:
     # --- the trading mode -----------------------------------------------------------------
     def trading_mode(self) -> TradingMode:
         with self._db.read() as session:
-            row = get_setting(session, MODE_KEY)
+            row = read_setting(session, MODE_KEY)
             return TradingMode(row.value) if row else TradingMode.PAPER
 
     def write_mode(self, chosen: TradingMode, by: str, reason: str) -> TradingMode:
@@ -168,10 +170,13 @@ class TradingState:
     # --- the halt flag ----------------------------------------------------------------------
     def halt_state(self) -> HaltState:
         with self._db.read() as session:
-            halted = get_setting(session, HALTED_KEY)
-            reason = get_setting(session, HALT_REASON_KEY)
-            cause = get_setting(session, HALT_CAUSE_KEY)
-            action = get_setting(session, HALT_ACTION_KEY)
+            found = read_settings(
+                session, (HALTED_KEY, HALT_REASON_KEY, HALT_CAUSE_KEY, HALT_ACTION_KEY)
+            )
+            halted = found.get(HALTED_KEY)
+            reason = found.get(HALT_REASON_KEY)
+            cause = found.get(HALT_CAUSE_KEY)
+            action = found.get(HALT_ACTION_KEY)
             is_halted = bool(halted and halted.value == "true")
             if not is_halted:
                 return HaltState(halted=False, reason="", since=None, by="")
@@ -290,7 +295,7 @@ class TradingState:
         """The automatic conditions the last resume acknowledged, each with when (a list
         stored before the times were kept counts from the row's last change)."""
         with self._db.read() as session:
-            row = get_setting(session, HALT_ACK_KEY)
+            row = read_setting(session, HALT_ACK_KEY)
         if row is None or not row.value:
             return {}
         try:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
@@ -44,6 +45,8 @@ class Exact(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
+        if isinstance(value, str) and _CANONICAL.fullmatch(value):
+            return Decimal(value)  # SQLite's stored text is trimmed already (``stored_form``)
         number = value if isinstance(value, Decimal) else Decimal(str(value))
         return trim(number)
 
@@ -62,16 +65,27 @@ def stored_form(number: Decimal, dialect_name: str) -> Decimal | str:
     if rounded.copy_abs() >= LIMIT:
         raise ValueError(f"{number} is out of range: an exact column holds less than 1e20")
     if dialect_name == "sqlite":
-        return format(trim(rounded), "f")
+        return plain_text(rounded)
     return rounded
+
+
+def plain_text(number: Decimal) -> str:
+    """``number`` in plain (not exponent) form without trailing fractional zeros (the text of
+    ``trim(number)``)."""
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".") or "0"
+    return text
 
 
 def trim(number: Decimal) -> Decimal:
     """The same number without trailing fractional zeros, in plain (not exponent) form."""
-    text = format(number, "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".") or "0"
-    return Decimal(text)
+    return Decimal(plain_text(number))
+
+
+# text that is its own ``plain_text``: an optional minus, digits without a leading zero (or one
+# zero), and a fraction not ending in zero
+_CANONICAL = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*[1-9])?")
 
 
 class UTCDateTime(TypeDecorator[datetime]):

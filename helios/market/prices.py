@@ -13,14 +13,19 @@ from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from helios.clock import ensure_utc
 from helios.db.models import LatestPrice, PriceTick
+from helios.db.stale import expire_stale
 from helios.market.candles import CandleRow
 
 _LATEST_PRICES = select(LatestPrice.pair, LatestPrice.price)
+_LATEST = LatestPrice.__table__
+_LATEST_TS = select(_LATEST.c.ts).where(_LATEST.c.pair == bindparam("pair"))
+_LATEST_INSERT = insert(_LATEST)
+_LATEST_UPDATE = update(_LATEST).where(_LATEST.c.pair == bindparam("key"))
 
 
 def latest_prices(session: Session) -> dict[str, Decimal]:
@@ -36,19 +41,18 @@ def set_latest(
     now: datetime,
     source: str,
 ) -> None:
-    """Record ``close`` as the latest price of ``pair`` unless a newer one is stored."""
-    latest = session.get(LatestPrice, pair)
-    if latest is None:
-        session.add(
-            LatestPrice(pair=pair, price=close, ts=observed, received_at=now, source=source)
-        )
-    elif observed >= latest.ts:
-        latest.price, latest.ts, latest.received_at, latest.source = (
-            close,
-            observed,
-            now,
-            source,
-        )
+    """Record ``close`` as the latest price of ``pair`` unless a newer one is stored (Core
+    statements: every write of candles comes here; a ``LatestPrice`` the session holds is
+    expired)."""
+    session.flush()
+    connection = session.connection()
+    stored = connection.execute(_LATEST_TS, {"pair": pair}).scalar_one_or_none()
+    values = {"price": close, "ts": observed, "received_at": now, "source": source}
+    if stored is None:
+        connection.execute(_LATEST_INSERT, {"pair": pair, **values})
+    elif observed >= ensure_utc(stored):
+        connection.execute(_LATEST_UPDATE, {"key": pair, **values})
+        expire_stale(session, LatestPrice, [pair])
 
 
 def new_prices(row: CandleRow, high: Decimal | None, low: Decimal | None) -> list[Decimal]:

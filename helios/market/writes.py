@@ -13,17 +13,40 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock
 from helios.db.models import Candle, PriceTick
+from helios.db.stale import expire_stale
 from helios.market.bar_time import floor_time, not_ahead
 from helios.market.candles import DAY, CandleRow
 from helios.market.history_epoch import bump_history_epoch
 from helios.market.prices import new_prices, set_latest
 from helios.market.rollup import roll_up_days
+
+# Core statements built once (the compiled form is cached): a write is a handful of
+# executemany round trips, not one ORM object per bar (issue 19: a replay writes every bar).
+_CANDLES = Candle.__table__
+_STORED = select(
+    _CANDLES.c.id,
+    _CANDLES.c.ts,
+    _CANDLES.c.open,
+    _CANDLES.c.high,
+    _CANDLES.c.low,
+    _CANDLES.c.volume,
+).where(
+    _CANDLES.c.pair == bindparam("pair"),
+    _CANDLES.c.interval_seconds == bindparam("seconds"),
+    _CANDLES.c.ts >= bindparam("first"),
+    _CANDLES.c.ts <= bindparam("last"),
+)
+_INSERT = insert(_CANDLES)
+# SET: the columns of the parameters (open, high, low, close, volume, source)
+_UPDATE = update(_CANDLES).where(_CANDLES.c.id == bindparam("row_id"))
+_TICKS = insert(PriceTick.__table__)
 
 
 def write_candles(
@@ -56,21 +79,21 @@ def write_candles(
     not_ahead(rows[-1].ts, now, "candles.timestamp", "a bar that opens")
     if observed is not None:
         not_ahead(observed, now, "observed")
+    session.flush()  # what the caller added is in the database before the statements below
+    connection = session.connection()
     existing = {
-        candle.ts: candle
-        for candle in session.scalars(
-            select(Candle).where(
-                Candle.pair == pair,
-                Candle.interval_seconds == seconds,
-                Candle.ts >= rows[0].ts,
-                Candle.ts <= rows[-1].ts,
-            )
+        stored.ts: stored
+        for stored in connection.execute(
+            _STORED,
+            {"pair": pair, "seconds": seconds, "first": rows[0].ts, "last": rows[-1].ts},
         )
     }
     # the newest bar's range before this write: what the write adds to it was just observed
-    prior = {ts: (candle.high, candle.low) for ts, candle in existing.items()}
+    prior = {ts: (stored.high, stored.low) for ts, stored in existing.items()}
     volume_change: dict[datetime, Decimal] = {}
     written: list[CandleRow] = []
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
     for incoming in rows:
         old = existing.get(incoming.ts)
         row = incoming
@@ -84,28 +107,28 @@ def write_candles(
                 max(old.volume, incoming.volume),
             )
         written.append(row)
+        values = {
+            "open": row.open,
+            "high": row.high,
+            "low": row.low,
+            "close": row.close,
+            "volume": row.volume,
+            "source": source,
+        }
         if old is None:
-            session.add(
-                Candle(
-                    pair=pair,
-                    interval_seconds=seconds,
-                    ts=row.ts,
-                    open=row.open,
-                    high=row.high,
-                    low=row.low,
-                    close=row.close,
-                    volume=row.volume,
-                    source=source,
-                )
-            )
+            inserts.append({"pair": pair, "interval_seconds": seconds, "ts": row.ts, **values})
             delta = row.volume
         else:
+            updates.append({"row_id": old.id, **values})
             delta = row.volume - old.volume
-            old.open, old.high, old.low, old.close = row.open, row.high, row.low, row.close
-            old.volume, old.source = row.volume, source
         if seconds < DAY:
             day = floor_time(row.ts, DAY)
             volume_change[day] = volume_change.get(day, Decimal(0)) + delta
+    if inserts:
+        connection.execute(_INSERT, inserts)
+    if updates:
+        connection.execute(_UPDATE, updates)
+        expire_stale(session, Candle, [u["row_id"] for u in updates])
     rows = written
     if seconds < DAY:
         new = {row.ts for row in rows if row.ts not in existing}
@@ -117,7 +140,7 @@ def write_candles(
     set_latest(session, pair, last.close, observed, now, source)
     high, low = prior.get(last.ts, (None, None))
     seen = [tick] if tick is not None else new_prices(last, high, low)
-    session.add_all(PriceTick(pair=pair, ts=observed, price=value) for value in seen)
+    connection.execute(_TICKS, [{"pair": pair, "ts": observed, "price": value} for value in seen])
     if floor_time(rows[0].ts, DAY) < floor_time(now, DAY):
         bump_history_epoch(session, now)  # a completed day's candle changed
     session.flush()

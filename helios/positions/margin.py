@@ -18,7 +18,7 @@ from helios.db.engine import Database
 from helios.db.models import Position
 from helios.errors import HeliosError, InvalidInput
 from helios.positions.venues import Venues
-from helios.settings_store import MODE_KEY, get_setting
+from helios.settings_store import MODE_KEY, read_setting
 from helios.trade import parse_side
 
 
@@ -37,7 +37,7 @@ class MarginGate:
         subaccount, orders with ``allowMargin``): refused before any decision or order when the
         account has none, or when VALR cannot say. PAPER simulates margin: None."""
         with self._db.read() as session:
-            row = get_setting(session, MODE_KEY)
+            row = read_setting(session, MODE_KEY)
         if row is None or row.value != TradingMode.LIVE.value:
             return None
         try:

@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from helios.accounts.account import unrealized
@@ -31,10 +31,10 @@ from helios.accounts.valuation import maintain_marks_at
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings
 from helios.db.engine import Database
-from helios.db.models import Candle, LatestPrice, Position
+from helios.db.models import Candle, Position
 from helios.market.bar_time import MINUTE, floor_time
 from helios.market.candles import DAY
-from helios.market.prices import price_ticks
+from helios.market.prices import latest_prices, price_ticks
 from helios.money import ZERO
 from helios.positions.lifecycle import CLOSE_REASONS, OPEN, STOPPED_OUT
 from helios.positions.monitor import LastLook, Levels, StoredBar, Verdict, bars_since, judge
@@ -68,6 +68,19 @@ _NEWEST_BAR = (
 )
 
 
+# the intraday bars of a pair in a span, as the monitor judges them (four columns, not whole rows)
+_BARS = (
+    select(Candle.ts, Candle.interval_seconds, Candle.high, Candle.low)
+    .where(
+        Candle.pair == bindparam("pair"),
+        Candle.interval_seconds < DAY,
+        Candle.ts >= bindparam("since"),
+        Candle.ts <= bindparam("now"),
+    )
+    .order_by(Candle.ts)
+)
+
+
 def current_bar(
     session: Session, pair: str, now: datetime
 ) -> tuple[datetime, Decimal, Decimal] | None:
@@ -92,7 +105,7 @@ def last_look(position: Position, now: datetime) -> datetime:
 
 def judge_position(
     position: Position,
-    candles: list[Candle],
+    candles: Sequence[Any],
     latest: Decimal | None,
     now: datetime,
     ticks: Sequence[tuple[datetime, Decimal]] = (),
@@ -157,25 +170,14 @@ class Monitoring:
                     select(Position).where(Position.status == OPEN).order_by(Position.id)
                 )
             )
-            prices = {row.pair: row.price for row in session.scalars(select(LatestPrice))}
-            bars_by_pair: dict[str, list[Candle]] = {}
+            prices = latest_prices(session)
+            bars_by_pair: dict[str, list[Row[Any]]] = {}
             for pair in {p.pair for p in positions}:
                 starts = [
                     p.monitor_bar_ts or p.opened_at or now for p in positions if p.pair == pair
                 ]
                 since = floor_time(min(starts), 3600)
-                rows = list(
-                    session.scalars(
-                        select(Candle)
-                        .where(
-                            Candle.pair == pair,
-                            Candle.interval_seconds < DAY,
-                            Candle.ts >= since,
-                            Candle.ts <= now,
-                        )
-                        .order_by(Candle.ts)
-                    )
-                )
+                rows = session.execute(_BARS, {"pair": pair, "since": since, "now": now}).all()
                 finest = min((c.interval_seconds for c in rows), default=None)
                 bars_by_pair[pair] = [c for c in rows if c.interval_seconds == finest]
             # the prices observed since each position's last look (or its entry)

@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,7 +47,7 @@ def load(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def period(mode_row: Setting) -> str:
+def period(mode_row: Setting | Row[Any]) -> str:
     """The LIVE period's key: when the mode row was last switched."""
     return mode_row.updated_at.isoformat()
 

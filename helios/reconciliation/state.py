@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from helios.db.engine import Database
 from helios.reconciliation.baseline import LIVE, STATE_KEY, load, period
 from helios.reconciliation.report import ReconcileReport, as_money, as_text
-from helios.settings_store import MODE_KEY, get_setting, put_setting
+from helios.settings_store import MODE_KEY, get_setting, put_setting, read_settings
 
 ACTOR = "reconciliation"
 
@@ -27,10 +27,11 @@ def stored_breach(session: Session) -> tuple[str, dict[str, Any]] | None:
     """The reconciliation halt condition as the last pass stored it (message, figures), or None:
     for ``hx.halts.breaches`` (so a resume acknowledges it and the watchdog re-arms it). Only in
     LIVE and only for the current LIVE period."""
-    mode = get_setting(session, MODE_KEY)
+    found = read_settings(session, (MODE_KEY, STATE_KEY))  # one statement: read every pass
+    mode = found.get(MODE_KEY)
     if mode is None or mode.value != LIVE:
         return None
-    row = get_setting(session, STATE_KEY)
+    row = found.get(STATE_KEY)
     state = load(row.value if row else None)
     if state.get("live_since") != period(mode) or not state.get("over_threshold"):
         return None
