@@ -47,7 +47,7 @@ SEED_TABLES = {
 }
 
 # the newest file in helios/db/migrations/versions: bump it with each new migration
-NEWEST_REVISION = "0007"
+NEWEST_REVISION = "0008"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -287,7 +287,35 @@ def test_0007_adds_the_pair_locks_table_and_its_downgrade_removes_it(empty_engin
     before = tables(empty_engine)
     downgrade_to(empty_engine, "0006")
     assert current_revision(empty_engine) == "0006"
-    assert tables(empty_engine) == before - {"pair_locks"}
+    assert tables(empty_engine) == before - {"pair_locks", "replay_runs"}  # 0008 goes first
+    upgrade_to_head(empty_engine)
+    assert tables(empty_engine) == before
+    assert schema_drift(empty_engine) == []
+
+
+def test_0008_adds_the_replay_runs_table_and_its_downgrade_removes_it(empty_engine: Engine):
+    """Issue 19: a replay's own record comes with 0008 and goes with its downgrade, leaving the
+    rest of 0007's schema as it was."""
+    upgrade_to_head(empty_engine)
+    columns = {c["name"] for c in inspect_db(empty_engine).get_columns("replay_runs")}
+    assert columns == {
+        "id",
+        "name",
+        "status",
+        "spec",
+        "started_at",
+        "finished_at",
+        "candles",
+        "steps",
+        "wall_seconds",
+        "figures",
+        "exit_bars",
+        "error",
+    }
+    before = tables(empty_engine)
+    downgrade_to(empty_engine, "0007")
+    assert current_revision(empty_engine) == "0007"
+    assert tables(empty_engine) == before - {"replay_runs"}
     upgrade_to_head(empty_engine)
     assert tables(empty_engine) == before
     assert schema_drift(empty_engine) == []

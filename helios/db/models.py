@@ -16,6 +16,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -477,7 +478,7 @@ class ReplayRun(Base):
     finished_at: Mapped[datetime | None]
     candles: Mapped[int] = mapped_column(Integer, default=0)
     steps: Mapped[int] = mapped_column(Integer, default=0)
-    wall_seconds: Mapped[float | None]
+    wall_seconds: Mapped[float | None] = mapped_column(Float)
     figures: Mapped[dict[str, Any] | None]
     exit_bars: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
