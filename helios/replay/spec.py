@@ -49,10 +49,11 @@ PROFILES = ("helios", "freqtrade")
 
 
 def take_profit_for_net(net: float, fee: float) -> float:
-    """The take-profit distance that leaves ``net`` of the entry after both fees: a long that
-    buys at E paying E x fee and sells at T paying T x fee keeps T(1 - fee) - E(1 + fee) =
-    E x net, so T = E (1 + net + fee) / (1 - fee)."""
-    return (1 + net + fee) / (1 - fee) - 1
+    """The take-profit distance that earns ``net`` of what the entry cost after both fees
+    (Freqtrade's profit ratio, its ROI): a long that buys at E paying E x fee and sells at T
+    paying T x fee keeps T(1 - fee) - E(1 + fee) = E(1 + fee) x net, so
+    T = E (1 + fee)(1 + net) / (1 - fee)."""
+    return (1 + fee) * (1 + net) / (1 - fee) - 1
 
 
 @dataclass(frozen=True)
