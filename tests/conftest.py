@@ -53,6 +53,9 @@ LONGEST_FIRST = (
     "test_browser_phone.py",
     "test_alert_outage_postgres.py",
     "test_chaos.py",
+    "test_replay_engine.py",
+    "test_replay_runs.py",
+    "test_replay_parity.py",
     "test_browser.py",
     "test_notebooks.py",
     "test_notebook_replay.py",
@@ -62,6 +65,8 @@ LONGEST_FIRST = (
     "test_browser_risk.py",
     "test_browser_login.py",
     "test_browser_profit.py",
+    "test_browser_replay.py",
+    "test_dashboard_replay.py",
 )
 
 

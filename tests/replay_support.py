@@ -459,3 +459,82 @@ def book(path: str | Path) -> Book:
             )
     finally:
         engine.dispose()
+
+
+# --- the operator's database and the comparison, shared by the replay tests ------------------
+
+REPO = Path(__file__).resolve().parents[1]
+PAIRS = {"BTCZAR": 1_200_000.0, "ETHZAR": 60_000.0, "SOLZAR": 2_500.0}
+ZONE = "America/Sao_Paulo"  # UTC-3 all year: the trading day rolls at 03:00 UTC
+START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday at midnight UTC
+# the settings the operator's database and the replays share: the trading day's zone, and a pair
+# locked for half an hour after 4 losing stop-outs (so a lock happens without ending the run)
+SETTINGS: dict[str, Any] = {
+    "trading_day_timezone": ZONE,
+    "lock_after_stops": 4,
+    "lock_hours": 0.5,
+}
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def operator(
+    folder: Path, limits: dict[str, float], *, clock: ManualClock | None = None
+) -> tuple[helios.Helios, ManualClock]:
+    """The operator's database, set up the way a replay run's database is (``ReplayEngine.run``):
+    PAPER, the manual feed, the pairs, R100,000, the limits, then 60 days of daily history
+    before the period (the market statistics)."""
+    clock = clock or ManualClock(START)
+    hx = helios.connect(
+        sqlite_url(folder / "operator.db"),
+        clock=clock,
+        market_feed="manual",
+        trading_mode="PAPER",
+        pairs=list(PAIRS),
+        initial_capital_zar=Decimal("100000"),
+        alert_urls=None,
+        **SETTINGS,
+        replay_dir=str(folder / "runs"),
+    )
+    if limits:
+        hx.risk.limit_store.update_limits(dict(limits), "replay", "rules profile helios")
+    for i, (pair, last) in enumerate(PAIRS.items()):
+        frame = daily_history(pair, START, last, 60, seed=100 + i)
+        hx.market.ingest(pair, frame, interval="1d", source="test")
+    return hx, clock
+
+
+def operator_again(folder: Path) -> tuple[helios.Helios, ManualClock]:
+    """The operator's database opened again (after the live run)."""
+    clock = ManualClock(START)
+    hx = helios.connect(
+        sqlite_url(folder / "operator.db"),
+        clock=clock,
+        market_feed="manual",
+        pairs=list(PAIRS),
+        alert_urls=None,
+        reconcile=False,
+        replay_dir=str(folder / "runs"),
+        **SETTINGS,
+    )
+    return hx, clock
+
+
+def _mismatch(name: str, live: list[Any], replayed: list[Any]) -> str:
+    for i, (a, b) in enumerate(zip(live, replayed, strict=False)):
+        if a != b:
+            return f"{name}[{i}] differs:\n live   {a}\n replay {b}"
+    return f"{name}: {len(live)} live, {len(replayed)} replayed"
+
+
+def assert_same(live: Book, replayed: Book) -> None:
+    for name in ("signals", "decisions", "positions", "fills", "snapshots"):
+        a, b = getattr(live, name), getattr(replayed, name)
+        assert a == b, _mismatch(name, a, b)
+    assert (live.cash, live.equity, live.peak_equity) == (
+        replayed.cash,
+        replayed.equity,
+        replayed.peak_equity,
+    )
