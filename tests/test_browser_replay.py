@@ -129,7 +129,7 @@ def test_a_run_from_the_form(site: tuple[Dashboard, str], browser: Any, width: s
         page.get_by_role("button", name="Run the replay").click()
         progress = main.get_by_test_id("stProgress")
         expect(progress).to_be_visible()
-        expect(progress).to_contain_text(re.compile(r"[\d,]+ / [\d,]+ candles, [\d,]+ candles/s"))
+        expect(progress).to_contain_text(re.compile(r"[\d,]+/[\d,]+ candles\s+[\d,]+ candles/s"))
         settle(page)
         expect(
             main.get_by_text(re.compile(r"Run \S+ \(" + name + r"\) is complete"))

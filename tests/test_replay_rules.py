@@ -253,3 +253,22 @@ def test_the_scan_steps_where_equity_nears_a_limit_or_peaks() -> None:
     assert equity_next(held, 9000.0, 10400.0, 10000.0, 0.5, 0.15, at, 0, 5) == 4
     # nothing near a limit, no new peak: the bound
     assert equity_next(held, 9000.0, 10400.0, 10000.0, 0.5, 0.5, at, 0, 3) == 3
+
+
+# --- progress --------------------------------------------------------------------------------
+
+
+def test_progress_is_redrawn_at_most_every_fifth_of_a_second_and_at_the_end() -> None:
+    from helios.replay.progress import ProgressMeter
+
+    now = [100.0]
+    meter = ProgressMeter(every=0.2, clock=lambda: now[0])
+    now[0] = 101.0
+    first = meter.reading(5_000, 20_000)
+    assert first is not None and first.share == 0.25 and first.rate == 5_000
+    assert first.text() == "5,000/20,000 candles  5,000 candles/s"
+    now[0] = 101.1
+    assert meter.reading(6_000, 20_000) is None  # too soon
+    assert meter.reading(20_000, 20_000) is not None  # the end is always drawn
+    now[0] = 101.4
+    assert meter.reading(7_000, 20_000) is not None

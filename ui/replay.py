@@ -14,7 +14,6 @@ starts.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -35,6 +34,7 @@ from helios.replay.comparison import (
     figures_of,
     unique_labels,
 )
+from helios.replay.progress import ProgressMeter
 from helios.replay.service import RECORDED, ReplayRequest, RunSummary
 from helios.replay.sources import signals_from_database
 from ui.format import fmt_pct, fmt_zar
@@ -214,19 +214,12 @@ class Progress:
 
     def __init__(self) -> None:
         self.bar = st.progress(0.0, text="Reading the inputs...")
-        self.began = time.perf_counter()
-        self.shown = 0.0
+        self.meter = ProgressMeter()
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.shown < 0.2:
-            return
-        self.shown = now
-        rate = done / max(now - self.began, 1e-9)
-        self.bar.progress(
-            min(done / total, 1.0) if total else 1.0,
-            text=f"{done:,} / {total:,} candles, {rate:,.0f} candles/s",
-        )
+        reading = self.meter.reading(done, total)
+        if reading is not None:
+            self.bar.progress(reading.share, text=reading.text())
 
 
 def invalid(exc: InvalidInput) -> str:

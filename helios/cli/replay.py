@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,6 +28,7 @@ from helios.cli.console import percent
 from helios.cli.controls import quiet_connect
 from helios.errors import InvalidInput
 from helios.launch import fail
+from helios.replay.progress import ProgressMeter
 from helios.replay.service import RECORDED, ReplayRequest, RunSummary
 from helios.replay.spec import parse_sweep
 
@@ -39,20 +39,15 @@ class ProgressBar:
     def __init__(self, stream: Any = None, width: int = 30) -> None:
         self.stream = stream or sys.stderr
         self.width = width
-        self.began = time.perf_counter()
-        self.shown = 0.0
+        self.meter = ProgressMeter()
 
     def __call__(self, done: int, total: int) -> None:
-        now = time.perf_counter()
-        if done < total and now - self.shown < 0.2:
+        reading = self.meter.reading(done, total)
+        if reading is None:
             return
-        self.shown = now
-        share = done / total if total else 1.0
-        filled = int(share * self.width)
-        rate = done / max(now - self.began, 1e-9)
+        filled = int(reading.share * self.width)
         self.stream.write(
-            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {share:6.1%} "
-            f"{done:,}/{total:,} candles  {rate:,.0f} candles/s"
+            f"\r[{'#' * filled}{'.' * (self.width - filled)}] {reading.share:6.1%} {reading.text()}"
         )
         if done >= total:
             self.stream.write("\n")
