@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -188,6 +189,30 @@ def priced_hx(hx: helios.Helios) -> helios.Helios:
     for pair, value in {"BTCZAR": "1200000", "ETHZAR": "60000", "SOLZAR": "2500"}.items():
         hx.market.set_price(pair, value)
     return hx
+
+
+# --- the browser tests ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless and off the network, for the whole module (every
+    ``test_browser_*`` file; skipped with the reason when it is not installed)."""
+    from tests.browser_support import (
+        CHROMIUM,
+        CHROMIUM_FLAGS,
+        WAIT_MS,
+        expect,
+        require_browser,
+        sync_playwright,
+    )
+
+    require_browser()
+    expect.set_options(timeout=WAIT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
 
 
 # --- the dashboard (AppTest) ----------------------------------------------------------------------

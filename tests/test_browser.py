@@ -28,8 +28,6 @@ import helios
 from helios.config import Settings
 from helios.db.engine import normalise_url
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     PG_ENV,
     SCREENSHOTS,
     WAIT_MS,
@@ -44,11 +42,9 @@ from tests.browser_support import (
     grid_rows,
     nav_links,
     off_the_machine,
-    require_browser,
     settle,
     shoot,
     slug,
-    sync_playwright,
     title,
 )
 from tests.dashboard_support import statuses
@@ -101,17 +97,6 @@ PASSWORD = "correct horse battery"
 
 
 # --- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Debian's Chromium, headless and off the network, for the whole module."""
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @dataclass

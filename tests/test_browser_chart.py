@@ -23,18 +23,14 @@ from helios.clock import ManualClock
 from helios.db.engine import normalise_url
 from helios.market.bar_time import floor_time
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     PG_ENV,
     WAIT_MS,
     Dashboard,
     choose,
     exceptions,
     expect,
-    require_browser,
     settle,
     shoot,
-    sync_playwright,
     title,
 )
 from tests.chart_support import Morning, trade_morning
@@ -46,16 +42,6 @@ POINTS = ".js-plotly-plot .scatterlayer .trace .points path.point"
 FIGURE_MARKERS = """() => document.querySelector('.js-plotly-plot').data
     .filter(t => t.type === 'scatter' && t.mode === 'markers')
     .reduce((n, t) => n + t.x.length, 0)"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -23,17 +23,13 @@ import helios
 from helios import session_key, session_token
 from helios.auth import hash_password
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     WAIT_MS,
     Dashboard,
     enter,
     exceptions,
     expect,
-    require_browser,
     settle,
     shoot,
-    sync_playwright,
     title,
 )
 from tests.factories import give_market
@@ -54,16 +50,6 @@ class Gated:
 
     def key(self) -> bytes:
         return session_token.derive_key(session_key.load_or_create(self.key_file), PASSWORD_HASH)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,6 @@ import pytest
 
 import helios
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     SCREENSHOTS,
     WAIT_MS,
     Dashboard,
@@ -31,10 +29,8 @@ from tests.browser_support import (
     enter,
     exceptions,
     expect,
-    require_browser,
     settle,
     shoot,
-    sync_playwright,
     title,
 )
 from tests.factories import SEED_REASONING, SEED_TRADE, give_market
@@ -57,16 +53,6 @@ NO_GLYPH = re.compile(
 def page_path(number: int, file: str) -> str:
     """The address Streamlit gives a page: / for the default (first), else its file's stem."""
     return "/" if number == 0 else "/" + Path(file).stem
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 class Site:

@@ -19,17 +19,13 @@ import helios
 from helios.clock import trading_day
 from helios.db.models import Position
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     WAIT_MS,
     Dashboard,
     exceptions,
     expect,
     grid_rows,
-    require_browser,
     settle,
     shoot,
-    sync_playwright,
     title,
 )
 from tests.factories import PRICES, booked_position
@@ -38,16 +34,6 @@ pytestmark = pytest.mark.slow
 
 RED, GREEN = "rgb(220, 38, 38)", "rgb(22, 163, 74)"  # ui.profit's LOSS and GAIN
 WIDTHS = {"wide": 1400, "phone": 390}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

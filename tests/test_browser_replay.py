@@ -21,8 +21,6 @@ import pytest
 import helios
 from helios.replay.service import ReplayRequest
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     SCREENSHOTS,
     WAIT_MS,
     Dashboard,
@@ -30,10 +28,8 @@ from tests.browser_support import (
     exceptions,
     expect,
     grid_rows,
-    require_browser,
     settle,
     shoot,
-    sync_playwright,
     title,
 )
 
@@ -59,16 +55,6 @@ def write_candles(path: Path, start: datetime) -> str:
         }
     ).to_csv(path, index=False)
     return str(path)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,6 @@ import pytest
 
 import helios
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     SCREENSHOTS,
     WAIT_MS,
     Dashboard,
@@ -28,10 +26,8 @@ from tests.browser_support import (
     enter,
     exceptions,
     expect,
-    require_browser,
     settle,
     shoot,
-    sync_playwright,
     title,
 )
 from tests.test_browser import seed
@@ -40,16 +36,6 @@ pytestmark = pytest.mark.slow
 FOLDER = "risk"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1400, "height": 1000}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

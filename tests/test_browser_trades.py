@@ -18,8 +18,6 @@ import pytest
 import helios
 from helios.events import record_event
 from tests.browser_support import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
     WAIT_MS,
     Dashboard,
     choose,
@@ -27,10 +25,8 @@ from tests.browser_support import (
     exceptions,
     expect,
     grid_rows,
-    require_browser,
     settle,
     shoot,
-    sync_playwright,
     title,
 )
 from tests.test_trade_queries import closed
@@ -71,16 +67,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Ite
             yield dashboard
         finally:
             dashboard.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    require_browser()
-    expect.set_options(timeout=WAIT_MS)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(params=list(WIDTHS))
