@@ -155,6 +155,7 @@ class ReplayEngine:
         self._exit_bars: dict[int, datetime] = {}
         self.opener = opener  # helios.connect: the same library the scheduler runs on
         self.hx: Any = None
+        self._limits: Any = None  # the limits in force for the run (read once it starts)
         self.clock: ManualClock | None = None
 
     # --- the run ------------------------------------------------------------------------
@@ -181,6 +182,7 @@ class ReplayEngine:
                 hx.risk.limit_store.update_limits(
                     dict(self.rules.limits), "replay", f"rules profile {self.rules.profile}"
                 )
+            self._limits = hx.risk.limit_store.get_limits()
             self._warm_up()
             day = None  # the first step takes the run's first snapshot, as a day roll does
             i = 0
@@ -365,7 +367,7 @@ class ReplayEngine:
         for p in held:
             c = self.candles.get(p.pair)
             bound = min(bound, position_next(p, c, self.instants, self.interval, i, bound))
-        limits = hx.risk.limit_store.get_limits()
+        limits = self._limits  # the run's own, set before its first step
         bound = equity_next(
             held,
             cash,
@@ -383,18 +385,9 @@ class ReplayEngine:
         """The open positions' levels and the account's cash, peak and day start, as the
         live code left them."""
         with self.hx.db.read() as session:
-            state = session.get(PortfolioState, 1)
-            rows = session.scalars(
-                select(Position).where(Position.status.in_(MARGIN_HELD_STATUSES))
-            ).all()
-            held = [_held(p) for p in rows]
-            assert state is not None
-            return (
-                held,
-                float(state.cash),
-                float(state.peak_equity),
-                float(state.start_of_day_equity),
-            )
+            state = session.execute(_ACCOUNT).one()
+            held = [_held(p) for p in session.execute(_HELD)]
+        return held, float(state.cash), float(state.peak_equity), float(state.start_of_day_equity)
 
     # --- the run's record ---------------------------------------------------------------
     def _record_start(self) -> int:
@@ -433,7 +426,28 @@ class ReplayEngine:
             row.figures = _jsonable(figures) if figures is not None else None
 
 
-def _held(p: Position) -> Held:
+# what the scan reads after each step, built once (column reads: no ORM objects)
+_ACCOUNT = select(
+    PortfolioState.cash, PortfolioState.peak_equity, PortfolioState.start_of_day_equity
+).where(PortfolioState.id == 1)
+_HELD = select(
+    Position.pair,
+    Position.side,
+    Position.status,
+    Position.entry_price,
+    Position.quantity,
+    Position.position_size_zar,
+    Position.stop_loss_price,
+    Position.take_profit_price,
+    Position.best_price,
+    Position.trailing_activation_pct,
+    Position.trailing_distance_pct,
+    Position.opened_at,
+    Position.max_holding_hours,
+).where(Position.status.in_(MARGIN_HELD_STATUSES))
+
+
+def _held(p: Any) -> Held:
     if p.status != OPEN or p.entry_price is None or p.quantity is None:
         return Held(p.pair, True, 0, 0, 0, 0, 0, 0, None, 0, settled=False)
     long = p.side == "BUY"
