@@ -272,3 +272,19 @@ def test_progress_is_redrawn_at_most_every_fifth_of_a_second_and_at_the_end() ->
     assert meter.reading(20_000, 20_000) is not None  # the end is always drawn
     now[0] = 101.4
     assert meter.reading(7_000, 20_000) is not None
+
+
+def test_the_preview_places_the_stop_on_the_grid_as_the_fill_does(tmp_path) -> None:
+    clock = ManualClock(T0)
+    url = f"sqlite:///{tmp_path / 'h.db'}"
+    with connect_book(url, clock, price_tick="1") as hx:
+        give_market(hx)
+        # 2,500 x (1 - 0.0213) = 2,446.75: on a grid of 1, toward the entry, 2,447
+        params = {"position_size_zar": 1000, "stop_loss_pct": 0.0213, "take_profit_pct": 0.06}
+        preview = hx.risk.preview("SOLZAR", "BUY", params)
+        hx.signals.submit("SOLZAR", "BUY", 0.8, True, trade_params=params)
+        (outcome,) = hx.signals.process_pending()
+        opened = hx.positions.position_history(outcome.position_id)
+        stop = Decimal(str(opened["position"]["stop_loss_price"]))
+    assert stop == Decimal("2447")
+    assert preview.levels.stop_loss_price == stop

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from helios.money import ZERO, zar
 from helios.money import price as to_price
-from helios.money import zar
 from helios.risk.checks import RiskResult
 from helios.risk.inputs import Inputs
 from helios.trade import TradeParams, entry_levels
@@ -59,21 +59,26 @@ class Preview:
 
 
 def build_preview(
-    inputs: Inputs, params: TradeParams, result: RiskResult, capacity: dict[str, Any]
+    inputs: Inputs,
+    params: TradeParams,
+    result: RiskResult,
+    capacity: dict[str, Any],
+    tick: Decimal = ZERO,
 ) -> Preview:
     """The preview of the decision ``result`` taken on ``inputs`` (``params``: the trade as
-    parsed), with the book's ``capacity`` beside it."""
+    parsed), with the book's ``capacity`` beside it; ``tick``: the grid stops lie on
+    (``PRICE_TICK``), as the fill places them."""
     return Preview(
         result,
         headroom(inputs, result),
         capacity,
         params,
         inputs.to_dict(),
-        levels(inputs, params),
+        levels(inputs, params, tick),
     )
 
 
-def levels(inputs: Inputs, params: TradeParams) -> PreviewLevels:
+def levels(inputs: Inputs, params: TradeParams, tick: Decimal = ZERO) -> PreviewLevels:
     """The notional, the ZAR at risk to the stop, and the stop and target prices from the
     latest price read with the decision (None without one)."""
     notional = zar(Decimal(str(params.position_size_zar)) * Decimal(str(params.leverage)))
@@ -81,7 +86,9 @@ def levels(inputs: Inputs, params: TradeParams) -> PreviewLevels:
         to_price(Decimal(str(inputs.trade.price))) if inputs.trade.price is not None else None
     )
     stop, target = (
-        entry_levels(inputs.trade.side, reference, params.stop_loss_pct, params.take_profit_pct)
+        entry_levels(
+            inputs.trade.side, reference, params.stop_loss_pct, params.take_profit_pct, tick
+        )
         if reference is not None
         else (None, None)
     )

@@ -90,6 +90,7 @@ class RiskManager:
         optimizer: Optimizer | None = None,
         venue: Callable[[str], VenueCash] | None = None,
     ) -> None:
+        self._settings = settings
         self.limit_store = LimitStore(db, clock)
         self.stats_cache = StatsCache(db, settings, clock, market)
         # LIVE: VALR's available ZAR and taker fee for a pair (the buying power pre-check)
@@ -198,7 +199,9 @@ class RiskManager:
         """``check_trade_risk`` without storing, plus the headroom on each limit."""
         inputs, params = self.gather(pair, signal, trade_params)
         result = decide(inputs)
-        return build_preview(inputs, params, result, self._capacity.capacity_of(inputs))
+        return build_preview(
+            inputs, params, result, self._capacity.capacity_of(inputs), self._settings.price_tick
+        )
 
     def replay(self, decision_id: int) -> RiskResult:
         """Re-run a stored decision's inputs through today's pure function."""
