@@ -16,7 +16,6 @@ runs) and starts the engine.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -174,15 +173,19 @@ class Replays:
                 pair, path, factor = parse_candle_spec(spec)
                 if pair in candles:
                     raise InvalidInput("--candles", spec, "each pair once")
-                # through the bar opening at the end: its open is the price at the end
-                candles[pair] = load_candle_file(
-                    pair, path, factor=factor, start=start, end=end + timedelta(days=1)
-                )
-                # no history before the period: the statistics start from the period
-                with contextlib.suppress(InvalidInput):
-                    warmup[pair] = load_candle_file(
-                        pair, path, factor=factor, start=warm_from, end=start
-                    )
+                # read once: the history before the period (the statistics' warm-up, when the
+                # file has it) and the period through the bar opening at its end (that bar's
+                # open is the price at the end)
+                until = end + timedelta(days=1)
+                whole = load_candle_file(pair, path, factor=factor, start=warm_from, end=until)
+                period = whole.between(start, until)
+                if not len(period) or int(period.ts[0]) >= int(end.timestamp()):
+                    # nothing in the period: the loader says so, naming the file and its range
+                    load_candle_file(pair, path, factor=factor, start=start, end=end)
+                candles[pair] = period
+                history = whole.between(warm_from, start)
+                if len(history):
+                    warmup[pair] = history
             return candles, warmup
         seconds = parse_interval(request.interval)
         for pair in self._settings.pairs:
