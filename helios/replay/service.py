@@ -177,7 +177,13 @@ class Replays:
                 # file has it) and the period through the bar opening at its end (that bar's
                 # open is the price at the end)
                 until = end + timedelta(days=1)
-                whole = load_candle_file(pair, path, factor=factor, start=warm_from, end=until)
+                try:
+                    whole = load_candle_file(pair, path, factor=factor, start=warm_from, end=until)
+                except InvalidInput:
+                    # the loader's own refusal, naming the period asked for (not the wider
+                    # window read) when that is what is wrong
+                    load_candle_file(pair, path, factor=factor, start=start, end=end)
+                    raise
                 period = whole.between(start, until)
                 if not len(period) or int(period.ts[0]) >= int(end.timestamp()):
                     # nothing in the period: the loader says so, naming the file and its range
