@@ -51,6 +51,7 @@ turns the skipping off: the tests compare the two.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ from helios.replay.candles import PairCandles
 from helios.replay.skip import Held, equity_next, marks, position_next
 from helios.replay.sources import ReplaySignal
 from helios.replay.spec import RunRules
+
+log = logging.getLogger("helios.replay")
 
 RUNNING, COMPLETE, FAILED = "RUNNING", "COMPLETE", "FAILED"
 TICK = timedelta(microseconds=1)  # a bar's close is seen this long before the next bar opens
@@ -203,7 +206,10 @@ class ReplayEngine:
             self._record_end(run_id, COMPLETE, steps, wall, None)
         except BaseException as exc:
             wall = time.perf_counter() - began
-            self._record_end(run_id, FAILED, steps, wall, f"{type(exc).__name__}: {exc}")
+            try:  # the run is FAILED, never complete-looking; the error raised is the first
+                self._record_end(run_id, FAILED, steps, wall, f"{type(exc).__name__}: {exc}")
+            except Exception:
+                log.exception("replay run %s: recording its failure failed too", run_id)
             raise
         finally:
             hx.close()
@@ -250,6 +256,7 @@ class ReplayEngine:
         assert hx is not None
         params = {**{k: v for k, v in self.rules.trade_params.items()}, **signal.trade_params()}
         payload = dict(signal.payload or {})
+        lifetime = payload.get("expires_after_seconds")  # a recorded signal's own expiry
         hx.signals.submit_raw(
             {
                 "pair": signal.pair,
@@ -260,6 +267,9 @@ class ReplayEngine:
                 "predicted_return": payload.get("predicted_return"),
                 "trade_params": {k: float(v) for k, v in params.items()},
                 "created_at": signal.at,
+                "expires_at": (
+                    signal.at + timedelta(seconds=float(lifetime)) if lifetime is not None else None
+                ),
                 "source": payload.get("source") or "replay",
             }
         )
