@@ -34,6 +34,7 @@ NOTEBOOKS = PROJECT_ROOT / "notebooks"
 REPORTS = {"daily": "daily_check.ipynb", "weekly": "weekly_review.ipynb"}
 KERNEL = "helios-python"
 CELL_TIMEOUT_SECONDS = 300
+KERNEL_STARTUP_SECONDS = 300  # how long a kernel may take to start
 
 
 class NotebookFailed(HeliosError):
@@ -96,6 +97,9 @@ def execute(
             kernel_name=KERNEL,
             kernel_manager_class=_manager_class(kernels),
             timeout=timeout,
+            # a kernel on a busy machine can take over nbclient's 60 s to answer (seen with a
+            # sweep's processes beside it): waiting longer costs nothing when it is quick
+            startup_timeout=KERNEL_STARTUP_SECONDS,
             resources={"metadata": {"path": str(cwd or Path.cwd())}},
         )
         try:
