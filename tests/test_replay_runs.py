@@ -9,6 +9,7 @@ import csv
 import json
 import os
 import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,7 +20,6 @@ import pandas as pd
 import pytest
 from replay_support import (
     PAIRS,
-    REPO,
     SETTINGS,
     START,
     Book,
@@ -366,7 +366,8 @@ def _cli(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
         "PAIRS": ",".join(PAIRS),
     }
     return subprocess.run(
-        [str(REPO / ".venv" / "bin" / "helios"), "replay", *args],
+        # this Python, wherever its environment is (CI's is not the checkout's .venv)
+        [sys.executable, "-m", "helios.cli", "replay", *args],
         env=env,
         capture_output=True,
         text=True,
