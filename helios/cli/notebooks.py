@@ -125,6 +125,13 @@ def _manager_class(kernels: str) -> type:
         def _local(self) -> str:
             return "ipc"
 
+        @default("ip")
+        def _sockets_here(self) -> str:
+            # the IPC sockets in this run's own folder: two notebooks run at once (two test
+            # workers, two reports) would otherwise pick the same kernel-ipc-N files in the
+            # current directory and read each other's messages ("Invalid Signature")
+            return str(Path(kernels) / "kernel-ipc")
+
     return Manager
 
 
