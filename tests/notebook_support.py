@@ -92,3 +92,26 @@ def seed_book(url: str) -> Book:
 def connect_now(url: str) -> helios.Helios:
     """The book read as the notebooks read it: the real clock, no reconcile."""
     return helios.connect(url, market_feed="manual", reconcile=False)
+
+
+def run_notebook(
+    name: str, parameters: dict[str, object], *, html: bool = True
+) -> tuple[str, list[str]]:
+    """Run ``notebooks/<name>`` (failing on any error cell) and return its outputs as text
+    (what it printed, and each display as HTML when ``html`` and it has some, else plain text)
+    and the MIME types displayed."""
+    from helios.cli import notebooks
+
+    nb = notebooks.execute(notebooks.notebook_path(name), parameters)
+    assert notebooks.error_outputs(nb) == []
+    texts: list[str] = []
+    kinds: list[str] = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                texts.append(out.text)
+            elif out.output_type in ("display_data", "execute_result"):
+                kinds += list(out.data)
+                shown = out.data.get("text/html") if html else None
+                texts.append(shown or out.data.get("text/plain", ""))
+    return "\n".join(texts), kinds

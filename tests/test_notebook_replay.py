@@ -24,7 +24,7 @@ from helios.replay.candles import from_frame
 from helios.replay.sources import StrategyFailed
 from helios.signals.validation import SignalRejected
 from tests.conftest import new_sqlite_url
-from tests.notebook_support import seed_book
+from tests.notebook_support import run_notebook, seed_book
 
 T0 = datetime(2024, 3, 4, 20, tzinfo=UTC)
 # 30 hours of 5m bars: ema-cross entries, stops, an end-of-data close, and two trading-day rolls
@@ -69,17 +69,7 @@ def kernel_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 def run(**parameters: object) -> tuple[str, list[str]]:
     """Run the notebook: its printed text and the plain text of what it displayed (a table's
     ``repr``), and the MIME types displayed."""
-    nb = notebooks.execute(notebooks.notebook_path("replay_sweep"), parameters)
-    assert notebooks.error_outputs(nb) == []
-    texts, kinds = [], []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.output_type == "stream":
-                texts.append(out.text)
-            elif out.output_type in ("display_data", "execute_result"):
-                kinds += list(out.data)
-                texts.append(out.data.get("text/plain", ""))
-    return "\n".join(texts), kinds
+    return run_notebook("replay_sweep", parameters, html=False)
 
 
 def library_rows(hx: helios.Helios, names: list[str]) -> list[tuple[dict[str, float], dict]]:

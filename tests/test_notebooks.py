@@ -18,7 +18,7 @@ import pytest
 from helios.cli import notebooks
 from helios.money import fmt_zar
 from tests.conftest import new_sqlite_url
-from tests.notebook_support import Book, connect_now, seed_book
+from tests.notebook_support import Book, connect_now, run_notebook, seed_book
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTED = {
@@ -48,17 +48,7 @@ def env(book: Book, monkeypatch: pytest.MonkeyPatch) -> Book:
 
 def run(name: str, **parameters: object) -> tuple[str, list[str]]:
     """Run ``notebooks/<name>`` and return its outputs as text and the MIME types displayed."""
-    nb = notebooks.execute(notebooks.notebook_path(name), parameters)
-    assert notebooks.error_outputs(nb) == []
-    texts, kinds = [], []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            if out.output_type == "stream":
-                texts.append(out.text)
-            elif out.output_type in ("display_data", "execute_result"):
-                kinds += list(out.data)
-                texts.append(out.data.get("text/html") or out.data.get("text/plain", ""))
-    return "\n".join(texts), kinds
+    return run_notebook(name, parameters)
 
 
 def test_the_daily_check_shows_the_library_figures(env: Book):
