@@ -113,9 +113,11 @@ def test_the_chart_marks_every_position_in_range(
         expected = len(morning.btc) + len(morning.btc) - len(morning.btc_open)  # 8 + 6
         expect(page.locator(POINTS)).to_have_count(expected)
         assert page.evaluate(FIGURE_MARKERS) == expected
-        legend = page.locator(".js-plotly-plot .legend").text_content() or ""
+        # Streamlit may still hold the chart's previous render for a moment (two legends in
+        # the DOM, a strict-mode error on a one-shot read): wait on the first, retrying
+        legend = page.locator(".js-plotly-plot .legend").first
         for reason in ("Stop loss", "Trailing stop", "Take profit", "Timeout", "Emergency close"):
-            assert f"Exit: {reason}" in legend, legend
+            expect(legend).to_contain_text(f"Exit: {reason}")
         assert exceptions(page) == []
         # at 390 px the chart fits the screen: no sideways scroll of the page
         overflow = page.evaluate(
