@@ -307,6 +307,7 @@ def test_0008_adds_the_replay_runs_table_and_its_downgrade_removes_it(empty_engi
         "finished_at",
         "candles",
         "steps",
+        "light_steps",
         "wall_seconds",
         "figures",
         "exit_bars",

@@ -115,6 +115,7 @@ def test_replay_skipping_ahead_agrees_with_live(live_run: tuple[Path, Book]) -> 
     run = _replay_live(folder, step_every_bar=False)
     assert run.status == "COMPLETE", run.error
     assert run.steps < MINUTES + 1  # it did skip
+    assert run.light_steps > 0  # and some steps were the signals' alone
     assert_same(live, book(run.path))
 
 
@@ -123,4 +124,5 @@ def test_replay_stepping_every_bar_agrees_with_live(live_run: tuple[Path, Book])
     run = _replay_live(folder, step_every_bar=True)
     assert run.status == "COMPLETE", run.error
     assert run.steps == MINUTES + 1
+    assert run.light_steps == 0
     assert_same(live, book(run.path))

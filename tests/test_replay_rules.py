@@ -18,7 +18,14 @@ from helios.db.models import RiskDecision
 from helios.positions.exit_reasons import STOP_LOSS, TRAILING_STOP, exit_reason
 from helios.positions.monitor import Bar, Levels, judge
 from helios.replay.candles import from_frame
-from helios.replay.skip import Held, equity_next, marks, position_next
+from helios.replay.skip import (
+    Held,
+    equity_event,
+    equity_next,
+    marks,
+    position_event,
+    position_next,
+)
 from helios.replay.spec import parse_sweep, rules, take_profit_for_net
 from helios.replay.ticks import data_tick
 from helios.risk.inputs import checks_enforced
@@ -239,6 +246,11 @@ def test_the_scan_steps_at_the_close_of_the_bar_that_reaches_a_level() -> None:
     # the holding limit comes first
     limit = _held(timeout_at=int(c.ts[1]))
     assert position_next(limit, c, np.append(c.ts, c.ts[-1] + 300), 300, 0, 5) == 1
+    # the event form says whether anything is there at all: the bound is not an event
+    assert position_event(_held(), c, instants, 300, 0, 2) is None
+    assert position_event(_held(), c, instants, 300, 0, 3) == 3
+    assert position_event(limit, c, np.append(c.ts, c.ts[-1] + 300), 300, 0, 5) == 1
+    assert position_event(_held(settled=False), c, instants, 300, 0, 2) == 1
 
 
 def test_the_scan_steps_where_equity_nears_a_limit_or_peaks() -> None:
@@ -253,6 +265,10 @@ def test_the_scan_steps_where_equity_nears_a_limit_or_peaks() -> None:
     assert equity_next(held, 9000.0, 10400.0, 10000.0, 0.5, 0.15, at, 0, 5) == 4
     # nothing near a limit, no new peak: the bound
     assert equity_next(held, 9000.0, 10400.0, 10000.0, 0.5, 0.5, at, 0, 3) == 3
+    # the event form: none there, or the instant of the event (the bound included)
+    assert equity_event(held, 9000.0, 10400.0, 10000.0, 0.5, 0.5, at, 0, 3) is None
+    assert equity_event(held, 9000.0, 10400.0, 10000.0, 0.5, 0.15, at, 0, 4) == 4
+    assert equity_event(held, 9000.0, 10000.0, 10000.0, 0.5, 0.5, at, 0, 1) == 1
 
 
 # --- progress --------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ def figures_document(run: RunSummary, rejections: dict[str, int]) -> dict[str, A
         "error": run.error,
         "candles": run.candles,
         "steps": run.steps,
+        "light_steps": run.light_steps,
         "wall_seconds": run.wall_seconds,
         "candles_per_second": run.candles_per_second,
         "trades": figures.get("closed_positions"),
@@ -130,8 +131,8 @@ def _number(value: Any, spec: str = ",.2f") -> str:
 def figures_lines(doc: dict[str, Any]) -> list[str]:
     exits = doc.get("exits") or {}
     lines = [
-        f"Run {doc['run']} ({doc['status']}): {doc['candles']:,} candles, {doc['steps']:,} steps, "
-        f"{_number(doc['wall_seconds'], '.1f')} s, "
+        f"Run {doc['run']} ({doc['status']}): {doc['candles']:,} candles, {doc['steps']:,} steps "
+        f"({doc['light_steps']:,} light), {_number(doc['wall_seconds'], '.1f')} s, "
         f"{_number(doc['candles_per_second'], ',.0f')} candles/s",
         f"Trades {doc['trades']}  P&L R{_number(doc['realized_pnl'])}  "
         f"win rate {_number(doc['win_rate_pct'], '.1f')}%  Sharpe {_number(doc['sharpe'])}  "

@@ -478,6 +478,8 @@ class ReplayRun(Base):
     finished_at: Mapped[datetime | None]
     candles: Mapped[int] = mapped_column(Integer, default=0)
     steps: Mapped[int] = mapped_column(Integer, default=0)
+    # of ``steps``: where only the signals could act (``helios.replay.engine``'s light steps)
+    light_steps: Mapped[int] = mapped_column(Integer, default=0)
     wall_seconds: Mapped[float | None] = mapped_column(Float)
     figures: Mapped[dict[str, Any] | None]
     exit_bars: Mapped[dict[str, Any] | None]

@@ -93,6 +93,7 @@ class RunSummary:
     finished_at: datetime | None
     candles: int
     steps: int
+    light_steps: int
     wall_seconds: float | None
     spec: dict[str, Any]
     figures: dict[str, Any] | None
@@ -364,11 +365,11 @@ def read_run(path: Path) -> RunSummary:
             row = session.scalars(select(ReplayRun).order_by(ReplayRun.id)).first()
     except Exception as exc:  # a file that is not a run (or a broken one) is FAILED
         return RunSummary(
-            identity, path, identity, "FAILED", None, None, 0, 0, None, {}, None, str(exc)
+            identity, path, identity, "FAILED", None, None, 0, 0, 0, None, {}, None, str(exc)
         )
     if row is None:
         return RunSummary(
-            identity, path, identity, "FAILED", None, None, 0, 0, None, {}, None, "no record"
+            identity, path, identity, "FAILED", None, None, 0, 0, 0, None, {}, None, "no record"
         )
     return RunSummary(
         identity,
@@ -379,6 +380,7 @@ def read_run(path: Path) -> RunSummary:
         row.finished_at,
         row.candles,
         row.steps,
+        row.light_steps,
         row.wall_seconds,
         dict(row.spec or {}),
         dict(row.figures) if row.figures is not None else None,

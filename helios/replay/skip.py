@@ -91,9 +91,20 @@ def position_next(
     p: Held, c: PairCandles | None, instants: np.ndarray, interval: int, i: int, bound: int
 ) -> int:
     """The first instant index in (i, bound] at which the monitor could act on ``p``."""
+    found = position_event(p, c, instants, interval, i, bound)
+    return bound if found is None else found
+
+
+def position_event(
+    p: Held, c: PairCandles | None, instants: np.ndarray, interval: int, i: int, bound: int
+) -> int | None:
+    """The first instant index in (i, bound] at which the monitor could act on ``p``, None
+    when it could act at none of them."""
     if c is None or not p.settled:
         return i + 1
-    bound = min(bound, int(np.searchsorted(instants, p.timeout_at)))
+    limit = int(np.searchsorted(instants, p.timeout_at))
+    reached = limit if limit <= bound else None
+    bound = min(bound, limit)
     t = int(instants[i])
     first = int(np.searchsorted(c.ts, t))  # the bar opening at t: its open already judged
     j0 = first
@@ -107,9 +118,10 @@ def position_next(
             at = int(c.ts[j])
             if j > first and open_hit[found[0]]:
                 return min(bound, int(np.searchsorted(instants, at)))  # its open reaches it
-            return min(bound, int(np.searchsorted(instants, at + interval)))
+            step = int(np.searchsorted(instants, at + interval))
+            return step if step <= bound else reached
         j0 = j1
-    return bound
+    return reached
 
 
 def _reaches(
@@ -145,9 +157,30 @@ def equity_next(
     module's rule)."""
     if bound <= i + 1:
         return bound
+    found = equity_event(
+        held, cash, peak, day_equity, max_drawdown_pct, daily_loss_limit_pct, at, i, bound
+    )
+    return bound if found is None else found
+
+
+def equity_event(
+    held: Sequence[Held],
+    cash: float,
+    peak: float,
+    day_equity: float,
+    max_drawdown_pct: float,
+    daily_loss_limit_pct: float,
+    at: Marks,
+    i: int,
+    bound: int,
+) -> int | None:
+    """The first instant index in (i, bound] whose equity at either moment could matter (the
+    module's rule), None when none could."""
     if any(not p.settled for p in held):
         return i + 1
     lo, hi = i + 1, bound + 1
+    if hi <= lo:
+        return None
     # the moments in time order: the close of each instant, then its open
     equity = np.full(2 * (hi - lo), cash)
     for p in held:
@@ -163,8 +196,8 @@ def equity_next(
     )
     found = np.flatnonzero(near)
     last = len(equity) - 1 if not len(found) else int(found[0])
-    chosen = bound if not len(found) else lo + last // 2
+    chosen = None if not len(found) else lo + last // 2
     top = int(np.argmax(equity[: last + 1]))
     if equity[top] > peak * (1 + 1e-12):
-        chosen = min(chosen, lo + top // 2)
+        chosen = lo + top // 2 if chosen is None else min(chosen, lo + top // 2)
     return chosen

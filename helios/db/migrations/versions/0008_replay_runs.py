@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("finished_at", when(), nullable=True),
         sa.Column("candles", sa.Integer(), nullable=False),
         sa.Column("steps", sa.Integer(), nullable=False),
+        sa.Column("light_steps", sa.Integer(), nullable=False),
         sa.Column("wall_seconds", sa.Float(), nullable=True),
         sa.Column("figures", sa.JSON(), nullable=True),
         sa.Column("exit_bars", sa.JSON(), nullable=True),
