@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 import helios
 from helios.clock import ManualClock
-from helios.db.models import Candle, LatestPrice
+from helios.db.models import Candle, LatestPrice, PriceTick
 from helios.errors import InvalidInput
 
 DAY = timedelta(days=1)
@@ -277,6 +277,83 @@ def test_a_newer_candle_of_another_interval_moves_the_latest_price(hx: helios.He
 
     hx.market.ingest("ETHZAR", frame(D0 + 2 * DAY, HOUR, [62000]), interval="1h")
     assert hx.market.latest_price("ETHZAR") == 62000
+
+
+def _market_tables(hx: helios.Helios) -> tuple[list[tuple[Any, ...]], ...]:
+    """Every candle, latest price and price tick, by value (ids left out), in a fixed order."""
+    with hx.db.read() as session:
+        candles = [
+            (c.pair, c.interval_seconds, c.ts, c.open, c.high, c.low, c.close, c.volume, c.source)
+            for c in session.scalars(
+                select(Candle).order_by(Candle.pair, Candle.interval_seconds, Candle.ts)
+            )
+        ]
+        latest = [
+            (p.pair, p.price, p.ts, p.received_at, p.source)
+            for p in session.scalars(select(LatestPrice).order_by(LatestPrice.pair))
+        ]
+        ticks = [
+            (t.pair, t.ts, t.price)
+            for t in session.scalars(select(PriceTick).order_by(PriceTick.pair, PriceTick.id))
+        ]
+    return candles, latest, ticks
+
+
+def test_one_write_for_every_pair_stores_exactly_what_a_write_per_pair_stores(
+    hx: helios.Helios, clock: ManualClock, tmp_path: Any
+) -> None:
+    """``write_candle_batches`` (a replay's write of one moment) against ``write_candles`` per
+    pair, on the same rows: a daily history to roll into, pairs of different spans, a bar
+    written at its open then whole (an update, the day's open kept), a write across midnight
+    (two days rolled), an older bar that must not move the latest price back."""
+    from helios.market.candles import CandleRow
+
+    def rows(pair: str, start: datetime, count: int, base: float) -> list[CandleRow]:
+        out = []
+        for i in range(count):
+            o = Decimal(str(round(base + i, 2)))
+            out.append(CandleRow(start + i * MINUTE, o, o + 2, o - 1, o + 1, Decimal("0.5")))
+        return out
+
+    night = D0 + 2 * DAY - 3 * MINUTE  # three minutes before a UTC midnight
+    moments = [  # (observed, {pair: rows}); each a write of one moment
+        (night, {"BTCZAR": [CandleRow(night, *[Decimal(100)] * 4, Decimal(0))]}),  # its open
+        (
+            night + 5 * MINUTE,
+            {
+                "BTCZAR": rows("BTCZAR", night, 5, 100),  # the bar at its open, now whole
+                "ETHZAR": rows("ETHZAR", night + MINUTE, 2, 50),
+                "SOLZAR": rows("SOLZAR", night + 2 * MINUTE, 3, 7),
+            },
+        ),
+        # a late write of what was observed earlier: it never moves the latest price back
+        (night + 4 * MINUTE, {"ETHZAR": rows("ETHZAR", night - 10 * MINUTE, 1, 40)}),
+    ]
+    per_pair = helios.connect(
+        f"sqlite:///{tmp_path / 'per-pair.db'}", clock=clock, market_feed="manual"
+    )
+    try:
+        for target in (hx, per_pair):  # the same daily history first
+            target.market.ingest("BTCZAR", frame(D0, DAY, [90, 95]))
+        for observed, batch in moments:
+            clock.set(max(clock.now(), observed))
+            with hx.db.write() as session:
+                written = hx.market.write_candle_batches(
+                    session, 60, batch, "replay", observed=observed
+                )
+            assert written == {pair: len(r) for pair, r in batch.items()}
+            with per_pair.db.write() as session:
+                for pair, pair_rows in batch.items():
+                    per_pair.market.write_candles(
+                        session, pair, 60, pair_rows, "replay", observed=observed
+                    )
+        assert _market_tables(hx) == _market_tables(per_pair)
+        candles, latest, ticks = _market_tables(hx)
+        assert len({c[2] for c in candles if c[1] == 86400 and c[0] == "BTCZAR"}) == 3
+        assert [p[1] for p in latest] == [Decimal(105), Decimal(52), Decimal(10)]
+        assert ticks  # what each write observed
+    finally:
+        per_pair.close()
 
 
 # --- set_price -----------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ monitor sees an excursion between two of its passes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -23,7 +24,9 @@ from helios.market.candles import CandleRow
 
 _LATEST_PRICES = select(LatestPrice.pair, LatestPrice.price)
 _LATEST = LatestPrice.__table__
-_LATEST_TS = select(_LATEST.c.ts).where(_LATEST.c.pair == bindparam("pair"))
+_LATEST_TS = select(_LATEST.c.pair, _LATEST.c.ts).where(
+    _LATEST.c.pair.in_(bindparam("pairs", expanding=True))
+)
 _LATEST_INSERT = insert(_LATEST)
 _LATEST_UPDATE = update(_LATEST).where(_LATEST.c.pair == bindparam("key"))
 
@@ -31,6 +34,15 @@ _LATEST_UPDATE = update(_LATEST).where(_LATEST.c.pair == bindparam("key"))
 def latest_prices(session: Session) -> dict[str, Decimal]:
     """``{pair: price}`` of every pair that has a price (two columns, not whole rows)."""
     return {pair: value for pair, value in session.execute(_LATEST_PRICES)}
+
+
+@dataclass(frozen=True)
+class Latest:
+    """A close to record as a pair's latest price, observed at ``observed``."""
+
+    pair: str
+    close: Decimal
+    observed: datetime
 
 
 def set_latest(
@@ -41,18 +53,33 @@ def set_latest(
     now: datetime,
     source: str,
 ) -> None:
-    """Record ``close`` as the latest price of ``pair`` unless a newer one is stored (Core
-    statements: every write of candles comes here; a ``LatestPrice`` the session holds is
-    expired)."""
+    """Record ``close`` as the latest price of ``pair`` unless a newer one is stored."""
+    set_latest_many(session, [Latest(pair, close, observed)], now, source)
+
+
+def set_latest_many(session: Session, prices: Sequence[Latest], now: datetime, source: str) -> None:
+    """Record each close as its pair's latest price unless a newer one is stored (Core
+    statements, one set for every pair: every write of candles comes here; a ``LatestPrice``
+    the session holds is expired)."""
+    if not prices:
+        return
     session.flush()
     connection = session.connection()
-    stored = connection.execute(_LATEST_TS, {"pair": pair}).scalar_one_or_none()
-    values = {"price": close, "ts": observed, "received_at": now, "source": source}
-    if stored is None:
-        connection.execute(_LATEST_INSERT, {"pair": pair, **values})
-    elif observed >= ensure_utc(stored):
-        connection.execute(_LATEST_UPDATE, {"key": pair, **values})
-        expire_stale(session, LatestPrice, [pair])
+    found = connection.execute(_LATEST_TS, {"pairs": [p.pair for p in prices]})
+    stored = {pair: ts for pair, ts in found}
+    inserts, updates = [], []
+    for p in prices:
+        values = {"price": p.close, "ts": p.observed, "received_at": now, "source": source}
+        if p.pair not in stored:
+            inserts.append({"pair": p.pair, **values})
+            stored[p.pair] = p.observed
+        elif p.observed >= ensure_utc(stored[p.pair]):
+            updates.append({"key": p.pair, **values})
+    if inserts:
+        connection.execute(_LATEST_INSERT, inserts)
+    if updates:
+        connection.execute(_LATEST_UPDATE, updates)
+        expire_stale(session, LatestPrice, [u["key"] for u in updates])
 
 
 def new_prices(row: CandleRow, high: Decimal | None, low: Decimal | None) -> list[Decimal]:

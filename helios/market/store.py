@@ -15,7 +15,7 @@ roll-up in SQL).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -46,7 +46,7 @@ from helios.market.history_epoch import HISTORY_EPOCH_KEY, bump_history_epoch
 from helios.market.prices import latest_prices, price_ticks
 from helios.market.rolled import rolled_candles
 from helios.market.series import candles_frame, close_returns
-from helios.market.writes import write_candles
+from helios.market.writes import write_candle_batches, write_candles
 from helios.money import positive
 from helios.money import price as to_price
 
@@ -152,6 +152,18 @@ class MarketData:
         return write_candles(
             session, self._clock, pair, seconds, rows, source, observed, merge=merge, tick=tick
         )
+
+    def write_candle_batches(
+        self,
+        session: Session,
+        seconds: int,
+        batches: Mapping[str, list[CandleRow]],
+        source: str,
+        observed: datetime | None = None,
+    ) -> dict[str, int]:
+        """``write_candles`` for every pair of one moment in the same few statements; see
+        ``helios.market.writes.write_candle_batches``."""
+        return write_candle_batches(session, self._clock, seconds, batches, source, observed)
 
     def set_price(self, pair: str, price: Any, ts: datetime | None = None) -> Decimal:
         """Set the price of a pair at ``ts`` (default: now), as a trade would.

@@ -11,6 +11,7 @@ the history epoch. Nothing may be stamped ahead of the clock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,13 +25,14 @@ from helios.db.stale import expire_stale
 from helios.market.bar_time import floor_time, not_ahead
 from helios.market.candles import DAY, CandleRow
 from helios.market.history_epoch import bump_history_epoch
-from helios.market.prices import new_prices, set_latest
-from helios.market.rollup import roll_up_days
+from helios.market.prices import Latest, new_prices, set_latest_many
+from helios.market.rollup import DayFold, roll_up_days
 
 # Core statements built once (the compiled form is cached): a write is a handful of
 # executemany round trips, not one ORM object per bar (issue 19: a replay writes every bar).
 _CANDLES = Candle.__table__
 _STORED = select(
+    _CANDLES.c.pair,
     _CANDLES.c.id,
     _CANDLES.c.ts,
     _CANDLES.c.open,
@@ -38,7 +40,7 @@ _STORED = select(
     _CANDLES.c.low,
     _CANDLES.c.volume,
 ).where(
-    _CANDLES.c.pair == bindparam("pair"),
+    _CANDLES.c.pair.in_(bindparam("pairs", expanding=True)),
     _CANDLES.c.interval_seconds == bindparam("seconds"),
     _CANDLES.c.ts >= bindparam("first"),
     _CANDLES.c.ts <= bindparam("last"),
@@ -73,75 +75,116 @@ def write_candles(
     the newest row shows that was not known before (a new high or low, its close), each
     recorded in ``price_ticks`` at ``observed``.
     """
-    if not rows:
-        return 0
+    written = write_candle_batches(
+        session, clock, seconds, {pair: rows}, source, observed, merge=merge, tick=tick
+    )
+    return written.get(pair, 0)
+
+
+def write_candle_batches(
+    session: Session,
+    clock: Clock,
+    seconds: int,
+    batches: Mapping[str, list[CandleRow]],
+    source: str,
+    observed: datetime | None = None,
+    *,
+    merge: bool = False,
+    tick: Decimal | None = None,
+) -> dict[str, int]:
+    """``write_candles`` for several pairs at once, one moment of the market: each pair's rows
+    (oldest first) follow ``write_candles``'s rule exactly, and every statement serves all the
+    pairs (a handful of round trips per write, not per pair: a replay or a feed writes every
+    pair at every moment). Returns ``{pair: rows written}``."""
+    batches = {pair: rows for pair, rows in batches.items() if rows}
+    if not batches:
+        return {}
     now = clock.now()
-    not_ahead(rows[-1].ts, now, "candles.timestamp", "a bar that opens")
+    for rows in batches.values():
+        not_ahead(rows[-1].ts, now, "candles.timestamp", "a bar that opens")
     if observed is not None:
         not_ahead(observed, now, "observed")
     session.flush()  # what the caller added is in the database before the statements below
     connection = session.connection()
-    existing = {
-        stored.ts: stored
-        for stored in connection.execute(
-            _STORED,
-            {"pair": pair, "seconds": seconds, "first": rows[0].ts, "last": rows[-1].ts},
-        )
-    }
-    # the newest bar's range before this write: what the write adds to it was just observed
-    prior = {ts: (stored.high, stored.low) for ts, stored in existing.items()}
-    volume_change: dict[datetime, Decimal] = {}
-    written: list[CandleRow] = []
+    spans = {pair: (rows[0].ts, rows[-1].ts) for pair, rows in batches.items()}
+    existing: dict[str, dict[datetime, Any]] = {pair: {} for pair in batches}
+    for stored in connection.execute(
+        _STORED,
+        {
+            "pairs": list(batches),
+            "seconds": seconds,
+            "first": min(first for first, _ in spans.values()),
+            "last": max(last for _, last in spans.values()),
+        },
+    ):
+        first, last = spans[stored.pair]
+        if first <= stored.ts <= last:
+            existing[stored.pair][stored.ts] = stored
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    for incoming in rows:
-        old = existing.get(incoming.ts)
-        row = incoming
-        if old is not None and merge:  # the stored bar, extended by what the feed saw
-            row = CandleRow(
-                incoming.ts,
-                old.open,
-                max(old.high, incoming.high),
-                min(old.low, incoming.low),
-                incoming.close,
-                max(old.volume, incoming.volume),
-            )
-        written.append(row)
-        values = {
-            "open": row.open,
-            "high": row.high,
-            "low": row.low,
-            "close": row.close,
-            "volume": row.volume,
-            "source": source,
-        }
-        if old is None:
-            inserts.append({"pair": pair, "interval_seconds": seconds, "ts": row.ts, **values})
-            delta = row.volume
-        else:
-            updates.append({"row_id": old.id, **values})
-            delta = row.volume - old.volume
+    folds: list[DayFold] = []
+    latest: list[Latest] = []
+    ticks: list[dict[str, Any]] = []
+    completed_day_changed = False
+    for pair, incoming_rows in batches.items():
+        stored_rows = existing[pair]
+        volume_change: dict[datetime, Decimal] = {}
+        written: list[CandleRow] = []
+        for incoming in incoming_rows:
+            old = stored_rows.get(incoming.ts)
+            row = incoming
+            if old is not None and merge:  # the stored bar, extended by what the feed saw
+                row = CandleRow(
+                    incoming.ts,
+                    old.open,
+                    max(old.high, incoming.high),
+                    min(old.low, incoming.low),
+                    incoming.close,
+                    max(old.volume, incoming.volume),
+                )
+            written.append(row)
+            values = {
+                "open": row.open,
+                "high": row.high,
+                "low": row.low,
+                "close": row.close,
+                "volume": row.volume,
+                "source": source,
+            }
+            if old is None:
+                inserts.append({"pair": pair, "interval_seconds": seconds, "ts": row.ts, **values})
+                delta = row.volume
+            else:
+                updates.append({"row_id": old.id, **values})
+                delta = row.volume - old.volume
+            if seconds < DAY:
+                day = floor_time(row.ts, DAY)
+                volume_change[day] = volume_change.get(day, Decimal(0)) + delta
         if seconds < DAY:
-            day = floor_time(row.ts, DAY)
-            volume_change[day] = volume_change.get(day, Decimal(0)) + delta
+            new = {row.ts for row in written if row.ts not in stored_rows}
+            folds.append(DayFold(pair, written, new, volume_change))
+        last = written[-1]
+        seen_at = observed
+        if seen_at is None:  # history: as old as its newest bar proves
+            end = last.ts + timedelta(seconds=seconds)
+            seen_at = end if end <= now else last.ts
+        latest.append(Latest(pair, last.close, seen_at))
+        # the newest bar's range before this write: what the write adds to it was just observed
+        old_last = stored_rows.get(last.ts)
+        high, low = (old_last.high, old_last.low) if old_last is not None else (None, None)
+        seen = [tick] if tick is not None else new_prices(last, high, low)
+        ticks.extend({"pair": pair, "ts": seen_at, "price": value} for value in seen)
+        completed_day_changed |= floor_time(written[0].ts, DAY) < floor_time(now, DAY)
     if inserts:
         connection.execute(_INSERT, inserts)
     if updates:
         connection.execute(_UPDATE, updates)
         expire_stale(session, Candle, [u["row_id"] for u in updates])
-    rows = written
-    if seconds < DAY:
-        new = {row.ts for row in rows if row.ts not in existing}
-        roll_up_days(session, pair, rows, new, volume_change, source, seconds)
-    last = rows[-1]
-    if observed is None:  # history: as old as its newest bar proves
-        end = last.ts + timedelta(seconds=seconds)
-        observed = end if end <= now else last.ts
-    set_latest(session, pair, last.close, observed, now, source)
-    high, low = prior.get(last.ts, (None, None))
-    seen = [tick] if tick is not None else new_prices(last, high, low)
-    connection.execute(_TICKS, [{"pair": pair, "ts": observed, "price": value} for value in seen])
-    if floor_time(rows[0].ts, DAY) < floor_time(now, DAY):
+    if folds:
+        roll_up_days(session, folds, source, seconds)
+    set_latest_many(session, latest, now, source)
+    connection.execute(_TICKS, ticks)
+    if completed_day_changed:
         bump_history_epoch(session, now)  # a completed day's candle changed
     session.flush()
-    return len(rows)
+    return {pair: len(rows) for pair, rows in batches.items()}

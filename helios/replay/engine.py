@@ -320,34 +320,35 @@ class ReplayEngine:
     # --- prices -------------------------------------------------------------------------
     def _write_closed(self, t: int, observed: datetime) -> bool:
         """Every bar closed by ``t`` not yet written, whole, observed at ``observed`` (their
-        close is the latest price): one transaction for every pair. True if any was."""
-        hx = self.hx
-        wrote = False
-        with hx.db.write() as session:
-            for pair, c in self.candles.items():
-                done = int(np.searchsorted(c.ts, t))  # bars opening before t have closed
-                first = self._written[pair]
-                if done > first:
-                    rows = [self._row(c, j) for j in range(first, done)]
-                    hx.market.write_candles(
-                        session, pair, self.interval, rows, "replay", observed=observed
-                    )
-                    wrote = True
-                self._written[pair] = done
-        return wrote
+        close is the latest price): one write for every pair. True if any was."""
+        batches: dict[str, list[CandleRow]] = {}
+        for pair, c in self.candles.items():
+            done = int(np.searchsorted(c.ts, t))  # bars opening before t have closed
+            first = self._written[pair]
+            if done > first:
+                batches[pair] = [self._row(c, j) for j in range(first, done)]
+            self._written[pair] = done
+        if not batches:
+            return False
+        with self.hx.db.write() as session:
+            self.hx.market.write_candle_batches(
+                session, self.interval, batches, "replay", observed=observed
+            )
+        return True
 
     def _write_open(self, t: int, now: datetime) -> None:
         """The bar opening at ``t`` as far as it is known at ``t``: its open, observed then."""
-        hx = self.hx
-        with hx.db.write() as session:
-            for pair, c in self.candles.items():
-                at = self._written[pair]
-                if at < len(c) and int(c.ts[at]) == t:
-                    value = _price(c.open[at])
-                    row = CandleRow(now, value, value, value, value, Decimal(0))
-                    hx.market.write_candles(
-                        session, pair, self.interval, [row], "replay", observed=now
-                    )
+        batches: dict[str, list[CandleRow]] = {}
+        for pair, c in self.candles.items():
+            at = self._written[pair]
+            if at < len(c) and int(c.ts[at]) == t:
+                value = _price(c.open[at])
+                batches[pair] = [CandleRow(now, value, value, value, value, Decimal(0))]
+        if batches:
+            with self.hx.db.write() as session:
+                self.hx.market.write_candle_batches(
+                    session, self.interval, batches, "replay", observed=now
+                )
 
     @staticmethod
     def _row(c: PairCandles, j: int) -> CandleRow:
