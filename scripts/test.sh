@@ -28,4 +28,5 @@ export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres
 # --no-loadscope-reorder: hand the files out in collection order (tests/conftest.py puts the
 # longest first) instead of xdist's default, most tests first, which left the five-minute
 # single-test outage file for last, on one worker, while the other sat idle
-exec "$VENV/bin/python" -m pytest -n auto --dist loadfile --no-loadscope-reorder "$@"
+# --durations=25: the slowest tests, printed at the end, so CI's log says where its time goes
+exec "$VENV/bin/python" -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=25 "$@"
