@@ -21,10 +21,8 @@ from helios.replay.candles import from_frame
 from helios.replay.skip import (
     Held,
     equity_event,
-    equity_next,
     marks,
     position_event,
-    position_next,
 )
 from helios.replay.spec import parse_sweep, rules, take_profit_for_net
 from helios.replay.ticks import data_tick
@@ -238,18 +236,16 @@ def _held(**changes: object) -> Held:
 def test_the_scan_steps_at_the_close_of_the_bar_that_reaches_a_level() -> None:
     c = _candles([99, 99, 97.5, 99, 99], [101, 101, 101, 101, 101], [100, 100, 100, 100, 100])
     instants = np.append(c.ts, c.ts[-1] + 300)
-    assert position_next(_held(), c, instants, 300, 0, 5) == 3  # bar 2 closes at instant 3
+    assert position_event(_held(), c, instants, 300, 0, 5) == 3  # bar 2 closes at instant 3
     # an open that gaps through the stop: the step at that open
     gap = _candles([99, 99, 96, 99], [101, 101, 97, 101], [100, 100, 96.5, 100])
     instants = np.append(gap.ts, gap.ts[-1] + 300)
-    assert position_next(_held(), gap, instants, 300, 0, 4) == 2
+    assert position_event(_held(), gap, instants, 300, 0, 4) == 2
     # the holding limit comes first
     limit = _held(timeout_at=int(c.ts[1]))
-    assert position_next(limit, c, np.append(c.ts, c.ts[-1] + 300), 300, 0, 5) == 1
-    # the event form says whether anything is there at all: the bound is not an event
-    assert position_event(_held(), c, instants, 300, 0, 2) is None
-    assert position_event(_held(), c, instants, 300, 0, 3) == 3
     assert position_event(limit, c, np.append(c.ts, c.ts[-1] + 300), 300, 0, 5) == 1
+    # nothing before the bound: None (the bound is not an event); between two states: the next
+    assert position_event(_held(), c, np.append(c.ts, c.ts[-1] + 300), 300, 0, 2) is None
     assert position_event(_held(settled=False), c, instants, 300, 0, 2) == 1
 
 
@@ -260,12 +256,10 @@ def test_the_scan_steps_where_equity_nears_a_limit_or_peaks() -> None:
     at = marks(instants, {"BTCZAR": c}, 300)
     held = [_held(quantity=100.0, margin=1000.0)]
     # cash 9,000 + margin 1,000 = 10,000 at 100; the open of bar 1 (104) is a new peak
-    assert equity_next(held, 9000.0, 10000.0, 10000.0, 0.5, 0.5, at, 0, 5) == 1
+    assert equity_event(held, 9000.0, 10000.0, 10000.0, 0.5, 0.5, at, 0, 5) == 1
     # with the peak already at 10,400: the open of bar 4 (80) loses 20% of the day's 10,000
-    assert equity_next(held, 9000.0, 10400.0, 10000.0, 0.5, 0.15, at, 0, 5) == 4
-    # nothing near a limit, no new peak: the bound
-    assert equity_next(held, 9000.0, 10400.0, 10000.0, 0.5, 0.5, at, 0, 3) == 3
-    # the event form: none there, or the instant of the event (the bound included)
+    assert equity_event(held, 9000.0, 10400.0, 10000.0, 0.5, 0.15, at, 0, 5) == 4
+    # nothing near a limit, no new peak: None; an event on the bound itself counts
     assert equity_event(held, 9000.0, 10400.0, 10000.0, 0.5, 0.5, at, 0, 3) is None
     assert equity_event(held, 9000.0, 10400.0, 10000.0, 0.5, 0.15, at, 0, 4) == 4
     assert equity_event(held, 9000.0, 10000.0, 10000.0, 0.5, 0.5, at, 0, 1) == 1

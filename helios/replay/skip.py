@@ -87,14 +87,6 @@ def _forward_fill(values: np.ndarray) -> np.ndarray:
     return values[index]
 
 
-def position_next(
-    p: Held, c: PairCandles | None, instants: np.ndarray, interval: int, i: int, bound: int
-) -> int:
-    """The first instant index in (i, bound] at which the monitor could act on ``p``."""
-    found = position_event(p, c, instants, interval, i, bound)
-    return bound if found is None else found
-
-
 def position_event(
     p: Held, c: PairCandles | None, instants: np.ndarray, interval: int, i: int, bound: int
 ) -> int | None:
@@ -140,27 +132,6 @@ def _reaches(
         hit = hit | ((favourable > line) if p.long else (favourable < line))
         open_hit = open_hit | ((opens > line) if p.long else (opens < line))
     return hit, open_hit
-
-
-def equity_next(
-    held: Sequence[Held],
-    cash: float,
-    peak: float,
-    day_equity: float,
-    max_drawdown_pct: float,
-    daily_loss_limit_pct: float,
-    at: Marks,
-    i: int,
-    bound: int,
-) -> int:
-    """The first instant index in (i, bound] whose equity at either moment could matter (the
-    module's rule)."""
-    if bound <= i + 1:
-        return bound
-    found = equity_event(
-        held, cash, peak, day_equity, max_drawdown_pct, daily_loss_limit_pct, at, i, bound
-    )
-    return bound if found is None else found
 
 
 def equity_event(
