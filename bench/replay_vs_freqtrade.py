@@ -428,8 +428,9 @@ def parity_lines(parity: Parity, show: int) -> list[str]:
 
 # --- where the time goes --------------------------------------------------------------------
 
-# what ReplayEngine.run, its _step and Replays.run call directly, by area
+# what ReplayEngine.run, its _step and _light_step, and Replays.run call directly, by area
 AREAS = {
+    "_take_signals": "trading loop",
     "_write_closed": "price writes",
     "_write_open": "price writes",
     "_monitor": "monitor",
@@ -509,7 +510,7 @@ def where_time_goes(stats: Any, top: int) -> tuple[list[tuple[str, int, float]],
     roots = {
         key
         for key in raw
-        if (key[0].endswith("replay/engine.py") and key[2] in ("run", "_step"))
+        if (key[0].endswith("replay/engine.py") and key[2] in ("run", "_step", "_light_step"))
         or (key[0].endswith("replay/service.py") and key[2] == "run")
     }
     entries: dict[Key, str] = {}
