@@ -54,8 +54,8 @@ two passes would do nothing, so a *light step* leaves them out: the bars are wri
 moments as always, the watchdog runs (a loss realized earlier may stand at a limit with nothing
 open: the scan has no moving equity to find it by), and the signals are taken at the open
 (``submit``, then ``process_pending``: every decision, with the prices of that instant); if one
-opened a position the monitor still runs at the open. A year of Freqtrade's EMA cross has about
-6,700 steps, most of them a signal whose pair is full: these cost about half a full step.
+opened a position the monitor still runs at the open. A year of Freqtrade's EMA cross has 6,674
+steps, 5,532 of them light (most a signal whose pair is full): about 25 ms each against 40 ms.
 """
 
 from __future__ import annotations
