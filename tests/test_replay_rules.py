@@ -19,9 +19,11 @@ from helios.positions.exit_reasons import STOP_LOSS, TRAILING_STOP, exit_reason
 from helios.positions.monitor import Bar, Levels, judge
 from helios.replay.candles import from_frame
 from helios.replay.skip import (
+    Book,
     Held,
     equity_event,
     marks,
+    next_instant,
     position_event,
 )
 from helios.replay.spec import parse_sweep, rules, take_profit_for_net
@@ -263,6 +265,41 @@ def test_the_scan_steps_where_equity_nears_a_limit_or_peaks() -> None:
     assert equity_event(held, 9000.0, 10400.0, 10000.0, 0.5, 0.5, at, 0, 3) is None
     assert equity_event(held, 9000.0, 10400.0, 10000.0, 0.5, 0.15, at, 0, 4) == 4
     assert equity_event(held, 9000.0, 10000.0, 10000.0, 0.5, 0.5, at, 0, 1) == 1
+
+
+def test_a_step_is_light_only_where_nothing_but_a_signal_can_act() -> None:
+    """``next_instant``: the next step, and whether it is light (the monitor left out): only
+    when a signal alone makes it, never on a day start, the end, a level or an equity event."""
+    c = _candles([99] * 6, [101] * 6, [100] * 6)
+    instants = np.append(c.ts, c.ts[-1] + 300)
+    at = marks(instants, {"BTCZAR": c}, 300)
+    pairs = {"BTCZAR": c}
+    limits = (0.5, 0.5)
+    empty = Book([], 10000.0, 10000.0, 10000.0)
+    assert next_instant(empty, limits, pairs, instants, 300, at, 0, signal=2, day=9) == (2, True)
+    # the signal on a new trading day: the day roll needs the full step
+    assert next_instant(empty, limits, pairs, instants, 300, at, 0, signal=2, day=2) == (2, False)
+    # no signal left: the end
+    assert next_instant(empty, limits, pairs, instants, 300, at, 0, signal=7, day=9) == (6, False)
+    # a position whose stop bar 2 reaches (the step at its close, instant 3)
+    low = _candles([99, 99, 97.5, 99, 99, 99], [101] * 6, [100] * 6)
+    held = Book([_held()], 9900.0, 10000.0, 10000.0)
+    at_low = marks(instants, {"BTCZAR": low}, 300)
+    pairs_low = {"BTCZAR": low}
+    assert next_instant(held, limits, pairs_low, instants, 300, at_low, 0, signal=5, day=9) == (
+        3,
+        False,
+    )
+    # the same level at the signal's instant: a full step there
+    assert next_instant(held, limits, pairs_low, instants, 300, at_low, 0, signal=3, day=9) == (
+        3,
+        False,
+    )
+    # the level after the signal: the signal's step is light
+    assert next_instant(held, limits, pairs_low, instants, 300, at_low, 0, signal=2, day=9) == (
+        2,
+        True,
+    )
 
 
 # --- progress --------------------------------------------------------------------------------

@@ -72,14 +72,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from helios.accounts.account import MARGIN_HELD_STATUSES
 from helios.clock import ManualClock, trading_day, trading_day_start
-from helios.db.models import PortfolioState, Position, ReplayRun
+from helios.db.models import Position, ReplayRun
 from helios.market.candles import CandleRow
 from helios.money import price as to_price
 from helios.positions.lifecycle import OPEN
+from helios.replay.book import read_book
 from helios.replay.candles import PairCandles
-from helios.replay.skip import Held, equity_event, marks, position_event
+from helios.replay.skip import marks, next_instant
 from helios.replay.sources import ReplaySignal
 from helios.replay.spec import RunRules
 
@@ -403,52 +403,31 @@ class ReplayEngine:
 
     # --- skipping ahead -----------------------------------------------------------------
     def _next_index(self, i: int) -> tuple[int, bool]:
-        """The next instant (index into ``instants``) at which the live code could act
-        (``helios.replay.skip``), and whether only the signals could act there (a light
-        step: the module's rule)."""
-        hx = self.hx
+        """The next instant (index into ``instants``) at which the live code could act, and
+        whether only the signals could act there (a light step): ``skip.next_instant`` on the
+        book as the live code left it."""
         t = int(self.instants[i])
-        last = len(self.instants) - 1
-        signal = last + 1  # none left
+        signal = len(self.instants)  # none left
         if self._signal_i < len(self.signals):
             at = _epoch(self.signals[self._signal_i].at)
             signal = int(np.searchsorted(self.instants, at))
-        zone = hx.settings.trading_day_timezone
+        zone = self.hx.settings.trading_day_timezone
         tomorrow = trading_day(_dt(t), zone) + timedelta(days=1)
         day = int(np.searchsorted(self.instants, _epoch(trading_day_start(tomorrow, zone))))
-        bound = min(last, signal, day)
-        held, cash, peak, day_equity = self._book()
-        events = [
-            position_event(p, self.candles.get(p.pair), self.instants, self.interval, i, bound)
-            for p in held
-        ]
-        event = min((e for e in events if e is not None), default=None)
-        if held:  # the equity's span ends at the first position event (it changes the book)
-            limits = self._limits  # the run's own, set before its first step
-            found = equity_event(
-                held,
-                cash,
-                peak,
-                day_equity,
-                limits.max_drawdown_pct,
-                limits.daily_loss_limit_pct,
-                self._marks,
-                i,
-                bound if event is None else min(bound, event),
-            )
-            if found is not None:
-                event = found if event is None else min(event, found)
-        chosen = max(bound if event is None else min(bound, event), i + 1)
-        light = chosen == signal < min(last, day) and (event is None or event > chosen)
-        return chosen, light
-
-    def _book(self) -> tuple[list[Held], float, float, float]:
-        """The open positions' levels and the account's cash, peak and day start, as the
-        live code left them."""
         with self.hx.db.read() as session:
-            state = session.execute(_ACCOUNT).one()
-            held = [_held(p) for p in session.execute(_HELD)]
-        return held, float(state.cash), float(state.peak_equity), float(state.start_of_day_equity)
+            book = read_book(session)
+        limits = self._limits  # the run's own, set before its first step
+        return next_instant(
+            book,
+            (limits.max_drawdown_pct, limits.daily_loss_limit_pct),
+            self.candles,
+            self.instants,
+            self.interval,
+            self._marks,
+            i,
+            signal=signal,
+            day=day,
+        )
 
     # --- the run's record ---------------------------------------------------------------
     def _record_start(self) -> int:
@@ -487,50 +466,6 @@ class ReplayEngine:
             row.error = error
             row.exit_bars = {str(k): v.isoformat() for k, v in self._exit_bars.items()}
             row.figures = _jsonable(figures) if figures is not None else None
-
-
-# what the scan reads after each step, built once (column reads: no ORM objects)
-_ACCOUNT = select(
-    PortfolioState.cash, PortfolioState.peak_equity, PortfolioState.start_of_day_equity
-).where(PortfolioState.id == 1)
-_HELD = select(
-    Position.pair,
-    Position.side,
-    Position.status,
-    Position.entry_price,
-    Position.quantity,
-    Position.position_size_zar,
-    Position.stop_loss_price,
-    Position.take_profit_price,
-    Position.best_price,
-    Position.trailing_activation_pct,
-    Position.trailing_distance_pct,
-    Position.opened_at,
-    Position.max_holding_hours,
-).where(Position.status.in_(MARGIN_HELD_STATUSES))
-
-
-def _held(p: Any) -> Held:
-    if p.status != OPEN or p.entry_price is None or p.quantity is None:
-        return Held(p.pair, True, 0, 0, 0, 0, 0, 0, None, 0, settled=False)
-    long = p.side == "BUY"
-    activation = None
-    if p.trailing_activation_pct is not None and p.trailing_distance_pct is not None:
-        sign = 1 if long else -1
-        activation = float(p.entry_price) * (1 + sign * float(p.trailing_activation_pct))
-    opened = p.opened_at or _dt(0)
-    return Held(
-        p.pair,
-        long,
-        float(p.entry_price),
-        float(p.quantity),
-        float(p.position_size_zar),
-        float(p.stop_loss_price or 0),
-        float(p.take_profit_price or 0),
-        float(p.best_price or p.entry_price),
-        activation,
-        _epoch(opened) + int(float(p.max_holding_hours) * 3600),
-    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -53,6 +53,17 @@ class Held:
 
 
 @dataclass(frozen=True)
+class Book:
+    """The open positions and the account's cash, peak and day start, as the scan reads them
+    (``helios.replay.book``)."""
+
+    held: list[Held]
+    cash: float
+    peak: float
+    day_equity: float
+
+
+@dataclass(frozen=True)
 class Marks:
     """Each pair's latest price at each instant's two moments: ``at_close`` (the close of the
     last bar ended by then) and ``at_open`` (the open of the bar starting then, else the
@@ -172,3 +183,48 @@ def equity_event(
     if equity[top] > peak * (1 + 1e-12):
         chosen = lo + top // 2 if chosen is None else min(chosen, lo + top // 2)
     return chosen
+
+
+def next_instant(
+    book: Book,
+    limits: tuple[float, float],
+    candles: Mapping[str, PairCandles],
+    instants: np.ndarray,
+    interval: int,
+    at: Marks,
+    i: int,
+    *,
+    signal: int,
+    day: int,
+) -> tuple[int, bool]:
+    """The next instant index after ``i`` at which the live code could act, and whether only
+    a signal could act there (a *light step*: the monitor proven idle).
+
+    ``limits``: (max drawdown, daily loss limit); ``signal``: the index of the next signal's
+    instant (``len(instants)``: none left); ``day``: the index of the next trading day's start.
+    The bound is the first of the next signal, the next day and the end; a position's level or
+    holding limit before it, or an equity event before the first of those, comes first (the
+    equity's span ends at the first position event: it changes the book)."""
+    last = len(instants) - 1
+    bound = min(last, signal, day)
+    events = [
+        position_event(p, candles.get(p.pair), instants, interval, i, bound) for p in book.held
+    ]
+    event = min((e for e in events if e is not None), default=None)
+    if book.held:
+        found = equity_event(
+            book.held,
+            book.cash,
+            book.peak,
+            book.day_equity,
+            limits[0],
+            limits[1],
+            at,
+            i,
+            bound if event is None else min(bound, event),
+        )
+        if found is not None:
+            event = found if event is None else min(event, found)
+    chosen = max(bound if event is None else min(bound, event), i + 1)
+    light = chosen == signal < min(last, day) and (event is None or event > chosen)
+    return chosen, light
