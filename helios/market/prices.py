@@ -45,18 +45,6 @@ class Latest:
     observed: datetime
 
 
-def set_latest(
-    session: Session,
-    pair: str,
-    close: Decimal,
-    observed: datetime,
-    now: datetime,
-    source: str,
-) -> None:
-    """Record ``close`` as the latest price of ``pair`` unless a newer one is stored."""
-    set_latest_many(session, [Latest(pair, close, observed)], now, source)
-
-
 def set_latest_many(session: Session, prices: Sequence[Latest], now: datetime, source: str) -> None:
     """Record each close as its pair's latest price unless a newer one is stored (Core
     statements, one set for every pair: every write of candles comes here; a ``LatestPrice``

@@ -226,5 +226,5 @@ def next_instant(
         if found is not None:
             event = found if event is None else min(event, found)
     chosen = max(bound if event is None else min(bound, event), i + 1)
-    light = chosen == signal < min(last, day) and (event is None or event > chosen)
-    return chosen, light
+    # events lie at or before the bound: light only with none, the signal making the bound
+    return chosen, event is None and signal < min(last, day)
