@@ -32,7 +32,8 @@ when that claim fails on the lock after the busy timeout, the lease has expired 
 is a stopped process on this machine, the standby kills it (``_kill_frozen_holder``) and takes
 over at its next poll: about the busy timeout plus the lease, instead of never.
 
-A take-over says why (``Takeover.reason``): the scheduler records it as an event.
+A take-over says why (``Takeover.reason``), recorded as an event (``LEADER`` or
+``LEADER_TAKEOVER``) in the transaction that names the new holder.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from helios.clock import Clock, ensure_utc
 from helios.db.engine import Database
 from helios.db.models import Lease
 from helios.errors import Fenced
+from helios.events import record_event
 from helios.process import application_name
 
 log = logging.getLogger("helios.leader")
@@ -221,6 +223,7 @@ class Leadership:
                 )
                 self.epoch = 1
                 self.takeover = Takeover(None, 1, "no scheduler had led this database")
+                self._record(session, now, self.takeover)
                 return True
             if self.epoch is not None and (row.holder, row.epoch) == (self.identity, self.epoch):
                 row.renewed_at, row.expires_at = now, now + self.lease
@@ -240,7 +243,25 @@ class Leadership:
             row.acquired_at, row.renewed_at, row.expires_at = now, now, now + self.lease
             self.epoch = row.epoch
             self.takeover = Takeover(previous, row.epoch, reason)
+            self._record(session, now, self.takeover)
             return True
+
+    def _record(self, session: Session, now: datetime, takeover: Takeover) -> None:
+        """Why this process leads, in the transaction that made it the holder: the record of a
+        take-over exists exactly when the take-over does (a crash right after the claim cannot
+        leave a new holder nobody was told about)."""
+        if takeover.previous is None:
+            kind, severity = "LEADER", "INFO"
+            message = f"scheduler {self.identity} leads: {takeover.reason}"
+        else:
+            kind, severity = "LEADER_TAKEOVER", "WARNING"
+            message = (
+                f"scheduler {self.identity} took over from {takeover.previous} (epoch "
+                f"{takeover.epoch}): {takeover.reason}"
+            )
+        record_event(
+            session, ts=now, kind=kind, severity=severity, actor="scheduler", message=message
+        )
 
     def _why_free(self, row: Lease, now: datetime) -> str:
         if row.expires_at <= row.renewed_at:

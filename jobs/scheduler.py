@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -60,6 +60,7 @@ from apscheduler.triggers.cron import CronTrigger
 import helios
 from helios.closeout import DatabaseWatch
 from helios.config import FeedKind, TradingMode
+from helios.db.outage import database_failure
 from helios.demo import MomentumDemo
 from helios.errors import Fenced
 from helios.events import record_event, record_exchange_error
@@ -71,6 +72,8 @@ from helios.signals import SignalOutcome
 
 log = logging.getLogger("helios.scheduler")
 PROCESS_NAME = "scheduler"
+START_RETRY_FIRST, START_RETRY_MOST = 0.5, 5.0  # seconds between start-up tries, doubling
+_T = TypeVar("_T")
 STANDBY_NAME = "scheduler-standby"
 
 
@@ -147,16 +150,8 @@ class Worker:
         be sending (it is dead or fenced now), the rest after their grace; then the feed."""
         identity = self.leadership.identity
         log.info("leading (%s)", identity)
-        if takeover is not None and takeover.previous is not None:
-            self._event(
-                "LEADER_TAKEOVER",
-                f"scheduler {identity} took over from {takeover.previous} (epoch "
-                f"{takeover.epoch}): {takeover.reason}",
-                "WARNING",
-            )
-        else:
-            reason = f": {takeover.reason}" if takeover is not None else ""
-            self._event("LEADER", f"scheduler {identity} leads{reason}")
+        if takeover is None:  # the claim records a take-over in its own transaction
+            self._event("LEADER", f"scheduler {identity} leads")
         previous = takeover.previous if takeover is not None else None
         with self.hx.db.fenced(self.leadership.check):
             self.hx.reconcile_at_start(settle_now_from=previous)
@@ -429,9 +424,33 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     return scheduler
 
 
+def _once_the_database_answers(
+    hx: helios.Helios, start: Callable[[], _T], stop: threading.Event | None
+) -> _T:
+    """What the start reads from the database, read once it answers. The database answered
+    the connect, so one that fails now (a server restarting) is an outage, which the running
+    jobs ride out; the start waits for it the same way rather than ending the process (a
+    standby gone for good). Any other error is a bug and propagates."""
+    waiting = stop or threading.Event()
+    delay = START_RETRY_FIRST
+    while True:
+        try:
+            return start()
+        except Exception as exc:
+            failure = database_failure(exc, hx.settings.database_url)
+            if failure is None:
+                raise
+            log.warning("starting: %s; trying again in %.1f s", failure, delay)
+            if waiting.wait(delay):
+                raise
+            delay = min(delay * 2, START_RETRY_MOST)
+
+
 def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
     """Run the jobs until SIGINT/SIGTERM (or ``stop`` is set); lead or stand by."""
-    worker = Worker(hx, hx.build_feed())
+    worker, mode = _once_the_database_answers(
+        hx, lambda: (Worker(hx, hx.build_feed()), hx.controls.trading_mode()), stop
+    )
     scheduler = build_scheduler(worker)
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
@@ -454,7 +473,7 @@ def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
         "scheduler running: feed=%s database=%s mode=%s demo=%s identity=%s",
         hx.settings.market_feed.value,
         hx.db.display_url,
-        hx.controls.trading_mode().value,
+        mode.value,
         "on" if worker.demo else "off",
         worker.leadership.identity,
     )

@@ -9,6 +9,8 @@ unexpectedly"), and a resume after a longer outage the same. (SQLite has no serv
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +18,10 @@ from pathlib import Path
 import pytest
 import requests
 from private_postgres import PrivatePostgres
+from sqlalchemy import select
 
 import helios
+from helios.db.models import Event, Heartbeat
 from tests.api_process import ApiProcess
 from tests.factories import SEED_TRADE, give_market
 
@@ -83,3 +87,55 @@ def test_the_first_emergency_stop_and_resume_after_a_database_restart_succeed(
             assert not hx.controls.is_halted()
     finally:
         api.stop()
+
+
+def test_a_scheduler_whose_database_goes_down_during_its_start_waits_and_runs(
+    private_pg: PrivatePostgres,
+) -> None:
+    """The chaos test's failure in CI: a replacement scheduler had connected, then the database
+    restarted before its jobs began; its start-up reads (the trading mode) raised and the
+    process ended ("cannot use the database"), a standby lost for good. A database that
+    answered the connect and then went away is an outage like any other: the start waits for
+    it (as the running jobs do) and the scheduler runs."""
+    from jobs.scheduler import run
+
+    with helios.connect(private_pg.url, market_feed="manual") as hx:
+        give_market(hx)
+    hx = helios.connect(private_pg.url, market_feed="manual", reconcile=False)
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            run(hx, stop)
+        except BaseException as exc:  # the failure the test looks for
+            failed.append(exc)
+
+    try:
+        private_pg.stop()  # connected, then the server goes away before the jobs begin
+        runner = threading.Thread(target=start, daemon=True)
+        runner.start()
+        time.sleep(2.0)
+        assert not failed, f"the start ended on a database outage: {failed[0]!r}"
+        private_pg.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not failed:
+            try:
+                with hx.db.read() as session:
+                    started = session.scalars(
+                        select(Event).where(Event.kind == "SCHEDULER_START")
+                    ).all()
+                    beats = session.scalars(select(Heartbeat)).all()
+                if started and any(row.pid == os.getpid() for row in beats):
+                    break
+            except Exception:  # the pool reconnecting
+                pass
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"the scheduler never ran: {failed!r}")
+    finally:
+        stop.set()
+        if "runner" in locals():
+            runner.join(30)
+        hx.close()
+    assert not failed, failed
