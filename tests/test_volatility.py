@@ -10,6 +10,8 @@ correlation, do not change when every price is scaled by the same constant.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -209,3 +211,38 @@ def test_a_corrected_completed_candle_triggers_a_refit(real_hx: helios.Helios):
     second = hx.risk.market_stats()
     assert second is not first
     assert second.vols["BTCZAR"].daily_vol != first.vols["BTCZAR"].daily_vol
+
+
+_ARCH_PROBE = """
+import sys, threading
+import numpy as np
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+if sys.argv[1] == "threads":
+    gate = threading.Event()
+    threading.Thread(target=gate.wait, daemon=True).start()
+from helios.risk.volatility import garch_vol
+vol, why = garch_vol(np.random.default_rng(7).normal(0.0, 0.03, 400))
+assert vol is not None and 0.01 < vol < 0.06, (vol, why)
+print("matplotlib" in sys.modules)
+from helios.reports.chart import equity_png
+start = datetime(2026, 1, 1, tzinfo=UTC)
+png = equity_png([start, start + timedelta(days=1)], [Decimal(100), Decimal(101)], "t")
+assert png is not None and png.startswith(b"\\x89PNG"), png
+"""
+
+
+@pytest.mark.parametrize("threads", ["one", "threads"])
+def test_the_garch_fit_leaves_matplotlib_out_yet_charts_still_draw(threads: str) -> None:
+    """arch imports matplotlib.figure for plots Helios never draws (27 MiB of the replay's
+    memory); with one thread it is loaded without it, and a chart drawn after still works. With
+    other threads running, arch is imported the ordinary way (no thread is refused matplotlib)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ARCH_PROBE, threads],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False" if threads == "one" else "True"], done.stdout

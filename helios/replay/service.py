@@ -37,6 +37,7 @@ from helios.db.models import PortfolioSnapshot, Position, ReplayRun, RiskDecisio
 from helios.errors import InvalidInput
 from helios.market.candles import parse_interval
 from helios.market.store import MarketData
+from helios.memory import release_freed_memory
 from helios.replay.candles import PairCandles, from_frame, load_candle_file, parse_candle_spec
 from helios.replay.engine import COMPLETE, ReplayEngine
 from helios.replay.sources import (
@@ -142,6 +143,7 @@ class Replays:
             )
             chosen = replace(chosen, settings={**chosen.settings, "price_tick": grid})
         signals = self._signals(request, candles, start, end)
+        release_freed_memory()  # what reading the files and the strategy freed (helios.memory)
         self.folder.mkdir(parents=True, exist_ok=True)
         identity = run_id or new_run_id()
         path = self.folder / f"{identity}.sqlite"

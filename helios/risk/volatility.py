@@ -9,8 +9,11 @@ day completes, not on every price tick (this is what makes caching them safe).
 from __future__ import annotations
 
 import math
+import sys
+import threading
 import warnings
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -43,9 +46,37 @@ def ewma_vol(returns: np.ndarray, lam: float = EWMA_LAMBDA) -> float:
     return math.sqrt(variance)
 
 
+def load_arch() -> ModuleType:
+    """``arch.univariate``, imported without matplotlib in a process with one thread that has
+    not imported matplotlib yet (a replay, a sweep's worker).
+
+    ``arch`` imports ``matplotlib.figure`` (about 27 MiB resident) if it can, for plot methods
+    Helios never calls, and guards that import with ``except ImportError``; a replay would carry
+    it for nothing (the replay's memory target: docs/replay.md). So matplotlib is hidden while
+    ``arch`` loads and importable again right after. Only with one thread: no other thread can
+    be importing matplotlib meanwhile (a scheduler's report job, a console page) and be refused
+    it; with more, ``arch`` is imported the ordinary way. Should a version of ``arch`` need
+    matplotlib, the hidden import fails and the ordinary one follows."""
+    loaded = sys.modules.get("arch.univariate")
+    if loaded is not None:
+        return loaded
+    if "matplotlib" not in sys.modules and threading.active_count() == 1:
+        sys.modules["matplotlib"] = None  # type: ignore[assignment]
+        try:
+            import arch.univariate
+        except ImportError:
+            pass  # arch needs matplotlib after all: the ordinary import below
+        finally:
+            if "matplotlib" in sys.modules and sys.modules["matplotlib"] is None:
+                del sys.modules["matplotlib"]
+    import arch.univariate
+
+    return arch.univariate
+
+
 def garch_vol(returns: np.ndarray) -> tuple[float | None, str]:
     """GARCH(1,1) one-step-ahead daily volatility on percent returns, or (None, why not)."""
-    from arch import arch_model
+    arch_model = load_arch().arch_model
 
     scaled = returns * 100.0
     try:

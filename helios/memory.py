@@ -1,0 +1,34 @@
+"""Give the memory Python has freed back to the system (L0: no Helios import).
+
+CPython returns freed objects to its allocator, and glibc's ``malloc`` keeps the pages of freed
+blocks for reuse instead of returning them: after a large, short-lived load (a year of candles
+read from CSV through pandas: its text columns, the parsed copies, the checks' temporaries) the
+process stays as large as the load's peak although the memory is free. ``malloc_trim(0)`` hands
+those pages back. A replay calls it once, after its inputs are read and before it runs, so its
+peak is its working set, not its loading's (docs/replay.md, "Where the speed stands").
+Dask's workers do the same for the same reason.
+
+Not glibc (macOS, musl): nothing to trim through this call; it answers False and changes nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import sys
+
+
+def release_freed_memory() -> bool:
+    """Collect garbage, then return glibc's free pages to the system. True if it trimmed."""
+    gc.collect()
+    if not sys.platform.startswith("linux"):
+        return False
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc: no malloc_trim
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))
