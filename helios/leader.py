@@ -223,7 +223,7 @@ class Leadership:
                 )
                 self.epoch = 1
                 self.takeover = Takeover(None, 1, "no scheduler had led this database")
-                self._record(session, now, self.takeover)
+                self._record(session, self.takeover)
                 return True
             if self.epoch is not None and (row.holder, row.epoch) == (self.identity, self.epoch):
                 row.renewed_at, row.expires_at = now, now + self.lease
@@ -243,13 +243,15 @@ class Leadership:
             row.acquired_at, row.renewed_at, row.expires_at = now, now, now + self.lease
             self.epoch = row.epoch
             self.takeover = Takeover(previous, row.epoch, reason)
-            self._record(session, now, self.takeover)
+            self._record(session, self.takeover)
             return True
 
-    def _record(self, session: Session, now: datetime, takeover: Takeover) -> None:
+    def _record(self, session: Session, takeover: Takeover) -> None:
         """Why this process leads, in the transaction that made it the holder: the record of a
         take-over exists exactly when the take-over does (a crash right after the claim cannot
-        leave a new holder nobody was told about)."""
+        leave a new holder nobody was told about). Its time is read with the row held (not the
+        claim's start, which on PostgreSQL may precede a write the previous holder was still
+        finishing under its fence): the term it opens begins after every write of the last."""
         if takeover.previous is None:
             kind, severity = "LEADER", "INFO"
             message = f"scheduler {self.identity} leads: {takeover.reason}"
@@ -260,7 +262,12 @@ class Leadership:
                 f"{takeover.epoch}): {takeover.reason}"
             )
         record_event(
-            session, ts=now, kind=kind, severity=severity, actor="scheduler", message=message
+            session,
+            ts=self._clock.now(),
+            kind=kind,
+            severity=severity,
+            actor="scheduler",
+            message=message,
         )
 
     def _why_free(self, row: Lease, now: datetime) -> str:
