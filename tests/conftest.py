@@ -55,6 +55,7 @@ LONGEST_FIRST = (
     "test_alert_outage_postgres.py",
     "test_chaos.py",
     "test_replay_engine.py",
+    "test_replay_week.py",
     "test_replay_runs.py",
     "test_replay_parity.py",
     "test_browser.py",

@@ -522,6 +522,51 @@ def operator_again(folder: Path) -> tuple[helios.Helios, ManualClock]:
     return hx, clock
 
 
+# --- replay and live agree: the scenario (tests/test_replay_engine.py, tests/test_replay_week.py)
+
+# the operator's limits in both runs: a tight daily loss (the gap's halt) and a position cap the
+# largest signals break
+LIVE_LIMITS = {"daily_loss_limit_pct": 0.02, "max_single_position_pct": 0.2}
+GAP_BEFORE_END = 35  # minutes: every pair opens 20% lower then (the daily-loss halt)
+
+
+def run_live(folder: Path, minutes: int, signals: int) -> Book:
+    """``signals`` signals on 3 pairs and ``minutes`` of 1m prices from ``START`` (the trading
+    day rolls at 03:00 UTC; ``GAP_BEFORE_END`` minutes before the end every pair opens 20% lower,
+    which halts on the daily loss and closes everything), stepped bar by bar through the live
+    calls (``LiveLoop``) on the operator's database in ``folder``; returns what it wrote."""
+    hx, clock = operator(folder, LIVE_LIMITS)
+    gap_at = minutes - GAP_BEFORE_END
+    bars = {
+        pair: minute_bars(pair, START, minutes, first, seed=i + 1, gap_at=gap_at, gap=0.2)
+        for i, (pair, first) in enumerate(PAIRS.items())
+    }
+    made = make_signals(list(PAIRS), START, minutes, signals, seed=7)
+    LiveLoop(hx, clock, bars).run(START, minutes, made)
+    hx.close()
+    return book(folder / "operator.db")
+
+
+def replay_live(folder: Path, minutes: int, *, step_every_bar: bool) -> Any:
+    """The operator's recorded signals replayed over its stored 1m candles: a ``RunSummary``."""
+    from helios.replay.service import ReplayRequest
+
+    hx, _clock = operator_again(folder)
+    try:
+        request = ReplayRequest(
+            start=START,
+            end=START + timedelta(minutes=minutes),
+            candles=(),
+            interval="1m",
+            signals="recorded",
+            limits=LIVE_LIMITS,
+            settings=SETTINGS,
+        )
+        return hx.replay.run(request, step_every_bar=step_every_bar)
+    finally:
+        hx.close()
+
+
 def _mismatch(name: str, live: list[Any], replayed: list[Any]) -> str:
     for i, (a, b) in enumerate(zip(live, replayed, strict=False)):
         if a != b:

@@ -10,70 +10,39 @@ are in ``tests/test_replay_runs.py``.
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from replay_support import (
-    PAIRS,
-    SETTINGS,
-    START,
     Book,
-    LiveLoop,
     assert_same,
     book,
-    make_signals,
-    minute_bars,
-    operator,
-    operator_again,
+    replay_live,
+    run_live,
 )
 
 from helios.money import price as to_price
-from helios.replay.service import ReplayRequest
 
 # --- 1. replay and live agree --------------------------------------------------------------------
 
-MINUTES = 240  # 4 hours of 1m bars on 3 pairs: see ``live_run``
+MINUTES = 240  # 4 hours of 1m bars on 3 pairs: see ``live_run``; a week: test_replay_week.py
 SIGNALS = 200
-GAP_AT = 205  # 03:25 UTC, after the day roll: every pair opens 20% lower (the daily-loss halt)
-LIVE_LIMITS = {"daily_loss_limit_pct": 0.02, "max_single_position_pct": 0.2}
 
 
 @pytest.fixture(scope="module")
 def live_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Book]:
     """200 signals on 3 pairs and 4 hours of 1m prices (a day roll at 03:00 UTC, a gap of 20% at
     03:25 that halts on the daily loss and closes everything), stepped bar by bar through the
-    live calls (``LiveLoop``) on the operator's database. A week of 1m bars is 10,080 live steps
-    at 40-75 ms each on this machine (7-12 minutes, and as long again for the replay stepping
-    every bar): too slow for a test, so 241 steps here."""
+    live calls (``LiveLoop``) on the operator's database. Dense: a signal a minute or so, so
+    positions overlap, pairs are locked and limits refuse; ``tests/test_replay_week.py`` runs
+    the issue's week of 1m bars with the same 200 signals spread over it."""
     folder = tmp_path_factory.mktemp("live")
-    hx, clock = operator(folder, LIVE_LIMITS)
-    bars = {
-        pair: minute_bars(pair, START, MINUTES, first, seed=i + 1, gap_at=GAP_AT, gap=0.2)
-        for i, (pair, first) in enumerate(PAIRS.items())
-    }
-    signals = make_signals(list(PAIRS), START, MINUTES, SIGNALS, seed=7)
-    LiveLoop(hx, clock, bars).run(START, MINUTES, signals)
-    hx.close()
-    return folder, book(folder / "operator.db")
+    return folder, run_live(folder, MINUTES, SIGNALS)
 
 
 def _replay_live(folder: Path, *, step_every_bar: bool) -> Any:
-    hx, _clock = operator_again(folder)
-    try:
-        request = ReplayRequest(
-            start=START,
-            end=START + timedelta(minutes=MINUTES),
-            candles=(),
-            interval="1m",
-            signals="recorded",
-            limits=LIVE_LIMITS,
-            settings=SETTINGS,
-        )
-        return hx.replay.run(request, step_every_bar=step_every_bar)
-    finally:
-        hx.close()
+    return replay_live(folder, MINUTES, step_every_bar=step_every_bar)
 
 
 def test_the_live_run_has_every_case(live_run: tuple[Path, Book]) -> None:
