@@ -51,13 +51,13 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # out the files with the most tests first). The rest keep their order.
 LONGEST_FIRST = (
     "test_alert_outage_sqlite.py",
+    "test_replay_parity.py",
     "test_browser_phone.py",
     "test_alert_outage_postgres.py",
     "test_chaos.py",
     "test_replay_engine.py",
     "test_replay_week.py",
     "test_replay_runs.py",
-    "test_replay_parity.py",
     "test_browser.py",
     "test_notebooks.py",
     "test_notebook_replay.py",
