@@ -14,21 +14,28 @@ Not glibc (macOS, musl): nothing to trim through this call; it answers False and
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
+import functools
 import gc
 import sys
+from collections.abc import Callable
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` from the symbols already loaded (no library search, no process
+    started), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl): no malloc_trim
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim  # type: ignore[no-any-return]
 
 
 def release_freed_memory() -> bool:
     """Collect garbage, then return glibc's free pages to the system. True if it trimmed."""
     gc.collect()
-    if not sys.platform.startswith("linux"):
-        return False
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc: no malloc_trim
-        return False
-    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
-    return bool(trim(0))
+    trim = _malloc_trim()
+    return bool(trim(0)) if trim is not None else False

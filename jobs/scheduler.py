@@ -56,11 +56,12 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.exc import SQLAlchemyError
 
 import helios
 from helios.closeout import DatabaseWatch
 from helios.config import FeedKind, TradingMode
-from helios.db.outage import database_failure
+from helios.db.outage import database_failure, is_unavailable
 from helios.demo import MomentumDemo
 from helios.errors import Fenced
 from helios.events import record_event, record_exchange_error
@@ -96,6 +97,8 @@ class Worker:
     # the last dead-man's ping
     failures: dict[str, int] = field(default_factory=dict, init=False)
     failed_since_ping: bool = field(default=False, init=False)
+    # the trading mode read at start (``run``); None: read it here
+    mode: TradingMode | None = None
 
     def __post_init__(self) -> None:
         self.started_at = self.hx.clock.now()
@@ -103,7 +106,8 @@ class Worker:
             self.hx.db, self.hx.clock, self.hx.settings.leader_lease_seconds
         )
         self.database = DatabaseWatch(self.hx)
-        if self.hx.settings.demo_signals_wanted(self.hx.controls.trading_mode()):
+        mode = self.mode if self.mode is not None else self.hx.controls.trading_mode()
+        if self.hx.settings.demo_signals_wanted(mode):
             self.demo = MomentumDemo(self.hx)
 
     @property
@@ -146,8 +150,9 @@ class Worker:
         self._event("LEADER_LOST", f"scheduler {self.leadership.identity}: {reason}", "WARNING")
 
     def became_leader(self, takeover: Takeover | None = None) -> None:
-        """Take over: say why, settle at once the orders only the previous leader could still
-        be sending (it is dead or fenced now), the rest after their grace; then the feed."""
+        """Take over (the claim recorded why, in its own transaction): settle at once the orders
+        only the previous leader could still be sending (it is dead or fenced now), the rest
+        after their grace; then the feed."""
         identity = self.leadership.identity
         log.info("leading (%s)", identity)
         if takeover is None:  # the claim records a take-over in its own transaction
@@ -424,23 +429,36 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     return scheduler
 
 
+def _start_reads(hx: helios.Helios) -> tuple[TradingMode, MarketFeed]:
+    """What the start reads from the database: the mode, the installation id (remembered for
+    the process; the close-out's book watch needs it) and the feed from the prices stored."""
+    mode = hx.controls.trading_mode()
+    hx.positions.installation_id()
+    return mode, hx.build_feed()
+
+
 def _once_the_database_answers(
     hx: helios.Helios, start: Callable[[], _T], stop: threading.Event | None
 ) -> _T:
-    """What the start reads from the database, read once it answers. The database answered
-    the connect, so one that fails now (a server restarting) is an outage, which the running
-    jobs ride out; the start waits for it the same way rather than ending the process (a
-    standby gone for good). Any other error is a bug and propagates."""
+    """``start``'s reads, made once the database answers. The database answered the connect,
+    so one that is unavailable now (a server restarting, a lock held) is an outage, which the
+    running jobs ride out; the start waits for it the same way rather than ending the process (a
+    standby gone for good): 0.5 s between tries, doubling to 5 s, a warning each time and an
+    error from the tenth. Anything else (a mistake such as a missing table, a bug) propagates:
+    waiting would not mend it. ``start`` has no effect beyond its reads, so a try that failed
+    leaves nothing behind."""
     waiting = stop or threading.Event()
-    delay = START_RETRY_FIRST
+    delay, tries = START_RETRY_FIRST, 0
     while True:
         try:
             return start()
-        except Exception as exc:
-            failure = database_failure(exc, hx.settings.database_url)
-            if failure is None:
+        except SQLAlchemyError as exc:
+            if not is_unavailable(exc):
                 raise
-            log.warning("starting: %s; trying again in %.1f s", failure, delay)
+            tries += 1
+            level = logging.ERROR if tries >= 10 else logging.WARNING
+            failure = database_failure(exc, hx.settings.database_url) or str(exc)
+            log.log(level, "starting (try %d): %s; trying again in %.1f s", tries, failure, delay)
             if waiting.wait(delay):
                 raise
             delay = min(delay * 2, START_RETRY_MOST)
@@ -448,9 +466,8 @@ def _once_the_database_answers(
 
 def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
     """Run the jobs until SIGINT/SIGTERM (or ``stop`` is set); lead or stand by."""
-    worker, mode = _once_the_database_answers(
-        hx, lambda: (Worker(hx, hx.build_feed()), hx.controls.trading_mode()), stop
-    )
+    mode, feed = _once_the_database_answers(hx, lambda: _start_reads(hx), stop)
+    worker = Worker(hx, feed, mode=mode)  # reads nothing more: the reads are above
     scheduler = build_scheduler(worker)
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:

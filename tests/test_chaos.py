@@ -291,8 +291,9 @@ def _assert_invariants(hx: helios.Helios) -> None:
 
 def _within_term(leaders: list[tuple[datetime, str]], sender: str, at: datetime) -> bool:
     """A term runs from its leader's event to the next leader's event. A fenced write is
-    checked against the epoch in its own transaction, and a take-over's event is recorded
-    after the epoch changed, so a leader's writes fall inside its terms (``at`` is read just
+    checked against the epoch in its own transaction, and a take-over's event is recorded in
+    the transaction that changes the epoch, its time read with the lease row held (after every
+    write of the previous holder), so a leader's writes fall inside its terms (``at`` is read just
     before the write's transaction: a few milliseconds of slack)."""
     slack = timedelta(milliseconds=200)
     ends = [start for start, _holder in leaders[1:]] + [datetime.max.replace(tzinfo=UTC)]

@@ -18,11 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
 from helios.clock import ManualClock, SystemClock
 from helios.db.engine import Database
+from helios.db.models import Event
 from helios.errors import Fenced
 from helios.leader import ADVISORY_KEY, Leadership
 
@@ -97,6 +98,44 @@ def test_a_release_lets_the_standby_take_over_at_once(make: Make, clock: ManualC
     assert first.try_lead() is False  # and the first cannot take it back
     holder = second.holder()
     assert holder is not None and holder[0] == second.identity
+
+
+def _leader_events(database_url: str) -> list[tuple[str, str]]:
+    db = Database(database_url)
+    try:
+        with db.read() as session:
+            rows = session.execute(
+                select(Event.kind, Event.message)
+                .where(Event.kind.in_(("LEADER", "LEADER_TAKEOVER")))
+                .order_by(Event.id)
+            ).all()
+        return [(kind, message) for kind, message in rows]
+    finally:
+        db.dispose()
+
+
+def test_each_take_over_is_recorded_once_with_the_claim_and_a_renewal_never(
+    database_url: str, make: Make, clock: ManualClock
+):
+    """The record of who leads and why is written in the claim's transaction: exactly one event
+    per take-over, none for a renewal or a refused claim."""
+    first, second = make(), make()
+    assert first.try_lead() is True
+    assert second.try_lead() is False
+    clock.advance(seconds=LEASE / 2)
+    assert first.try_lead() is True  # a renewal
+    assert _leader_events(database_url) == [
+        ("LEADER", f"scheduler {first.identity} leads: no scheduler had led this database")
+    ]
+    first.release()
+    assert second.try_lead() is True
+    assert second.try_lead() is True  # a renewal again
+    events = _leader_events(database_url)
+    assert len(events) == 2, events
+    kind, message = events[1]
+    assert kind == "LEADER_TAKEOVER"
+    assert message.startswith(f"scheduler {second.identity} took over from {first.identity}")
+    assert "stepped down" in message, message
 
 
 def test_releasing_without_leading_changes_nothing(make: Make):
@@ -319,6 +358,7 @@ CHILD = """
 import sys, time
 from helios.clock import SystemClock
 from helios.db.engine import Database
+from helios.db.models import Event
 from helios.leader import Leadership
 leadership = Leadership(Database(sys.argv[1]), SystemClock(), 15.0)
 print("leading" if leadership.try_lead() else "standby", flush=True)
@@ -359,6 +399,7 @@ FROZEN_WRITER = """
 import os, signal, sqlite3, sys
 from helios.clock import SystemClock
 from helios.db.engine import Database
+from helios.db.models import Event
 from helios.leader import Leadership
 
 url, path = sys.argv[1], sys.argv[2]

@@ -64,6 +64,7 @@ def test_the_reference_is_freqtrade_s_814_trades() -> None:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not BINANCE.is_dir(), reason="the shared Binance candles are not here")
 def test_the_parity_command_gives_freqtrade_s_trades(tmp_path: Path) -> None:
     out = tmp_path / "trades.csv"

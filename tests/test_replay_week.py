@@ -41,7 +41,8 @@ def test_a_week_of_live_trading_has_what_the_comparison_needs(week: tuple[Path, 
     refused = Counter(name for d in live.decisions if not d.passed for name in d.violated_limits)
     assert refused["max_single_position_pct"] >= 1, refused
     rolled = {s.ts.date() for s in live.snapshots if s.ts is not None}
-    assert len(rolled) >= 7, sorted(rolled)  # a snapshot at each day roll (03:00 UTC) at least
+    # the first day's, the 7 day rolls' (03:00 UTC, Monday to Sunday) and the end's (Monday 9)
+    assert len(rolled) == 8, sorted(rolled)
     assert live.open_positions == 0
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 import helios
+import jobs.scheduler as scheduler_module
 from helios.db.models import Event, Heartbeat, PortfolioSnapshot
 from helios.market.feeds import FeedError, ManualFeed
 from jobs.scheduler import Worker, build_scheduler
@@ -145,3 +149,48 @@ def test_the_day_roll_job_queues_the_days_report(priced_hx: helios.Helios, clock
     with priced_hx.db.read() as session:
         keys = list(session.scalars(select(Alert.dedup_key).where(Alert.kind == "REPORT_DAILY")))
     assert keys == ["report:daily:2026-11-26"]
+
+
+def _refused() -> OperationalError:
+    return OperationalError("SELECT 1", None, ConnectionRefusedError("connection refused"))
+
+
+def test_the_start_waits_out_an_unavailable_database_and_no_more(
+    hx: helios.Helios, monkeypatch
+) -> None:
+    """The start-up's reads, retried while the database is unavailable (a server restarting),
+    return once it answers; a mistake (a missing table) or any other error propagates at once,
+    since waiting would not mend it."""
+    monkeypatch.setattr(scheduler_module, "START_RETRY_FIRST", 0.01)
+    tries: list[int] = []
+
+    def down_twice() -> str:
+        tries.append(1)
+        if len(tries) <= 2:
+            raise _refused()
+        return "read"
+
+    assert scheduler_module._once_the_database_answers(hx, down_twice, None) == "read"
+    assert len(tries) == 3
+
+    for error in (
+        OperationalError("SELECT x FROM y", None, Exception("no such table: y")),
+        ValueError("a bug"),
+    ):
+        tries.clear()
+
+        def mistaken(error: Exception = error) -> str:
+            tries.append(1)
+            raise error
+
+        with pytest.raises(type(error)):
+            scheduler_module._once_the_database_answers(hx, mistaken, None)
+        assert len(tries) == 1, error
+
+    def down() -> str:
+        raise _refused()
+
+    stopping = threading.Event()
+    stopping.set()  # a stop while waiting ends the wait with the outage's error
+    with pytest.raises(OperationalError):
+        scheduler_module._once_the_database_answers(hx, down, stopping)
