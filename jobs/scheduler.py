@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -56,12 +56,10 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy.exc import SQLAlchemyError
 
 import helios
 from helios.closeout import DatabaseWatch
 from helios.config import FeedKind, TradingMode
-from helios.db.outage import database_failure, is_unavailable
 from helios.demo import MomentumDemo
 from helios.errors import Fenced
 from helios.events import record_event, record_exchange_error
@@ -70,11 +68,10 @@ from helios.leader import Leadership, Takeover
 from helios.market.feeds import FeedError, MarketFeed
 from helios.reconciliation import ReconcileReport
 from helios.signals import SignalOutcome
+from jobs.startup import once_the_database_answers, start_reads
 
 log = logging.getLogger("helios.scheduler")
 PROCESS_NAME = "scheduler"
-START_RETRY_FIRST, START_RETRY_MOST = 0.5, 5.0  # seconds between start-up tries, doubling
-_T = TypeVar("_T")
 STANDBY_NAME = "scheduler-standby"
 
 
@@ -429,44 +426,9 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     return scheduler
 
 
-def _start_reads(hx: helios.Helios) -> tuple[TradingMode, MarketFeed]:
-    """What the start reads from the database: the mode, the installation id (remembered for
-    the process; the close-out's book watch needs it) and the feed from the prices stored."""
-    mode = hx.controls.trading_mode()
-    hx.positions.installation_id()
-    return mode, hx.build_feed()
-
-
-def _once_the_database_answers(
-    hx: helios.Helios, start: Callable[[], _T], stop: threading.Event | None
-) -> _T:
-    """``start``'s reads, made once the database answers. The database answered the connect,
-    so one that is unavailable now (a server restarting, a lock held) is an outage, which the
-    running jobs ride out; the start waits for it the same way rather than ending the process (a
-    standby gone for good): 0.5 s between tries, doubling to 5 s, a warning each time and an
-    error from the tenth. Anything else (a mistake such as a missing table, a bug) propagates:
-    waiting would not mend it. ``start`` has no effect beyond its reads, so a try that failed
-    leaves nothing behind."""
-    waiting = stop or threading.Event()
-    delay, tries = START_RETRY_FIRST, 0
-    while True:
-        try:
-            return start()
-        except SQLAlchemyError as exc:
-            if not is_unavailable(exc):
-                raise
-            tries += 1
-            level = logging.ERROR if tries >= 10 else logging.WARNING
-            failure = database_failure(exc, hx.settings.database_url) or str(exc)
-            log.log(level, "starting (try %d): %s; trying again in %.1f s", tries, failure, delay)
-            if waiting.wait(delay):
-                raise
-            delay = min(delay * 2, START_RETRY_MOST)
-
-
 def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
     """Run the jobs until SIGINT/SIGTERM (or ``stop`` is set); lead or stand by."""
-    mode, feed = _once_the_database_answers(hx, lambda: _start_reads(hx), stop)
+    mode, feed = once_the_database_answers(hx, lambda: start_reads(hx), stop)
     worker = Worker(hx, feed, mode=mode)  # reads nothing more: the reads are above
     scheduler = build_scheduler(worker)
 

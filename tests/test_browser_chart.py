@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -130,6 +131,25 @@ def test_the_chart_marks_every_position_in_range(
         page.context.close()
 
 
+def hover_until_labelled(page: Any, point: Any, seconds: float = 30) -> dict[str, float]:
+    """Move the mouse onto ``point`` until plotly labels it; the point's box is read each try.
+    Streamlit may draw the chart again just after it first shows (CI saw a hover land where the
+    point had been and no label come): the mouse leaves and comes back to where it is now."""
+    label = page.locator(".hoverlayer").get_by_text(re.compile(r"Position \d+"))
+    deadline = time.monotonic() + seconds
+    while True:
+        box = point.bounding_box()
+        assert box is not None
+        page.mouse.move(1, 1)
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            expect(label).to_be_visible(timeout=3000)
+            return box
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+
+
 def test_a_click_on_an_exit_marker_opens_that_positions_story(
     site: tuple[str, Dashboard, Morning], browser: Any
 ) -> None:
@@ -150,10 +170,7 @@ def test_a_click_on_an_exit_marker_opens_that_positions_story(
             .locator("path.point")
         )
         expect(point).to_have_count(1)
-        box = point.bounding_box()
-        assert box is not None
-        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-        expect(page.locator(".hoverlayer").get_by_text(re.compile(r"Position \d+"))).to_be_visible()
+        box = hover_until_labelled(page, point)
         hover = page.locator(".hoverlayer").text_content() or ""
         assert f"Position {morning.ids['take_profit']}" in hover, hover
         page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

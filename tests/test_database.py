@@ -20,7 +20,7 @@ import helios
 from helios.accounts.account import account_state
 from helios.accounts.book import book_open
 from helios.accounts.invariants import check_invariants
-from helios.db.engine import Database
+from helios.db.engine import Database, build_engine
 from helios.db.migrate import upgrade_to_head
 from helios.db.models import Event, LedgerEntry, Position, Setting
 from helios.db.state import transition
@@ -275,3 +275,34 @@ def test_a_snapshot_read_sees_one_moment_while_others_commit(database_url: str):
                 add_event()
                 assert session.scalar(count) == before + 1
         hx.ledger.check()
+
+
+def test_connections_opening_a_new_sqlite_file_at_once_all_get_wal(tmp_path: Path) -> None:
+    """A new install's processes open the new file together. SQLite refuses one of several
+    connections switching a file to WAL at the same moment ("database is locked", at once, not
+    through the busy timeout): on main 3 processes starting together failed this way now and
+    then (tests/test_migrations.py). Four connections at a barrier, 60 new files: each
+    connects and finds WAL (before the retry about one round in five failed)."""
+    failures: list[str] = []
+    for n in range(60):
+        url = f"sqlite:///{tmp_path / f'new-{n}.db'}"
+        barrier = threading.Barrier(4)
+
+        def connect(url: str = url, barrier: threading.Barrier = barrier) -> None:
+            engine = build_engine(url)
+            try:
+                barrier.wait()
+                with engine.connect() as connection:
+                    mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+                    assert mode == "wal", mode
+            except Exception as exc:  # collected: a thread's failure is the test's
+                failures.append(f"{url}: {exc}")
+            finally:
+                engine.dispose()
+
+        threads = [threading.Thread(target=connect) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    assert failures == [], failures[:3]

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 import helios
-import jobs.scheduler as scheduler_module
+import jobs.startup as startup
 from helios.db.models import Event, Heartbeat, PortfolioSnapshot
 from helios.market.feeds import FeedError, ManualFeed
 from jobs.scheduler import Worker, build_scheduler
@@ -161,7 +161,7 @@ def test_the_start_waits_out_an_unavailable_database_and_no_more(
     """The start-up's reads, retried while the database is unavailable (a server restarting),
     return once it answers; a mistake (a missing table) or any other error propagates at once,
     since waiting would not mend it."""
-    monkeypatch.setattr(scheduler_module, "START_RETRY_FIRST", 0.01)
+    monkeypatch.setattr(startup, "START_RETRY_FIRST", 0.01)
     tries: list[int] = []
 
     def down_twice() -> str:
@@ -170,7 +170,7 @@ def test_the_start_waits_out_an_unavailable_database_and_no_more(
             raise _refused()
         return "read"
 
-    assert scheduler_module._once_the_database_answers(hx, down_twice, None) == "read"
+    assert startup.once_the_database_answers(hx, down_twice, None) == "read"
     assert len(tries) == 3
 
     for error in (
@@ -184,7 +184,7 @@ def test_the_start_waits_out_an_unavailable_database_and_no_more(
             raise error
 
         with pytest.raises(type(error)):
-            scheduler_module._once_the_database_answers(hx, mistaken, None)
+            startup.once_the_database_answers(hx, mistaken, None)
         assert len(tries) == 1, error
 
     def down() -> str:
@@ -193,4 +193,4 @@ def test_the_start_waits_out_an_unavailable_database_and_no_more(
     stopping = threading.Event()
     stopping.set()  # a stop while waiting ends the wait with the outage's error
     with pytest.raises(OperationalError):
-        scheduler_module._once_the_database_answers(hx, down, stopping)
+        startup.once_the_database_answers(hx, down, stopping)

@@ -12,7 +12,9 @@ exception, so nothing half-written stays.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,7 @@ from helios.config import redact_url
 from helios.process import application_name, new_identity
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_RETRY_SECONDS = 0.02  # between tries of a refused switch to WAL (``_wal``)
 # Execution option marking a connection whose transactions write: on SQLite they start with
 # BEGIN IMMEDIATE (the write lock first), so writers queue instead of failing.
 WRITE_OPTION = "helios_write"
@@ -80,6 +83,23 @@ def build_engine(
     )
 
 
+def _wal(cursor: Any, busy_timeout_ms: int) -> None:
+    """Switch the file to WAL, retrying a refusal within the busy timeout. Connections that
+    switch a new file at the same moment (a new install's scheduler and dashboard starting
+    together) can deadlock on the locks the switch needs, and SQLite then refuses one of them
+    at once ("database is locked") rather than through its busy handler; the switch is
+    retried until the others are done (after the first, it finds the file in WAL already)."""
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_RETRY_SECONDS)
+
+
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -87,7 +107,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _wal(cursor, busy_timeout_ms)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
