@@ -547,21 +547,26 @@ def run_live(folder: Path, minutes: int, signals: int) -> Book:
     return book(folder / "operator.db")
 
 
-def replay_live(folder: Path, minutes: int, *, step_every_bar: bool) -> Any:
-    """The operator's recorded signals replayed over its stored 1m candles: a ``RunSummary``."""
+def recorded_request(minutes: int, limits: dict[str, float]) -> Any:
+    """A ``ReplayRequest`` of the operator's recorded signals over its stored 1m candles."""
     from helios.replay.service import ReplayRequest
 
+    return ReplayRequest(
+        start=START,
+        end=START + timedelta(minutes=minutes),
+        candles=(),
+        interval="1m",
+        signals="recorded",
+        limits=limits,
+        settings=SETTINGS,
+    )
+
+
+def replay_live(folder: Path, minutes: int, *, step_every_bar: bool) -> Any:
+    """The operator's recorded signals replayed over its stored 1m candles: a ``RunSummary``."""
     hx, _clock = operator_again(folder)
     try:
-        request = ReplayRequest(
-            start=START,
-            end=START + timedelta(minutes=minutes),
-            candles=(),
-            interval="1m",
-            signals="recorded",
-            limits=LIVE_LIMITS,
-            settings=SETTINGS,
-        )
+        request = recorded_request(minutes, LIVE_LIMITS)
         return hx.replay.run(request, step_every_bar=step_every_bar)
     finally:
         hx.close()

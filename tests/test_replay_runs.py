@@ -29,6 +29,7 @@ from replay_support import (
     minute_bars,
     operator,
     operator_again,
+    recorded_request,
     sqlite_url,
     write_csv,
 )
@@ -69,15 +70,7 @@ def traded_operator(folder: Path) -> tuple[list[tuple[datetime, float]], Book]:
 
 
 def _recorded(limits: dict[str, float]) -> ReplayRequest:
-    return ReplayRequest(
-        start=START,
-        end=START + timedelta(minutes=SMALL_MINUTES),
-        candles=(),
-        interval="1m",
-        signals="recorded",
-        limits=limits,
-        settings=SETTINGS,
-    )
+    return recorded_request(SMALL_MINUTES, limits)
 
 
 def test_recorded_replay_under_a_tighter_drawdown_limit(tmp_path: Path) -> None:
