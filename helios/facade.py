@@ -49,6 +49,7 @@ from helios.positions.manager import PositionManager
 from helios.reconciliation import Reconciliation
 from helios.replay.service import Replays
 from helios.reports.service import Reports
+from helios.risk.limit_store import limits_in_force
 from helios.risk.service import RiskManager, VenueCash, seed_limits
 from helios.settings_store import MODE_KEY, get_setting, seed_defaults
 from helios.signals import Signals
@@ -133,7 +134,7 @@ class Helios:
             settings,
             clock,
             self.ledger,
-            self.risk.limit_store.get_limits,
+            limits_in_force,  # read in the watchdog's own transaction
             self.trading_state,
             self.positions,
         )

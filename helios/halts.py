@@ -44,6 +44,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session
 
 import helios.halt_triggers as halt_triggers
 from helios.clock import Clock
@@ -64,7 +65,7 @@ from helios.positions.lifecycle import CLOSING, OPEN
 from helios.rearm import rearm, rearm_periods
 from helios.reconciliation import stored_breach
 from helios.risk.limits import RiskLimits
-from helios.trading_state import HaltState, TradingState
+from helios.trading_state import HaltState, TradingState, acknowledgements_in, halt_state_in
 
 __all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts", "PositionsCloseout"]
 
@@ -131,7 +132,7 @@ class Halts:
         settings: Settings,
         clock: Clock,
         ledger: Ledger,
-        limits: Callable[[], RiskLimits],
+        limits: Callable[[Session], RiskLimits],
         state: TradingState,
         positions: PositionsCloseout,
     ) -> None:
@@ -154,12 +155,17 @@ class Halts:
 
         ``feed_started_at``: when the price feed started in this process; a pair whose last
         price was observed before that (or never) is judged from then (None: never-priced pairs
-        are not judged, the others from their last observation). The figures are read here;
-        each rule is a pure function of ``helios.halt_triggers``."""
+        are not judged, the others from their last observation). The figures are read here, in
+        one read transaction (one moment of the account); each rule is a pure function of
+        ``helios.halt_triggers``."""
+        with self._db.read() as session:
+            return self._breaches(session, feed_started_at)
+
+    def _breaches(self, session: Session, feed_started_at: datetime | None) -> list[Breach]:
         now = self._clock.now()
         settings = self._settings
-        valuation = self._ledger.valuation()
-        limits = self._limits()
+        valuation = self._ledger.valuation_in(session)
+        limits = self._limits(session)
         account = AccountFigures(
             equity=float(valuation.equity),
             peak_equity=float(valuation.peak_equity),
@@ -168,12 +174,11 @@ class Halts:
             daily_loss=float(valuation.daily_loss),
         )
         window = timedelta(seconds=settings.halt_exchange_error_window_seconds)
-        with self._db.read() as session:
-            # the time each price was observed at its source (not when it reached us: ingested
-            # history arrives now but is as old as its bars)
-            observed = {pair: at for pair, at in session.execute(_OBSERVED)}
-            errors = int(session.scalar(_ERRORS, {"since": now - window}) or 0)
-            reconciliation = stored_breach(session)
+        # the time each price was observed at its source (not when it reached us: ingested
+        # history arrives now but is as old as its bars)
+        observed = {pair: at for pair, at in session.execute(_OBSERVED)}
+        errors = int(session.scalar(_ERRORS, {"since": now - window}) or 0)
+        reconciliation = stored_breach(session)
         prices = PriceObservations(
             now=now,
             pairs=tuple(settings.pairs),
@@ -205,14 +210,17 @@ class Halts:
     def check(self, feed_started_at: datetime | None = None) -> list[Breach]:
         """One watchdog pass: halt for every breach not acknowledged by a resume, then carry
         on with the close-out a ``close_all`` halt asks for. Returns the breaches acted on."""
-        found = self.breaches(feed_started_at)
-        acknowledged = self._state.acknowledgements()
+        with self._db.read() as session:  # the figures, the acknowledgements and the flag at once
+            found = self._breaches(session, feed_started_at)
+            acknowledged = acknowledgements_in(session)
+            state = halt_state_in(session)
         now = self._clock.now()
         rearming = rearm(
             acknowledged, {b.trigger for b in found}, now, rearm_periods(self._settings)
         )
         if rearming.acknowledged != acknowledged:
             self._state.set_acknowledged(rearming.acknowledged)
+            state = None  # written since: read again
         acted = []
         for breach in found:
             if breach.trigger in rearming.new_episodes:
@@ -222,7 +230,7 @@ class Halts:
         for breach in acted:
             self.trigger(breach)
         self._warn_stale(found)
-        self.continue_closeout()
+        self.continue_closeout(None if acted else state)
         return acted
 
     def _warn_stale(self, found: list[Breach]) -> None:
@@ -262,11 +270,13 @@ class Halts:
         )
 
     # --- the close-out ------------------------------------------------------------------
-    def continue_closeout(self) -> dict[str, Any] | None:
+    def continue_closeout(self, state: HaltState | None = None) -> dict[str, Any] | None:
         """Under a ``close_all`` halt, close every open position as EMERGENCY_CLOSE and settle
         closes the exchange did not answer; while positions remain, retry with backoff.
-        Returns what this call did (None: nothing to do or not yet time to retry)."""
-        state = self._state.halt_state()
+        Returns what this call did (None: nothing to do or not yet time to retry). ``state``:
+        the halt flag as the caller's pass just read it (None: read it here)."""
+        if state is None:
+            state = self._state.halt_state()
         if not state.halted or state.action is not HaltAction.CLOSE_ALL:
             self._retry_at, self._retry_delay = None, 0.0
             return None

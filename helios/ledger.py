@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from helios.accounts.invariants import check_invariants
 from helios.accounts.valuation import Valuation, mark_to_market, value_account
@@ -35,12 +36,13 @@ class Ledger:
         """The account now, marked to the latest stored prices (read only). Daily figures are the
         current trading day's even before the scheduler's day roll."""
         with self._db.read() as session:
-            return value_account(
-                session,
-                latest_prices(session),
-                self._clock.now(),
-                self._settings.trading_day_timezone,
-            )
+            return self.valuation_in(session)
+
+    def valuation_in(self, session: Session) -> Valuation:
+        """``valuation``, read in the caller's transaction."""
+        return value_account(
+            session, latest_prices(session), self._clock.now(), self._settings.trading_day_timezone
+        )
 
     def check(self) -> Valuation:
         """Run the ledger invariants; raises LedgerInvariantError if the books disagree. One

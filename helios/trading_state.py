@@ -170,27 +170,11 @@ class TradingState:
     # --- the halt flag ----------------------------------------------------------------------
     def halt_state(self) -> HaltState:
         with self._db.read() as session:
-            found = read_settings(
-                session, (HALTED_KEY, HALT_REASON_KEY, HALT_CAUSE_KEY, HALT_ACTION_KEY)
-            )
-            halted = found.get(HALTED_KEY)
-            reason = found.get(HALT_REASON_KEY)
-            cause = found.get(HALT_CAUSE_KEY)
-            action = found.get(HALT_ACTION_KEY)
-            is_halted = bool(halted and halted.value == "true")
-            if not is_halted:
-                return HaltState(halted=False, reason="", since=None, by="")
-            assert halted is not None
-            return HaltState(
-                halted=True,
-                reason=reason.value if reason else "",
-                since=halted.updated_at,
-                by=halted.updated_by,
-                cause=cause.value if cause else "manual",
-                action=HaltAction(action.value)
-                if action and action.value
-                else HaltAction.HALT_ONLY,
-            )
+            return halt_state_in(session)
+
+    def flags_in(self, session: Session) -> tuple[HaltState, TradingMode]:
+        """The halt flag and the mode in the caller's transaction (``flags_in``)."""
+        return flags_in(session)
 
     def is_halted(self) -> bool:
         return self.halt_state().halted
@@ -295,24 +279,7 @@ class TradingState:
         """The automatic conditions the last resume acknowledged, each with when (a list
         stored before the times were kept counts from the row's last change)."""
         with self._db.read() as session:
-            row = read_setting(session, HALT_ACK_KEY)
-        if row is None or not row.value:
-            return {}
-        try:
-            stored = json.loads(row.value)
-        except (ValueError, TypeError):
-            return {}
-        if isinstance(stored, list):
-            return {str(trigger): row.updated_at for trigger in stored}
-        if not isinstance(stored, dict):
-            return {}
-        found: dict[str, datetime] = {}
-        for trigger, at in stored.items():
-            try:
-                found[str(trigger)] = ensure_utc(datetime.fromisoformat(str(at)))
-            except ValueError:
-                found[str(trigger)] = row.updated_at
-        return found
+            return acknowledgements_in(session)
 
     def set_acknowledged(self, acknowledged: dict[str, datetime]) -> None:
         stored = {trigger: at.isoformat() for trigger, at in sorted(acknowledged.items())}
@@ -407,3 +374,59 @@ def _flip(session: Session, key: str, old: str, new: str, now: datetime, by: str
         .values(value=new, updated_at=now, updated_by=by)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+# --- reads in the caller's transaction (a pass that reads several things reads them at once) --
+_HALT_KEYS = (HALTED_KEY, HALT_REASON_KEY, HALT_CAUSE_KEY, HALT_ACTION_KEY)
+
+
+def halt_state_in(session: Session) -> HaltState:
+    """The halt flag with its reason, cause and action, read in the caller's transaction."""
+    return _halt_of(read_settings(session, _HALT_KEYS))
+
+
+def flags_in(session: Session) -> tuple[HaltState, TradingMode]:
+    """The halt flag and the trading mode, in one statement of the caller's transaction (the
+    trading loop reads both at the start of its pass, in the pass's own transaction)."""
+    found = read_settings(session, (MODE_KEY, *_HALT_KEYS))
+    mode = found.get(MODE_KEY)
+    return _halt_of(found), TradingMode(mode.value) if mode else TradingMode.PAPER
+
+
+def _halt_of(found: dict[str, Any]) -> HaltState:
+    halted = found.get(HALTED_KEY)
+    reason = found.get(HALT_REASON_KEY)
+    cause = found.get(HALT_CAUSE_KEY)
+    action = found.get(HALT_ACTION_KEY)
+    if halted is None or halted.value != "true":
+        return HaltState(halted=False, reason="", since=None, by="")
+    return HaltState(
+        halted=True,
+        reason=reason.value if reason else "",
+        since=halted.updated_at,
+        by=halted.updated_by,
+        cause=cause.value if cause else "manual",
+        action=HaltAction(action.value) if action and action.value else HaltAction.HALT_ONLY,
+    )
+
+
+def acknowledgements_in(session: Session) -> dict[str, datetime]:
+    """``TradingState.acknowledgements``, read in the caller's transaction."""
+    row = read_setting(session, HALT_ACK_KEY)
+    if row is None or not row.value:
+        return {}
+    try:
+        stored = json.loads(row.value)
+    except (ValueError, TypeError):
+        return {}
+    if isinstance(stored, list):
+        return {str(trigger): row.updated_at for trigger in stored}
+    if not isinstance(stored, dict):
+        return {}
+    found: dict[str, datetime] = {}
+    for trigger, at in stored.items():
+        try:
+            found[str(trigger)] = ensure_utc(datetime.fromisoformat(str(at)))
+        except ValueError:
+            found[str(trigger)] = row.updated_at
+    return found

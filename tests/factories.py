@@ -9,16 +9,19 @@ returns) and the statistics the same on every run. Today's price is then set at 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 import helios
 from helios.clock import ManualClock
+from helios.db.engine import WRITE_OPTION
 from helios.db.models import (
     Fill,
     LedgerEntry,
@@ -195,3 +198,20 @@ def booked_position(hx: helios.Helios, pair: str, side: str, size: str, leverage
         position.updated_at = now
         check_invariants(session, latest_prices(session))
     return position_id
+
+
+@contextmanager
+def transactions(hx: helios.Helios) -> Iterator[list[str]]:
+    """The database transactions ``hx`` begins inside the block (each a ``begin`` of a
+    connection; a session that runs no statement begins none): the per-pass cost that
+    dominates a replay's step (docs/replay.md, "Where the speed and the memory stand")."""
+    begun: list[str] = []
+
+    def count(connection: Any) -> None:
+        begun.append("write" if connection.get_execution_options().get(WRITE_OPTION) else "read")
+
+    event.listen(hx.db.engine, "begin", count)
+    try:
+        yield begun
+    finally:
+        event.remove(hx.db.engine, "begin", count)

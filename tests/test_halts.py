@@ -26,6 +26,7 @@ from factories import (
     give_market,
     orders_of,
     position,
+    transactions,
     venue_orders,
 )
 from sqlalchemy import func, select
@@ -119,6 +120,17 @@ def test_a_healthy_book_has_no_breach(connect: Connect):
     open_book(hx)
     assert hx.halts.breaches() == []
     assert hx.halts.breaches(feed_started_at=hx.clock.now()) == []
+
+
+def test_a_quiet_watchdog_pass_reads_everything_in_one_transaction(connect: Connect):
+    """The account's figures, the limits, the prices' ages, the errors, the acknowledgements
+    and the halt flag one pass judges are read at one moment: one read transaction when there
+    is nothing to act on (it was five: each read opened its own)."""
+    hx = connect()
+    open_book(hx)
+    with transactions(hx) as begun:
+        assert hx.halts.check() == []
+    assert begun == ["read"]
 
 
 def test_a_16_percent_drawdown_is_a_breach_with_its_figures(connect: Connect):

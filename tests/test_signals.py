@@ -30,7 +30,7 @@ from helios.exchange.base import Exchange, OrderRequest, OrderResult, OrderStatu
 from helios.settings_store import MODE_KEY, put_setting
 from helios.signals import SignalRejected
 from tests.conftest import START
-from tests.factories import SEED_TRADE, count_rows, give_market
+from tests.factories import SEED_TRADE, count_rows, give_market, transactions
 
 GOOD: dict[str, Any] = {"pair": "BTCZAR", "side": "BUY", "confidence": 0.8, "llm_approved": True}
 
@@ -384,6 +384,22 @@ def test_under_a_halt_every_pending_signal_is_rejected_and_nothing_opens(hx: hel
     hx.controls.resume("thandi")
     assert hx.signals.process_pending() == []
     assert positions(hx) == []
+
+
+def test_a_pass_reads_the_halt_and_the_mode_in_its_own_transaction(hx: helios.Helios):
+    """The trading loop's pass reads the halt flag and the mode inside the write transaction
+    that takes the pending signals (one transaction for a pass with nothing to do, where it was
+    three), so a halt committed before the pass began is the one it obeys."""
+    give_market(hx)
+    with transactions(hx) as begun:
+        assert hx.signals.process_pending() == []
+    assert begun == ["write"]
+    receipt = hx.signals.submit("BTCZAR", "BUY", 0.8, True)
+    hx.controls.halt("exchange maintenance", "thandi")
+    with transactions(hx) as begun:
+        [outcome] = hx.signals.process_pending()
+    assert (outcome.signal_id, outcome.status) == (receipt["signal_id"], "REJECTED")
+    assert begun == ["write"]
 
 
 def test_a_pending_signal_that_already_has_a_position_is_executed_without_a_second(

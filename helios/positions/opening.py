@@ -39,7 +39,7 @@ from helios.money import ZERO, zar
 from helios.money import price as to_price
 from helios.positions.installation import Installation
 from helios.positions.lifecycle import FAILED, OPEN, OPENING, BookEntry, client_order_id
-from helios.positions.margin import MarginGate, needs_margin
+from helios.positions.margin import MarginGate, needs_margin, stored_mode
 from helios.positions.monitoring import current_bar
 from helios.positions.records import event, fill_time, told
 from helios.positions.venues import Venues
@@ -91,15 +91,19 @@ class Opening:
         the audit says which sizing method chose the size and why."""
         if not isinstance(strategic_reasoning, str):
             raise InvalidInput("strategic_reasoning", strategic_reasoning, "a text")
-        if signal_id is not None:
-            with self._db.read() as session:
-                opened = session.scalar(select(Position.id).where(Position.signal_id == signal_id))
-            if opened is not None:  # the unique index is the last line against a race
-                raise InvalidInput(
-                    "signal_id",
-                    signal_id,
-                    f"a signal that has no position yet (position {opened} was opened for it)",
-                )
+        with self._db.read() as session:  # the signal's position, if any, and the mode: one read
+            opened = (
+                session.scalar(select(Position.id).where(Position.signal_id == signal_id))
+                if signal_id is not None
+                else None
+            )
+            mode_now = stored_mode(session)
+        if opened is not None:  # the unique index is the last line against a race
+            raise InvalidInput(
+                "signal_id",
+                signal_id,
+                f"a signal that has no position yet (position {opened} was opened for it)",
+            )
         installation = self._installation.id()
         now = self._clock.now()
 
@@ -164,7 +168,7 @@ class Opening:
                 "margin": needs_margin(position.side, position.leverage),
             }
 
-        refusal = self._margin.refusal(signal, trade_params)
+        refusal = self._margin.refusal(signal, trade_params, mode_now)
         if refusal is not None:
             log.warning("[LIVE] open %s %s refused: %s", signal, pair, refusal)
             return {"success": False, "reason": refusal, "error": refusal}

@@ -52,11 +52,10 @@ class HaltView(Protocol):
 
 
 class TradingControls(Protocol):
-    """The two reads of the trading state the loop needs (``hx.controls`` provides them)."""
+    """The read of the trading state the loop needs (``hx.trading_state`` provides it): the
+    halt flag and the mode, in the pass's own transaction."""
 
-    def halt_state(self) -> HaltView: ...
-
-    def trading_mode(self) -> TradingMode: ...
+    def flags_in(self, session: Session) -> tuple[HaltView, TradingMode]: ...
 
 
 @dataclass(frozen=True)
@@ -125,9 +124,9 @@ class TradingLoop:
         now = self._clock.now()
         batch = limit or self._settings.trading_batch_size
         outcomes: list[SignalOutcome] = []
-        halt = self._controls.halt_state()
-        mode = self._mode()
         with self._db.write() as session:
+            halt, trading_mode = self._controls.flags_in(session)
+            mode = trading_mode.value
             rows = session.execute(
                 select(Signal, Position.id)
                 .outerjoin(Position, Position.signal_id == Signal.id)
@@ -255,9 +254,6 @@ class TradingLoop:
             violated=tuple(result.get("violated_limits") or ()),
             mode=str(result.get("mode") or mode),
         )
-
-    def _mode(self) -> str:
-        return self._controls.trading_mode().value
 
     def _finish(
         self,
