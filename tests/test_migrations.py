@@ -47,7 +47,7 @@ SEED_TABLES = {
 }
 
 # the newest file in helios/db/migrations/versions: bump it with each new migration
-NEWEST_REVISION = "0008"
+NEWEST_REVISION = "0009"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -319,4 +319,25 @@ def test_0008_adds_the_replay_runs_table_and_its_downgrade_removes_it(empty_engi
     assert tables(empty_engine) == before - {"replay_runs"}
     upgrade_to_head(empty_engine)
     assert tables(empty_engine) == before
+    assert schema_drift(empty_engine) == []
+
+
+def test_0009_indexes_candles_by_pair_and_time_and_its_downgrade_removes_it(empty_engine: Engine):
+    """Issue 19: ``ix_candles_pair_ts`` (the reads of a pair's bars of every interval in a span:
+    tests/test_candle_reads.py) comes with 0009 and goes with its downgrade, leaving 0008's
+    schema as it was."""
+
+    def candle_indexes() -> dict[str, list[str]]:
+        found = inspect_db(empty_engine).get_indexes("candles")
+        return {str(i["name"]): list(i["column_names"]) for i in found}
+
+    upgrade_to_head(empty_engine)
+    assert candle_indexes()["ix_candles_pair_ts"] == ["pair", "ts"]
+    before = tables(empty_engine)
+    downgrade_to(empty_engine, "0008")
+    assert current_revision(empty_engine) == "0008"
+    assert "ix_candles_pair_ts" not in candle_indexes()
+    assert tables(empty_engine) == before
+    upgrade_to_head(empty_engine)
+    assert candle_indexes()["ix_candles_pair_ts"] == ["pair", "ts"]
     assert schema_drift(empty_engine) == []

@@ -126,8 +126,11 @@ class Candle(Base):
 
     __tablename__ = "candles"
     __table_args__ = (
-        # the unique constraint's index also serves "candles of a pair in a time range"
+        # its index serves "candles of a pair and an interval in a time range"
         UniqueConstraint("pair", "interval_seconds", "ts", name="uq_candles_pair_interval_ts"),
+        # "a pair's bars of every intraday interval in a span" (the monitor, the valuation):
+        # without it such a read goes through every bar the pair has stored (migration 0009)
+        Index("ix_candles_pair_ts", "pair", "ts"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pair: Mapped[str] = mapped_column(String(20))
