@@ -25,7 +25,6 @@ from helios.accounts.account import (
     STATE_ID,
     LedgerInvariantError,
     account_state,
-    open_positions,
     unrealized,
 )
 from helios.clock import ensure_utc, trading_day, trading_day_start
@@ -204,6 +203,24 @@ def _boundary_price(session: Session | Connection, pair: str, moment: datetime) 
     return None
 
 
+# the columns of the positions holding margin that a valuation marks (not whole ORM rows: every
+# watchdog pass, monitor pass and snapshot values the account)
+_MARKED = (
+    select(
+        Position.id,
+        Position.pair,
+        Position.side,
+        Position.status,
+        Position.position_size_zar,
+        Position.notional,
+        Position.quantity,
+        Position.entry_price,
+    )
+    .where(Position.status.in_(MARGIN_HELD_STATUSES))
+    .order_by(Position.id)
+)
+
+
 def value_account(
     session: Session,
     prices: dict[str, Decimal],
@@ -215,7 +232,7 @@ def value_account(
     state = account_state(session)
     marks: list[PositionMark] = []
     missing: list[str] = []
-    for position in open_positions(session):
+    for position in session.execute(_MARKED):
         if position.entry_price is None or position.quantity is None or position.notional is None:
             raise LedgerInvariantError(
                 f"position {position.id} is {position.status} but has no entry booked "

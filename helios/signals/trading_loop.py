@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -39,6 +39,20 @@ from helios.signals.validation import MAX_TEXT
 log = logging.getLogger("helios.signals")
 
 CHECK_EVERY = 50  # signals between two leadership checks in one trading pass
+
+
+# a pending signal's outcome (built once: its compiled form is reused at every decision)
+_SIGNALS = Signal.__table__
+_SETTLE = (
+    update(_SIGNALS)
+    .where(_SIGNALS.c.id == bindparam("signal_id"), _SIGNALS.c.status == PENDING)
+    .values(
+        status=bindparam("new_status"),
+        status_reason=bindparam("new_reason"),
+        position_id=bindparam("new_position_id"),
+        processed_at=bindparam("new_processed_at"),
+    )
+)
 
 
 class HaltView(Protocol):
@@ -281,15 +295,15 @@ class TradingLoop:
         )
         now = self._clock.now()
         with self._db.write() as session:
-            session.execute(
-                update(Signal)
-                .where(Signal.id == signal["id"], Signal.status == PENDING)
-                .values(
-                    status=status,
-                    status_reason=reason[:MAX_TEXT],
-                    position_id=position_id,
-                    processed_at=now,
-                )
+            session.connection().execute(
+                _SETTLE,
+                {
+                    "signal_id": signal["id"],
+                    "new_status": status,
+                    "new_reason": reason[:MAX_TEXT],
+                    "new_position_id": position_id,
+                    "new_processed_at": now,
+                },
             )
             decision_event(session, outcome, now)
         return outcome
