@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -192,6 +192,13 @@ class Database:
             yield
         finally:
             self._fence.check = previous
+
+    def session_on(self, connection: Connection) -> Session:
+        """An ORM session in the caller's transaction on ``connection`` (a decision's Core
+        transaction), with the flush hooks of ``write`` (the alert outbox sees its events)."""
+        return Session(
+            bind=connection, expire_on_commit=False, info={_FLUSH_HOOKS: self._flush_hooks}
+        )
 
     def on_flush(self, hook: Callable[[Session], None]) -> None:
         """Run ``hook(session)`` after every flush of this database's write sessions, inside

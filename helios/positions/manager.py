@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
 from helios.config import Settings, TradingMode
@@ -48,6 +49,7 @@ from helios.positions.trade_marks import TradeMark
 from helios.positions.trades import TradeReads
 from helios.positions.venues import Venues
 from helios.positions.watchers import BookWatchers
+from helios.risk.checks import RiskResult
 from helios.risk.service import RiskManager
 
 # Deprecated (one release): these names moved out of this module -- seed_installation_id and
@@ -112,12 +114,20 @@ class PositionManager:
         *,
         signal_id: int | None = None,
         sizing: Any = None,
+        on_refusal: Callable[[Session, RiskResult], None] | None = None,
     ) -> dict[str, Any]:
         """Risk-check, then open at market (``Opening.open_position``). The seed's dict:
         ``success``, ``position_id``, ``entry_price``; on refusal ``success: False`` with
-        ``reason`` (and ``error``)."""
+        ``reason`` (and ``error``); ``on_refusal``: written in the refusing decision's
+        transaction."""
         return self._opening.open_position(
-            pair, signal, trade_params, strategic_reasoning, signal_id=signal_id, sizing=sizing
+            pair,
+            signal,
+            trade_params,
+            strategic_reasoning,
+            signal_id=signal_id,
+            sizing=sizing,
+            on_refusal=on_refusal,
         )
 
     def watch_book(

@@ -18,6 +18,7 @@ The rule, in order, each step its own transaction:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -84,11 +85,14 @@ class Opening:
         *,
         signal_id: int | None = None,
         sizing: Any = None,
+        on_refusal: Callable[[Session, RiskResult], None] | None = None,
     ) -> dict[str, Any]:
         """Risk-check, then open at market. The seed's dict: ``success``, ``position_id``,
         ``entry_price``; on refusal ``success: False`` with ``reason`` (and ``error``).
         ``sizing`` (``hx.risk.size_position``'s result) is kept in the risk decision's record, so
-        the audit says which sizing method chose the size and why."""
+        the audit says which sizing method chose the size and why. ``on_refusal``: what a refusal
+        by the risk decision settles, written in the decision's own transaction (then the dict
+        says ``settled: True``)."""
         if not isinstance(strategic_reasoning, str):
             raise InvalidInput("strategic_reasoning", strategic_reasoning, "a text")
         with self._db.read() as session:  # the signal's position, if any, and the mode: one read
@@ -173,7 +177,13 @@ class Opening:
             log.warning("[LIVE] open %s %s refused: %s", signal, pair, refusal)
             return {"success": False, "reason": refusal, "error": refusal}
         risk, reserved = self._risk.decide_and_reserve(
-            pair, signal, trade_params, reserve, signal_id=signal_id, sizing=sizing
+            pair,
+            signal,
+            trade_params,
+            reserve,
+            signal_id=signal_id,
+            sizing=sizing,
+            refused=on_refusal,
         )
         if not risk.passed or reserved is None:
             return {
@@ -183,6 +193,7 @@ class Opening:
                 "violated_limits": list(risk.violated_limits),
                 "decision_id": risk.decision_id,
                 "halted": risk.halted,
+                "settled": on_refusal is not None and not risk.passed,
             }
         position_id, order_id = reserved["position_id"], reserved["order_id"]
         mode, coid, notional = reserved["mode"], reserved["coid"], reserved["notional"]

@@ -100,7 +100,7 @@ class Decisions:
             return int(conn.execute(INSERT_DECISION, row).inserted_primary_key[0])
 
     def _maintain_marks(self, conn: Connection, book: Book) -> None:
-        with Session(bind=conn, expire_on_commit=False) as session:
+        with self._db.session_on(conn) as session:
             maintain_marks(
                 session,
                 book.equity,
@@ -120,13 +120,16 @@ class Decisions:
         signal_id: int | None = None,
         sizing: Any = None,
         venue: VenueCash | None = None,
+        refused: Callable[[Session, RiskResult], None] | None = None,
     ) -> tuple[RiskResult, T | None]:
         """Check an opening trade and, if it passes, ``reserve`` it in the same write
-        transaction, with the account locked (see the module's rule)."""
+        transaction, with the account locked (see the module's rule). ``refused``: what a
+        refusal settles, written in the decision's transaction too (the trading loop's signal
+        outcome: a crash cannot leave a refused signal pending to be decided a second time)."""
         return self._venue.run(
             venue,
             lambda v: self._decide_and_reserve(
-                pair, signal, trade_params, reserve, signal_id, sizing, v
+                pair, signal, trade_params, reserve, signal_id, sizing, v, refused
             ),
         )
 
@@ -139,6 +142,7 @@ class Decisions:
         signal_id: int | None,
         sizing: Any,
         venue: VenueCash | None,
+        refused: Callable[[Session, RiskResult], None] | None = None,
     ) -> tuple[RiskResult, T | None]:
         with self._db.engine.connect() as conn:
             if conn.dialect.name == "sqlite":
@@ -155,8 +159,12 @@ class Decisions:
                 result = replace(result, decision_id=decision_id)
                 reserved = None
                 if result.passed:
-                    with Session(bind=conn, expire_on_commit=False) as session:
+                    with self._db.session_on(conn) as session:
                         reserved = reserve(session, result, params, inputs)
+                        session.flush()
+                elif refused is not None:
+                    with self._db.session_on(conn) as session:
+                        refused(session, result)
                         session.flush()
         return result, reserved
 

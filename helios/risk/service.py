@@ -178,9 +178,11 @@ class RiskManager:
         signal_id: int | None = None,
         sizing: Any = None,
         venue: VenueCash | None = None,
+        refused: Callable[[Session, RiskResult], None] | None = None,
     ) -> tuple[RiskResult, T | None]:
         """Check an opening trade and, if it passes, ``reserve`` it (write the position and its
-        order intent) in the same write transaction, with the account locked.
+        order intent) in the same write transaction, with the account locked; if it does not,
+        ``refused`` (what the refusal settles) in that transaction.
 
         Two processes opening at once are serialised, and a position being opened (OPENING)
         already counts in the exposure the next check sees (and its margin and fee in the cash
@@ -188,7 +190,14 @@ class RiskManager:
         limit or the same cash. The decision is stored either way.
         """
         return self._decisions.decide_and_reserve(
-            pair, signal, trade_params, reserve, signal_id=signal_id, sizing=sizing, venue=venue
+            pair,
+            signal,
+            trade_params,
+            reserve,
+            signal_id=signal_id,
+            sizing=sizing,
+            venue=venue,
+            refused=refused,
         )
 
     def check_close(self, position_id: int) -> RiskResult:

@@ -31,7 +31,9 @@ from helios.db.engine import Database
 from helios.db.models import Position, Signal
 from helios.errors import Fenced, InvalidInput
 from helios.events import record_event
+from helios.faults import crash_point
 from helios.positions.manager import PositionManager
+from helios.risk.checks import RiskResult
 from helios.risk.service import RiskManager
 from helios.signals.records import EXECUTED, EXPIRED, PENDING, REJECTED, as_dict
 from helios.signals.validation import MAX_TEXT
@@ -224,6 +226,24 @@ class TradingLoop:
                         mode=mode,
                     )
                 params["position_size_zar"] = sizing.position_size_zar
+            settled: list[SignalOutcome] = []
+
+            def refused(session: Session, risk: RiskResult) -> None:
+                """A refusal's outcome, in the decision's own transaction."""
+                settled.append(
+                    self._settle(
+                        session,
+                        signal,
+                        REJECTED,
+                        risk.reason,
+                        None,
+                        size=float(params["position_size_zar"]),
+                        leverage=float(params.get("leverage", 1.0)),
+                        violated=tuple(risk.violated_limits),
+                        mode=mode,
+                    )
+                )
+
             result = self._positions.open_position(
                 pair,
                 side,
@@ -231,7 +251,11 @@ class TradingLoop:
                 signal["llm_reasoning"] or "",
                 signal_id=signal_id,
                 sizing=sizing,
+                on_refusal=refused,
             )
+            crash_point("signal:after_decision")
+            if result.get("settled") and settled:
+                return settled[0]
         except (InvalidInput, IntegrityError) as error:
             with self._db.read() as session:
                 opened = session.scalar(select(Position.id).where(Position.signal_id == signal_id))
@@ -275,12 +299,27 @@ class TradingLoop:
         status: str,
         reason: str,
         position_id: int | None,
+        **figures: Any,
+    ) -> SignalOutcome:
+        """``_settle`` in a write transaction of its own."""
+        with self._db.write() as session:
+            return self._settle(session, signal, status, reason, position_id, **figures)
+
+    def _settle(
+        self,
+        session: Session,
+        signal: dict[str, Any],
+        status: str,
+        reason: str,
+        position_id: int | None,
         *,
         size: float | None = None,
         leverage: float | None = None,
         violated: tuple[str, ...] = (),
         mode: str = "",
     ) -> SignalOutcome:
+        """The signal's outcome (status, reason, position) and its decision line, written in
+        the caller's transaction: its own (``_finish``) or the refusing decision's."""
         outcome = SignalOutcome(
             signal_id=signal["id"],
             pair=signal["pair"],
@@ -294,18 +333,17 @@ class TradingLoop:
             mode=mode,
         )
         now = self._clock.now()
-        with self._db.write() as session:
-            session.connection().execute(
-                _SETTLE,
-                {
-                    "signal_id": signal["id"],
-                    "new_status": status,
-                    "new_reason": reason[:MAX_TEXT],
-                    "new_position_id": position_id,
-                    "new_processed_at": now,
-                },
-            )
-            decision_event(session, outcome, now)
+        session.connection().execute(
+            _SETTLE,
+            {
+                "signal_id": signal["id"],
+                "new_status": status,
+                "new_reason": reason[:MAX_TEXT],
+                "new_position_id": position_id,
+                "new_processed_at": now,
+            },
+        )
+        decision_event(session, outcome, now)
         return outcome
 
 
