@@ -156,8 +156,8 @@ class Halts:
         ``feed_started_at``: when the price feed started in this process; a pair whose last
         price was observed before that (or never) is judged from then (None: never-priced pairs
         are not judged, the others from their last observation). The figures are read here, in
-        one read transaction (one moment of the account); each rule is a pure function of
-        ``helios.halt_triggers``."""
+        one read transaction (on SQLite one snapshot; on PostgreSQL each statement sees what
+        committed before it); each rule is a pure function of ``helios.halt_triggers``."""
         with self._db.read() as session:
             return self._breaches(session, feed_started_at)
 
@@ -210,10 +210,12 @@ class Halts:
     def check(self, feed_started_at: datetime | None = None) -> list[Breach]:
         """One watchdog pass: halt for every breach not acknowledged by a resume, then carry
         on with the close-out a ``close_all`` halt asks for. Returns the breaches acted on."""
-        with self._db.read() as session:  # the figures, the acknowledgements and the flag at once
+        with self._db.read() as session:  # the figures, the acknowledgements and the flag
             found = self._breaches(session, feed_started_at)
             acknowledged = acknowledgements_in(session)
-            state = halt_state_in(session)
+            state: HaltState | None = halt_state_in(session)
+        if found or acknowledged:  # something to act on: judged on the flags as they are now
+            acknowledged, state = self._state.acknowledgements(), None
         now = self._clock.now()
         rearming = rearm(
             acknowledged, {b.trigger for b in found}, now, rearm_periods(self._settings)
@@ -274,9 +276,11 @@ class Halts:
         """Under a ``close_all`` halt, close every open position as EMERGENCY_CLOSE and settle
         closes the exchange did not answer; while positions remain, retry with backoff.
         Returns what this call did (None: nothing to do or not yet time to retry). ``state``:
-        the halt flag as the caller's pass just read it (None: read it here)."""
-        if state is None:
-            state = self._state.halt_state()
+        the halt flag as the caller's pass read it, enough to see there is nothing to do (not
+        halted, or halted without a close-out); otherwise it is read again here, so a resume
+        committed since stops the close-out."""
+        if state is None or (state.halted and state.action is HaltAction.CLOSE_ALL):
+            state = self._state.halt_state()  # about to act: the flag as it is now (a resume)
         if not state.halted or state.action is not HaltAction.CLOSE_ALL:
             self._retry_at, self._retry_delay = None, 0.0
             return None

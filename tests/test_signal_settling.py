@@ -9,6 +9,8 @@ event commit together (``hx.positions.open_position(..., on_refusal=...)``).
 
 - in process: the statements of a pass that refuses a signal, grouped by transaction: the
   ``risk_decisions`` insert and the ``signals`` update are in the same one;
+- a take-over: a process whose fence check fails when the decision is written stores neither the
+  decision nor the signal's outcome (``Fenced``; the new leader decides the signal, once);
 - a real kill: a child process passes over the signal with ``HELIOS_CRASH_AT`` at the point right
   after the decision (``signal:after_decision``) and dies there (SIGKILL); the restarted loop
   finds the signal settled, and there is exactly one decision for it.
@@ -21,12 +23,14 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
 from factories import give_market
 from sqlalchemy import event, func, select
 
 import helios
 from helios.clock import ManualClock
 from helios.db.models import RiskDecision, Signal
+from helios.errors import Fenced
 from helios.faults import CRASH_ENV
 
 TOO_BIG = {"position_size_zar": 90000}  # over max_single_position_pct: refused by check 3
@@ -69,6 +73,31 @@ def test_a_refused_signal_is_settled_in_the_decisions_transaction(hx: helios.Hel
     assert any(s.startswith("UPDATE signals") for s in decided), decided
     assert any(s.startswith("INSERT INTO events") for s in decided), decided
     assert hx.signals.get(receipt["signal_id"])["status"] == "REJECTED"
+    assert decisions_for(hx, receipt["signal_id"]) == 1
+
+
+def test_a_process_that_no_longer_leads_neither_decides_nor_settles_the_signal(
+    hx: helios.Helios,
+):
+    give_market(hx)
+    receipt = hx.signals.submit("BTCZAR", "BUY", 0.8, True, trade_params=TOO_BIG)
+    hx.positions.installation_id()  # stored once, before: its first write is fenced too
+    checks: list[int] = []
+
+    def taken_over_after_the_pass_began(_session: Any) -> None:
+        """The lease is lost between the pass's first transaction and the decision's."""
+        checks.append(1)
+        if len(checks) > 1:
+            raise Fenced("another scheduler has taken over")
+
+    with pytest.raises(Fenced), hx.db.fenced(taken_over_after_the_pass_began):
+        hx.signals.process_pending()
+    assert len(checks) == 2  # the pass's transaction, then the decision's
+    assert decisions_for(hx, receipt["signal_id"]) == 0  # rolled back with the outcome
+    assert hx.signals.get(receipt["signal_id"])["status"] == "PENDING"
+
+    [outcome] = hx.signals.process_pending()  # the leader now: decided once
+    assert outcome.status == "REJECTED"
     assert decisions_for(hx, receipt["signal_id"]) == 1
 
 

@@ -194,11 +194,22 @@ class Database:
             self._fence.check = previous
 
     def session_on(self, connection: Connection) -> Session:
-        """An ORM session in the caller's transaction on ``connection`` (a decision's Core
-        transaction), with the flush hooks of ``write`` (the alert outbox sees its events)."""
-        return Session(
+        """An ORM session in the caller's write transaction on ``connection`` (a decision's Core
+        transaction), as ``write`` gives one: with its flush hooks (the alert outbox sees its
+        events) and, inside ``fenced``, the fence's check run first, so a process that no
+        longer leads raises ``Fenced`` and the whole transaction (the decision with it) is
+        rolled back before anything it wrote commits."""
+        session = Session(
             bind=connection, expire_on_commit=False, info={_FLUSH_HOOKS: self._flush_hooks}
         )
+        check: Callable[[Session], None] | None = getattr(self._fence, "check", None)
+        if check is not None:
+            try:
+                check(session)
+            except BaseException:
+                session.close()
+                raise
+        return session
 
     def on_flush(self, hook: Callable[[Session], None]) -> None:
         """Run ``hook(session)`` after every flush of this database's write sessions, inside

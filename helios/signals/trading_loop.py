@@ -9,8 +9,9 @@ halt's reason (closing stays allowed, opening does not). Each other signal is si
 position: ``positions.signal_id`` is unique, so a crash or a second process can never open a
 second one. Every outcome is one decision line, in the log and in the events table.
 
-The halt flag and the mode are read through ``TradingControls`` (the two reads it needs), not
-the controls module, which sits above the signals.
+The halt flag and the mode are read through ``TradingControls`` (its one read, in the pass's own
+write transaction), not the controls module, which sits above the signals. A signal the risk
+decision refuses is settled in the decision's transaction (``open_position(on_refusal=...)``).
 """
 
 from __future__ import annotations
@@ -333,7 +334,7 @@ class TradingLoop:
             mode=mode,
         )
         now = self._clock.now()
-        session.connection().execute(
+        settled = session.connection().execute(
             _SETTLE,
             {
                 "signal_id": signal["id"],
@@ -343,7 +344,8 @@ class TradingLoop:
                 "new_processed_at": now,
             },
         )
-        decision_event(session, outcome, now)
+        if settled.rowcount:  # not settled by another process meanwhile: one decision line
+            decision_event(session, outcome, now)
         return outcome
 
 
