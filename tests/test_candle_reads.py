@@ -10,7 +10,8 @@ each of them seek to its span.
 
 The proof does not time anything: it records every statement on ``candles`` that a monitor pass,
 a valuation and a watchdog pass make on a book priced by 5m bars only, and asks SQLite for each
-one's plan: each must search an index by time (``ts``), never by pair and interval alone.
+one's plan: each must search an index by time (``ts``), never by pair and interval alone. The
+feed's question at every poll, the newest bar of each interval, must seek each interval.
 """
 
 from __future__ import annotations
@@ -115,3 +116,31 @@ def test_the_monitor_the_opening_and_the_valuation_read_a_pairs_bars_by_time(tmp
         for match in found:
             index, constraint = match.groups()
             assert re.search(r"\bts\b", constraint), (statement, index, constraint)
+
+
+def test_a_feeds_newest_bar_of_each_interval_is_one_seek_per_interval(tmp_path: Path):
+    """``newest_candle_times`` (a feed asks at every poll, for each pair) used to group every
+    bar the pair stored by interval; now one index seek per interval, the same answer."""
+    path = tmp_path / "book.sqlite"
+    clock = ManualClock(START)
+    with connect_book(f"sqlite:///{path}", clock) as hx:
+        history = daily_history("BTCZAR", float(PRICES["BTCZAR"]), HISTORY_DAYS, START - DAY)
+        hx.market.ingest("BTCZAR", history, "1d", source="test")
+        hx.market.ingest("BTCZAR", five_minute_bars("BTCZAR", START, days=2), "5m", source="test")
+        hx.market.set_price("BTCZAR", PRICES["BTCZAR"])  # a one-minute bar
+        with candle_reads(hx) as reads:
+            newest = {pair: hx.market.newest_candle_times(pair) for pair in ("BTCZAR", "ETHZAR")}
+
+    with sqlite3.connect(path) as connection:  # the answer, the way it was asked before
+        grouped = connection.execute(
+            "SELECT interval_seconds, max(ts) FROM candles WHERE pair = ? GROUP BY 1", ("BTCZAR",)
+        ).fetchall()
+    assert sorted(newest["BTCZAR"]) == sorted(int(i) for i, _ in grouped) == [60, 300, 86400]
+    for interval, ts in grouped:
+        assert newest["BTCZAR"][int(interval)].strftime("%Y-%m-%d %H:%M:%S") == ts[:19]
+    assert newest["ETHZAR"] == {}
+    assert reads
+    for statement, parameters in reads:
+        steps = plan(path, statement, parameters)
+        searches = [m for m in map(INDEX_SEARCH.search, steps) if m is not None]
+        assert searches and all("interval_seconds=?" in m.group(2) for m in searches), steps

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
@@ -34,6 +34,7 @@ from helios.market.bar_time import MINUTE, floor_time, not_ahead
 from helios.market.bars import bar_range
 from helios.market.candles import (
     DAY,
+    SUPPORTED_INTERVALS,
     CandleRow,
     check_interval,
     infer_interval,
@@ -64,6 +65,20 @@ __all__ = [
     "latest_prices",
     "price_ticks",
 ]
+
+
+# The newest bar's open time of each interval a candle can have (``check_interval`` refuses the
+# others): a max per (pair, interval), which both databases answer from the end of the index;
+# a GROUP BY over the pair's bars went through every one of them (25 ms for 106k on PostgreSQL).
+_NEWEST_PER_INTERVAL = select(
+    *(
+        select(func.max(Candle.ts))
+        .where(Candle.pair == bindparam("pair"), Candle.interval_seconds == seconds)
+        .scalar_subquery()
+        .label(f"newest_{seconds}")
+        for seconds in SUPPORTED_INTERVALS
+    )
+)
 
 
 class MarketData:
@@ -253,14 +268,16 @@ class MarketData:
         return written
 
     def newest_candle_times(self, pair: str) -> dict[int, datetime]:
-        """{interval seconds: open time of the newest stored candle} for ``pair``."""
+        """{interval seconds: open time of the newest stored candle} for ``pair``: one seek of
+        the (pair, interval, ts) index per supported interval (``_NEWEST_PER_INTERVAL``), not
+        a pass over every bar the pair has stored (a feed asks at every poll)."""
         with self._db.read() as session:
-            rows = session.execute(
-                select(Candle.interval_seconds, func.max(Candle.ts))
-                .where(Candle.pair == pair)
-                .group_by(Candle.interval_seconds)
-            ).all()
-        return {int(interval): ensure_utc(ts) for interval, ts in rows if ts is not None}
+            row = session.execute(_NEWEST_PER_INTERVAL, {"pair": pair}).one()
+        return {
+            seconds: ensure_utc(ts)
+            for seconds, ts in zip(SUPPORTED_INTERVALS, row, strict=True)
+            if ts is not None
+        }
 
     def prune_intraday(self, older_than: datetime | None = None) -> int:
         """Delete intraday candles older than the retention (daily candles are kept) and the
