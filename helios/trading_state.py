@@ -91,8 +91,7 @@ class TradingState:
     # --- the trading mode -----------------------------------------------------------------
     def trading_mode(self) -> TradingMode:
         with self._db.read() as session:
-            row = read_setting(session, MODE_KEY)
-            return TradingMode(row.value) if row else TradingMode.PAPER
+            return trading_mode_in(session)
 
     def write_mode(self, chosen: TradingMode, by: str, reason: str) -> TradingMode:
         """Store ``chosen`` (a ``MODE_CHANGE`` event with who and why); already in force:
@@ -385,12 +384,20 @@ def halt_state_in(session: Session) -> HaltState:
     return _halt_of(read_settings(session, _HALT_KEYS))
 
 
+def trading_mode_in(session: Session) -> TradingMode:
+    """The trading mode stored (PAPER when none is), read in the caller's transaction."""
+    return _mode_of(read_setting(session, MODE_KEY))
+
+
 def flags_in(session: Session) -> tuple[HaltState, TradingMode]:
     """The halt flag and the trading mode, in one statement of the caller's transaction (the
     trading loop reads both at the start of its pass, in the pass's own transaction)."""
     found = read_settings(session, (MODE_KEY, *_HALT_KEYS))
-    mode = found.get(MODE_KEY)
-    return _halt_of(found), TradingMode(mode.value) if mode else TradingMode.PAPER
+    return _halt_of(found), _mode_of(found.get(MODE_KEY))
+
+
+def _mode_of(row: Any) -> TradingMode:
+    return TradingMode(row.value) if row is not None else TradingMode.PAPER
 
 
 def _halt_of(found: dict[str, Any]) -> HaltState:

@@ -12,21 +12,13 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from helios.config import TradingMode
 from helios.db.engine import Database
 from helios.db.models import Position
 from helios.errors import HeliosError, InvalidInput
 from helios.positions.venues import Venues
-from helios.settings_store import MODE_KEY, read_setting
 from helios.trade import parse_side
-
-
-def stored_mode(session: Session) -> str:
-    """The trading mode stored, read in the caller's transaction (PAPER when none is)."""
-    row = read_setting(session, MODE_KEY)
-    return row.value if row is not None else TradingMode.PAPER.value
 
 
 def needs_margin(side: str, leverage: Decimal | float) -> bool:
@@ -39,15 +31,12 @@ class MarginGate:
         self._db = db
         self._venues = venues
 
-    def refusal(self, signal: Any, trade_params: Any, mode: str | None = None) -> str | None:
+    def refusal(self, signal: Any, trade_params: Any, mode: TradingMode) -> str | None:
         """In LIVE, a short (SELL) or leverage above 1x needs VALR margin (a margin-enabled
         subaccount, orders with ``allowMargin``): refused before any decision or order when the
         account has none, or when VALR cannot say. PAPER simulates margin: None. ``mode``: the
-        trading mode the caller has just read (None: read it here)."""
-        if mode is None:
-            with self._db.read() as session:
-                mode = stored_mode(session)
-        if mode != TradingMode.LIVE.value:
+        trading mode the caller has just read."""
+        if mode is not TradingMode.LIVE:
             return None
         try:
             side = parse_side(signal)

@@ -40,7 +40,7 @@ from helios.money import ZERO, zar
 from helios.money import price as to_price
 from helios.positions.installation import Installation
 from helios.positions.lifecycle import FAILED, OPEN, OPENING, BookEntry, client_order_id
-from helios.positions.margin import MarginGate, needs_margin, stored_mode
+from helios.positions.margin import MarginGate, needs_margin
 from helios.positions.monitoring import current_bar
 from helios.positions.records import event, fill_time, told
 from helios.positions.venues import Venues
@@ -49,6 +49,7 @@ from helios.risk.checks import RiskResult
 from helios.risk.inputs import Inputs
 from helios.risk.service import RiskManager
 from helios.trade import TradeParams, entry_levels, parse_side
+from helios.trading_state import trading_mode_in
 
 log = logging.getLogger("helios.positions")
 
@@ -91,8 +92,7 @@ class Opening:
         ``entry_price``; on refusal ``success: False`` with ``reason`` (and ``error``).
         ``sizing`` (``hx.risk.size_position``'s result) is kept in the risk decision's record, so
         the audit says which sizing method chose the size and why. ``on_refusal``: what a refusal
-        by the risk decision settles, written in the decision's own transaction (then the dict
-        says ``settled: True``)."""
+        by the risk decision settles, written in the decision's own transaction."""
         if not isinstance(strategic_reasoning, str):
             raise InvalidInput("strategic_reasoning", strategic_reasoning, "a text")
         with self._db.read() as session:  # the signal's position, if any, and the mode: one read
@@ -101,7 +101,7 @@ class Opening:
                 if signal_id is not None
                 else None
             )
-            mode_now = stored_mode(session)
+            mode_now = trading_mode_in(session)
         if opened is not None:  # the unique index is the last line against a race
             raise InvalidInput(
                 "signal_id",
@@ -193,7 +193,6 @@ class Opening:
                 "violated_limits": list(risk.violated_limits),
                 "decision_id": risk.decision_id,
                 "halted": risk.halted,
-                "settled": on_refusal is not None and not risk.passed,
             }
         position_id, order_id = reserved["position_id"], reserved["order_id"]
         mode, coid, notional = reserved["mode"], reserved["coid"], reserved["notional"]

@@ -95,20 +95,19 @@ class Decisions:
         """The decision and the account's marks (``ledger.maintain_marks``) in one write."""
         if conn.dialect.name == "sqlite":
             conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
-        with conn.begin():
-            self._maintain_marks(conn, book)
+        with conn.begin(), self._db.session_on(conn) as session:
+            self._maintain_marks(session, book)
             return int(conn.execute(INSERT_DECISION, row).inserted_primary_key[0])
 
-    def _maintain_marks(self, conn: Connection, book: Book) -> None:
-        with self._db.session_on(conn) as session:
-            maintain_marks(
-                session,
-                book.equity,
-                book.fully_priced,
-                book.read_at or self._clock.now(),
-                self._settings.trading_day_timezone,
-                book.day_start,
-            )
+    def _maintain_marks(self, session: Session, book: Book) -> None:
+        maintain_marks(
+            session,
+            book.equity,
+            book.fully_priced,
+            book.read_at or self._clock.now(),
+            self._settings.trading_day_timezone,
+            book.day_start,
+        )
 
     def decide_and_reserve(
         self,
@@ -147,25 +146,24 @@ class Decisions:
         with self._db.engine.connect() as conn:
             if conn.dialect.name == "sqlite":
                 conn.execution_options(**{WRITE_OPTION: True})  # BEGIN IMMEDIATE
-            with conn.begin():
+            # the session's first statement is the leader's fence (``session_on``), as in
+            # every write: a process that no longer leads decides nothing
+            with conn.begin(), self._db.session_on(conn) as session:
                 inputs, params, book = self._reader.read_inputs(
                     conn, pair, signal, trade_params, lock=True, venue=venue
                 )
                 if book.marks_due:  # a new peak or a day to roll (the account is locked)
-                    self._maintain_marks(conn, book)
+                    self._maintain_marks(session, book)
                 result = decide(inputs)
                 row = self._decision_row(inputs, params, result, signal_id, sizing)
                 decision_id = int(conn.execute(INSERT_DECISION, row).inserted_primary_key[0])
                 result = replace(result, decision_id=decision_id)
                 reserved = None
                 if result.passed:
-                    with self._db.session_on(conn) as session:
-                        reserved = reserve(session, result, params, inputs)
-                        session.flush()
+                    reserved = reserve(session, result, params, inputs)
                 elif refused is not None:
-                    with self._db.session_on(conn) as session:
-                        refused(session, result)
-                        session.flush()
+                    refused(session, result)
+                session.flush()
         return result, reserved
 
     def _decision_row(

@@ -255,7 +255,7 @@ class TradingLoop:
                 on_refusal=refused,
             )
             crash_point("signal:after_decision")
-            if result.get("settled") and settled:
+            if settled:  # refused, and settled with its decision
                 return settled[0]
         except (InvalidInput, IntegrityError) as error:
             with self._db.read() as session:
