@@ -169,15 +169,8 @@ class Database:
         (which raises before anything is written when this process no longer leads)."""
         with self.engine.connect() as connection:
             connection.execution_options(**{_WRITE: True})
-            with (
-                Session(
-                    bind=connection, expire_on_commit=False, info={_FLUSH_HOOKS: self._flush_hooks}
-                ) as session,
-                session.begin(),
-            ):
-                check: Callable[[Session], None] | None = getattr(self._fence, "check", None)
-                if check is not None:
-                    check(session)
+            with self._session(connection) as session, session.begin():
+                self._fence_first(session)
                 yield session
 
     @contextmanager
@@ -199,17 +192,25 @@ class Database:
         events) and, inside ``fenced``, the fence's check run first, so a process that no
         longer leads raises ``Fenced`` and the whole transaction (the decision with it) is
         rolled back before anything it wrote commits."""
-        session = Session(
+        session = self._session(connection)
+        try:
+            self._fence_first(session)
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    def _session(self, connection: Connection) -> Session:
+        """A write session on ``connection``, with this database's flush hooks."""
+        return Session(
             bind=connection, expire_on_commit=False, info={_FLUSH_HOOKS: self._flush_hooks}
         )
+
+    def _fence_first(self, session: Session) -> None:
+        """Inside ``fenced``: the fence's check, the first statement of a write transaction."""
         check: Callable[[Session], None] | None = getattr(self._fence, "check", None)
         if check is not None:
-            try:
-                check(session)
-            except BaseException:
-                session.close()
-                raise
-        return session
+            check(session)
 
     def on_flush(self, hook: Callable[[Session], None]) -> None:
         """Run ``hook(session)`` after every flush of this database's write sessions, inside
