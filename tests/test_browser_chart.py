@@ -135,7 +135,7 @@ def hover_until_labelled(page: Any, point: Any, seconds: float = 30) -> dict[str
     """Move the mouse onto ``point`` until plotly labels it; the point's box is read each try.
     Streamlit may draw the chart again just after it first shows (CI saw a hover land where the
     point had been and no label come): the mouse leaves and comes back to where it is now."""
-    label = page.locator(".hoverlayer").get_by_text(re.compile(r"Position \d+"))
+    label = page.locator(".hoverlayer").get_by_text(re.compile(r"Position \d+")).first
     deadline = time.monotonic() + seconds
     while True:
         box = point.bounding_box()
@@ -174,8 +174,12 @@ def test_a_click_on_an_exit_marker_opens_that_positions_story(
         deadline = time.monotonic() + 45
         while True:  # a click on the labelled point opens the story (again if the chart redrew)
             box = hover_until_labelled(page, point)
-            hover = page.locator(".hoverlayer").text_content() or ""
-            assert f"Position {morning.ids['take_profit']}" in hover, hover
+            # the label read through a retrying locator: while Streamlit redraws the chart the
+            # page holds two plots, so two hover layers (CI saw a one-shot read of
+            # ".hoverlayer" fail in strict mode); the one that labels a position is the one
+            expect(
+                page.locator(".hoverlayer").filter(has_text=re.compile(r"Position \d+")).first
+            ).to_contain_text(f"Position {morning.ids['take_profit']}")
             page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
             try:
                 expect(page).to_have_url(story, timeout=5000)
