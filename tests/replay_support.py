@@ -200,8 +200,9 @@ class LiveLoop:
 
     At instant t (bar k closes, bar k+1 opens at t), two moments, written out here with the
     public calls rather than taken from the engine: the close of bar k, one microsecond before
-    t (every bar closed since the last step written whole, observed then, through
-    ``hx.market.write_candles`` inside one ``hx.db.write()``; ``hx.positions.monitor_positions``),
+    t (every bar closed since the last step written whole, observed then, every pair's at once
+    through ``hx.market.write_candle_batches``, as the scheduler's poll stores a moment;
+    ``hx.positions.monitor_positions``),
     then the open of bar k+1 at t (the bar as its open, observed at t; the day roll
     ``hx.take_snapshot`` when the trading day changed; ``hx.halts.check``; the signals known by
     t through ``hx.signals.submit`` and ``hx.signals.process_pending``;
@@ -232,29 +233,31 @@ class LiveLoop:
         # last step, whole, then the stop monitor
         closing = t - timedelta(microseconds=1)
         self.clock.set(closing)
-        wrote = False
-        with hx.db.write() as session:
-            for pair, rows in self.rows.items():
-                done = int(np.searchsorted(self.epochs[pair], now))
-                chosen = rows[self.written[pair] : done]
-                if chosen:
-                    hx.market.write_candles(
-                        session, pair, MINUTE, chosen, "replay", observed=closing
-                    )
-                    wrote = True
-                self.written[pair] = done
-        if wrote:
+        # every pair's bars of a moment in one write, as the scheduler's poll stores them
+        # (``hx.market.pull``: ``helios.market.polls``)
+        closed: dict[str, list[CandleRow]] = {}
+        for pair, rows in self.rows.items():
+            done = int(np.searchsorted(self.epochs[pair], now))
+            chosen = rows[self.written[pair] : done]
+            if chosen:
+                closed[pair] = chosen
+            self.written[pair] = done
+        if closed:
+            with hx.db.write() as session:
+                hx.market.write_candle_batches(session, MINUTE, closed, "replay", closing)
             hx.positions.monitor_positions()
         # the open of the bar starting at t: its open, the day roll, the watchdog, the signals
         # known by t, then the monitor again
         self.clock.set(t)
-        with hx.db.write() as session:
-            for pair, rows in self.rows.items():
-                at = self.written[pair]
-                if at < len(rows) and int(self.epochs[pair][at]) == now:
-                    value = rows[at].open
-                    row = CandleRow(t, value, value, value, value, Decimal(0))
-                    hx.market.write_candles(session, pair, MINUTE, [row], "replay", observed=t)
+        opening: dict[str, list[CandleRow]] = {}
+        for pair, rows in self.rows.items():
+            at = self.written[pair]
+            if at < len(rows) and int(self.epochs[pair][at]) == now:
+                value = rows[at].open
+                opening[pair] = [CandleRow(t, value, value, value, value, Decimal(0))]
+        if opening:
+            with hx.db.write() as session:
+                hx.market.write_candle_batches(session, MINUTE, opening, "replay", t)
         today = trading_day(t, hx.settings.trading_day_timezone)
         if today != self.day:
             hx.take_snapshot()

@@ -32,18 +32,10 @@ from helios.db.models import Candle, LatestPrice, PriceTick
 from helios.errors import InvalidInput
 from helios.market.bar_time import MINUTE, floor_time, not_ahead
 from helios.market.bars import bar_range
-from helios.market.candles import (
-    DAY,
-    SUPPORTED_INTERVALS,
-    CandleRow,
-    check_interval,
-    infer_interval,
-    parse_interval,
-    to_rows,
-    validate_candles,
-)
+from helios.market.candles import DAY, SUPPORTED_INTERVALS, CandleRow, parse_interval
 from helios.market.feeds import FeedError, MarketFeed
 from helios.market.history_epoch import HISTORY_EPOCH_KEY, bump_history_epoch
+from helios.market.polls import Polled, checked_rows, store_polled
 from helios.market.prices import latest_prices, price_ticks
 from helios.market.rolled import rolled_candles
 from helios.market.series import candles_frame, close_returns
@@ -128,26 +120,13 @@ class MarketData:
         interval: int | str | None,
         source: str,
         *,
-        merge: bool = False,
         observed: datetime | None = None,
     ) -> int:
-        """Validate and write in one transaction (``merge``: see ``write_candles``)."""
+        """Check (``polls.checked_rows``) and write in one transaction."""
         pair = self.check_pair(pair)
-        table = validate_candles(candles)
-        seconds = parse_interval(interval) if interval is not None else infer_interval(table)
-        check_interval(seconds, "interval (inferred from the timestamps)")
-        misaligned = [ts for ts in table["timestamp"] if int(ts.timestamp()) % seconds != 0]
-        if misaligned:
-            raise InvalidInput(
-                "candles.timestamp",
-                misaligned[0].isoformat(),
-                f"bar open times on a {seconds}-second grid (UTC)",
-            )
-        rows = to_rows(table)
+        seconds, rows = checked_rows(candles, interval, self._clock.now(), observed)
         with self._db.write() as session:
-            written = self.write_candles(
-                session, pair, seconds, rows, source, observed, merge=merge
-            )
+            written = self.write_candles(session, pair, seconds, rows, source, observed)
         return written
 
     def write_candles(
@@ -240,29 +219,30 @@ class MarketData:
         return written
 
     def pull(self, feed: MarketFeed) -> dict[str, int]:
-        """One poll of ``feed`` for every pair; stores what arrived. Returns candles per pair.
+        """One poll of ``feed`` for every pair, stored as one moment (``polls.store_polled``:
+        one read of the newest bars, one write transaction). Returns candles per pair.
 
-        A pair whose feed call fails does not stop the others; the first failure is raised
-        after all pairs were tried, so the caller records it.
+        A pair whose feed call fails, or whose candles are refused, does not stop the others:
+        they are stored, then the first failure is raised so the caller records it.
         """
         now = self._clock.now()
-        written: dict[str, int] = {}
+        pairs = list(self._settings.pairs)
+        newest = self.newest_candle_times_of(pairs)
+        polled: list[Polled] = []
         failures: list[str] = []
-        for pair in self._settings.pairs:
+        for pair in pairs:
             try:
-                batches = feed.poll(pair, now, self.newest_candle_times(pair))
-                for batch in batches:
+                for batch in feed.poll(pair, now, newest[pair]):
                     if len(batch.candles):
-                        written[pair] = written.get(pair, 0) + self._store(
-                            pair,
-                            batch.candles,
-                            batch.interval,
-                            feed.kind.value,
-                            merge=feed.partial_bars,
-                            observed=batch.observed,
+                        seconds, rows = checked_rows(
+                            batch.candles, batch.interval, self._clock.now(), batch.observed
                         )
+                        polled.append(Polled(pair, seconds, rows, batch.observed))
             except (FeedError, InvalidInput) as exc:
                 failures.append(f"{pair}: {exc}")
+        written = store_polled(
+            self._db, self._clock, polled, feed.kind.value, merge=feed.partial_bars
+        )
         if failures:
             raise FeedError("; ".join(failures))
         return written
@@ -271,13 +251,20 @@ class MarketData:
         """{interval seconds: open time of the newest stored candle} for ``pair``: one seek of
         the (pair, interval, ts) index per supported interval (``_NEWEST_PER_INTERVAL``), not
         a pass over every bar the pair has stored (a feed asks at every poll)."""
+        return self.newest_candle_times_of([pair])[pair]
+
+    def newest_candle_times_of(self, pairs: Iterable[str]) -> dict[str, dict[int, datetime]]:
+        """``newest_candle_times`` of each of ``pairs``, read in one transaction."""
+        newest: dict[str, dict[int, datetime]] = {}
         with self._db.read() as session:
-            row = session.execute(_NEWEST_PER_INTERVAL, {"pair": pair}).one()
-        return {
-            seconds: ensure_utc(ts)
-            for seconds, ts in zip(SUPPORTED_INTERVALS, row, strict=True)
-            if ts is not None
-        }
+            for pair in pairs:
+                row = session.execute(_NEWEST_PER_INTERVAL, {"pair": pair}).one()
+                newest[pair] = {
+                    seconds: ensure_utc(ts)
+                    for seconds, ts in zip(SUPPORTED_INTERVALS, row, strict=True)
+                    if ts is not None
+                }
+        return newest
 
     def prune_intraday(self, older_than: datetime | None = None) -> int:
         """Delete intraday candles older than the retention (daily candles are kept) and the

@@ -1,0 +1,155 @@
+"""A poll of every pair is one moment of the market (``helios.market.polls``): the scheduler's
+``hx.market.pull`` reads the newest bars of every pair in one transaction and writes what every
+pair's feed call returned in one more, and a pair whose feed fails or whose candles are refused
+leaves the others stored. Real SQLite and PostgreSQL, a feed that hands out prepared tables.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import pytest
+from factories import transactions
+from sqlalchemy import select
+
+import helios
+from helios.clock import ManualClock
+from helios.config import FeedKind
+from helios.db.models import Candle
+from helios.market.feeds import Batch, FeedError, MarketFeed
+
+MINUTE = 60
+PRICES = {"BTCZAR": 1_200_000.0, "ETHZAR": 60_000.0, "SOLZAR": 2_500.0}
+
+
+def bars(
+    start: datetime, price: float, count: int, *, high_below_low: bool = False
+) -> pd.DataFrame:
+    """``count`` minute bars from ``start``: open ``price``, close ``price + i``; with
+    ``high_below_low`` every high is under its low (candles a feed must never have stored)."""
+    closes = [price + i for i in range(count)]
+    lows = [price * 0.99] * count
+    highs = [
+        low * 0.98 if high_below_low else c * 1.01 for c, low in zip(closes, lows, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "timestamp": [start + timedelta(minutes=i) for i in range(count)],
+            "open": [price] * count,
+            "high": highs,
+            "low": lows,
+            "close": closes,
+            "volume": [1.0] * count,
+        }
+    )
+
+
+class PreparedFeed(MarketFeed):
+    """Hands out ``tables[pair]`` (a list of (interval, candles)) at each poll; a pair in
+    ``failing`` raises ``FeedError`` as a dead source would; remembers what it was asked."""
+
+    kind = FeedKind.MANUAL
+
+    def __init__(
+        self, tables: dict[str, list[tuple[int, pd.DataFrame]]], failing: set[str] = frozenset()
+    ) -> None:
+        self.tables = tables
+        self.failing = failing
+        self.asked: dict[str, dict[int, datetime]] = {}
+
+    def backfill(self, pair: str, now: datetime, days: int) -> list[Batch]:
+        return []
+
+    def poll(self, pair: str, now: datetime, last: dict[int, datetime]) -> list[Batch]:
+        self.asked[pair] = last
+        if pair in self.failing:
+            raise FeedError("connection refused")
+        return [Batch(pair, seconds, table, observed=now) for seconds, table in self.tables[pair]]
+
+
+def stored(hx: helios.Helios, pair: str, seconds: int) -> list[Candle]:
+    with hx.db.read() as session:
+        return list(
+            session.scalars(
+                select(Candle)
+                .where(Candle.pair == pair, Candle.interval_seconds == seconds)
+                .order_by(Candle.ts)
+            )
+        )
+
+
+def start_of(clock: ManualClock, minutes: int) -> datetime:
+    now = clock.now()
+    return now.replace(second=0, microsecond=0) - timedelta(minutes=minutes)
+
+
+def test_a_poll_of_every_pair_is_one_read_and_one_write_transaction(
+    hx: helios.Helios, clock: ManualClock
+) -> None:
+    first = start_of(clock, 5)
+    feed = PreparedFeed({pair: [(MINUTE, bars(first, p, 5))] for pair, p in PRICES.items()})
+    with transactions(hx) as begun:
+        written = hx.market.pull(feed)
+    assert written == dict.fromkeys(PRICES, 5)
+    # before: a read of the newest bars and a write for each pair (3 and 3)
+    assert begun == ["read", "write"], begun
+    for pair, price in PRICES.items():
+        assert [c.close for c in stored(hx, pair, MINUTE)] == [
+            Decimal(str(price + i)) for i in range(5)
+        ]
+        assert hx.market.latest_price(pair) == Decimal(str(price + 4))
+    # the next poll is told each pair's newest bar (read in that one transaction)
+    feed.tables = {pair: [] for pair in PRICES}
+    hx.market.pull(feed)
+    day = first.replace(hour=0, minute=0)  # the minutes roll up into their UTC day
+    assert feed.asked == {
+        pair: {MINUTE: first + timedelta(minutes=4), 86400: day} for pair in PRICES
+    }
+
+
+def test_a_pair_whose_feed_fails_or_whose_candles_are_refused_leaves_the_others_stored(
+    hx: helios.Helios, clock: ManualClock
+) -> None:
+    first = start_of(clock, 3)
+    tables = {pair: [(MINUTE, bars(first, p, 3))] for pair, p in PRICES.items()}
+    tables["ETHZAR"] = [(MINUTE, bars(first, 60_000.0, 3, high_below_low=True))]
+    feed = PreparedFeed(tables, failing={"SOLZAR"})
+    with pytest.raises(FeedError) as failed:
+        hx.market.pull(feed)
+    message = str(failed.value)
+    assert "ETHZAR" in message and "high" in message, message  # the field and the pair named
+    assert "SOLZAR: connection refused" in message, message
+    assert len(stored(hx, "BTCZAR", MINUTE)) == 3
+    assert hx.market.latest_price("BTCZAR") == Decimal("1200002")
+    for pair in ("ETHZAR", "SOLZAR"):
+        assert stored(hx, pair, MINUTE) == []
+        assert hx.market.latest_price(pair) is None
+
+
+def test_a_pairs_batches_of_one_poll_are_stored_in_their_order(
+    hx: helios.Helios, clock: ManualClock
+) -> None:
+    """A pair's minute bars and then an hourly bar (a feed that reports both): each interval
+    stored, and the minutes' day roll-up written before the hour's (their order in the poll)."""
+    hour = start_of(clock, 0).replace(minute=0) - timedelta(hours=1)
+    minutes = bars(hour, 100.0, 3)
+    hourly = bars(hour, 100.0, 1)
+    hourly["high"], hourly["low"], hourly["close"] = [150.0], [90.0], [120.0]
+    feed = PreparedFeed(
+        {
+            "BTCZAR": [(MINUTE, minutes), (3600, hourly)],
+            "ETHZAR": [(MINUTE, bars(hour, 60.0, 2))],
+            "SOLZAR": [],
+        }
+    )
+    with transactions(hx) as begun:
+        assert hx.market.pull(feed) == {"BTCZAR": 4, "ETHZAR": 2}
+    assert begun == ["read", "write"], begun
+    assert len(stored(hx, "BTCZAR", MINUTE)) == 3
+    assert [c.close for c in stored(hx, "BTCZAR", 3600)] == [Decimal("120")]
+    # the day's candle: its high from the hour written last, the close of the last write
+    (day,) = stored(hx, "BTCZAR", 86400)
+    assert day.high == Decimal("150") and day.close == Decimal("120")
+    assert hx.market.latest_price("BTCZAR") == Decimal("120")
