@@ -23,6 +23,7 @@ import helios
 from helios.clock import ManualClock
 from helios.db.engine import WRITE_OPTION
 from helios.db.models import (
+    Candle,
     Fill,
     LedgerEntry,
     Order,
@@ -112,6 +113,18 @@ def position(hx: helios.Helios, position_id: int) -> Position:
         row = session.get(Position, position_id)
         assert row is not None
         return row
+
+
+def stored_candles(hx: helios.Helios, pair: str, seconds: int) -> list[Candle]:
+    """The exact candles of ``pair`` at ``seconds`` in the database, oldest first."""
+    with hx.db.read() as session:
+        return list(
+            session.scalars(
+                select(Candle)
+                .where(Candle.pair == pair, Candle.interval_seconds == seconds)
+                .order_by(Candle.ts)
+            )
+        )
 
 
 def venue_orders(hx: helios.Helios) -> list[PaperVenueOrder]:

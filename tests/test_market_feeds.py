@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 import requests
 from conftest import SHARED_DATA, START
+from factories import stored_candles as stored
 from fakes.valr import FakeValr, random_walk_candles
 from sqlalchemy import delete, func, select
 
@@ -67,17 +68,6 @@ def connect(database_url: str, clock: ManualClock) -> Iterator[Connect]:
     yield _connect
     for instance in opened:
         instance.close()
-
-
-def stored(hx: helios.Helios, pair: str, seconds: int) -> list[Candle]:
-    with hx.db.read() as session:
-        return list(
-            session.scalars(
-                select(Candle)
-                .where(Candle.pair == pair, Candle.interval_seconds == seconds)
-                .order_by(Candle.ts)
-            )
-        )
 
 
 def row_counts(hx: helios.Helios) -> tuple[int, int]:

@@ -11,13 +11,12 @@ from decimal import Decimal
 
 import pandas as pd
 import pytest
+from factories import stored_candles as stored
 from factories import transactions
-from sqlalchemy import select
 
 import helios
 from helios.clock import ManualClock
 from helios.config import FeedKind
-from helios.db.models import Candle
 from helios.market.feeds import Batch, FeedError, MarketFeed
 
 MINUTE = 60
@@ -67,17 +66,6 @@ class PreparedFeed(MarketFeed):
         if pair in self.failing:
             raise FeedError("connection refused")
         return [Batch(pair, seconds, table, observed=now) for seconds, table in self.tables[pair]]
-
-
-def stored(hx: helios.Helios, pair: str, seconds: int) -> list[Candle]:
-    with hx.db.read() as session:
-        return list(
-            session.scalars(
-                select(Candle)
-                .where(Candle.pair == pair, Candle.interval_seconds == seconds)
-                .order_by(Candle.ts)
-            )
-        )
 
 
 def start_of(clock: ManualClock, minutes: int) -> datetime:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from factories import stored_candles as stored
 from sqlalchemy import func, select
 
 import helios
@@ -46,18 +47,6 @@ def frame(
         "volume": columns.pop("volume", [10.0] * len(closes)),
     }
     return pd.DataFrame(data)
-
-
-def stored(hx: helios.Helios, pair: str, seconds: int) -> list[Candle]:
-    """The exact candles in the database, oldest first."""
-    with hx.db.read() as session:
-        return list(
-            session.scalars(
-                select(Candle)
-                .where(Candle.pair == pair, Candle.interval_seconds == seconds)
-                .order_by(Candle.ts)
-            )
-        )
 
 
 def one(hx: helios.Helios, pair: str, seconds: int, ts: datetime) -> Candle:
