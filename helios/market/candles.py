@@ -20,6 +20,10 @@ from helios.money import qty as to_qty
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 SUPPORTED_INTERVALS = (60, 300, 900, 1800, 3600, 14400, 21600, 43200, 86400)
 DAY = 86400
+# No price or volume of a candle reaches 1e15 (ZAR or units): the bound keeps every figure inside
+# the exact columns (a price is rounded to 8 places, a volume to 12; 1e20 overflowed the Decimal
+# context and raised a bare decimal.InvalidOperation that named nothing). ``set_price`` uses it.
+MAX_CANDLE_VALUE = Decimal("1e15")
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,12 @@ def validate_candles(frame: pd.DataFrame, field: str = "candles") -> pd.DataFram
             raise InvalidInput(
                 f"{field}.{column}[{row}]", frame[column].iloc[row], "a finite number"
             )
-        limit_ok = values >= 0 if column == "volume" else values > 0
+        limit_ok = (values >= 0 if column == "volume" else values > 0) & (
+            values <= float(MAX_CANDLE_VALUE)
+        )
         if not limit_ok.all():
             row = int(np.flatnonzero(~limit_ok.to_numpy())[0])
-            rule = ">= 0" if column == "volume" else "> 0"
+            rule = (">= 0" if column == "volume" else "> 0") + f" and <= {MAX_CANDLE_VALUE:f}"
             raise InvalidInput(f"{field}.{column}[{row}]", frame[column].iloc[row], rule)
     table = table.sort_values("timestamp", kind="stable")
     if table["timestamp"].duplicated().any():

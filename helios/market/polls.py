@@ -8,9 +8,12 @@ Two rules live here:
 - **A poll is one moment of the market** (``store_polled``): the batches every pair's feed call
   returned are written in one transaction, each set of them through the statements of
   ``write_candle_batches`` shared by the pairs (a poll of three pairs was three read and three
-  write transactions, one per pair; it is one of each). A pair whose feed call fails or whose
-  candles are refused is left out and the others are stored (``MarketData.pull`` raises its
-  failure afterwards): what one pair's source got wrong never stops the prices of the others.
+  write transactions, one per pair; it is one of each). A pair whose feed call fails stores
+  nothing, a batch that is refused stores nothing from it on (the pair's batches before it are
+  stored), and the other pairs are stored (``MarketData.pull`` raises the failures afterwards):
+  what one pair's source got wrong never stops the prices of the others. Every check that can
+  refuse a batch is made before the write (``checked_rows``), so one pair's bad candles never
+  roll back the others'.
 
 A pair's batches keep their order (its first batch of a poll is written before its second: a
 daily bar after the minutes that roll up into it replaces their roll-up, as it did when each

@@ -32,7 +32,13 @@ from helios.db.models import Candle, LatestPrice, PriceTick
 from helios.errors import InvalidInput
 from helios.market.bar_time import MINUTE, floor_time, not_ahead
 from helios.market.bars import bar_range
-from helios.market.candles import DAY, SUPPORTED_INTERVALS, CandleRow, parse_interval
+from helios.market.candles import (
+    DAY,
+    MAX_CANDLE_VALUE,
+    SUPPORTED_INTERVALS,
+    CandleRow,
+    parse_interval,
+)
 from helios.market.feeds import FeedError, MarketFeed
 from helios.market.history_epoch import HISTORY_EPOCH_KEY, bump_history_epoch
 from helios.market.polls import Polled, checked_rows, store_polled
@@ -168,7 +174,7 @@ class MarketData:
         pair = self.check_pair(pair)
         if isinstance(price, np.generic):  # a value taken out of pandas or numpy
             price = price.item()
-        value = to_price(positive(price, "price", maximum=Decimal("1e15")))
+        value = to_price(positive(price, "price", maximum=MAX_CANDLE_VALUE))
         if value <= 0:
             raise InvalidInput("price", price, "a number > 0 with at most 8 decimal places")
         if ts is not None and not isinstance(ts, datetime):
@@ -223,7 +229,8 @@ class MarketData:
         one read of the newest bars, one write transaction). Returns candles per pair.
 
         A pair whose feed call fails, or whose candles are refused, does not stop the others:
-        they are stored, then the first failure is raised so the caller records it.
+        they are stored (and that pair's batches before the refused one), then the failures
+        are raised as one ``FeedError`` so the caller records it.
         """
         now = self._clock.now()
         pairs = list(self._settings.pairs)
@@ -240,9 +247,12 @@ class MarketData:
                         polled.append(Polled(pair, seconds, rows, batch.observed))
             except (FeedError, InvalidInput) as exc:
                 failures.append(f"{pair}: {exc}")
-        written = store_polled(
-            self._db, self._clock, polled, feed.kind.value, merge=feed.partial_bars
-        )
+        try:
+            written = store_polled(
+                self._db, self._clock, polled, feed.kind.value, merge=feed.partial_bars
+            )
+        except InvalidInput as exc:  # re-checked at the write (a clock that stepped back)
+            raise FeedError("; ".join([*failures, f"the poll's write: {exc}"])) from None
         if failures:
             raise FeedError("; ".join(failures))
         return written
