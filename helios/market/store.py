@@ -128,12 +128,12 @@ class MarketData:
         *,
         observed: datetime | None = None,
     ) -> int:
-        """Check (``polls.checked_rows``) and write in one transaction."""
+        """Check (``polls.checked_rows``) and write in one transaction, as a poll of one pair
+        (``polls.store_polled``)."""
         pair = self.check_pair(pair)
         seconds, rows = checked_rows(candles, interval, self._clock.now(), observed)
-        with self._db.write() as session:
-            written = self.write_candles(session, pair, seconds, rows, source, observed)
-        return written
+        batch = Polled(pair, seconds, rows, observed)
+        return store_polled(self._db, self._clock, [batch], source, merge=False).get(pair, 0)
 
     def write_candles(
         self,
