@@ -86,17 +86,25 @@ def _start_the_day_at(hx: helios.Helios, when: Any) -> None:
     """The account's trading day set to ``when``'s, its start the equity (setup, as a day roll
     would leave it): the morning is laid out from 19 h before the real clock on a database made
     at the real time, and the start-of-day marks only roll forward, so a morning on the previous
-    SAST day (a run before about 19:00 SAST) had no start-of-day equity: every open refused."""
+    SAST day (a run before about 19:00 SAST) had no start-of-day equity: every open refused.
+    The account is funded before the morning too (its initial capital booked a day before it):
+    a morning crossing SAST midnight (a run at 15:00-17:00 UTC) rebuilt the new day's start from
+    the ledger, found the capital booked after that midnight, and every later open was refused."""
     from sqlalchemy import select, update
 
     from helios.clock import trading_day
-    from helios.db.models import PortfolioState
+    from helios.db.models import LedgerEntry, PortfolioState
 
     day = trading_day(when, hx.settings.trading_day_timezone)
     with hx.db.write() as session:
         state = session.scalars(select(PortfolioState)).one()
         session.execute(
             update(PortfolioState).values(trading_day=day, start_of_day_equity=state.peak_equity)
+        )
+        session.execute(
+            update(LedgerEntry)
+            .where(LedgerEntry.kind == "INITIAL_CAPITAL")
+            .values(ts=when - timedelta(days=1))
         )
 
 
