@@ -49,14 +49,19 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # whole on one worker, and a long one handed out last leaves the other worker idle at the end.
 # scripts/test.sh passes --no-loadscope-reorder so xdist keeps this order (by default it hands
 # out the files with the most tests first). The rest keep their order.
+# The two alert-outage files mostly wait (a real scheduler, a receiver down for minutes): they
+# must not run at the same time, or every core idles (2026-12-07: 120 s with both workers in an
+# outage, CPU 87% idle), so the PostgreSQL one comes after the CPU-bound replay files, by when
+# the SQLite one has ended. Durations on 2026-12-07 (a slow machine): outage SQLite 353 s, the
+# week 259 s, parity 231 s, outage PostgreSQL 124 s, chaos 70 s.
 LONGEST_FIRST = (
     "test_alert_outage_sqlite.py",
     "test_replay_parity.py",
-    "test_browser_phone.py",
-    "test_alert_outage_postgres.py",
+    "test_replay_week.py",
     "test_chaos.py",
     "test_replay_engine.py",
-    "test_replay_week.py",
+    "test_browser_phone.py",
+    "test_alert_outage_postgres.py",
     "test_replay_runs.py",
     "test_browser.py",
     "test_notebooks.py",
