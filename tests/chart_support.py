@@ -108,6 +108,12 @@ def _start_the_day_at(hx: helios.Helios, when: Any) -> None:
         )
 
 
+def morning_start(now: Any) -> Any:
+    """Where the morning's hand-moved clock starts: 19 h before ``now``'s hour, so the morning
+    (about 16 h) ends about three hours before the real clock the pages read with."""
+    return floor_time(now, 3600) - timedelta(hours=19)
+
+
 def trade_morning(hx: helios.Helios, clock: ManualClock) -> Morning:
     give_market(hx)
     _start_the_day_at(hx, clock.now())

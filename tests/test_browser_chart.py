@@ -11,7 +11,6 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from sqlalchemy.engine import make_url
 import helios
 from helios.clock import ManualClock
 from helios.db.engine import normalise_url
-from helios.market.bar_time import floor_time
 from tests.browser_support import (
     PG_ENV,
     WAIT_MS,
@@ -34,7 +32,7 @@ from tests.browser_support import (
     shoot,
     title,
 )
-from tests.chart_support import Morning, trade_morning
+from tests.chart_support import Morning, morning_start, trade_morning
 
 pytestmark = pytest.mark.slow
 
@@ -72,7 +70,7 @@ def site(
     dashboard = None
     try:
         with helios.connect(url, market_feed="manual") as now_hx:
-            start = floor_time(now_hx.clock.now(), 3600) - timedelta(hours=19)
+            start = morning_start(now_hx.clock.now())
         clock = ManualClock(start)
         with helios.connect(url, clock=clock, market_feed="manual") as hx:
             morning = trade_morning(hx, clock)

@@ -8,7 +8,7 @@ equity"; at other hours a few rand, a start no trader's account ever had."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from sqlalchemy import select
 import helios
 from helios.clock import ManualClock, trading_day
 from helios.db.models import PortfolioState
-from tests.chart_support import trade_morning
+from tests.chart_support import morning_start, trade_morning
 
 CAPITAL = Decimal("100000")
 
@@ -31,7 +31,7 @@ def test_the_morning_opens_every_trade_whatever_the_hour_of_the_run(
     url = f"sqlite:///{tmp_path / 'morning.db'}"
     with helios.connect(url, clock=ManualClock(made), market_feed="manual"):
         pass
-    clock = ManualClock(made.replace(minute=0) - timedelta(hours=19))  # as the chart's fixture
+    clock = ManualClock(morning_start(made))  # as the chart's fixtures
     start = clock.now()
     with helios.connect(url, clock=clock, market_feed="manual") as hx:
         zone = hx.settings.trading_day_timezone

@@ -12,8 +12,7 @@ import pytest
 
 import helios
 from helios.clock import ManualClock
-from helios.market.bar_time import floor_time
-from tests.chart_support import Morning, trade_morning
+from tests.chart_support import Morning, morning_start, trade_morning
 from tests.dashboard_support import open_page
 
 PAGE = "app_pages/chart.py"
@@ -23,7 +22,7 @@ PAGE = "app_pages/chart.py"
 def morning(seeded: helios.Helios, database_url: str) -> Iterator[Morning]:
     """The morning's trades, ending about three hours ago (the page reads with the real
     clock): made on a hand-moved clock on the page's database."""
-    clock = ManualClock(floor_time(seeded.clock.now(), 3600) - timedelta(hours=19))
+    clock = ManualClock(morning_start(seeded.clock.now()))
     with helios.connect(database_url, clock=clock, market_feed="manual") as hx:
         yield trade_morning(hx, clock)
 
