@@ -28,5 +28,8 @@ export HELIOS_TEST_POSTGRES_URL=${HELIOS_TEST_POSTGRES_URL-postgresql://postgres
 # --no-loadscope-reorder: hand the files out in collection order (tests/conftest.py puts the
 # longest first) instead of xdist's default, most tests first, which left the five-minute
 # single-test outage file for last, on one worker, while the other sat idle
+# one worker per core, not more: with a third worker on 2 cores (2026-12-07) the CPU went from
+# 79% to 97% busy, yet after 29 minutes it had run 48% of the tests, where two workers had run
+# about 46% (17% at 20 minutes, 56% at 32): the waiting tests' idle time is not won back so
 # --durations=25: the slowest tests, printed at the end, so CI's log says where its time goes
 exec "$VENV/bin/python" -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=25 "$@"
