@@ -426,23 +426,37 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     return scheduler
 
 
+def stopper(scheduler: Any) -> Callable[[int | None, FrameType | None], None]:
+    """The scheduler's stop (the SIGINT/SIGTERM handler, and ``run``'s ``stop``), done once.
+    A second signal can arrive while the first waits for the running jobs (``helios up`` sends
+    SIGTERM after the terminal's SIGINT; Ctrl-C pressed twice): it is logged and ignored, since
+    a second ``shutdown`` would raise ``SchedulerNotRunningError`` through the first. The lock
+    is taken without blocking, so the handler never waits on itself in the main thread."""
+    once = threading.Lock()
+
+    def shutdown(signum: int | None, _frame: FrameType | None) -> None:
+        name = f"signal {signal.Signals(signum).name}" if signum is not None else "stop"
+        if not once.acquire(blocking=False):
+            log.info("%s: the scheduler is already stopping", name)
+            return
+        log.info("%s: stopping the scheduler", name)
+        scheduler.shutdown(wait=True)
+
+    return shutdown
+
+
 def run(hx: helios.Helios, stop: threading.Event | None = None) -> None:
     """Run the jobs until SIGINT/SIGTERM (or ``stop`` is set); lead or stand by."""
     mode, feed = once_the_database_answers(hx, lambda: start_reads(hx), stop)
     worker = Worker(hx, feed, mode=mode)  # reads nothing more: the reads are above
     scheduler = build_scheduler(worker)
 
-    def shutdown(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping the scheduler", signal.Signals(signum).name)
-        scheduler.shutdown(wait=True)
-
+    shutdown = stopper(scheduler)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, shutdown)
         signal.signal(signal.SIGTERM, shutdown)
     if stop is not None:
-        threading.Thread(
-            target=lambda: (stop.wait(), scheduler.shutdown(wait=True)), daemon=True
-        ).start()
+        threading.Thread(target=lambda: (stop.wait(), shutdown(None, None)), daemon=True).start()
     worker._event(
         "SCHEDULER_START",
         f"scheduler started (feed {hx.settings.market_feed.value}, database "
