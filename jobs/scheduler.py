@@ -54,6 +54,7 @@ from apscheduler.events import (
     EVENT_JOB_MISSED,
     JobExecutionEvent,
 )
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 
@@ -426,7 +427,7 @@ def build_scheduler(worker: Worker) -> BlockingScheduler:
     return scheduler
 
 
-def stopper(scheduler: Any) -> Callable[[int | None, FrameType | None], None]:
+def stopper(scheduler: BaseScheduler) -> Callable[[int | None, FrameType | None], None]:
     """The scheduler's stop (the SIGINT/SIGTERM handler, and ``run``'s ``stop``), done once.
     A second signal can arrive while the first waits for the running jobs (``helios up`` sends
     SIGTERM after the terminal's SIGINT; Ctrl-C pressed twice): it is logged and ignored, since
