@@ -20,6 +20,29 @@ SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
 EXCHANGE_ERROR = "EXCHANGE_ERROR"
 
 
+def event_values(
+    *,
+    ts: datetime,
+    kind: str,
+    message: str,
+    actor: str,
+    severity: str = "INFO",
+    details: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``events`` columns of one event (pure: ``record_event`` writes them, and so may a
+    writer that writes its records behind)."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"severity={severity!r}: one of {SEVERITIES}")
+    return {
+        "ts": ts,
+        "kind": kind,
+        "severity": severity,
+        "message": message,
+        "actor": actor,
+        "details": details,
+    }
+
+
 def record_event(
     session: Session,
     *,
@@ -30,15 +53,26 @@ def record_event(
     severity: str = "INFO",
     details: dict[str, Any] | None = None,
 ) -> Event:
-    if severity not in SEVERITIES:
-        raise ValueError(f"severity={severity!r}: one of {SEVERITIES}")
     event = Event(
-        ts=ts, kind=kind, severity=severity, message=message, actor=actor, details=details
+        **event_values(
+            ts=ts, kind=kind, message=message, actor=actor, severity=severity, details=details
+        )
     )
     session.add(event)
     session.flush()
-    log.log(getattr(logging, severity), "%s: %s (by %s)", kind, message, actor)
+    log_event({"kind": kind, "message": message, "actor": actor, "severity": severity})
     return event
+
+
+def log_event(values: dict[str, Any]) -> None:
+    """An event's log line (``event_values``' fields)."""
+    log.log(
+        getattr(logging, values["severity"]),
+        "%s: %s (by %s)",
+        values["kind"],
+        values["message"],
+        values["actor"],
+    )
 
 
 def event_row(event: Event) -> dict[str, Any]:

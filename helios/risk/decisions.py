@@ -28,6 +28,7 @@ from helios.db.models import Position, RiskDecision, Signal
 from helios.errors import InvalidInput
 from helios.risk.book import Book
 from helios.risk.checks import RiskResult
+from helios.risk.decision_row import decision_row
 from helios.risk.explanation import DecisionStory, story_of
 from helios.risk.input_reader import InputReader
 from helios.risk.inputs import Inputs, decide
@@ -174,25 +175,8 @@ class Decisions:
         signal_id: int | None,
         sizing: Any = None,
     ) -> dict[str, Any]:
-        """The audit row. ``sizing``: how the size was chosen (``size_position``'s result or its
-        dict: the method, Kelly, the vol scalar, the optimizer's cap), kept beside the inputs."""
-        stored_inputs = inputs.to_dict()
-        if sizing is not None:
-            stored_inputs["sizing"] = sizing.to_dict() if hasattr(sizing, "to_dict") else sizing
-        return {
-            "ts": self._clock.now(),
-            "pair": inputs.trade.pair,
-            "side": inputs.trade.side,
-            "trade_params": params.to_dict(),
-            "inputs": stored_inputs,
-            "checks": [c.to_dict() for c in result.checks],
-            "pre_checks": [p.to_dict() for p in result.pre_checks],
-            "passed": result.passed,
-            "reason": result.reason,
-            "violated_limits": list(result.violated_limits),
-            "limits_version": inputs.limits.version,
-            "signal_id": signal_id,
-        }
+        """The audit row (``decision_row``), made now."""
+        return decision_row(inputs, params, result, signal_id, self._clock.now(), sizing)
 
     def check_close(self, position_id: int) -> RiskResult:
         """Closing reduces risk: never blocked, not even while halted."""

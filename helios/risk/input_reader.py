@@ -5,15 +5,15 @@ force), then the limits, the account, the exposed positions at their marks, the 
 pair's lock in force (``helios.pair_lock_store``), the pair's price and its age, and the history
 epoch that keys the statistics cache are read in the caller's transaction (``statements``: a
 snapshot, or the account row locked when the decision reserves the trade), and turned into
-``Inputs``. The cash an opening trade may use is the ledger's cash less what the positions being
+``Inputs`` by the pure ``decision_inputs.inputs_of`` (a book held in memory gives it the same
+reads). The cash an opening trade may use is the ledger's cash less what the positions being
 opened will take; in LIVE the lesser of that (scaled like equity by the capital cap) and the
 venue's available ZAR, asked outside the transaction (``venue``).
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from decimal import Decimal
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -21,21 +21,17 @@ from sqlalchemy.orm import Session
 
 from helios.accounts.account import LedgerInvariantError
 from helios.accounts.valuation import day_start
-from helios.clock import Clock, trading_day
+from helios.clock import Clock
 from helios.config import Settings, TradingMode
 from helios.db.engine import Database
-from helios.equity_marks import EquityMarks, updated_marks
-from helios.market.bar_time import floor_time
-from helios.market.candles import DAY
 from helios.market.store import MarketData
 from helios.pair_lock_store import lock_holding
-from helios.pair_locks import refusal
-from helios.risk.book import Book, portfolio
-from helios.risk.checks import PortfolioState, ProposedTrade
-from helios.risk.inputs import Inputs, checks_enforced
+from helios.risk.book import Book
+from helios.risk.checks import PortfolioState
+from helios.risk.decision_inputs import DecisionReads, inputs_of
+from helios.risk.inputs import Inputs
 from helios.risk.limit_store import limits_in_force, limits_or_fail
 from helios.risk.limits import RiskLimits
-from helios.risk.prechecks import free_cash, live_free_cash, pair_full
 from helios.risk.statements import (
     CHECK_HEAD,
     CHECK_HEAD_LOCKED,
@@ -100,7 +96,6 @@ class InputReader:
         pair = self._market.check_pair(pair)
         side = parse_side(signal)
         now = self._clock.now()
-        today = floor_time(now, DAY)
         head = conn.execute(CHECK_HEAD_LOCKED if lock else CHECK_HEAD, {"pair": pair}).one_or_none()
         if head is None:
             raise LedgerInvariantError(NO_ACCOUNT)
@@ -114,78 +109,33 @@ class InputReader:
         start_of_day, unknown = day_start(
             conn, head.trading_day, head.start_of_day_equity, now, zone
         )
-        book = portfolio(head, positions, self._settings, start_of_day, unknown)
-        stored = EquityMarks(head.peak_equity, head.trading_day, head.start_of_day_equity)
-        marks = updated_marks(
-            stored, book.equity, book.fully_priced, trading_day(now, zone), start_of_day
-        )
-        book = replace(book, day_start=start_of_day, marks_due=marks != stored, read_at=now)
-        stats = self._stats.stats_for((today.isoformat(), head.history_epoch or "0"), today).stats
-        trade = ProposedTrade(
-            pair=pair,
-            side=side,
-            position_size_zar=params.position_size_zar,
-            leverage=params.leverage,
-            sector=self._settings.sector_of(pair),
-            price=float(head.price) if head.price is not None else None,
-        )
-        free, source, fee = self._free_cash(head.cash, book, mode, venue)
-        observed = head.price_observed_at
-        is_halted = head.halted == "true"
-        reason = head.halt_reason
-        lock = lock_holding(conn, pair, now)
-        inputs = Inputs(
-            book.state,
-            limits,
-            trade,
-            stats,
-            is_halted,
-            reason if reason and is_halted else "",
-            mode,
-            book.cap,
-            free_cash=str(free) if free is not None else None,
-            free_cash_source=source,
-            fee_pct=str(fee),
-            price_age_seconds=(now - observed).total_seconds() if observed is not None else None,
-            max_price_age_seconds=self._settings.price_max_age_seconds,
-            lock_refusal=(
-                refusal(lock, self._settings.trading_day_timezone)
-                if lock
-                else pair_full(
-                    sum(1 for p in book.state.positions if p.pair == pair),
-                    pair,
-                    self._settings.max_positions_per_pair,
-                )
-            ),
-            lock_id=lock.id if lock else None,
-            # LIVE always enforces the 7 checks, whatever the setting says
-            checks_enforced=checks_enforced(self._settings.risk_checks_enforced, mode),
-            lock_ends_at=lock.ends_at.isoformat() if lock else None,
-        )
+        reads = DecisionReads(head, positions, start_of_day, unknown, lock_holding(conn, pair, now))
+        inputs, book = self.inputs_from(reads, pair, side, params, limits, now, venue)
         return inputs, params, book
 
-    def _free_cash(
-        self, cash: Decimal, book: Book, mode: str, venue: VenueCash | None
-    ) -> tuple[Decimal | None, str, Decimal]:
-        """The cash an opening trade may use (``prechecks.free_cash``), where the figure comes
-        from, and the fee rate. PAPER: the ledger's cash less what the positions being opened
-        will take. LIVE: the lesser of that (scaled like equity by the capital cap) and VALR's
-        available ZAR, with VALR's taker fee; unknown when VALR could not be asked."""
-        if mode != TradingMode.LIVE.value:
-            fee = self._settings.paper_fee_pct
-            return free_cash(cash, book.reserved, fee), "the ledger's cash", fee
-        if venue is None:
-            venue = VenueCash(None, self._settings.paper_fee_pct, "no venue to ask")
-        live = live_free_cash(
-            venue.available_zar,
-            cash,
-            book.reserved,
-            venue.fee_pct,
-            book.equity,
-            self._settings.live_capital_cap_zar,
-            venue.note,
+    def inputs_from(
+        self,
+        reads: DecisionReads,
+        pair: str,
+        side: str,
+        params: TradeParams,
+        limits: RiskLimits,
+        now: datetime,
+        venue: VenueCash | None = None,
+    ) -> tuple[Inputs, Book]:
+        """``inputs_of`` on ``reads`` (the database's, or a book's held in memory) with the
+        market statistics keyed by the day and the history epoch read."""
+        return inputs_of(
+            reads,
+            pair=pair,
+            side=side,
+            params=params,
+            limits=limits,
+            stats=self._stats.stats_at(now, reads.head.history_epoch).stats,
+            now=now,
+            settings=self._settings,
+            venue=venue,
         )
-        return live.free, live.source, venue.fee_pct
 
     def portfolio_state(self, session: Session | Connection) -> PortfolioState:
         """The open book as the checks see it, in the caller's transaction."""

@@ -26,6 +26,7 @@ Speed (issue 3: a check under 2 ms with 20 open positions; ``bench/bench_risk.py
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pandas as pd
@@ -40,6 +41,7 @@ from helios.optimizer.target import PositionSize
 from helios.risk.book import Book, CapitalCap
 from helios.risk.capacity_service import CapacityService
 from helios.risk.checks import RiskResult
+from helios.risk.decision_inputs import DecisionReads
 from helios.risk.decisions import Decisions
 from helios.risk.explanation import DecisionStory
 from helios.risk.input_reader import InputReader
@@ -139,6 +141,19 @@ class RiskManager:
         transaction: the limits, the portfolio, the prices, the halt flag and the history epoch
         that says whether the cached statistics are still current (refit after, if not)."""
         return self._reader.gather(pair, signal, trade_params, venue)
+
+    def inputs_from(
+        self,
+        reads: DecisionReads,
+        pair: str,
+        side: str,
+        params: TradeParams,
+        limits: RiskLimits,
+        now: datetime,
+    ) -> tuple[Inputs, Book]:
+        """A decision's ``Inputs`` (and the book it valued) from ``reads`` taken elsewhere (a
+        replay's book held in memory), exactly as from the database's reads."""
+        return self._reader.inputs_from(reads, pair, side, params, limits, now)
 
     def venue_cash(self, pair: str, *, fresh: bool = True) -> VenueCash:
         """LIVE: VALR's available ZAR and its taker fee on ``pair`` (the buying power pre-check

@@ -39,7 +39,7 @@ NO_ACCOUNT = "no account: the database was not initialised by connect()"  # as l
 _NEWEST_LIMITS = LIMITS_IN_FORCE.subquery("limits_in_force")
 
 
-def _setting_value(key: str) -> Any:
+def setting_value(key: str) -> Any:
     return select(Setting.value).where(Setting.key == key).scalar_subquery()
 
 
@@ -49,8 +49,15 @@ ACCOUNT = select(
     Account.peak_equity,
     Account.start_of_day_equity,
     Account.trading_day,
-    _setting_value(MODE_KEY).label("trading_mode"),
+    setting_value(MODE_KEY).label("trading_mode"),
 ).where(Account.id == STATE_ID)
+# The account and every setting a decision reads, without the limits or a pair's price (what a
+# book held in memory reads once: ``helios.replay.memory_book``)
+BOOK_HEAD = ACCOUNT.add_columns(
+    setting_value(HALTED_KEY).label("halted"),
+    setting_value(HALT_REASON_KEY).label("halt_reason"),
+    setting_value(HISTORY_EPOCH_KEY).label("history_epoch"),
+)
 
 
 # One row: the account, the limits in force (NULLs when there is no version: the outer join
@@ -61,10 +68,10 @@ CHECK_HEAD = (
         Account.peak_equity,
         Account.start_of_day_equity,
         *_NEWEST_LIMITS.c,
-        _setting_value(HALTED_KEY).label("halted"),
-        _setting_value(HALT_REASON_KEY).label("halt_reason"),
-        _setting_value(HISTORY_EPOCH_KEY).label("history_epoch"),
-        _setting_value(MODE_KEY).label("trading_mode"),
+        setting_value(HALTED_KEY).label("halted"),
+        setting_value(HALT_REASON_KEY).label("halt_reason"),
+        setting_value(HISTORY_EPOCH_KEY).label("history_epoch"),
+        setting_value(MODE_KEY).label("trading_mode"),
         Account.trading_day,
         select(LatestPrice.price)
         .where(LatestPrice.pair == bindparam("pair"))
@@ -78,17 +85,21 @@ CHECK_HEAD = (
     .outerjoin(_NEWEST_LIMITS, true())
     .where(Account.id == STATE_ID)
 )
-# The exposed positions with the latest price of their pair (NULL when it has none).
+# The exposed positions (pair, side, quantity, entry, margin, leverage), and the same with the
+# latest price of their pair (NULL when it has none).
+_EXPOSED = (
+    Position.pair,
+    Position.side,
+    Position.quantity,
+    Position.entry_price,
+    Position.position_size_zar,
+    Position.leverage,
+)
+EXPOSED_POSITIONS = (
+    select(*_EXPOSED).where(Position.status.in_(EXPOSED_STATUSES)).order_by(Position.id)
+)
 OPEN_POSITIONS = (
-    select(
-        Position.pair,
-        Position.side,
-        Position.quantity,
-        Position.entry_price,
-        Position.position_size_zar,
-        Position.leverage,
-        LatestPrice.price,
-    )
+    select(*_EXPOSED, LatestPrice.price)
     .outerjoin(LatestPrice, LatestPrice.pair == Position.pair)
     .where(Position.status.in_(EXPOSED_STATUSES))
     .order_by(Position.id)

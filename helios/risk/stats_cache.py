@@ -83,6 +83,12 @@ class StatsCache:
             marker = history_marker(session, today)
         return self.stats_for(marker, today)
 
+    def stats_at(self, now: datetime, history_epoch: str | None) -> RiskStats:
+        """The statistics a decision at ``now`` uses, the history epoch it read in hand: keyed
+        by the UTC day and the epoch (a completed daily bar moves it)."""
+        today = floor_time(now, DAY)
+        return self.stats_for((today.isoformat(), history_epoch or "0"), today)
+
     def stats_for(self, marker: tuple[Any, ...], today: datetime) -> RiskStats:
         """The cached statistics if they were fitted on ``marker``, else a refit."""
         cached = self._stats

@@ -14,24 +14,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import TypeVar
 
 from helios.config import Settings
+from helios.risk.decision_inputs import VenueCash
+
+__all__ = ["VENUE_CASH_TTL_SECONDS", "NeedVenue", "VenueCash", "VenueCashSource"]
 
 VENUE_CASH_TTL_SECONDS = 5.0  # how long a preview may reuse VALR's available ZAR
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class VenueCash:
-    """LIVE: what the venue says the account may spend now (VALR's available ZAR) and the taker
-    fee it charges on ``pair``; ``available_zar`` None when it could not be asked (``note``)."""
-
-    available_zar: Decimal | None
-    fee_pct: Decimal
-    note: str = ""
 
 
 class NeedVenue(Exception):

@@ -35,8 +35,9 @@ from helios.signals.records import (
     STATUSES,
     SignalReads,
 )
+from helios.signals.rows import SignalOutcome
 from helios.signals.service import Signals
-from helios.signals.trading_loop import CHECK_EVERY, SignalOutcome, TradingControls, TradingLoop
+from helios.signals.trading_loop import CHECK_EVERY, TradingControls, TradingLoop
 from helios.signals.validation import (
     MAX_FUTURE_SKEW,
     MAX_LIFETIME,

@@ -15,7 +15,6 @@ import logging
 import math
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -27,6 +26,7 @@ from helios.db.engine import Database
 from helios.db.models import Signal
 from helios.errors import InvalidInput
 from helios.signals.records import PENDING, REJECTED, receipt
+from helios.signals.rows import signal_row
 from helios.signals.validation import (
     MAX_TEXT,
     PairChecker,
@@ -50,6 +50,20 @@ def refusal(parsed: SignalInput, now: datetime) -> str:
     if parsed.expires_at <= now:
         return f"expired at {parsed.expires_at.isoformat()}, before it arrived"
     return ""
+
+
+def log_arrival(signal_id: int | None, parsed: SignalInput, status: str, reason: str) -> None:
+    """The log line of a stored arrival."""
+    log.info(
+        "signal %s %s %s confidence %.2f from %s: %s%s",
+        signal_id,
+        parsed.pair,
+        parsed.side,
+        parsed.confidence,
+        parsed.source,
+        status,
+        f" ({reason})" if reason else "",
+    )
 
 
 def jsonable(value: Any, depth: int = 0) -> Any:
@@ -103,41 +117,11 @@ class SignalIntake:
             log.warning("signal refused (malformed): %s", error)
             raise SignalRejected(error, signal_id) from None
         stored = self._store(parsed, now, refusal(parsed, now))
-        log.info(
-            "signal %s %s %s confidence %.2f from %s: %s%s",
-            stored["signal_id"],
-            parsed.pair,
-            parsed.side,
-            parsed.confidence,
-            parsed.source,
-            stored["status"],
-            f" ({stored['reason']})" if stored["reason"] else "",
-        )
+        log_arrival(stored["signal_id"], parsed, stored["status"], stored["reason"])
         return stored
 
     def _row(self, parsed: SignalInput, now: datetime, status: str, reason: str) -> Signal:
-        return Signal(
-            dedup_key=parsed.dedup_key if status == PENDING else None,
-            pair=parsed.pair,
-            side=parsed.side,
-            predicted_return=(
-                Decimal(repr(parsed.predicted_return))
-                if parsed.predicted_return is not None
-                else None
-            ),
-            confidence=Decimal(repr(parsed.confidence)),
-            llm_approved=parsed.llm_approved,
-            llm_reasoning=parsed.llm_reasoning,
-            trade_params=parsed.trade_params,
-            source=parsed.source,
-            created_at=parsed.created_at,
-            expires_at=parsed.expires_at,
-            received_at=now,
-            status=status,
-            status_reason=reason,
-            processed_at=now if status != PENDING else None,
-            payload={"dedup_key": parsed.dedup_key},
-        )
+        return Signal(**signal_row(parsed, now, status, reason))
 
     def _store(self, parsed: SignalInput, now: datetime, refused: str) -> dict[str, Any]:
         if refused:

@@ -15,9 +15,18 @@ from sqlalchemy import func, select
 from helios.db.engine import Database
 from helios.db.models import Signal
 from helios.errors import InvalidInput
+from helios.signals.rows import EXECUTED, EXPIRED, PENDING, REJECTED, STATUSES
 
-PENDING, EXECUTED, REJECTED, EXPIRED = "PENDING", "EXECUTED", "REJECTED", "EXPIRED"
-STATUSES = (PENDING, EXECUTED, REJECTED, EXPIRED)
+__all__ = [
+    "EXECUTED",
+    "EXPIRED",
+    "PENDING",
+    "REJECTED",
+    "STATUSES",
+    "SignalReads",
+    "as_dict",
+    "receipt",
+]
 
 
 def receipt(row: Signal) -> dict[str, Any]:

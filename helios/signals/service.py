@@ -18,7 +18,8 @@ from helios.positions.manager import PositionManager
 from helios.risk.service import RiskManager
 from helios.signals.intake import SignalIntake
 from helios.signals.records import SignalReads
-from helios.signals.trading_loop import SignalOutcome, TradingControls, TradingLoop
+from helios.signals.rows import SignalOutcome
+from helios.signals.trading_loop import TradingControls, TradingLoop
 
 
 class Signals:

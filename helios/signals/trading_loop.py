@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -37,7 +36,7 @@ from helios.positions.manager import PositionManager
 from helios.risk.checks import RiskResult
 from helios.risk.service import RiskManager
 from helios.signals.records import EXECUTED, EXPIRED, PENDING, REJECTED, as_dict
-from helios.signals.validation import MAX_TEXT
+from helios.signals.rows import SignalOutcome, decision_event_values, settle_values
 
 log = logging.getLogger("helios.signals")
 
@@ -73,34 +72,6 @@ class TradingControls(Protocol):
     halt flag and the mode, in the pass's own transaction."""
 
     def flags_in(self, session: Session) -> tuple[HaltView, TradingMode]: ...
-
-
-@dataclass(frozen=True)
-class SignalOutcome:
-    """What the trading loop made of one signal (also one line of the decision log)."""
-
-    signal_id: int
-    pair: str
-    side: str
-    status: str
-    reason: str
-    position_id: int | None = None
-    position_size_zar: float | None = None
-    leverage: float | None = None
-    violated_limits: tuple[str, ...] = ()
-    mode: str = ""
-
-    def log_line(self) -> str:
-        size = (
-            f"R{self.position_size_zar:,.2f} x{self.leverage:g}"
-            if self.position_size_zar is not None and self.leverage is not None
-            else "size -"
-        )
-        where = f" -> position {self.position_id}" if self.position_id else ""
-        return (
-            f"[{self.mode or '-'}] signal {self.signal_id} {self.pair} {self.side} {size}: "
-            f"{self.status}{where}: {self.reason}"
-        )
 
 
 class TradingLoop:
@@ -163,12 +134,19 @@ class TradingLoop:
                 else:
                     pending.append(as_dict(signal))
                     continue
-                signal.status, signal.status_reason = status, reason[:MAX_TEXT]
-                signal.position_id, signal.processed_at = position_id, now
                 outcome = SignalOutcome(
-                    signal.id, signal.pair or "?", signal.side or "?", status, reason, position_id
+                    signal.id,
+                    signal.pair or "?",
+                    signal.side or "?",
+                    status,
+                    reason,
+                    position_id,
+                    mode=mode,
                 )
-                outcome = replace(outcome, mode=mode)
+                values = settle_values(outcome, now)
+                signal.status, signal.status_reason = values["new_status"], values["new_reason"]
+                signal.position_id = values["new_position_id"]
+                signal.processed_at = values["new_processed_at"]
                 decision_event(session, outcome, now)
                 outcomes.append(outcome)
         for done, signal in enumerate(pending):
@@ -334,16 +312,7 @@ class TradingLoop:
             mode=mode,
         )
         now = self._clock.now()
-        settled = session.connection().execute(
-            _SETTLE,
-            {
-                "signal_id": signal["id"],
-                "new_status": status,
-                "new_reason": reason[:MAX_TEXT],
-                "new_position_id": position_id,
-                "new_processed_at": now,
-            },
-        )
+        settled = session.connection().execute(_SETTLE, settle_values(outcome, now))
         if settled.rowcount:  # not settled by another process meanwhile: one decision line
             decision_event(session, outcome, now)
         return outcome
@@ -351,17 +320,4 @@ class TradingLoop:
 
 def decision_event(session: Session, outcome: SignalOutcome, now: datetime) -> None:
     """The decision log line, in the events table too (``record_event`` also logs it)."""
-    record_event(
-        session,
-        ts=now,
-        kind=f"SIGNAL_{outcome.status}",
-        severity="INFO",
-        actor="trading-loop",
-        message=outcome.log_line()[:2000],
-        details={
-            "signal_id": outcome.signal_id,
-            "position_id": outcome.position_id,
-            "violated_limits": list(outcome.violated_limits),
-            "mode": outcome.mode,
-        },
-    )
+    record_event(session, **decision_event_values(outcome, now))
