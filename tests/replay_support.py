@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -565,12 +567,15 @@ def recorded_request(minutes: int, limits: dict[str, float]) -> Any:
     )
 
 
-def replay_live(folder: Path, minutes: int, *, step_every_bar: bool) -> Any:
-    """The operator's recorded signals replayed over its stored 1m candles: a ``RunSummary``."""
+def replay_live(
+    folder: Path, minutes: int, *, step_every_bar: bool, verify_book: bool = False
+) -> Any:
+    """The operator's recorded signals replayed over its stored 1m candles: a ``RunSummary``
+    (``verify_book``: every decision's inputs also built from the memory book and compared)."""
     hx, _clock = operator_again(folder)
     try:
         request = recorded_request(minutes, LIVE_LIMITS)
-        return hx.replay.run(request, step_every_bar=step_every_bar)
+        return hx.replay.run(request, step_every_bar=step_every_bar, verify_book=verify_book)
     finally:
         hx.close()
 
@@ -591,3 +596,36 @@ def assert_same(live: Book, replayed: Book) -> None:
         replayed.equity,
         replayed.peak_equity,
     )
+
+
+def run_rows(path: Path) -> dict[str, list[tuple[str, ...]]]:
+    """Every table of a run's file, row by row in insertion order, with what differs between
+    two databases by design masked: the installation id (random per database, in every client
+    order id), the paper venue's order UUIDs and the writing process's identity."""
+    uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+    with sqlite3.connect(path) as db:
+        (installation,) = db.execute(
+            "SELECT value FROM settings WHERE key = 'installation_id'"
+        ).fetchone()
+        tables = [
+            name
+            for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if name not in ("replay_runs", "alembic_version")
+        ]
+        out = {}
+        for table in tables:
+            columns = [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
+            rows = [
+                tuple(str(v).replace(installation, "INST") for v in row)
+                for row in db.execute(f"SELECT * FROM {table} ORDER BY rowid")
+            ]
+            out[table] = [
+                tuple(
+                    "PROCESS"
+                    if column == "sender"
+                    else uuid.sub("UUID", str(v).replace(installation, "INST"))
+                    for column, v in zip(columns, row, strict=True)
+                )
+                for row in rows
+            ]
+    return out

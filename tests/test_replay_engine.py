@@ -85,6 +85,25 @@ def test_replay_skipping_ahead_agrees_with_live(live_run: tuple[Path, Book]) -> 
     assert run.status == "COMPLETE", run.error
     assert run.steps < MINUTES + 1  # it did skip
     assert run.light_steps > 0  # and some steps were the signals' alone
+    # and some refusals were decided from the book in memory, their records written behind
+    assert run.spec["refusals_in_memory"] > 0, run.spec
+    assert_same(live, book(run.path))
+
+
+def test_a_book_held_in_memory_gives_the_decisions_the_inputs_they_stored(
+    live_run: tuple[Path, Book],
+) -> None:
+    """Step 2 of docs/replay.md: every decision the book in memory can know gets from it,
+    through the same pure ``inputs_of``, the ``Inputs`` the live decision stored, field by
+    field; a disagreement would fail the run. The run is still the live run, exactly. This
+    run is dense (most steps are full: the book is read again after them), so few decisions
+    are the book's to know; the parity run's are nearly all (tests/test_replay_parity.py)."""
+    folder, live = live_run
+    run = replay_live(folder, MINUTES, step_every_bar=False, verify_book=True)
+    assert run.status == "COMPLETE", run.error
+    checked = run.spec["book_check"]
+    assert checked["compared"] + checked["unknown"] == len(live.decisions)
+    assert checked["compared"] >= 5, checked
     assert_same(live, book(run.path))
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SHARED_DATA
+from replay_support import run_rows
 
 BINANCE = SHARED_DATA / "binance_spot"
 REFERENCE = Path(__file__).parent / "data" / "freqtrade_ema_cross_2023.csv"
@@ -120,3 +121,43 @@ def test_the_parity_command_gives_freqtrade_s_trades(tmp_path: Path) -> None:
         assert float(t["entry_price"]) == pytest.approx(
             float(entries[(t["pair"], _when(t["entry_time"]))]), abs=1e-9
         )
+
+
+@pytest.mark.skipif(not BINANCE.is_dir(), reason="the shared Binance candles are not here")
+def test_refusals_decided_in_memory_leave_exactly_the_live_calls_rows(tmp_path: Path) -> None:
+    """Steps 2 and 3 of docs/replay.md on the parity rules (January 1-15, 2023), where nearly
+    every decision refuses a signal whose pair is held, at a step only the signals act in.
+
+    - The default run decides those refusals from the book in memory and writes their records
+      behind (``helios.replay.refusals``).
+    - A run with ``verify_book`` sends every signal through the live calls and checks each
+      decision's ``Inputs`` against the book in memory, field by field (a difference fails it).
+    - Both runs' files hold the same rows in every table, in the same order with the same ids
+      (the signals, the decisions, the events, the positions, the ledger, the candles)."""
+    import helios
+    from helios.replay.service import ReplayRequest
+
+    request = ReplayRequest(
+        start=START,
+        end=datetime(2023, 1, 15, tzinfo=UTC),
+        candles=tuple(
+            f"{coin}ZAR={BINANCE / f'{coin}-USDT_5m.csv'}" for coin in ("BTC", "ETH", "SOL")
+        ),
+        strategy="ema-cross",
+        profile="freqtrade",
+    )
+    url = f"sqlite:///{tmp_path / 'helios.db'}"
+    with helios.connect(url, replay_dir=str(tmp_path / "replays"), market_feed="manual") as hx:
+        fast = hx.replay.run(request)
+        checked = hx.replay.run(request, verify_book=True)
+    assert fast.status == checked.status == "COMPLETE", (fast.error, checked.error)
+    figures = checked.spec["book_check"]
+    decided = figures["compared"] + figures["unknown"]
+    assert decided > 150
+    assert figures["compared"] >= 0.8 * decided, figures
+    assert checked.spec["refusals_in_memory"] == 0  # every signal went through the live calls
+    assert fast.spec["refusals_in_memory"] >= 0.7 * decided, fast.spec
+    mine, live = run_rows(fast.path), run_rows(checked.path)
+    assert mine.keys() == live.keys()
+    for table in live:
+        assert mine[table] == live[table], table

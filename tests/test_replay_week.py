@@ -51,4 +51,5 @@ def test_a_week_replayed_agrees_with_live_to_the_cent(week: tuple[Path, Book]) -
     run = replay_live(folder, WEEK, step_every_bar=False)
     assert run.status == "COMPLETE", run.error
     assert run.steps < WEEK // 10  # it skipped the bars where nothing could happen
+    assert run.spec["refusals_in_memory"] > 0, run.spec  # some decided from the book in memory
     assert_same(live, book(run.path))

@@ -73,19 +73,21 @@ import numpy as np
 from sqlalchemy import select
 
 from helios.clock import ManualClock, trading_day, trading_day_start
-from helios.db.models import Position, ReplayRun
+from helios.db.models import Position
 from helios.market.candles import CandleRow
 from helios.money import price as to_price
 from helios.positions.lifecycle import OPEN
 from helios.replay.book import read_book
 from helios.replay.candles import PairCandles
+from helios.replay.memory_book import BookCheck, MemoryBook
+from helios.replay.refusals import MemoryRefusals
+from helios.replay.run_record import COMPLETE, FAILED, RunEnd, record_end, record_start
 from helios.replay.skip import marks, next_instant
 from helios.replay.sources import ReplaySignal
 from helios.replay.spec import RunRules
 
 log = logging.getLogger("helios.replay")
 
-RUNNING, COMPLETE, FAILED = "RUNNING", "COMPLETE", "FAILED"
 TICK = timedelta(microseconds=1)  # a bar's close is seen this long before the next bar opens
 
 Progress = Callable[[int, int], None]
@@ -134,6 +136,7 @@ class ReplayEngine:
         opener: Callable[..., Any],
         progress: Progress | None = None,
         step_every_bar: bool = False,
+        verify_book: bool = False,
     ) -> None:
         if not candles:
             raise ValueError("a replay needs candles")
@@ -171,6 +174,13 @@ class ReplayEngine:
         self.hx: Any = None
         self._limits: Any = None  # the limits in force for the run (read once it starts)
         self.clock: ManualClock | None = None
+        # docs/replay.md, steps 2 and 3: the book in memory, read after each step; refusals
+        # decided from it at light steps, or (``verify_book``) every decision's inputs built
+        # from it and compared with the stored ones instead
+        self._memory: MemoryBook | None = None
+        self._refusals: MemoryRefusals | None = None
+        self.book_check: BookCheck | None = None
+        self._verify_book = verify_book
 
     # --- the run ------------------------------------------------------------------------
     def run(self) -> ReplayOutcome:
@@ -189,7 +199,9 @@ class ReplayEngine:
             **dict(self.rules.settings),
         )
         self.hx = hx
-        run_id = self._record_start()
+        run_id = record_start(
+            hx, self.name, {**self.description, "rules": self.rules.describe()}, self.total_candles
+        )
         steps = 0
         try:
             if self.rules.limits:
@@ -197,6 +209,11 @@ class ReplayEngine:
                     dict(self.rules.limits), "replay", f"rules profile {self.rules.profile}"
                 )
             self._limits = hx.risk.limit_store.get_limits()
+            self._memory = MemoryBook(hx.settings.trading_day_timezone)
+            if self._verify_book:
+                self.book_check = BookCheck(self._memory)
+            else:
+                self._refusals = MemoryRefusals(self._memory)
             self._warm_up()
             day = None  # the first step takes the run's first snapshot, as a day roll does
             i, light = 0, False
@@ -220,8 +237,9 @@ class ReplayEngine:
                     i, light = self._next_index(i)
             self._close_at_end()
             hx.take_snapshot()  # the equity curve ends where the run ends
+            checked = self.book_check.verdict() if self.book_check is not None else None
             wall = time.perf_counter() - began
-            self._record_end(run_id, COMPLETE, steps, wall, None)
+            self._record_end(run_id, COMPLETE, steps, wall, None, checked)
         except BaseException as exc:
             wall = time.perf_counter() - began
             try:  # the run is FAILED, never complete-looking; the error raised is the first
@@ -247,6 +265,8 @@ class ReplayEngine:
         bar starting at ``t`` (the module's rule)."""
         hx, clock = self.hx, self.clock
         assert hx is not None and clock is not None
+        if self._memory is not None:
+            self._memory.stale = True  # the monitor, a day roll, the watchdog may write
         now = _dt(t)
         closing = now - TICK
         clock.set(closing)
@@ -274,18 +294,34 @@ class ReplayEngine:
         self._write_closed(t, closing)
         clock.set(now)
         self._write_open(t, now)
-        self.hx.halts.check()  # cheap, and a loss realized earlier may still stand at a limit
-        if any(o.position_id is not None for o in self._take_signals(t)):
+        acted = self.hx.halts.check()  # a loss realized earlier may still stand at a limit
+        if acted and self._memory is not None:
+            self._memory.stale = True
+        if any(o.position_id is not None for o in self._take_signals(t, light=True)):
             self._monitor()
 
-    def _take_signals(self, t: int) -> list[Any]:
-        """The signals known by ``t``, submitted, then one trading-loop pass; its outcomes."""
-        submitted = False
+    def _take_signals(self, t: int, *, light: bool = False) -> list[Any]:
+        """The signals known by ``t``: at a light step the refusals the book in memory can
+        decide (``refusals``), then the rest submitted and one trading-loop pass; the
+        outcomes."""
+        hx, now = self.hx, _dt(t)
+        raws = []
         while self._signal_i < len(self.signals) and _epoch(self.signals[self._signal_i].at) <= t:
-            self._submit(self.signals[self._signal_i])
+            raws.append(self._raw(self.signals[self._signal_i]))
             self._signal_i += 1
-            submitted = True
-        return list(self.hx.signals.process_pending()) if submitted else []
+        outcomes: list[Any] = []
+        if raws and self._refusals is not None:
+            outcomes, raws = self._refusals.take(hx, raws, now, self._limits, decide=light)
+        if not raws:
+            return outcomes
+        for raw in raws:
+            hx.signals.submit_raw(raw)
+        passed = list(hx.signals.process_pending())
+        if self.book_check is not None:
+            self.book_check.check(hx, passed, now, self._limits)
+        if self._memory is not None:
+            self._memory.stale = True  # the live pass wrote the book
+        return outcomes + passed
 
     def _monitor(self) -> None:
         for result in self.hx.positions.monitor_positions():
@@ -294,28 +330,25 @@ class ReplayEngine:
                 seconds = _epoch(result.at)
                 self._exit_bars[result.position_id] = _dt(seconds - seconds % self.interval)
 
-    def _submit(self, signal: ReplaySignal) -> None:
-        hx = self.hx
-        assert hx is not None
+    def _raw(self, signal: ReplaySignal) -> dict[str, Any]:
+        """The signal as the live intake receives it (``hx.signals.submit_raw``)."""
         params = {**{k: v for k, v in self.rules.trade_params.items()}, **signal.trade_params()}
         payload = dict(signal.payload or {})
         lifetime = payload.get("expires_after_seconds")  # a recorded signal's own expiry
-        hx.signals.submit_raw(
-            {
-                "pair": signal.pair,
-                "side": signal.side,
-                "confidence": signal.confidence,
-                "llm_approved": signal.llm_approved,
-                "llm_reasoning": payload.get("llm_reasoning", ""),
-                "predicted_return": payload.get("predicted_return"),
-                "trade_params": {k: float(v) for k, v in params.items()},
-                "created_at": signal.at,
-                "expires_at": (
-                    signal.at + timedelta(seconds=float(lifetime)) if lifetime is not None else None
-                ),
-                "source": payload.get("source") or "replay",
-            }
-        )
+        return {
+            "pair": signal.pair,
+            "side": signal.side,
+            "confidence": signal.confidence,
+            "llm_approved": signal.llm_approved,
+            "llm_reasoning": payload.get("llm_reasoning", ""),
+            "predicted_return": payload.get("predicted_return"),
+            "trade_params": {k: float(v) for k, v in params.items()},
+            "created_at": signal.at,
+            "expires_at": (
+                signal.at + timedelta(seconds=float(lifetime)) if lifetime is not None else None
+            ),
+            "source": payload.get("source") or "replay",
+        }
 
     # --- prices -------------------------------------------------------------------------
     def _write_closed(self, t: int, observed: datetime) -> bool:
@@ -330,6 +363,9 @@ class ReplayEngine:
             self._written[pair] = done
         if not batches:
             return False
+        if self._memory is not None:
+            for pair, rows in batches.items():
+                self._memory.priced(pair, rows[-1].close, observed)
         with self.hx.db.write() as session:
             self.hx.market.write_candle_batches(
                 session, self.interval, batches, "replay", observed=observed
@@ -344,6 +380,9 @@ class ReplayEngine:
             if at < len(c) and int(c.ts[at]) == t:
                 value = _price(c.open[at])
                 batches[pair] = [CandleRow(now, value, value, value, value, Decimal(0))]
+        if batches and self._memory is not None:
+            for pair, rows in batches.items():
+                self._memory.priced(pair, rows[-1].close, now)
         if batches:
             with self.hx.db.write() as session:
                 self.hx.market.write_candle_batches(
@@ -416,6 +455,8 @@ class ReplayEngine:
         day = int(np.searchsorted(self.instants, _epoch(trading_day_start(tomorrow, zone))))
         with self.hx.db.read() as session:
             book = read_book(session)
+            if self._memory is not None and self._memory.due(_dt(t)):
+                self._memory.load(session, _dt(t))  # the book the refusals are decided on
         limits = self._limits  # the run's own, set before its first step
         return next_instant(
             book,
@@ -429,56 +470,30 @@ class ReplayEngine:
             day=day,
         )
 
-    # --- the run's record ---------------------------------------------------------------
-    def _record_start(self) -> int:
-        hx = self.hx
-        assert hx is not None
-        with hx.db.write() as session:
-            row = ReplayRun(
-                name=self.name,
-                status=RUNNING,
-                spec={**self.description, "rules": self.rules.describe()},
-                started_at=datetime.now(UTC),
-                candles=self.total_candles,
-                steps=0,
-                light_steps=0,
-            )
-            session.add(row)
-            session.flush()
-            return int(row.id)
-
     def _record_end(
-        self, run_id: int, status: str, steps: int, wall: float, error: str | None
+        self,
+        run_id: int,
+        status: str,
+        steps: int,
+        wall: float,
+        error: str | None,
+        book_check: dict[str, int] | None = None,
     ) -> None:
-        hx = self.hx
-        assert hx is not None
         figures = None
         if status == COMPLETE:
-            figures = hx.metrics.review(self.start, _dt(self.instants[-1]))
-        with hx.db.write() as session:
-            row = session.get(ReplayRun, run_id)
-            assert row is not None
-            row.status = status
-            row.steps = steps
-            row.light_steps = self.light_steps
-            row.wall_seconds = wall
-            row.finished_at = datetime.now(UTC)
-            row.error = error
-            row.exit_bars = {str(k): v.isoformat() for k, v in self._exit_bars.items()}
-            row.figures = _jsonable(figures) if figures is not None else None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+            figures = self.hx.metrics.review(self.start, _dt(self.instants[-1]))
+        record_end(
+            self.hx,
+            run_id,
+            RunEnd(
+                status,
+                steps,
+                self.light_steps,
+                wall,
+                error,
+                self._exit_bars,
+                book_check,
+                self._refusals.decided if self._refusals is not None else 0,
+            ),
+            figures,
+        )

@@ -39,7 +39,8 @@ from helios.market.candles import parse_interval
 from helios.market.store import MarketData
 from helios.memory import release_freed_memory
 from helios.replay.candles import PairCandles, from_frame, load_candle_file, parse_candle_spec
-from helios.replay.engine import COMPLETE, ReplayEngine
+from helios.replay.engine import ReplayEngine
+from helios.replay.run_record import COMPLETE
 from helios.replay.sources import (
     ReplaySignal,
     signals_from_csv,
@@ -128,9 +129,12 @@ class Replays:
         *,
         step_every_bar: bool = False,
         run_id: str | None = None,
+        verify_book: bool = False,
     ) -> RunSummary:
         """Resolve ``request`` (every input checked first: nothing runs on a bad one), replay
-        it into a new run file, and return the run's record."""
+        it into a new run file, and return the run's record. ``verify_book``: build every
+        decision's inputs from a book held in memory too and compare them with the stored ones
+        (``memory_book``; a disagreement fails the run)."""
         chosen = rules(request.profile, request.limits, request.settings, request.trade_params)
         start, end = ensure_utc(request.start), ensure_utc(request.end)
         if end <= start:
@@ -161,6 +165,7 @@ class Replays:
             opener=self._opener,
             progress=progress,
             step_every_bar=step_every_bar,
+            verify_book=verify_book,
         )
         engine.run()
         return read_run(path)

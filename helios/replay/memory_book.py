@@ -1,0 +1,230 @@
+"""A decision's reads from a book held in memory: step 2 of ``docs/replay.md`` ("What meeting
+it takes"), checked against the database's reads at every decision of a run.
+
+The rule: what a risk decision reads of the book (``risk.decision_inputs.DecisionReads``) moves
+between two of the replay's steps only where the engine knows it moves. After a step that
+left it stale, or on a new UTC day (a completed daily bar moves the history epoch), the book is
+read (``load``, in the step scan's read transaction): the account (cash, marks, trading day), the
+settings a decision reads (the mode, the halt flag and its reason, the history epoch), the
+exposed positions, the locks not ended and the latest prices. During the next step the engine
+tells it the prices it writes (``priced``), and a decision that moves the account's marks (a new
+peak, a day rolled) moves them here too (``decided``), as ``ledger.maintain_marks`` does in the
+database. Anything else that writes the book (a position opened, a halt, a close) makes it stale
+until the next ``load``. ``reads(pair, now)`` gives the reads the database would give at that
+instant, or None where it cannot know them (stale, or a trading day the account has not rolled
+into: the day's start is then rebuilt from the ledger).
+
+``BookCheck`` is the test of step 2: a run with ``verify_book`` builds every decision's
+``Inputs`` from this book with the same pure ``inputs_of`` and compares them, field by field,
+with the ``Inputs`` the live decision stored. Step 3 will decide refusals from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, cast
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from helios.clock import trading_day
+from helios.db.models import (
+    LatestPrice,
+    PairLock,
+    RiskDecision,
+    Signal,
+)
+from helios.equity_marks import EquityMarks, updated_marks
+from helios.pair_lock_store import view
+from helios.pair_locks import LockView, lock_in_force
+from helios.risk.book import Book
+from helios.risk.decision_inputs import DecisionReads
+from helios.risk.inputs import Inputs
+from helios.risk.statements import BOOK_HEAD, EXPOSED_POSITIONS
+from helios.signals.rows import PENDING
+from helios.trade import TradeParams
+
+_PRICES = select(LatestPrice.pair, LatestPrice.price, LatestPrice.ts)
+_PENDING = select(func.count()).select_from(Signal).where(Signal.status == PENDING)
+
+
+def inputs_at(
+    hx: Any,
+    reads: DecisionReads,
+    pair: str,
+    side: str,
+    params: TradeParams,
+    limits: Any,
+    now: datetime,
+) -> tuple[Inputs, Book]:
+    """The decision's ``Inputs`` from the book's ``reads``, as the live reader builds them."""
+    return cast(tuple[Inputs, Book], hx.risk.inputs_from(reads, pair, side, params, limits, now))
+
+
+@dataclass(frozen=True)
+class Head:
+    """The account head as ``risk.statements.CHECK_HEAD`` reads it for one pair."""
+
+    cash: Decimal
+    peak_equity: Decimal
+    start_of_day_equity: Decimal
+    trading_day: date
+    trading_mode: str | None
+    halted: str | None
+    halt_reason: str | None
+    history_epoch: str | None
+    price: Decimal | None
+    price_observed_at: datetime | None
+
+
+@dataclass
+class MemoryBook:
+    """The book as the last ``load`` read it, with the prices and marks moved since."""
+
+    zone: str
+    account: Any = None
+    positions: list[tuple[Any, ...]] = field(default_factory=list)
+    locks: list[LockView] = field(default_factory=list)
+    prices: dict[str, tuple[Decimal, datetime]] = field(default_factory=dict)
+    marks: EquityMarks | None = None
+    stale: bool = True
+    pending: int = 0  # signals PENDING in the database (a live pass takes them first)
+    loaded_day: date | None = None  # the UTC day it was read on
+
+    def due(self, now: datetime) -> bool:
+        """Whether it must be read again: stale, or read on an earlier UTC day (a completed
+        daily bar moves the history epoch the market statistics are keyed by)."""
+        return self.stale or self.loaded_day != now.astimezone(UTC).date()
+
+    def load(self, session: Session, now: datetime) -> None:
+        """Read the book (in the caller's read transaction)."""
+        self.account = session.execute(BOOK_HEAD).one()
+        self.positions = [tuple(row) for row in session.execute(EXPOSED_POSITIONS)]
+        rows = session.execute(
+            select(PairLock.__table__).where(PairLock.lifted_at.is_(None), PairLock.ends_at > now)
+        )
+        self.locks = [view(row) for row in rows]
+        self.prices = {row.pair: (row.price, row.ts) for row in session.execute(_PRICES)}
+        self.pending = int(session.execute(_PENDING).scalar_one())
+        a = self.account
+        self.marks = EquityMarks(a.peak_equity, a.trading_day, a.start_of_day_equity)
+        self.stale = False
+        self.loaded_day = now.astimezone(UTC).date()
+
+    def priced(self, pair: str, price: Decimal, observed: datetime) -> None:
+        """The engine wrote ``price`` as the pair's latest, observed at ``observed``."""
+        held = self.prices.get(pair)
+        if held is None or held[1] <= observed:
+            self.prices[pair] = (price, observed)
+
+    def reads(self, pair: str, now: datetime) -> DecisionReads | None:
+        """What a decision on ``pair`` at ``now`` reads (None: not known here)."""
+        if self.due(now) or self.account is None or self.marks is None:
+            return None  # not read since the book moved, or since the UTC day changed
+        marks = self.marks
+        if marks.trading_day != trading_day(now, self.zone):
+            return None  # the day's start is rebuilt from the ledger: the database's to say
+        a = self.account
+        price, observed = self.prices.get(pair, (None, None))
+        head = Head(
+            a.cash,
+            marks.peak_equity,
+            marks.start_of_day_equity,
+            marks.trading_day,
+            a.trading_mode,
+            a.halted,
+            a.halt_reason,
+            a.history_epoch,
+            price,
+            observed,
+        )
+        positions = [
+            (*row, self.prices[row[0]][0] if row[0] in self.prices else None)
+            for row in self.positions
+        ]
+        lock = lock_in_force(self.locks, pair, now)
+        return DecisionReads(head, positions, marks.start_of_day_equity, "", lock)
+
+    def decided(self, book: Book, now: datetime) -> None:
+        """A decision valued ``book`` at ``now``: the marks it moved, as the database's."""
+        if self.marks is None or not book.marks_due:
+            return
+        self.marks = updated_marks(
+            self.marks,
+            book.equity,
+            book.fully_priced,
+            trading_day(now, self.zone),
+            book.day_start,
+        )
+
+
+class BookMismatch(AssertionError):
+    """A decision's inputs from the memory book differ from the stored ones."""
+
+
+@dataclass
+class BookCheck:
+    """Every decision's ``Inputs`` built from the memory book, compared with the stored ones
+    (``verify_book``): the engine loads the book after each step, tells it the prices it
+    writes and what else wrote the book (``touched``), and hands it each pass's outcomes."""
+
+    book: MemoryBook
+    compared: int = 0
+    unknown: int = 0  # decisions the book could not know (stale, a new trading day)
+    mismatches: list[str] = field(default_factory=list)
+
+    def touched(self) -> None:
+        """Something other than the prices and a decision's marks wrote the book."""
+        self.book.stale = True
+
+    def check(self, hx: Any, outcomes: list[Any], now: datetime, limits: Any) -> None:
+        """The pass's decisions, in the order made, against the book's ``Inputs``."""
+        ids = [o.signal_id for o in outcomes]
+        with hx.db.read() as session:
+            stored = (
+                list(
+                    session.scalars(
+                        select(RiskDecision)
+                        .where(RiskDecision.signal_id.in_(ids))
+                        .order_by(RiskDecision.id)
+                    )
+                )
+                if ids
+                else []
+            )
+        for decision in stored:
+            reads = self.book.reads(decision.pair, now)
+            if reads is None:
+                self.unknown += 1
+                continue
+            params = TradeParams.parse(
+                decision.trade_params, hx.settings, limits.max_leverage, decision.side
+            )
+            inputs, valued = inputs_at(hx, reads, decision.pair, decision.side, params, limits, now)
+            self._compare(decision.id, decision.inputs, inputs.to_dict())
+            self.book.decided(valued, now)
+            if decision.passed:  # a position is being opened: the book moved
+                self.touched()
+
+    def verdict(self) -> dict[str, int]:
+        """The check's figures; raises ``BookMismatch`` naming the first disagreements."""
+        if self.mismatches:
+            raise BookMismatch(
+                f"the memory book disagrees with the database on {len(self.mismatches)} of "
+                f"{self.compared} decisions: " + " | ".join(self.mismatches[:3])
+            )
+        return {"compared": self.compared, "unknown": self.unknown}
+
+    def _compare(self, decision_id: int, expected: dict[str, Any], got: dict[str, Any]) -> None:
+        stored = {k: v for k, v in expected.items() if k != "sizing"}
+        # the limits' version as stored (its change time is not part of a decision's reads)
+        got = {**got, "limits": {**got["limits"], "changed_at": stored["limits"]["changed_at"]}}
+        self.compared += 1
+        if stored != got:
+            keys = sorted(k for k in stored.keys() | got.keys() if stored.get(k) != got.get(k))
+            self.mismatches.append(
+                f"decision {decision_id}: "
+                + "; ".join(f"{k}: stored {stored.get(k)!r}, memory {got.get(k)!r}" for k in keys)
+            )
