@@ -64,7 +64,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -74,9 +74,8 @@ from sqlalchemy import select
 
 from helios.clock import ManualClock, trading_day, trading_day_start
 from helios.db.models import Position
-from helios.market.candles import CandleRow
-from helios.money import price as to_price
 from helios.positions.lifecycle import OPEN
+from helios.replay.bar_batches import Batches, bar_time, closed_bars, opening_bars
 from helios.replay.book import read_book
 from helios.replay.candles import PairCandles
 from helios.replay.memory_book import BookCheck, MemoryBook
@@ -109,12 +108,7 @@ def _epoch(when: datetime) -> int:
     return int(when.timestamp())
 
 
-def _dt(seconds: int | np.integer) -> datetime:
-    return datetime.fromtimestamp(int(seconds), UTC)
-
-
-def _price(value: float) -> Decimal:
-    return to_price(Decimal(repr(float(value))))
+_dt = bar_time
 
 
 class ReplayEngine:
@@ -286,14 +280,8 @@ class ReplayEngine:
         the bars written at both moments, the watchdog, the signals taken at the open; the
         monitor runs at the open only if a position opened (the same calls as a full step, less
         the passes proven to do nothing)."""
-        clock = self.clock
-        assert clock is not None
         now = _dt(t)
-        closing = now - TICK
-        clock.set(closing)
-        self._write_closed(t, closing)
-        clock.set(now)
-        self._write_open(t, now)
+        self._write_both(t, now - TICK, now)
         acted = self.hx.halts.check()  # a loss realized earlier may still stand at a limit
         if acted and self._memory is not None:
             self._memory.stale = True
@@ -354,50 +342,39 @@ class ReplayEngine:
     def _write_closed(self, t: int, observed: datetime) -> bool:
         """Every bar closed by ``t`` not yet written, whole, observed at ``observed`` (their
         close is the latest price): one write for every pair. True if any was."""
-        batches: dict[str, list[CandleRow]] = {}
-        for pair, c in self.candles.items():
-            done = int(np.searchsorted(c.ts, t))  # bars opening before t have closed
-            first = self._written[pair]
-            if done > first:
-                batches[pair] = [self._row(c, j) for j in range(first, done)]
-            self._written[pair] = done
-        if not batches:
-            return False
-        if self._memory is not None:
-            for pair, rows in batches.items():
-                self._memory.priced(pair, rows[-1].close, observed)
-        with self.hx.db.write() as session:
-            self.hx.market.write_candle_batches(
-                session, self.interval, batches, "replay", observed=observed
-            )
-        return True
+        batches = closed_bars(self.candles, self._written, t)
+        if batches:
+            with self.hx.db.write() as session:
+                self._write(session, batches, observed)
+        return bool(batches)
 
     def _write_open(self, t: int, now: datetime) -> None:
         """The bar opening at ``t`` as far as it is known at ``t``: its open, observed then."""
-        batches: dict[str, list[CandleRow]] = {}
-        for pair, c in self.candles.items():
-            at = self._written[pair]
-            if at < len(c) and int(c.ts[at]) == t:
-                value = _price(c.open[at])
-                batches[pair] = [CandleRow(now, value, value, value, value, Decimal(0))]
-        if batches and self._memory is not None:
-            for pair, rows in batches.items():
-                self._memory.priced(pair, rows[-1].close, now)
+        batches = opening_bars(self.candles, self._written, t, now)
         if batches:
             with self.hx.db.write() as session:
-                self.hx.market.write_candle_batches(
-                    session, self.interval, batches, "replay", observed=now
-                )
+                self._write(session, batches, now)
 
-    @staticmethod
-    def _row(c: PairCandles, j: int) -> CandleRow:
-        return CandleRow(
-            _dt(c.ts[j]),
-            _price(c.open[j]),
-            _price(c.high[j]),
-            _price(c.low[j]),
-            _price(c.close[j]),
-            Decimal(repr(float(c.volume[j]))),
+    def _write_both(self, t: int, closing: datetime, now: datetime) -> None:
+        """A light step's two moments (nothing runs between them there) in one transaction,
+        each written at its own instant: the same rows as ``_write_closed``, ``_write_open``."""
+        assert self.clock is not None
+        self.clock.set(closing)
+        closed = closed_bars(self.candles, self._written, t)
+        opened = opening_bars(self.candles, self._written, t, now)
+        with self.hx.db.write() as session:
+            if closed:
+                self._write(session, closed, closing)
+            self.clock.set(now)
+            if opened:
+                self._write(session, opened, now)
+
+    def _write(self, session: Any, batches: Batches, observed: datetime) -> None:
+        if self._memory is not None:
+            for pair, rows in batches.items():
+                self._memory.priced(pair, rows[-1].close, observed)
+        self.hx.market.write_candle_batches(
+            session, self.interval, batches, "replay", observed=observed
         )
 
     def _warm_up(self) -> None:
@@ -453,10 +430,15 @@ class ReplayEngine:
         zone = self.hx.settings.trading_day_timezone
         tomorrow = trading_day(_dt(t), zone) + timedelta(days=1)
         day = int(np.searchsorted(self.instants, _epoch(trading_day_start(tomorrow, zone))))
-        with self.hx.db.read() as session:
-            book = read_book(session)
-            if self._memory is not None and self._memory.due(_dt(t)):
-                self._memory.load(session, _dt(t))  # the book the refusals are decided on
+        memory = self._memory
+        if memory is None:
+            with self.hx.db.read() as session:
+                book = read_book(session)
+        else:  # read again only once something other than prices and refusals wrote it
+            if memory.due(_dt(t)):
+                with self.hx.db.read() as session:
+                    memory.load(session, _dt(t))
+            book = memory.scan
         limits = self._limits  # the run's own, set before its first step
         return next_instant(
             book,

@@ -10,9 +10,10 @@ exposed positions, the locks not ended and the latest prices. During the next st
 tells it the prices it writes (``priced``), and a decision that moves the account's marks (a new
 peak, a day rolled) moves them here too (``decided``), as ``ledger.maintain_marks`` does in the
 database. Anything else that writes the book (a position opened, a halt, a close) makes it stale
-until the next ``load``. ``reads(pair, now)`` gives the reads the database would give at that
-instant, or None where it cannot know them (stale, or a trading day the account has not rolled
-into: the day's start is then rebuilt from the ledger).
+until the next ``load``; so does the skip scan's view of the book (``scan``: the positions'
+levels and the account's marks, which only those writes move). ``reads(pair, now)`` gives the
+reads the database would give at that instant, or None where it cannot know them (stale, or a
+trading day the account has not rolled into: the day's start is then rebuilt from the ledger).
 
 ``BookCheck`` is the test of step 2: a run with ``verify_book`` builds every decision's
 ``Inputs`` from this book with the same pure ``inputs_of`` and compares them, field by field,
@@ -39,6 +40,7 @@ from helios.db.models import (
 from helios.equity_marks import EquityMarks, updated_marks
 from helios.pair_lock_store import view
 from helios.pair_locks import LockView, lock_in_force
+from helios.replay.book import read_book
 from helios.risk.book import Book
 from helios.risk.decision_inputs import DecisionReads
 from helios.risk.inputs import Inputs
@@ -92,6 +94,7 @@ class MemoryBook:
     stale: bool = True
     pending: int = 0  # signals PENDING in the database (a live pass takes them first)
     loaded_day: date | None = None  # the UTC day it was read on
+    scan: Any = None  # what the skip scan reads of the book (``replay.book``), read with it
 
     def due(self, now: datetime) -> bool:
         """Whether it must be read again: stale, or read on an earlier UTC day (a completed
@@ -100,6 +103,7 @@ class MemoryBook:
 
     def load(self, session: Session, now: datetime) -> None:
         """Read the book (in the caller's read transaction)."""
+        self.scan = read_book(session)
         self.account = session.execute(BOOK_HEAD).one()
         self.positions = [tuple(row) for row in session.execute(EXPOSED_POSITIONS)]
         rows = session.execute(
