@@ -168,7 +168,7 @@ class ReplayEngine:
         self.hx: Any = None
         self._limits: Any = None  # the limits in force for the run (read once it starts)
         self.clock: ManualClock | None = None
-        # docs/replay.md, steps 2 and 3: the book in memory, read after each step; refusals
+        # docs/replay.md, steps 2 and 3: the book in memory, read when it is due; refusals
         # decided from it at light steps, or (``verify_book``) every decision's inputs built
         # from it and compared with the stored ones instead
         self._memory: MemoryBook | None = None

@@ -17,7 +17,8 @@ trading day the account has not rolled into: the day's start is then rebuilt fro
 
 ``BookCheck`` is the test of step 2: a run with ``verify_book`` builds every decision's
 ``Inputs`` from this book with the same pure ``inputs_of`` and compares them, field by field,
-with the ``Inputs`` the live decision stored. Step 3 will decide refusals from it.
+with the ``Inputs`` the live decision stored; ``helios.replay.refusals`` (step 3) decides the
+refusals of light steps from it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from helios.clock import trading_day
@@ -43,26 +44,15 @@ from helios.pair_locks import LockView, lock_in_force
 from helios.replay.book import read_book
 from helios.risk.book import Book
 from helios.risk.decision_inputs import DecisionReads
-from helios.risk.inputs import Inputs
 from helios.risk.statements import BOOK_HEAD, EXPOSED_POSITIONS
 from helios.signals.rows import PENDING
 from helios.trade import TradeParams
 
 _PRICES = select(LatestPrice.pair, LatestPrice.price, LatestPrice.ts)
 _PENDING = select(func.count()).select_from(Signal).where(Signal.status == PENDING)
-
-
-def inputs_at(
-    hx: Any,
-    reads: DecisionReads,
-    pair: str,
-    side: str,
-    params: TradeParams,
-    limits: Any,
-    now: datetime,
-) -> tuple[Inputs, Book]:
-    """The decision's ``Inputs`` from the book's ``reads``, as the live reader builds them."""
-    return cast(tuple[Inputs, Book], hx.risk.inputs_from(reads, pair, side, params, limits, now))
+_LOCKS = select(PairLock.__table__).where(
+    PairLock.lifted_at.is_(None), PairLock.ends_at > bindparam("now")
+)
 
 
 @dataclass(frozen=True)
@@ -106,10 +96,7 @@ class MemoryBook:
         self.scan = read_book(session)
         self.account = session.execute(BOOK_HEAD).one()
         self.positions = [tuple(row) for row in session.execute(EXPOSED_POSITIONS)]
-        rows = session.execute(
-            select(PairLock.__table__).where(PairLock.lifted_at.is_(None), PairLock.ends_at > now)
-        )
-        self.locks = [view(row) for row in rows]
+        self.locks = [view(row) for row in session.execute(_LOCKS, {"now": now})]
         self.prices = {row.pair: (row.price, row.ts) for row in session.execute(_PRICES)}
         self.pending = int(session.execute(_PENDING).scalar_one())
         a = self.account
@@ -171,32 +158,26 @@ class BookMismatch(AssertionError):
 @dataclass
 class BookCheck:
     """Every decision's ``Inputs`` built from the memory book, compared with the stored ones
-    (``verify_book``): the engine loads the book after each step, tells it the prices it
-    writes and what else wrote the book (``touched``), and hands it each pass's outcomes."""
+    (``verify_book``): the engine loads the book when it is due, tells it the prices it
+    writes and what else wrote the book, and hands it each pass's outcomes."""
 
     book: MemoryBook
     compared: int = 0
     unknown: int = 0  # decisions the book could not know (stale, a new trading day)
     mismatches: list[str] = field(default_factory=list)
 
-    def touched(self) -> None:
-        """Something other than the prices and a decision's marks wrote the book."""
-        self.book.stale = True
-
     def check(self, hx: Any, outcomes: list[Any], now: datetime, limits: Any) -> None:
         """The pass's decisions, in the order made, against the book's ``Inputs``."""
         ids = [o.signal_id for o in outcomes]
+        if not ids:
+            return
         with hx.db.read() as session:
-            stored = (
-                list(
-                    session.scalars(
-                        select(RiskDecision)
-                        .where(RiskDecision.signal_id.in_(ids))
-                        .order_by(RiskDecision.id)
-                    )
+            stored = list(
+                session.scalars(
+                    select(RiskDecision)
+                    .where(RiskDecision.signal_id.in_(ids))
+                    .order_by(RiskDecision.id)
                 )
-                if ids
-                else []
             )
         for decision in stored:
             reads = self.book.reads(decision.pair, now)
@@ -206,11 +187,13 @@ class BookCheck:
             params = TradeParams.parse(
                 decision.trade_params, hx.settings, limits.max_leverage, decision.side
             )
-            inputs, valued = inputs_at(hx, reads, decision.pair, decision.side, params, limits, now)
+            inputs, valued = hx.risk.inputs_from(
+                reads, decision.pair, decision.side, params, limits, now
+            )
             self._compare(decision.id, decision.inputs, inputs.to_dict())
             self.book.decided(valued, now)
             if decision.passed:  # a position is being opened: the book moved
-                self.touched()
+                self.book.stale = True
 
     def verdict(self) -> dict[str, int]:
         """The check's figures; raises ``BookMismatch`` naming the first disagreements."""

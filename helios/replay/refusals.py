@@ -29,7 +29,7 @@ from sqlalchemy import insert
 from helios.db.models import Event, Signal
 from helios.errors import InvalidInput
 from helios.events import log_event
-from helios.replay.memory_book import MemoryBook, inputs_at
+from helios.replay.memory_book import MemoryBook
 from helios.risk.checks import RiskResult
 from helios.risk.decision_row import decision_row
 from helios.risk.inputs import Inputs, decide
@@ -122,7 +122,7 @@ class MemoryRefusals:
         if reads is None or reads.head.halted == "true":
             return None  # not known here, or halted: the loop settles it before any decision
         params = TradeParams.parse(trade, hx.settings, limits.max_leverage, parsed.side)
-        inputs, valued = inputs_at(hx, reads, parsed.pair, parsed.side, params, limits, now)
+        inputs, valued = hx.risk.inputs_from(reads, parsed.pair, parsed.side, params, limits, now)
         if valued.marks_due:
             return None  # the decision writes the account's marks: the live call's to do
         result = decide(inputs)
