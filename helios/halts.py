@@ -22,9 +22,10 @@ seed's (``close_all``: halt trading and close every open position as EMERGENCY_C
   the pass itself reports it, when it finds it, through the callable ``helios.connect`` gives
   it (``trigger`` here). Its action defaults to ``halt_only`` (``HALT_ACTION_RECONCILIATION``).
 
-Each rule is a pure function of ``helios.halt_triggers`` (L2); this service (L4e) reads the
-figures they judge, halts through the trading state (``helios.trading_state``) and closes
-through the positions it is given.
+Each rule is a pure function of ``helios.halt_triggers`` (L2), applied to one pass's reads by
+``helios.watchdog_reads.judge``; this service (L4e) reads the figures they judge (or is given
+them: a replay's book in memory), halts through the trading state (``helios.trading_state``)
+and closes through the positions it is given.
 
 A halt stays until a person resumes. Resuming acknowledges the episode in force (each breach
 present at that moment, with its time): a trigger re-arms as soon as its condition clears, and a
@@ -37,7 +38,7 @@ the exchange fails, until every position is closed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,13 +53,7 @@ from helios.config import HaltAction, Settings
 from helios.db.engine import Database
 from helios.db.models import Event, Heartbeat, LatestPrice, Position
 from helios.events import EXCHANGE_ERROR, record_event
-from helios.halt_triggers import (
-    TRIGGERS,
-    WATCHDOG,
-    AccountFigures,
-    Breach,
-    PriceObservations,
-)
+from helios.halt_triggers import TRIGGERS, WATCHDOG, Breach
 from helios.ledger import Ledger
 from helios.money import fmt_zar
 from helios.positions.lifecycle import CLOSING, OPEN
@@ -66,6 +61,7 @@ from helios.rearm import rearm, rearm_periods
 from helios.reconciliation import stored_breach
 from helios.risk.limits import RiskLimits
 from helios.trading_state import HaltState, TradingState, acknowledgements_in, halt_state_in
+from helios.watchdog_reads import WatchdogReads, judge, watchdog_reads
 
 __all__ = ["TRIGGERS", "WATCHDOG", "Breach", "Halts", "PositionsCloseout"]
 
@@ -146,7 +142,6 @@ class Halts:
         self._retry_at: datetime | None = None
         self._retry_delay = 0.0
         self._tally = CloseoutTally()
-        self._stale_early: Breach | None = None
         self._stale_told: frozenset[str] = frozenset()
 
     # --- the conditions -----------------------------------------------------------------
@@ -155,48 +150,30 @@ class Halts:
 
         ``feed_started_at``: when the price feed started in this process; a pair whose last
         price was observed before that (or never) is judged from then (None: never-priced pairs
-        are not judged, the others from their last observation). The figures are read here, in
-        one read transaction (on SQLite one snapshot; on PostgreSQL each statement sees what
-        committed before it); each rule is a pure function of ``helios.halt_triggers``."""
+        are not judged, the others from their last observation). The figures are read in one
+        read transaction (``reads_in``) and judged by ``helios.watchdog_reads.judge``."""
         with self._db.read() as session:
-            return self._breaches(session, feed_started_at)
+            return judge(self.reads_in(session, feed_started_at)).found
 
-    def _breaches(self, session: Session, feed_started_at: datetime | None) -> list[Breach]:
+    def reads_in(self, session: Session, feed_started_at: datetime | None) -> WatchdogReads:
+        """What a watchdog pass reads, in the caller's transaction (on SQLite one snapshot; on
+        PostgreSQL each statement sees what committed before it)."""
         now = self._clock.now()
-        settings = self._settings
-        valuation = self._ledger.valuation_in(session)
-        limits = self._limits(session)
-        account = AccountFigures(
-            equity=float(valuation.equity),
-            peak_equity=float(valuation.peak_equity),
-            start_of_day_equity=float(valuation.start_of_day_equity),
-            drawdown=float(valuation.drawdown),
-            daily_loss=float(valuation.daily_loss),
-        )
-        window = timedelta(seconds=settings.halt_exchange_error_window_seconds)
-        # the time each price was observed at its source (not when it reached us: ingested
-        # history arrives now but is as old as its bars)
-        observed = {pair: at for pair, at in session.execute(_OBSERVED)}
-        errors = int(session.scalar(_ERRORS, {"since": now - window}) or 0)
-        reconciliation = stored_breach(session)
-        prices = PriceObservations(
+        window = timedelta(seconds=self._settings.halt_exchange_error_window_seconds)
+        return watchdog_reads(
+            valuation=self._ledger.valuation_in(session),
+            limits=self._limits(session),
+            # the time each price was observed at its source (not when it reached us: ingested
+            # history arrives now but is as old as its bars)
+            observed=session.execute(_OBSERVED).all(),
+            errors=int(session.scalar(_ERRORS, {"since": now - window}) or 0),
+            reconciliation=stored_breach(session),
+            acknowledged=acknowledgements_in(session),
+            state=halt_state_in(session),
             now=now,
-            pairs=tuple(settings.pairs),
-            observed=observed,
+            settings=self._settings,
             feed_started_at=feed_started_at,
-            limit_seconds=settings.halt_stale_price_seconds,
         )
-        judged = (
-            halt_triggers.drawdown(account, limits.max_drawdown_pct),
-            halt_triggers.daily_loss(account, limits.daily_loss_limit_pct),
-            halt_triggers.stale_price(prices),
-            halt_triggers.exchange_errors(
-                errors, settings.halt_exchange_errors, window.total_seconds()
-            ),
-            halt_triggers.reconciliation(reconciliation),
-        )
-        self._stale_early = halt_triggers.stale_warning(prices)
-        return [breach for breach in judged if breach is not None]
 
     def feed_started_at(self) -> datetime | None:
         """When the leading scheduler's feed started (its heartbeat says), so a process other
@@ -208,12 +185,21 @@ class Halts:
 
     # --- the watchdog pass --------------------------------------------------------------
     def check(self, feed_started_at: datetime | None = None) -> list[Breach]:
-        """One watchdog pass: halt for every breach not acknowledged by a resume, then carry
-        on with the close-out a ``close_all`` halt asks for. Returns the breaches acted on."""
+        """One watchdog pass: the reads (``reads_in``, one read transaction), then ``act``."""
         with self._db.read() as session:  # the figures, the acknowledgements and the flag
-            found = self._breaches(session, feed_started_at)
-            acknowledged = acknowledgements_in(session)
-            state: HaltState | None = halt_state_in(session)
+            reads = self.reads_in(session, feed_started_at)
+        return self.act(reads)
+
+    def act(self, reads: WatchdogReads) -> list[Breach]:
+        """The watchdog pass on what it read: halt for every breach not acknowledged by a
+        resume, then carry on with the close-out a ``close_all`` halt asks for. Returns the
+        breaches acted on. ``check`` reads the database; a replay's light step gives the same
+        reads from the book it holds in memory (``helios.replay.memory_book``). A pass with
+        nothing to act on does no I/O here."""
+        judged = judge(reads)
+        found = judged.found
+        acknowledged: Mapping[str, datetime] = reads.acknowledged
+        state: HaltState | None = reads.state
         if found or acknowledged:  # something to act on: judged on the flags as they are now
             acknowledged, state = self._state.acknowledgements(), None
         now = self._clock.now()
@@ -231,14 +217,14 @@ class Halts:
                 acted.append(breach)
         for breach in acted:
             self.trigger(breach)
-        self._warn_stale(found)
+        self._warn_stale(found, judged.early)
         self.continue_closeout(None if acted else state)
         return acted
 
-    def _warn_stale(self, found: list[Breach]) -> None:
-        """A ``STALE_FEED`` warning when prices pass half the stale-price halt's threshold,
-        once per episode (until the feed is fresh again); not when the halt itself fires."""
-        early = self._stale_early
+    def _warn_stale(self, found: list[Breach], early: Breach | None) -> None:
+        """A ``STALE_FEED`` warning (``early``) when prices pass half the stale-price halt's
+        threshold, once per episode (until the feed is fresh again); not when the halt itself
+        fires."""
         pairs = frozenset((early.figures.get("stale_seconds") or {}) if early else ())
         if early is None or any(b.trigger == halt_triggers.STALE_PRICE for b in found):
             self._stale_told = pairs if early else frozenset()

@@ -131,7 +131,9 @@ def test_refusals_decided_in_memory_leave_exactly_the_live_calls_rows(tmp_path: 
     - The default run decides those refusals from the book in memory and writes their records
       behind (``helios.replay.refusals``).
     - A run with ``verify_book`` sends every signal through the live calls and checks each
-      decision's ``Inputs`` against the book in memory, field by field (a difference fails it).
+      decision's ``Inputs`` against the book in memory, field by field, and every light step's
+      watchdog reads (a difference fails it); the default run's light steps judge the
+      watchdog on the book in memory.
     - Both runs' files hold the same rows in every table, in the same order with the same ids
       (the signals, the decisions, the events, the positions, the ledger, the candles)."""
     import helios
@@ -155,6 +157,11 @@ def test_refusals_decided_in_memory_leave_exactly_the_live_calls_rows(tmp_path: 
     decided = figures["compared"] + figures["unknown"]
     assert decided > 150
     assert figures["compared"] >= 0.8 * decided, figures
+    # the light steps' watchdog passes, their reads from the book against the database's
+    assert figures["watchdog_compared"] >= 0.8 * (
+        figures["watchdog_compared"] + figures["watchdog_unknown"]
+    ), figures
+    assert figures["watchdog_compared"] > 150, figures
     assert checked.spec["refusals_in_memory"] == 0  # every signal went through the live calls
     assert fast.spec["refusals_in_memory"] >= 0.7 * decided, fast.spec
     mine, live = run_rows(fast.path), run_rows(checked.path)

@@ -12,10 +12,11 @@ the stored candles.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
@@ -204,8 +205,9 @@ def _boundary_price(session: Session | Connection, pair: str, moment: datetime) 
 
 
 # the columns of the positions holding margin that a valuation marks (not whole ORM rows: every
-# watchdog pass, monitor pass and snapshot values the account)
-_MARKED = (
+# watchdog pass, monitor pass and snapshot values the account; a replay's book in memory holds
+# the same rows)
+MARKED_POSITIONS = (
     select(
         Position.id,
         Position.pair,
@@ -227,12 +229,37 @@ def value_account(
     now: datetime | None = None,
     zone: str | None = None,
 ) -> Valuation:
-    """Mark every open position to ``prices`` and add up the account. With ``now`` and ``zone``
-    the start-of-day equity is the current trading day's even before the day roll."""
+    """Mark every open position to ``prices`` and add up the account (``valuation_of`` of what
+    it reads). With ``now`` and ``zone`` the start-of-day equity is the current trading day's
+    even before the day roll (``day_start``)."""
     state = account_state(session)
+    rows = session.execute(MARKED_POSITIONS).all()
+    start: Decimal | None = state.start_of_day_equity
+    unknown = ""
+    if now is not None and zone is not None:
+        start, unknown = day_start(session, state.trading_day, state.start_of_day_equity, now, zone)
+    return valuation_of(
+        state.cash, state.peak_equity, state.initial_capital, rows, prices, start, unknown
+    )
+
+
+def valuation_of(
+    cash: Decimal,
+    peak_equity: Decimal,
+    initial_capital: Decimal,
+    rows: Iterable[Any],
+    prices: Mapping[str, Decimal],
+    start_of_day: Decimal | None,
+    start_of_day_unknown: str = "",
+) -> Valuation:
+    """The account valued (pure): ``rows`` are the positions holding margin
+    (``MARKED_POSITIONS``' columns), each marked to its pair's price in ``prices`` (a pair
+    without one is carried at entry and reported missing). Equity = cash + margin + unrealized
+    P&L. ``start_of_day``: the trading day's starting equity (None: not known,
+    ``start_of_day_unknown`` says why; the equity now stands in, so the daily loss shows 0)."""
     marks: list[PositionMark] = []
     missing: list[str] = []
-    for position in session.execute(_MARKED):
+    for position in rows:
         if position.entry_price is None or position.quantity is None or position.notional is None:
             raise LedgerInvariantError(
                 f"position {position.id} is {position.status} but has no entry booked "
@@ -260,23 +287,19 @@ def value_account(
         )
     margin = sum((m.margin for m in marks), ZERO)
     upnl = sum((m.unrealized_pnl for m in marks), ZERO)
-    equity = state.cash + margin + upnl
-    sod, unknown = state.start_of_day_equity, ""
-    if now is not None and zone is not None:
-        estimate, unknown = day_start(session, state.trading_day, sod, now, zone)
-        sod = estimate if estimate is not None else equity  # shown as unknown (daily loss 0)
+    equity = cash + margin + upnl
     return Valuation(
-        cash=state.cash,
+        cash=cash,
         margin=margin,
         unrealized_pnl=upnl,
         equity=equity,
         gross_exposure=sum((m.notional for m in marks), ZERO),
-        peak_equity=state.peak_equity,
-        start_of_day_equity=sod,
-        initial_capital=state.initial_capital,
+        peak_equity=peak_equity,
+        start_of_day_equity=start_of_day if start_of_day is not None else equity,
+        initial_capital=initial_capital,
         positions=marks,
         missing_prices=sorted(set(missing)),
-        start_of_day_unknown=unknown,
+        start_of_day_unknown=start_of_day_unknown,
     )
 
 

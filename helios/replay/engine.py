@@ -203,7 +203,10 @@ class ReplayEngine:
                     dict(self.rules.limits), "replay", f"rules profile {self.rules.profile}"
                 )
             self._limits = hx.risk.limit_store.get_limits()
-            self._memory = MemoryBook(hx.settings.trading_day_timezone)
+            self._memory = MemoryBook(
+                hx.settings.trading_day_timezone,
+                error_window=timedelta(seconds=hx.settings.halt_exchange_error_window_seconds),
+            )
             if self._verify_book:
                 self.book_check = BookCheck(self._memory)
             else:
@@ -282,9 +285,7 @@ class ReplayEngine:
         the passes proven to do nothing)."""
         now = _dt(t)
         self._write_both(t, now - TICK, now)
-        acted = self.hx.halts.check()  # a loss realized earlier may still stand at a limit
-        if acted and self._memory is not None:
-            self._memory.stale = True
+        self._watchdog(now)  # a loss realized earlier may still stand at a limit
         if any(o.position_id is not None for o in self._take_signals(t, light=True)):
             self._monitor()
 
@@ -310,6 +311,20 @@ class ReplayEngine:
         if self._memory is not None:
             self._memory.stale = True  # the live pass wrote the book
         return outcomes + passed
+
+    def _watchdog(self, now: datetime) -> None:
+        """A light step's watchdog pass (``hx.halts``): on the book in memory when it knows
+        the pass's reads (``Halts.act``: the same rules; a pass that finds something to act on
+        reads the flags again and acts through the database), else ``check``; ``verify_book``
+        compares the two reads and runs the live pass."""
+        hx, memory = self.hx, self._memory
+        reads = memory.watchdog(now, self._limits, hx.settings) if memory is not None else None
+        if self.book_check is not None:
+            self.book_check.check_watchdog(hx, reads)
+            reads = None
+        acted = hx.halts.act(reads) if reads is not None else hx.halts.check()
+        if acted and memory is not None:
+            memory.stale = True
 
     def _monitor(self) -> None:
         for result in self.hx.positions.monitor_positions():

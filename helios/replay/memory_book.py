@@ -23,36 +23,44 @@ refusals of light steps from it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from helios.clock import trading_day
+from helios.accounts.valuation import MARKED_POSITIONS, valuation_of
+from helios.clock import ensure_utc, trading_day
 from helios.db.models import (
+    Event,
     LatestPrice,
     PairLock,
     RiskDecision,
     Signal,
 )
 from helios.equity_marks import EquityMarks, updated_marks
+from helios.events import EXCHANGE_ERROR
 from helios.pair_lock_store import view
 from helios.pair_locks import LockView, lock_in_force
+from helios.reconciliation.state import stored_breach
 from helios.replay.book import read_book
 from helios.risk.book import Book
 from helios.risk.decision_inputs import DecisionReads
 from helios.risk.statements import BOOK_HEAD, EXPOSED_POSITIONS
 from helios.signals.rows import PENDING
 from helios.trade import TradeParams
+from helios.trading_state import HaltState, acknowledgements_in, halt_state_in
+from helios.watchdog_reads import WatchdogReads, watchdog_reads
 
 _PRICES = select(LatestPrice.pair, LatestPrice.price, LatestPrice.ts)
 _PENDING = select(func.count()).select_from(Signal).where(Signal.status == PENDING)
 _LOCKS = select(PairLock.__table__).where(
     PairLock.lifted_at.is_(None), PairLock.ends_at > bindparam("now")
 )
+_ERRORS = select(Event.ts).where(Event.kind == EXCHANGE_ERROR, Event.ts > bindparam("since"))
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,13 @@ class MemoryBook:
     pending: int = 0  # signals PENDING in the database (a live pass takes them first)
     loaded_day: date | None = None  # the UTC day it was read on
     scan: Any = None  # what the skip scan reads of the book (``replay.book``), read with it
+    # what a watchdog pass reads besides the account and the prices (``Halts.reads_in``)
+    marked: list[Any] = field(default_factory=list)  # the positions holding margin
+    errors: list[datetime] = field(default_factory=list)  # EXCHANGE_ERRORs in the window
+    error_window: timedelta = timedelta(minutes=1)
+    reconciliation: tuple[str, Mapping[str, Any]] | None = None
+    acknowledged: Mapping[str, datetime] = field(default_factory=dict)
+    halt: HaltState | None = None
 
     def due(self, now: datetime) -> bool:
         """Whether it must be read again: stale, or read on an earlier UTC day (a completed
@@ -99,6 +114,12 @@ class MemoryBook:
         self.locks = [view(row) for row in session.execute(_LOCKS, {"now": now})]
         self.prices = {row.pair: (row.price, row.ts) for row in session.execute(_PRICES)}
         self.pending = int(session.execute(_PENDING).scalar_one())
+        self.marked = session.execute(MARKED_POSITIONS).all()
+        since = now - self.error_window
+        self.errors = [ensure_utc(ts) for ts in session.scalars(_ERRORS, {"since": since})]
+        self.reconciliation = stored_breach(session)
+        self.acknowledged = acknowledgements_in(session)
+        self.halt = halt_state_in(session)
         a = self.account
         self.marks = EquityMarks(a.peak_equity, a.trading_day, a.start_of_day_equity)
         self.stale = False
@@ -138,6 +159,43 @@ class MemoryBook:
         lock = lock_in_force(self.locks, pair, now)
         return DecisionReads(head, positions, marks.start_of_day_equity, "", lock)
 
+    def watchdog(
+        self, now: datetime, limits: Any, settings: Any, feed_started_at: datetime | None = None
+    ) -> WatchdogReads | None:
+        """What a watchdog pass at ``now`` reads (``Halts.reads_in``), or None where this book
+        cannot know it (as ``reads``): the account valued at the prices written since the load
+        with the marks moved since (``valuation_of``, the database's rule), the observation
+        times of those prices, the exchange errors still in the window, and the stored
+        reconciliation result, acknowledgements and halt flag (only writes that make the book
+        stale move those)."""
+        if self.due(now) or self.account is None or self.marks is None or self.halt is None:
+            return None
+        marks = self.marks
+        if marks.trading_day != trading_day(now, self.zone):
+            return None  # the day's start is rebuilt from the ledger: the database's to say
+        a = self.account
+        prices = {pair: price for pair, (price, _observed) in self.prices.items()}
+        since = now - self.error_window
+        return watchdog_reads(
+            valuation=valuation_of(
+                a.cash,
+                marks.peak_equity,
+                a.initial_capital,
+                self.marked,
+                prices,
+                marks.start_of_day_equity,
+            ),
+            limits=limits,
+            observed=[(pair, observed) for pair, (_price, observed) in self.prices.items()],
+            errors=sum(1 for ts in self.errors if ts > since),
+            reconciliation=self.reconciliation,
+            acknowledged=self.acknowledged,
+            state=self.halt,
+            now=now,
+            settings=settings,
+            feed_started_at=feed_started_at,
+        )
+
     def decided(self, book: Book, now: datetime) -> None:
         """A decision valued ``book`` at ``now``: the marks it moved, as the database's."""
         if self.marks is None or not book.marks_due:
@@ -159,12 +217,34 @@ class BookMismatch(AssertionError):
 class BookCheck:
     """Every decision's ``Inputs`` built from the memory book, compared with the stored ones
     (``verify_book``): the engine loads the book when it is due, tells it the prices it
-    writes and what else wrote the book, and hands it each pass's outcomes."""
+    writes and what else wrote the book, and hands it each pass's outcomes; and every light
+    step's watchdog reads (``MemoryBook.watchdog``) compared with the database's."""
 
     book: MemoryBook
     compared: int = 0
     unknown: int = 0  # decisions the book could not know (stale, a new trading day)
     mismatches: list[str] = field(default_factory=list)
+    watchdog_compared: int = 0  # light steps' watchdog reads compared
+    watchdog_unknown: int = 0
+
+    def check_watchdog(self, hx: Any, reads: WatchdogReads | None) -> None:
+        """A light step's watchdog reads from the book against the database's, equal field by
+        field (before the live pass, which then runs)."""
+        if reads is None:
+            self.watchdog_unknown += 1
+            return
+        with hx.db.read() as session:
+            stored = hx.halts.reads_in(session, None)
+        self.watchdog_compared += 1
+        if stored != reads:
+            keys = [k for k in vars(stored) if getattr(stored, k) != getattr(reads, k)]
+            self.mismatches.append(
+                f"watchdog at {reads.prices.now.isoformat()}: "
+                + "; ".join(
+                    f"{k}: stored {getattr(stored, k)!r}, memory {getattr(reads, k)!r}"
+                    for k in keys
+                )
+            )
 
     def check(self, hx: Any, outcomes: list[Any], now: datetime, limits: Any) -> None:
         """The pass's decisions, in the order made, against the book's ``Inputs``."""
@@ -199,10 +279,16 @@ class BookCheck:
         """The check's figures; raises ``BookMismatch`` naming the first disagreements."""
         if self.mismatches:
             raise BookMismatch(
-                f"the memory book disagrees with the database on {len(self.mismatches)} of "
-                f"{self.compared} decisions: " + " | ".join(self.mismatches[:3])
+                f"the memory book disagrees with the database {len(self.mismatches)} times in "
+                f"{self.compared} decisions and {self.watchdog_compared} watchdog passes: "
+                + " | ".join(self.mismatches[:3])
             )
-        return {"compared": self.compared, "unknown": self.unknown}
+        return {
+            "compared": self.compared,
+            "unknown": self.unknown,
+            "watchdog_compared": self.watchdog_compared,
+            "watchdog_unknown": self.watchdog_unknown,
+        }
 
     def _compare(self, decision_id: int, expected: dict[str, Any], got: dict[str, Any]) -> None:
         stored = {k: v for k, v in expected.items() if k != "sizing"}

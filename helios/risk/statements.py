@@ -51,9 +51,11 @@ ACCOUNT = select(
     Account.trading_day,
     setting_value(MODE_KEY).label("trading_mode"),
 ).where(Account.id == STATE_ID)
-# The account and every setting a decision reads, without the limits or a pair's price (what a
-# book held in memory reads once: ``helios.replay.memory_book``)
+# The account and every setting a decision reads, without the limits or a pair's price, and the
+# initial capital a valuation carries (what a book held in memory reads once:
+# ``helios.replay.memory_book``)
 BOOK_HEAD = ACCOUNT.add_columns(
+    Account.initial_capital,
     setting_value(HALTED_KEY).label("halted"),
     setting_value(HALT_REASON_KEY).label("halt_reason"),
     setting_value(HISTORY_EPOCH_KEY).label("history_epoch"),
