@@ -15,8 +15,8 @@ from helios.clock import MAX_CLOCK_SKEW
 from helios.errors import InvalidInput
 from helios.market.bar_time import MINUTE, floor_time, not_ahead
 from helios.market.candles import DAY, CandleRow
-from helios.market.prices import new_prices
 from helios.market.series import close_returns
+from helios.market.write_plan import new_prices
 
 T = datetime(2026, 11, 26, 8, 7, 42, tzinfo=UTC)
 

@@ -18,11 +18,14 @@ from helios.settings_store import SettingKey
 HISTORY_EPOCH_KEY = SettingKey.HISTORY_EPOCH
 
 
-def bump_history_epoch(session: Session, now: datetime) -> None:
-    """Count a change to completed days' candles. Statistics fitted on completed days (the risk
-    service's volatility and covariance) are current while this counter and the date stand."""
+def bump_history_epoch(session: Session, now: datetime, times: int = 1) -> None:
+    """Count a change to completed days' candles (``times`` changes, the last at ``now``: a
+    write of several moments). Statistics fitted on completed days (the risk service's
+    volatility and covariance) are current while this counter and the date stand."""
     row = session.get(Setting, HISTORY_EPOCH_KEY)
     if row is None:
-        session.add(Setting(key=HISTORY_EPOCH_KEY, value="1", updated_at=now, updated_by="market"))
+        session.add(
+            Setting(key=HISTORY_EPOCH_KEY, value=str(times), updated_at=now, updated_by="market")
+        )
     else:
-        row.value, row.updated_at = str(int(row.value) + 1), now
+        row.value, row.updated_at = str(int(row.value) + times), now

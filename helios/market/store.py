@@ -15,7 +15,7 @@ roll-up in SQL).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -45,7 +45,8 @@ from helios.market.polls import Polled, checked_rows, store_polled
 from helios.market.prices import latest_prices, price_ticks
 from helios.market.rolled import rolled_candles
 from helios.market.series import candles_frame, close_returns
-from helios.market.writes import write_candle_batches, write_candles
+from helios.market.write_plan import Moment
+from helios.market.writes import write_candle_batches, write_candles, write_moments
 from helios.money import positive
 from helios.money import price as to_price
 
@@ -164,6 +165,13 @@ class MarketData:
         """``write_candles`` for every pair of one moment in the same few statements; see
         ``helios.market.writes.write_candle_batches``."""
         return write_candle_batches(session, self._clock, seconds, batches, source, observed)
+
+    def write_moments(
+        self, session: Session, seconds: int, moments: Sequence[Moment], source: str
+    ) -> dict[str, int]:
+        """Several moments' writes as one, the same rows as each written at its instant; see
+        ``helios.market.writes.write_moments`` (a replay writes its bars behind with it)."""
+        return write_moments(session, seconds, source, moments)
 
     def set_price(self, pair: str, price: Any, ts: datetime | None = None) -> Decimal:
         """Set the price of a pair at ``ts`` (default: now), as a trade would.

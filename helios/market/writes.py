@@ -11,22 +11,28 @@ the history epoch. Nothing may be stamped ahead of the clock.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from helios.clock import Clock
+from helios.clock import Clock, ensure_utc
 from helios.db.models import Candle, PriceTick
 from helios.db.stale import expire_stale
-from helios.market.bar_time import floor_time, not_ahead
 from helios.market.candles import DAY, CandleRow
 from helios.market.history_epoch import bump_history_epoch
-from helios.market.prices import Latest, new_prices, set_latest_many
-from helios.market.rollup import DayFold, roll_up_days
+from helios.market.prices import LATEST_TS, set_latest
+from helios.market.write_plan import (
+    Bar,
+    Moment,
+    Stored,
+    WritePlan,
+    days_of,
+    spans_of,
+)
 
 # Core statements built once (the compiled form is cached): a write is a handful of
 # executemany round trips, not one ORM object per bar (issue 19: a replay writes every bar).
@@ -45,8 +51,34 @@ _STORED = select(
     _CANDLES.c.ts >= bindparam("first"),
     _CANDLES.c.ts <= bindparam("last"),
 )
+# the daily bars of the written days, and each day's span of stored bars of the written interval
+# (what the roll-up reads)
+_DAILY = select(
+    _CANDLES.c.pair,
+    _CANDLES.c.ts,
+    _CANDLES.c.id,
+    _CANDLES.c.open,
+    _CANDLES.c.high,
+    _CANDLES.c.low,
+    _CANDLES.c.volume,
+).where(
+    _CANDLES.c.pair.in_(bindparam("pairs", expanding=True)),
+    _CANDLES.c.interval_seconds == DAY,
+    _CANDLES.c.ts.in_(bindparam("days", expanding=True)),
+)
+_SPAN = (
+    select(_CANDLES.c.pair, func.min(_CANDLES.c.ts), func.max(_CANDLES.c.ts), func.count())
+    .where(
+        _CANDLES.c.pair.in_(bindparam("pairs", expanding=True)),
+        _CANDLES.c.interval_seconds == bindparam("seconds"),
+        _CANDLES.c.ts >= bindparam("day"),
+        _CANDLES.c.ts < bindparam("day_end"),
+    )
+    .group_by(_CANDLES.c.pair)
+)
 _INSERT = insert(_CANDLES)
-# SET: the columns of the parameters (open, high, low, close, volume, source)
+# SET: the columns of the parameters (a bar's open, high, low, close, volume, source; a daily
+# bar's that changed)
 _UPDATE = update(_CANDLES).where(_CANDLES.c.id == bindparam("row_id"))
 _TICKS = insert(PriceTick.__table__)
 
@@ -96,95 +128,89 @@ def write_candle_batches(
     (oldest first) follow ``write_candles``'s rule exactly, and every statement serves all the
     pairs (a handful of round trips per write, not per pair: a replay or a feed writes every
     pair at every moment). Returns ``{pair: rows written}``."""
-    batches = {pair: rows for pair, rows in batches.items() if rows}
-    if not batches:
+    moment = Moment(batches, observed, clock.now(), merge, tick)
+    return write_moments(session, seconds, source, [moment])
+
+
+def write_moments(
+    session: Session, seconds: int, source: str, moments: Sequence[Moment]
+) -> dict[str, int]:
+    """The moments' writes, in order, as one write (``helios.market.write_plan``): the stored
+    state they touch read once, each moment applied to it by ``write_candles``' rule, and the
+    net statements executed (the same rows as the moments written one by one). Returns the
+    rows each pair's last write wrote."""
+    moments = [m for m in moments if any(m.batches.values())]
+    if not moments:
         return {}
-    now = clock.now()
-    for rows in batches.values():
-        not_ahead(rows[-1].ts, now, "candles.timestamp", "a bar that opens")
-    if observed is not None:
-        not_ahead(observed, now, "observed")
     session.flush()  # what the caller added is in the database before the statements below
-    connection = session.connection()
-    spans = {pair: (rows[0].ts, rows[-1].ts) for pair, rows in batches.items()}
-    existing: dict[str, dict[datetime, Any]] = {pair: {} for pair in batches}
-    for stored in connection.execute(
+    plan = WritePlan(seconds, source, read_stored(session.connection(), seconds, moments))
+    for moment in moments:
+        plan.add(moment)
+    apply_plan(session, plan)
+    return dict(plan.written)
+
+
+def read_stored(connection: Connection, seconds: int, moments: Sequence[Moment]) -> Stored:
+    """What the moments' writes read of the database (``Stored``), in a few statements for
+    every pair: the bars of their spans, the latest prices' times, and for intraday bars the
+    daily bars of their days and each day's span of stored bars."""
+    spans = spans_of(moments)
+    stored = Stored(bars={pair: {} for pair in spans})
+    if not spans:
+        return stored
+    found = connection.execute(
         _STORED,
         {
-            "pairs": list(batches),
+            "pairs": list(spans),
             "seconds": seconds,
             "first": min(first for first, _ in spans.values()),
             "last": max(last for _, last in spans.values()),
         },
-    ):
-        first, last = spans[stored.pair]
-        if first <= stored.ts <= last:
-            existing[stored.pair][stored.ts] = stored
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    folds: list[DayFold] = []
-    latest: list[Latest] = []
-    ticks: list[dict[str, Any]] = []
-    completed_day_changed = False
-    for pair, incoming_rows in batches.items():
-        stored_rows = existing[pair]
-        volume_change: dict[datetime, Decimal] = {}
-        written: list[CandleRow] = []
-        for incoming in incoming_rows:
-            old = stored_rows.get(incoming.ts)
-            row = incoming
-            if old is not None and merge:  # the stored bar, extended by what the feed saw
-                row = CandleRow(
-                    incoming.ts,
-                    old.open,
-                    max(old.high, incoming.high),
-                    min(old.low, incoming.low),
-                    incoming.close,
-                    max(old.volume, incoming.volume),
-                )
-            written.append(row)
-            values = {
-                "open": row.open,
-                "high": row.high,
-                "low": row.low,
-                "close": row.close,
-                "volume": row.volume,
-                "source": source,
-            }
-            if old is None:
-                inserts.append({"pair": pair, "interval_seconds": seconds, "ts": row.ts, **values})
-                delta = row.volume
-            else:
-                updates.append({"row_id": old.id, **values})
-                delta = row.volume - old.volume
-            if seconds < DAY:
-                day = floor_time(row.ts, DAY)
-                volume_change[day] = volume_change.get(day, Decimal(0)) + delta
-        if seconds < DAY:
-            new = {row.ts for row in written if row.ts not in stored_rows}
-            folds.append(DayFold(pair, written, new, volume_change))
-        last = written[-1]
-        seen_at = observed
-        if seen_at is None:  # history: as old as its newest bar proves
-            end = last.ts + timedelta(seconds=seconds)
-            seen_at = end if end <= now else last.ts
-        latest.append(Latest(pair, last.close, seen_at))
-        # the newest bar's range before this write: what the write adds to it was just observed
-        old_last = stored_rows.get(last.ts)
-        high, low = (old_last.high, old_last.low) if old_last is not None else (None, None)
-        seen = [tick] if tick is not None else new_prices(last, high, low)
-        ticks.extend({"pair": pair, "ts": seen_at, "price": value} for value in seen)
-        completed_day_changed |= floor_time(written[0].ts, DAY) < floor_time(now, DAY)
-    if inserts:
-        connection.execute(_INSERT, inserts)
-    if updates:
-        connection.execute(_UPDATE, updates)
-        expire_stale(session, Candle, [u["row_id"] for u in updates])
-    if folds:
-        roll_up_days(session, folds, source, seconds)
-    set_latest_many(session, latest, now, source)
-    connection.execute(_TICKS, ticks)
-    if completed_day_changed:
-        bump_history_epoch(session, now)  # a completed day's candle changed
+    )
+    for bar in found:
+        first, last = spans[bar.pair]
+        if first <= bar.ts <= last:
+            stored.bars[bar.pair][bar.ts] = Bar(bar.id, bar.open, bar.high, bar.low, bar.volume)
+    latest = connection.execute(LATEST_TS, {"pairs": list(spans)})
+    stored.latest = {pair: ts for pair, ts in latest}
+    if seconds >= DAY:
+        return stored
+    days = days_of(moments)
+    pairs = sorted({pair for held in days.values() for pair in held})
+    for daily in connection.execute(_DAILY, {"pairs": pairs, "days": sorted(days)}):
+        key = (daily.pair, ensure_utc(daily.ts))
+        stored.daily[key] = Bar(daily.id, daily.open, daily.high, daily.low, daily.volume)
+    for day, held in days.items():
+        found = connection.execute(
+            _SPAN,
+            {
+                "pairs": sorted(held),
+                "seconds": seconds,
+                "day": day,
+                "day_end": day + timedelta(seconds=DAY),
+            },
+        )
+        for pair, oldest, newest, count in found:
+            stored.spans[(pair, day)] = (oldest, newest, int(count))
+    return stored
+
+
+def apply_plan(session: Session, plan: WritePlan) -> None:
+    """The plan's statements: the new bars (one INSERT, in the order written), the stored
+    bars' updates (one per set of columns), the latest prices, the ticks, the epoch."""
+    connection = session.connection()
+    if plan.inserts:
+        connection.execute(_INSERT, plan.inserts)
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row_id, columns in plan.updates.items():
+        by_columns.setdefault(tuple(sorted(columns)), []).append({"row_id": row_id, **columns})
+    for same in by_columns.values():
+        connection.execute(_UPDATE, same)
+        expire_stale(session, Candle, [u["row_id"] for u in same])
+    set_latest(session, plan.latest_inserts, plan.latest_updates)
+    if plan.ticks:
+        connection.execute(_TICKS, plan.ticks)
+    if plan.epoch_bumps:
+        assert plan.epoch_at is not None
+        bump_history_epoch(session, plan.epoch_at, plan.epoch_bumps)  # completed days changed
     session.flush()
-    return {pair: len(rows) for pair, rows in batches.items()}

@@ -1,0 +1,181 @@
+"""Several moments' writes of candles as one (``helios.market.write_plan``, ``write_moments``)
+leave exactly the rows the moments written one by one leave (``write_candle_batches`` each in
+its own transaction): the candles with their ids, the daily bars rolled up, the latest prices
+with their times, every tick with its id, the history epoch. This is what lets a replay write
+the bars of several steps behind, at once (docs/replay.md, step 4).
+
+The moments cover what the rule does: a bar written at its open then whole (an update of a bar
+the same plan inserted, and of one stored before), new bars across two UTC midnights (daily bars
+inserted and updated), writes that reach back into a completed day (the epoch bumped), a pair
+priced for the first time, a late write of an older bar that must not move the latest price
+back, history without an observation time, a feed's merge with its one tick.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, select
+
+import helios
+from helios.clock import ManualClock
+from helios.db.models import Candle, LatestPrice, PriceTick, Setting
+from helios.market.candles import CandleRow
+from helios.market.history_epoch import HISTORY_EPOCH_KEY
+from helios.market.write_plan import Moment
+from helios.market.writes import write_candle_batches, write_moments
+
+MINUTE = timedelta(minutes=1)
+NIGHT = datetime(2026, 11, 21, 23, 57, tzinfo=UTC)  # three minutes before a UTC midnight
+
+
+def bars(start: datetime, count: int, base: float, volume: str = "0.5") -> list[CandleRow]:
+    out = []
+    for i in range(count):
+        o = Decimal(str(round(base + i, 2)))
+        out.append(CandleRow(start + i * MINUTE, o, o + 2, o - 1, o + 1, Decimal(volume)))
+    return out
+
+
+def opening(at: datetime, price: int) -> CandleRow:
+    return CandleRow(at, *[Decimal(price)] * 4, Decimal(0))
+
+
+MOMENTS = [
+    # a replay's step: the bar at its open (the open moment)
+    Moment({"BTCZAR": [opening(NIGHT, 100)]}, NIGHT, NIGHT),
+    # the next step's close: that bar now whole, and more, across midnight; ETH's first bars
+    Moment(
+        {"BTCZAR": bars(NIGHT, 5, 100), "ETHZAR": bars(NIGHT + MINUTE, 2, 50)},
+        NIGHT + 5 * MINUTE - timedelta(microseconds=1),
+        NIGHT + 5 * MINUTE - timedelta(microseconds=1),
+    ),
+    # its open: bars at their open, SOL priced for the first time
+    Moment(
+        {
+            "BTCZAR": [opening(NIGHT + 5 * MINUTE, 105)],
+            "ETHZAR": [opening(NIGHT + 5 * MINUTE, 53)],
+            "SOLZAR": [opening(NIGHT + 5 * MINUTE, 7)],
+        },
+        NIGHT + 5 * MINUTE,
+        NIGHT + 5 * MINUTE,
+    ),
+    # a late write of what was observed earlier never moves the latest price back
+    Moment({"ETHZAR": bars(NIGHT - 10 * MINUTE, 1, 40)}, NIGHT, NIGHT + 6 * MINUTE),
+    # history (no observation time): as old as its newest bar proves
+    Moment({"SOLZAR": bars(NIGHT - 30 * MINUTE, 3, 6)}, None, NIGHT + 6 * MINUTE),
+    # a feed's merge of one tick into the bar the plan inserted at its open
+    Moment(
+        {"BTCZAR": [CandleRow(NIGHT + 5 * MINUTE, *[Decimal(110)] * 4, Decimal(1))]},
+        NIGHT + 5 * MINUTE + timedelta(seconds=20),
+        NIGHT + 5 * MINUTE + timedelta(seconds=20),
+        merge=True,
+        tick=Decimal(110),
+    ),
+    # a day later: the open bars whole, a day of bars after them (the next midnight crossed)
+    Moment(
+        {
+            "BTCZAR": bars(NIGHT + 5 * MINUTE, 3, 106, "0.25"),
+            "ETHZAR": bars(NIGHT + 5 * MINUTE, 2, 54),
+            "SOLZAR": bars(NIGHT + 5 * MINUTE + timedelta(days=1), 2, 8),
+        },
+        NIGHT + timedelta(days=1, minutes=8),
+        NIGHT + timedelta(days=1, minutes=8),
+    ),
+]
+
+
+def tables(hx: helios.Helios) -> dict[str, list[tuple[Any, ...]]]:
+    """Every candle (with its id), latest price, tick (with its id) and the history epoch."""
+    with hx.db.read() as session:
+        return {
+            "candles": [
+                (
+                    c.id,
+                    c.pair,
+                    c.interval_seconds,
+                    c.ts,
+                    c.open,
+                    c.high,
+                    c.low,
+                    c.close,
+                    c.volume,
+                    c.source,
+                )
+                for c in session.scalars(select(Candle).order_by(Candle.id))
+            ],
+            "latest": [
+                (p.pair, p.price, p.ts, p.received_at, p.source)
+                for p in session.scalars(select(LatestPrice).order_by(LatestPrice.pair))
+            ],
+            "ticks": [
+                (t.id, t.pair, t.ts, t.price)
+                for t in session.scalars(select(PriceTick).order_by(PriceTick.id))
+            ],
+            "epoch": [
+                (s.value, s.updated_at, s.updated_by)
+                for s in session.scalars(select(Setting).where(Setting.key == HISTORY_EPOCH_KEY))
+            ],
+        }
+
+
+def history(hx: helios.Helios) -> None:
+    """A daily bar stored before (the day's open must be kept) and a 1m bar of the night."""
+    with hx.db.write() as session:
+        write_moments(
+            session,
+            86400,
+            "history",
+            [Moment({"BTCZAR": bars(NIGHT.replace(hour=0, minute=0), 1, 90)}, None, NIGHT)],
+        )
+        write_moments(
+            session, 60, "history", [Moment({"BTCZAR": bars(NIGHT - MINUTE, 1, 99)}, None, NIGHT)]
+        )
+
+
+def test_moments_written_at_once_leave_the_rows_of_each_written_alone(
+    hx: helios.Helios, clock: ManualClock, tmp_path: Path
+) -> None:
+    clock.set(NIGHT + timedelta(days=2))
+    alone = helios.connect(f"sqlite:///{tmp_path / 'alone.db'}", clock=clock, market_feed="manual")
+    try:
+        for target in (hx, alone):
+            history(target)
+        for moment in MOMENTS:  # each moment in its own transaction, by its clock
+            clock.set(moment.now)
+            with alone.db.write() as session:
+                write_candle_batches(
+                    session,
+                    clock,
+                    60,
+                    {pair: list(rows) for pair, rows in moment.batches.items()},
+                    "replay",
+                    moment.observed,
+                    merge=moment.merge,
+                    tick=moment.tick,
+                )
+        statements: list[str] = []
+
+        def count(_conn: Any, _cursor: Any, sql: str, *_rest: Any) -> None:
+            statements.append(sql)
+
+        event.listen(hx.db.engine, "before_cursor_execute", count)
+        with hx.db.write() as session:
+            written = write_moments(session, 60, "replay", MOMENTS)
+        event.remove(hx.db.engine, "before_cursor_execute", count)
+        assert written == {"BTCZAR": 3, "ETHZAR": 2, "SOLZAR": 2}
+        mine, theirs = tables(hx), tables(alone)
+        assert mine == theirs
+        # what the moments did, so the comparison covers it
+        assert mine["epoch"][0][0] == "4"  # four writes reached back into a completed day
+        assert {c[1] for c in mine["candles"] if c[2] == 86400} == {"BTCZAR", "ETHZAR", "SOLZAR"}
+        eth = dict((p[0], p) for p in mine["latest"])["ETHZAR"]
+        assert eth[1] == Decimal(56)  # the last close, not the late bar's
+        # one write: a handful of statements (14 here: the reads, a span per day, the writes),
+        # not a handful per moment (the seven moments written alone run 79)
+        assert len(statements) <= 16, statements
+    finally:
+        alone.close()
