@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from decimal import Decimal
 
 from helios.db.types import Exact, plain_text, trim
@@ -31,3 +32,25 @@ def test_stored_text_reads_back_as_the_trimmed_number() -> None:
         for text in (stored, str(value), format(value, "f"), f" {stored}"):
             read = exact.process_result_value(text, sqlite)  # type: ignore[arg-type]
             assert repr(read) == repr(trim(Decimal(text.strip())))
+
+
+def test_the_fast_stored_form_is_the_rounded_one() -> None:
+    """``stored_form``'s SQLite text without the rounding (a number that needs none, in range)
+    is exactly the text of its definition (rounded half-even to 18 places, range-checked), and
+    whatever needs rounding or is out of range still takes the definition."""
+    import pytest
+
+    from helios.db.types import _rounded, stored_form
+
+    edge = ["1E+19", "99999999999999999999", "1E+20", "-1E+20", "123456789012345678901", "NaN",
+            "Infinity", "-Infinity", "0.000000000000000001", "0.0000000000000000005",
+            "0.0000000000000000015", "-0E+3", "1.000000000000000000000"]  # fmt: skip
+    for value in _values() + [Decimal(text) for text in edge]:
+        try:
+            expected = _rounded(value, "sqlite")
+        except ValueError as exc:
+            with pytest.raises(ValueError, match=re.escape(str(exc))):
+                stored_form(value, "sqlite")
+            continue
+        assert stored_form(value, "sqlite") == expected, value
+        assert stored_form(value, "postgresql") == _rounded(value, "postgresql")
