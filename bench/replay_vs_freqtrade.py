@@ -431,13 +431,14 @@ def parity_lines(parity: Parity, show: int) -> list[str]:
 # what ReplayEngine.run, its _step and _light_step, and Replays.run call directly, by area
 AREAS = {
     "_take_signals": "trading loop",
-    "_write_closed": "price writes",
-    "_write_open": "price writes",
-    "_write_both": "price writes",
+    "closed_bars": "price writes",
+    "opening_bars": "price writes",
+    "write_held": "price writes (with the refusals held behind)",
     "_monitor": "monitor",
     "_submit": "trading loop",
     "process_pending": "trading loop",
     "check": "halts",
+    "_watchdog": "halts",
     "take_snapshot": "snapshots (day roll)",
     "_next_index": "engine scan (skip-ahead)",
     "trading_day": "engine scan (skip-ahead)",

@@ -190,6 +190,15 @@ class Halts:
             reads = self.reads_in(session, feed_started_at)
         return self.act(reads)
 
+    def quiet(self, reads: WatchdogReads) -> bool:
+        """Whether a pass on ``reads`` has nothing to act on, so ``act`` reads and writes
+        nothing: no breach, no acknowledgement to re-arm, no stale-feed warning, and no
+        close-out under way (a replay writes behind until a pass is not quiet)."""
+        judged = judge(reads)
+        state = reads.state
+        closing_out = state.halted and state.action is HaltAction.CLOSE_ALL
+        return not (judged.found or reads.acknowledged or judged.early or closing_out)
+
     def act(self, reads: WatchdogReads) -> list[Breach]:
         """The watchdog pass on what it read: halt for every breach not acknowledged by a
         resume, then carry on with the close-out a ``close_all`` halt asks for. Returns the

@@ -89,7 +89,7 @@ def test_a_quiet_pass_on_memory_reads_does_no_io_and_a_breach_halts(
     booked_position(hx, "BTCZAR", "BUY", "40000", "2")
     memory = memory_of(hx)
     quiet = memory.watchdog(hx.clock.now(), limits, hx.settings)
-    assert quiet is not None
+    assert quiet is not None and hx.halts.quiet(quiet)
     with transactions(hx) as begun:
         assert hx.halts.act(quiet) == []
     assert begun == []  # nothing to act on: not a statement
@@ -99,6 +99,7 @@ def test_a_quiet_pass_on_memory_reads_does_no_io_and_a_breach_halts(
     memory.priced("BTCZAR", Decimal("850000"), hx.clock.now())
     falling = memory.watchdog(hx.clock.now(), limits, hx.settings)
     assert falling is not None and falling == stored_reads(hx)
+    assert not hx.halts.quiet(falling)
     acted = hx.halts.act(falling)
     assert [b.trigger for b in acted] == [DRAWDOWN, DAILY_LOSS]
     state = hx.controls.halt_state()

@@ -76,6 +76,7 @@ from helios.clock import ManualClock, trading_day, trading_day_start
 from helios.db.models import Position
 from helios.positions.lifecycle import OPEN
 from helios.replay.bar_batches import Batches, bar_time, closed_bars, opening_bars
+from helios.replay.behind import WritesBehind
 from helios.replay.book import read_book
 from helios.replay.candles import PairCandles
 from helios.replay.memory_book import BookCheck, MemoryBook
@@ -175,6 +176,9 @@ class ReplayEngine:
         self._refusals: MemoryRefusals | None = None
         self.book_check: BookCheck | None = None
         self._verify_book = verify_book
+        # docs/replay.md, step 4: the bars and the refusals written behind (``replay.behind``)
+        # until something reads the database; ``verify_book`` writes each step's at once
+        self._held: WritesBehind | None = None
 
     # --- the run ------------------------------------------------------------------------
     def run(self) -> ReplayOutcome:
@@ -211,6 +215,7 @@ class ReplayEngine:
                 self.book_check = BookCheck(self._memory)
             else:
                 self._refusals = MemoryRefusals(self._memory)
+            self._held = WritesBehind(hx, self.interval, self._memory, self._refusals)
             self._warm_up()
             day = None  # the first step takes the run's first snapshot, as a day roll does
             i, light = 0, False
@@ -232,6 +237,7 @@ class ReplayEngine:
                     i, light = i + 1, False
                 else:
                     i, light = self._next_index(i)
+            self._write_held()
             self._close_at_end()
             hx.take_snapshot()  # the equity curve ends where the run ends
             checked = self.book_check.verdict() if self.book_check is not None else None
@@ -267,10 +273,13 @@ class ReplayEngine:
         now = _dt(t)
         closing = now - TICK
         clock.set(closing)
-        if self._write_closed(t, closing):
+        closed = self._hold_bars(closed_bars(self.candles, self._written, t), closing)
+        self._write_held()  # what the monitor reads
+        if closed:
             self._monitor()  # what the closed bars crossed, at their close
         clock.set(now)
-        self._write_open(t, now)
+        self._hold_bars(opening_bars(self.candles, self._written, t, now), now)
+        self._write_held()
         if trading_day(now, hx.settings.trading_day_timezone) != previous_day:
             hx.take_snapshot()  # the scheduler's day roll (and the run's first snapshot)
         hx.halts.check()
@@ -280,29 +289,35 @@ class ReplayEngine:
 
     def _light_step(self, t: int) -> None:
         """An instant where only the signals can act (``_next_index`` proved the monitor idle):
-        the bars written at both moments, the watchdog, the signals taken at the open; the
-        monitor runs at the open only if a position opened (the same calls as a full step, less
-        the passes proven to do nothing)."""
-        now = _dt(t)
-        self._write_both(t, now - TICK, now)
+        the bars of both moments, the watchdog, the signals taken at the open; the monitor
+        runs at the open only if a position opened (the same calls as a full step, less the
+        passes proven to do nothing). What it writes is held (``replay.behind``) while the
+        book in memory answers the reads: the bars, and the refusals decided from that book."""
+        now, clock = _dt(t), self.clock
+        assert clock is not None
+        self._hold_bars(closed_bars(self.candles, self._written, t), now - TICK)
+        self._hold_bars(opening_bars(self.candles, self._written, t, now), now)
+        clock.set(now)
+        if self._verify_book:
+            self._write_held()
         self._watchdog(now)  # a loss realized earlier may still stand at a limit
         if any(o.position_id is not None for o in self._take_signals(t, light=True)):
             self._monitor()
 
     def _take_signals(self, t: int, *, light: bool = False) -> list[Any]:
         """The signals known by ``t``: at a light step the refusals the book in memory can
-        decide (``refusals``), then the rest submitted and one trading-loop pass; the
-        outcomes."""
+        decide (``refusals``, held behind), then the rest submitted and one trading-loop pass;
+        that pass's outcomes."""
         hx, now = self.hx, _dt(t)
         raws = []
         while self._signal_i < len(self.signals) and _epoch(self.signals[self._signal_i].at) <= t:
             raws.append(self._raw(self.signals[self._signal_i]))
             self._signal_i += 1
-        outcomes: list[Any] = []
         if raws and self._refusals is not None:
-            outcomes, raws = self._refusals.take(hx, raws, now, self._limits, decide=light)
+            raws = self._refusals.take(hx, raws, now, self._limits, decide=light)
         if not raws:
-            return outcomes
+            return []
+        self._write_held()  # the live calls read the database
         for raw in raws:
             hx.signals.submit_raw(raw)
         passed = list(hx.signals.process_pending())
@@ -310,7 +325,7 @@ class ReplayEngine:
             self.book_check.check(hx, passed, now, self._limits)
         if self._memory is not None:
             self._memory.stale = True  # the live pass wrote the book
-        return outcomes + passed
+        return passed
 
     def _watchdog(self, now: datetime) -> None:
         """A light step's watchdog pass (``hx.halts``): on the book in memory when it knows
@@ -322,6 +337,8 @@ class ReplayEngine:
         if self.book_check is not None:
             self.book_check.check_watchdog(hx, reads)
             reads = None
+        if reads is None or not hx.halts.quiet(reads):
+            self._write_held()  # the pass reads or writes the database
         acted = hx.halts.act(reads) if reads is not None else hx.halts.check()
         if acted and memory is not None:
             memory.stale = True
@@ -353,44 +370,13 @@ class ReplayEngine:
             "source": payload.get("source") or "replay",
         }
 
-    # --- prices -------------------------------------------------------------------------
-    def _write_closed(self, t: int, observed: datetime) -> bool:
-        """Every bar closed by ``t`` not yet written, whole, observed at ``observed`` (their
-        close is the latest price): one write for every pair. True if any was."""
-        batches = closed_bars(self.candles, self._written, t)
-        if batches:
-            with self.hx.db.write() as session:
-                self._write(session, batches, observed)
-        return bool(batches)
+    def _hold_bars(self, batches: Batches, observed: datetime) -> bool:
+        assert self._held is not None
+        return self._held.hold_bars(batches, observed)
 
-    def _write_open(self, t: int, now: datetime) -> None:
-        """The bar opening at ``t`` as far as it is known at ``t``: its open, observed then."""
-        batches = opening_bars(self.candles, self._written, t, now)
-        if batches:
-            with self.hx.db.write() as session:
-                self._write(session, batches, now)
-
-    def _write_both(self, t: int, closing: datetime, now: datetime) -> None:
-        """A light step's two moments (nothing runs between them there) in one transaction,
-        each written at its own instant: the same rows as ``_write_closed``, ``_write_open``."""
-        assert self.clock is not None
-        self.clock.set(closing)
-        closed = closed_bars(self.candles, self._written, t)
-        opened = opening_bars(self.candles, self._written, t, now)
-        with self.hx.db.write() as session:
-            if closed:
-                self._write(session, closed, closing)
-            self.clock.set(now)
-            if opened:
-                self._write(session, opened, now)
-
-    def _write(self, session: Any, batches: Batches, observed: datetime) -> None:
-        if self._memory is not None:
-            for pair, rows in batches.items():
-                self._memory.priced(pair, rows[-1].close, observed)
-        self.hx.market.write_candle_batches(
-            session, self.interval, batches, "replay", observed=observed
-        )
+    def _write_held(self) -> None:
+        if self._held is not None:
+            self._held.write_held()
 
     def _warm_up(self) -> None:
         """History before the period (the market statistics' daily returns), as history."""
@@ -451,6 +437,7 @@ class ReplayEngine:
                 book = read_book(session)
         else:  # read again only once something other than prices and refusals wrote it
             if memory.due(_dt(t)):
+                self._write_held()
                 with self.hx.db.read() as session:
                     memory.load(session, _dt(t))
             book = memory.scan

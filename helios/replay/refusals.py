@@ -9,12 +9,13 @@ intake's ``refusal`` (the signal is accepted PENDING), the loop's pass (not halt
 sized by itself), ``inputs_of`` and ``decide``. If the decision refuses it without moving the
 account's marks, its records are those the live code would leave (``signal_row`` settled
 REJECTED with ``settle_values``, ``decision_row``, ``decision_event_values``), queued, and
-written in one transaction once the step's signals are taken, in the order the live code writes
-them, with the same log lines. The first signal that is anything else (malformed, refused or a
-duplicate at intake, sized by the risk manager, halted, passed, moving the marks, or with
-signals still pending in the database) and every signal after it in the step go through the live
-calls (``hx.signals.submit_raw``, ``process_pending``), after the queue is written: the rows,
-their ids and their order are the live code's.
+written behind (``write_in``: the engine writes them with the bars held behind, before anything
+reads the database), in the order the live code writes them, with the same log lines. The
+first signal that is anything else (malformed, refused or a duplicate at intake, sized by the
+risk manager, halted, passed, moving the marks, or with signals still pending in the database)
+and every signal after it in the step go through the live calls (``hx.signals.submit_raw``,
+``process_pending``), after the queue is written: the rows, their ids and their order are the
+live code's.
 """
 
 from __future__ import annotations
@@ -83,11 +84,11 @@ class MemoryRefusals:
         limits: Any,
         *,
         decide: bool,
-    ) -> tuple[list[SignalOutcome], list[Mapping[str, Any]]]:
-        """Decide in memory what can be (``decide``: at a light step); the outcomes, and the
+    ) -> list[Mapping[str, Any]]:
+        """Decide in memory what can be (``decide``: at a light step) and queue it; the
         signals left for the live calls (the first that cannot be and every one after it).
-        The queue is written before returning, so the live calls find the database as the
-        live code would have left it."""
+        The caller writes the queue (``write_in``) before the live calls, so they find the
+        database as the live code would have left it."""
         left = list(raws)
         if decide and len(left) <= hx.settings.trading_batch_size:
             while left:
@@ -96,12 +97,11 @@ class MemoryRefusals:
                     break
                 self.queue.append(refused)
                 left.pop(0)
-        outcomes = self.write(hx)
         for raw in left:  # what the live intake will make of them: the keys they take
             self._note_key(hx, raw, now, limits)
         if left:
             self.book.stale = True  # the live calls write the book
-        return outcomes, left
+        return left
 
     def _refusal(
         self, hx: Any, raw: Mapping[str, Any], now: datetime, limits: Any
@@ -148,43 +148,44 @@ class MemoryRefusals:
         if not refusal(parsed, now):
             self.taken.add(parsed.dedup_key)
 
-    def write(self, hx: Any) -> list[SignalOutcome]:
-        """The queued refusals' records, in one write transaction, in the live code's order:
-        each signal (its id), its decision, its decision line."""
-        if not self.queue:
-            return []
+    def write_in(self, session: Any) -> list[tuple[int, Refused, dict[str, Any]]]:
+        """The queued refusals' records, in the caller's write transaction, in the live code's
+        order: each signal (its id), its decision, its decision line. Returns what ``log``
+        writes once the transaction is committed."""
         queued, self.queue = self.queue, []
-        outcomes: list[SignalOutcome] = []
         lines: list[tuple[int, Refused, dict[str, Any]]] = []
-        with hx.db.write() as session:
-            conn = session.connection()
-            for r in queued:
-                outcome = SignalOutcome(
-                    0,
-                    r.parsed.pair,
-                    r.parsed.side,
-                    REJECTED,
-                    r.result.reason,
-                    None,
-                    r.size,
-                    r.leverage,
-                    tuple(r.result.violated_limits),
-                    r.mode,
-                )
-                # as the live intake stores it (PENDING), then as the loop settles it
-                row = settled_row(signal_row(r.parsed, r.now, PENDING, ""), outcome, r.now)
-                signal_id = int(conn.execute(_INSERT_SIGNAL, row).inserted_primary_key[0])
-                outcome = replace(outcome, signal_id=signal_id)
-                decision = decision_row(r.inputs, r.params, r.result, signal_id, r.now)
-                conn.execute(INSERT_DECISION, decision)
-                event = decision_event_values(outcome, r.now)
-                conn.execute(_INSERT_EVENT, event)
-                outcomes.append(outcome)
-                lines.append((signal_id, r, event))
+        conn = session.connection()
+        for r in queued:
+            outcome = SignalOutcome(
+                0,
+                r.parsed.pair,
+                r.parsed.side,
+                REJECTED,
+                r.result.reason,
+                None,
+                r.size,
+                r.leverage,
+                tuple(r.result.violated_limits),
+                r.mode,
+            )
+            # as the live intake stores it (PENDING), then as the loop settles it
+            row = settled_row(signal_row(r.parsed, r.now, PENDING, ""), outcome, r.now)
+            signal_id = int(conn.execute(_INSERT_SIGNAL, row).inserted_primary_key[0])
+            outcome = replace(outcome, signal_id=signal_id)
+            conn.execute(
+                INSERT_DECISION, decision_row(r.inputs, r.params, r.result, signal_id, r.now)
+            )
+            event = decision_event_values(outcome, r.now)
+            conn.execute(_INSERT_EVENT, event)
+            lines.append((signal_id, r, event))
         self.decided += len(queued)
-        # the log lines the live calls write: the arrivals, then the decisions
+        return lines
+
+    @staticmethod
+    def log(lines: Sequence[tuple[int, Refused, dict[str, Any]]]) -> None:
+        """The log lines the live calls write for the refusals written: the arrivals, then the
+        decisions."""
         for signal_id, r, _event in lines:
             log_arrival(signal_id, r.parsed, PENDING, "")
         for _signal_id, _r, event in lines:
             log_event(event)
-        return outcomes
