@@ -179,3 +179,57 @@ def test_moments_written_at_once_leave_the_rows_of_each_written_alone(
         assert len(statements) <= 16, statements
     finally:
         alone.close()
+
+
+def replay_like() -> list[list[Moment]]:
+    """Steps as a replay makes them, 1m bars of three pairs across a UTC midnight: at each
+    step the bars closed since the last one, whole, then the bar opening, at its open; then a
+    late write of an older bar."""
+    pairs = {"BTCZAR": 100, "ETHZAR": 50, "SOLZAR": 7}
+    steps: list[list[Moment]] = []
+    written = NIGHT - 2 * MINUTE  # the next bar not yet written whole
+    for k in range(1, 6):
+        t = NIGHT + k * 3 * MINUTE
+        closing = t - timedelta(microseconds=1)
+        count = int((t - written) / MINUTE)
+        whole = {p: bars(written, count, base + k) for p, base in pairs.items()}
+        opened = {p: [opening(t, base + k)] for p, base in pairs.items()}
+        steps.append([Moment(whole, closing, closing), Moment(opened, t, t)])
+        written = t
+    late = NIGHT + 20 * MINUTE
+    steps.append([Moment({"ETHZAR": bars(NIGHT - 30 * MINUTE, 1, 40)}, late, late)])
+    return steps
+
+
+def test_a_writer_holding_what_it_wrote_leaves_the_same_rows(
+    hx: helios.Helios, clock: ManualClock, tmp_path: Path
+) -> None:
+    """A writer that alone writes its candles (a replay in its own database) holds the stored
+    state from one write to the next (``Stored``): the bars its earlier writes inserted are
+    updated as stored rows, and a write it cannot answer (a bar older than it holds, a day it
+    has not read) reads again. The rows are those of each moment written alone."""
+    from helios.market.write_plan import Stored
+
+    clock.set(NIGHT + timedelta(days=2))
+    steps = replay_like()
+    alone = helios.connect(f"sqlite:///{tmp_path / 'alone.db'}", clock=clock, market_feed="manual")
+    try:
+        for target in (hx, alone):
+            history(target)
+        for step in steps:
+            for moment in step:
+                with alone.db.write() as session:
+                    write_moments(session, 60, "replay", [moment])
+        held = Stored()
+        reads = []
+        for step in steps:
+            reads.append(int(not held.covers(step, True)))
+            with hx.db.write() as session:
+                write_moments(session, 60, "replay", step, held)
+        assert tables(hx) == tables(alone)
+        # the first step reads (both days: it closes the old day's bars and opens the new
+        # day's); the steps after write on what is held; the late bar, older than what is
+        # held, reads again
+        assert reads == [1, 0, 0, 0, 0, 1], reads
+    finally:
+        alone.close()

@@ -45,7 +45,7 @@ from helios.market.polls import Polled, checked_rows, store_polled
 from helios.market.prices import latest_prices, price_ticks
 from helios.market.rolled import rolled_candles
 from helios.market.series import candles_frame, close_returns
-from helios.market.write_plan import Moment
+from helios.market.write_plan import Moment, Stored
 from helios.market.writes import write_candle_batches, write_candles, write_moments
 from helios.money import positive
 from helios.money import price as to_price
@@ -167,11 +167,17 @@ class MarketData:
         return write_candle_batches(session, self._clock, seconds, batches, source, observed)
 
     def write_moments(
-        self, session: Session, seconds: int, moments: Sequence[Moment], source: str
+        self,
+        session: Session,
+        seconds: int,
+        moments: Sequence[Moment],
+        source: str,
+        held: Stored | None = None,
     ) -> dict[str, int]:
         """Several moments' writes as one, the same rows as each written at its instant; see
-        ``helios.market.writes.write_moments`` (a replay writes its bars behind with it)."""
-        return write_moments(session, seconds, source, moments)
+        ``helios.market.writes.write_moments`` (a replay writes its bars behind with it, and
+        holds what it wrote: ``held``)."""
+        return write_moments(session, seconds, source, moments, held)
 
     def set_price(self, pair: str, price: Any, ts: datetime | None = None) -> Decimal:
         """Set the price of a pair at ``ts`` (default: now), as a trade would.

@@ -52,7 +52,6 @@ class Bar:
     """A stored bar as a write reads it (``row``: its INSERT's values while the plan inserts
     it, so a later write of the bar changes them; None for a bar stored before)."""
 
-    id: int | None
     open: Decimal
     high: Decimal
     low: Decimal
@@ -66,12 +65,56 @@ class Stored:
     stored bar inside the moments' spans), ``daily`` ((pair, UTC day) -> the stored daily
     ``Bar``, for every day the moments touch), ``spans`` ((pair, day) -> (oldest, newest, count)
     of the day's stored bars of the written interval; a day without any is absent) and
-    ``latest`` (pair -> the observation time of its stored latest price)."""
+    ``latest`` (pair -> the observation time of its stored latest price).
+
+    A writer that is the only one to write its pairs' candles (a replay in its own database)
+    may hold the state from one write to the next (``covers``, ``prune``): ``bars_from`` says
+    from which open time on every stored bar of a pair is in ``bars`` (read without an upper
+    bound), ``days`` which days' daily bars and spans are known, ``priced`` which pairs'
+    latest prices are known (present in ``latest`` or known absent)."""
 
     bars: dict[str, dict[datetime, Bar]] = field(default_factory=dict)
     daily: dict[tuple[str, datetime], Bar] = field(default_factory=dict)
     spans: dict[tuple[str, datetime], tuple[Any, Any, int]] = field(default_factory=dict)
     latest: dict[str, datetime] = field(default_factory=dict)
+    bars_from: dict[str, datetime] = field(default_factory=dict)
+    days: set[datetime] = field(default_factory=set)
+    priced: set[str] = field(default_factory=set)
+
+    def clear(self) -> None:
+        """Nothing known (before a read)."""
+        for name, value in vars(Stored()).items():
+            setattr(self, name, value)
+
+    def covers(self, moments: Sequence[Moment], intraday: bool) -> bool:
+        """Whether this held state answers every read the moments' writes make (each pair's
+        bars from its first written on, its latest price, and for intraday bars every day)."""
+        for pair, (first, _last) in spans_of(moments).items():
+            held = self.bars_from.get(pair)
+            if held is None or first < held or pair not in self.priced:
+                return False
+        return not intraday or set(days_of(moments)) <= self.days
+
+    def prune(self) -> None:
+        """Once the write is applied: the bars it inserted are stored rows now (a later write
+        updates them), and only what the next writes of a writer that writes in time order can
+        touch is kept: each pair's newest bar, and the days from the newest bar's day on."""
+        for bar in self.daily.values():
+            bar.row = None
+        newest_day = None
+        for pair, bars in self.bars.items():
+            if bars:
+                newest = max(bars)
+                bars[newest].row = None
+                self.bars[pair] = {newest: bars[newest]}
+                self.bars_from[pair] = newest
+                day = floor_time(newest, DAY)
+                newest_day = day if newest_day is None else min(newest_day, day)
+        if newest_day is None:
+            return
+        self.days = {day for day in self.days if day >= newest_day}
+        self.daily = {key: bar for key, bar in self.daily.items() if key[1] >= newest_day}
+        self.spans = {key: span for key, span in self.spans.items() if key[1] >= newest_day}
 
 
 def new_prices(row: CandleRow, high: Decimal | None, low: Decimal | None) -> list[Decimal]:
@@ -118,7 +161,8 @@ class WritePlan:
     source: str
     stored: Stored
     inserts: list[dict[str, Any]] = field(default_factory=list)  # candles, in write order
-    updates: dict[int, dict[str, Any]] = field(default_factory=dict)  # candle id -> columns
+    # (pair, interval, open time) -> the columns written over a stored bar
+    updates: dict[tuple[str, int, datetime], dict[str, Any]] = field(default_factory=dict)
     latest_inserts: dict[str, dict[str, Any]] = field(default_factory=dict)
     latest_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     ticks: list[dict[str, Any]] = field(default_factory=list)
@@ -171,11 +215,11 @@ class WritePlan:
                 if old is None:
                     insert = {"pair": pair, "interval_seconds": seconds, "ts": row.ts, **values}
                     self.inserts.append(insert)
-                    bars[row.ts] = Bar(None, row.open, row.high, row.low, row.volume, insert)
+                    bars[row.ts] = Bar(row.open, row.high, row.low, row.volume, insert)
                     new.add(row.ts)
                     delta = row.volume
                 else:
-                    self._update(old, values)
+                    self._update((pair, seconds, row.ts), old, values)
                     delta = row.volume - old.volume
                     old.open, old.high, old.low, old.volume = (
                         row.open,
@@ -204,14 +248,14 @@ class WritePlan:
             self.epoch_bumps += 1
             self.epoch_at = now
 
-    def _update(self, bar: Bar, values: Mapping[str, Any]) -> None:
-        """``values`` written over a stored bar: its INSERT's values while the plan inserts it,
-        else its row's update (the later columns over the earlier)."""
+    def _update(self, key: tuple[str, int, datetime], bar: Bar, values: Mapping[str, Any]) -> None:
+        """``values`` written over a stored bar (``key``: its pair, interval and open time):
+        its INSERT's values while the plan inserts it, else its row's update (the later
+        columns over the earlier)."""
         if bar.row is not None:
             bar.row.update(values)
         else:
-            assert bar.id is not None
-            self.updates.setdefault(bar.id, {}).update(values)
+            self.updates.setdefault(key, {}).update(values)
 
     def _roll_up(self, folds: Sequence[DayFold]) -> None:
         """The moment's intraday rows folded into their days' bars (``rollup.daily_change``),
@@ -244,10 +288,10 @@ class WritePlan:
             if daily is None:
                 self.inserts.append(change)
                 stored.daily[(pair, day)] = Bar(
-                    None, change["open"], change["high"], change["low"], change["volume"], change
+                    change["open"], change["high"], change["low"], change["volume"], change
                 )
                 continue
-            self._update(daily, change)
+            self._update((pair, DAY, day), daily, change)
             daily.high, daily.low, daily.volume = change["high"], change["low"], change["volume"]
 
     def _latest(self, pair: str, close: Decimal, observed: datetime, now: datetime) -> None:

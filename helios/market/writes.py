@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from helios.clock import Clock, ensure_utc
 from helios.db.models import Candle, PriceTick
-from helios.db.stale import expire_stale
+from helios.db.stale import expire_where
 from helios.market.candles import DAY, CandleRow
 from helios.market.history_epoch import bump_history_epoch
 from helios.market.prices import LATEST_TS, set_latest
@@ -39,7 +39,6 @@ from helios.market.write_plan import (
 _CANDLES = Candle.__table__
 _STORED = select(
     _CANDLES.c.pair,
-    _CANDLES.c.id,
     _CANDLES.c.ts,
     _CANDLES.c.open,
     _CANDLES.c.high,
@@ -49,14 +48,13 @@ _STORED = select(
     _CANDLES.c.pair.in_(bindparam("pairs", expanding=True)),
     _CANDLES.c.interval_seconds == bindparam("seconds"),
     _CANDLES.c.ts >= bindparam("first"),
-    _CANDLES.c.ts <= bindparam("last"),
 )
+_STORED_SPAN = _STORED.where(_CANDLES.c.ts <= bindparam("last"))
 # the daily bars of the written days, and each day's span of stored bars of the written interval
 # (what the roll-up reads)
 _DAILY = select(
     _CANDLES.c.pair,
     _CANDLES.c.ts,
-    _CANDLES.c.id,
     _CANDLES.c.open,
     _CANDLES.c.high,
     _CANDLES.c.low,
@@ -78,8 +76,13 @@ _SPAN = (
 )
 _INSERT = insert(_CANDLES)
 # SET: the columns of the parameters (a bar's open, high, low, close, volume, source; a daily
-# bar's that changed)
-_UPDATE = update(_CANDLES).where(_CANDLES.c.id == bindparam("row_id"))
+# bar's that changed); the bar by its unique key, so a write needs no ids (a writer that holds
+# what it wrote never reads them back)
+_UPDATE = update(_CANDLES).where(
+    _CANDLES.c.pair == bindparam("k_pair"),
+    _CANDLES.c.interval_seconds == bindparam("k_seconds"),
+    _CANDLES.c.ts == bindparam("k_ts"),
+)
 _TICKS = insert(PriceTick.__table__)
 
 
@@ -133,66 +136,88 @@ def write_candle_batches(
 
 
 def write_moments(
-    session: Session, seconds: int, source: str, moments: Sequence[Moment]
+    session: Session,
+    seconds: int,
+    source: str,
+    moments: Sequence[Moment],
+    held: Stored | None = None,
 ) -> dict[str, int]:
     """The moments' writes, in order, as one write (``helios.market.write_plan``): the stored
     state they touch read once, each moment applied to it by ``write_candles``' rule, and the
     net statements executed (the same rows as the moments written one by one). Returns the
-    rows each pair's last write wrote."""
+    rows each pair's last write wrote.
+
+    ``held``: the state a writer keeps from one write to the next because nothing else
+    writes its pairs' candles (a replay in its own database): used as it is when it covers the
+    moments (``Stored.covers``), else read again into it (each pair's bars without an upper
+    bound); left as the write leaves it, pruned to what later writes in time order touch."""
     moments = [m for m in moments if any(m.batches.values())]
     if not moments:
         return {}
     session.flush()  # what the caller added is in the database before the statements below
-    plan = WritePlan(seconds, source, read_stored(session.connection(), seconds, moments))
+    stored = held if held is not None else Stored()
+    if held is None or not held.covers(moments, seconds < DAY):
+        read_stored(session.connection(), seconds, moments, stored, open_ended=held is not None)
+    plan = WritePlan(seconds, source, stored)
     for moment in moments:
         plan.add(moment)
     apply_plan(session, plan)
+    if held is not None:
+        held.prune()
     return dict(plan.written)
 
 
-def read_stored(connection: Connection, seconds: int, moments: Sequence[Moment]) -> Stored:
-    """What the moments' writes read of the database (``Stored``), in a few statements for
-    every pair: the bars of their spans, the latest prices' times, and for intraday bars the
-    daily bars of their days and each day's span of stored bars."""
+def read_stored(
+    connection: Connection,
+    seconds: int,
+    moments: Sequence[Moment],
+    into: Stored,
+    *,
+    open_ended: bool = False,
+) -> None:
+    """What the moments' writes read of the database, into ``into`` (emptied first), in a few
+    statements for every pair: the bars of their spans (``open_ended``: every bar from each
+    span's start on), the latest prices' times, and for intraday bars the daily bars of their
+    days and each day's span of stored bars."""
     spans = spans_of(moments)
-    stored = Stored(bars={pair: {} for pair in spans})
+    into.clear()
+    into.bars = {pair: {} for pair in spans}
     if not spans:
-        return stored
-    found = connection.execute(
-        _STORED,
-        {
-            "pairs": list(spans),
-            "seconds": seconds,
-            "first": min(first for first, _ in spans.values()),
-            "last": max(last for _, last in spans.values()),
-        },
-    )
-    for bar in found:
+        return
+    params: dict[str, Any] = {
+        "pairs": list(spans),
+        "seconds": seconds,
+        "first": min(first for first, _ in spans.values()),
+    }
+    if not open_ended:
+        params["last"] = max(last for _, last in spans.values())
+    for bar in connection.execute(_STORED if open_ended else _STORED_SPAN, params):
         first, last = spans[bar.pair]
-        if first <= bar.ts <= last:
-            stored.bars[bar.pair][bar.ts] = Bar(bar.id, bar.open, bar.high, bar.low, bar.volume)
-    latest = connection.execute(LATEST_TS, {"pairs": list(spans)})
-    stored.latest = {pair: ts for pair, ts in latest}
+        if first <= bar.ts and (open_ended or bar.ts <= last):
+            into.bars[bar.pair][bar.ts] = Bar(bar.open, bar.high, bar.low, bar.volume)
+    into.bars_from = {pair: first for pair, (first, _last) in spans.items()}
+    into.latest = dict(connection.execute(LATEST_TS, {"pairs": list(spans)}).all())
+    into.priced = set(spans)
     if seconds >= DAY:
-        return stored
+        return
     days = days_of(moments)
     pairs = sorted({pair for held in days.values() for pair in held})
     for daily in connection.execute(_DAILY, {"pairs": pairs, "days": sorted(days)}):
         key = (daily.pair, ensure_utc(daily.ts))
-        stored.daily[key] = Bar(daily.id, daily.open, daily.high, daily.low, daily.volume)
-    for day, held in days.items():
+        into.daily[key] = Bar(daily.open, daily.high, daily.low, daily.volume)
+    for day in days:
         found = connection.execute(
             _SPAN,
             {
-                "pairs": sorted(held),
+                "pairs": sorted(into.bars),
                 "seconds": seconds,
                 "day": day,
                 "day_end": day + timedelta(seconds=DAY),
             },
         )
         for pair, oldest, newest, count in found:
-            stored.spans[(pair, day)] = (oldest, newest, int(count))
-    return stored
+            into.spans[(pair, day)] = (oldest, newest, int(count))
+    into.days = set(days)
 
 
 def apply_plan(session: Session, plan: WritePlan) -> None:
@@ -202,11 +227,20 @@ def apply_plan(session: Session, plan: WritePlan) -> None:
     if plan.inserts:
         connection.execute(_INSERT, plan.inserts)
     by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row_id, columns in plan.updates.items():
-        by_columns.setdefault(tuple(sorted(columns)), []).append({"row_id": row_id, **columns})
+    for (pair, interval, ts), columns in plan.updates.items():
+        row = {"k_pair": pair, "k_seconds": interval, "k_ts": ts, **columns}
+        by_columns.setdefault(tuple(sorted(columns)), []).append(row)
     for same in by_columns.values():
         connection.execute(_UPDATE, same)
-        expire_stale(session, Candle, [u["row_id"] for u in same])
+    if plan.updates:
+        keys = plan.updates.keys()
+        expire_where(
+            session,
+            Candle,
+            lambda loaded: (
+                (loaded.get("pair"), loaded.get("interval_seconds"), loaded.get("ts")) in keys
+            ),
+        )
     set_latest(session, plan.latest_inserts, plan.latest_updates)
     if plan.ticks:
         connection.execute(_TICKS, plan.ticks)

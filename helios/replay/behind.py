@@ -7,7 +7,9 @@ records (``helios.replay.refusals``). ``write_held`` writes them in one transact
 anything reads the database (the monitor, a live pass, a watchdog pass with something to do,
 the book read again, the end): the moments' bars as one write (``hx.market.write_moments``,
 each moment applied at its own instant by the live write's rule, the same rows as the moments
-written one by one), then the refusals' records in the live code's order, then their log lines.
+written one by one; the run writes its candles alone, so what they read is held from one write
+to the next, ``Stored``, and read again only for a new day), then the refusals' records in the
+live code's order, then their log lines.
 Rows of different tables do not depend on each other's ids, so the rows, their ids and their
 values are those of an all-live run (``tests/test_replay_parity.py`` compares every table).
 """
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from helios.market.write_plan import Moment
+from helios.market.write_plan import Moment, Stored
 from helios.replay.bar_batches import Batches
 from helios.replay.memory_book import MemoryBook
 from helios.replay.refusals import MemoryRefusals
@@ -33,6 +35,9 @@ class WritesBehind:
     memory: MemoryBook | None = None
     refusals: MemoryRefusals | None = None
     moments: list[Moment] = field(default_factory=list)
+    # what the run's writes of candles left (``Stored``: the run is the only writer of its
+    # candles); None: read at every write (``verify_book`` compares the two)
+    stored: Stored | None = None
 
     def hold_bars(self, batches: Batches, observed: datetime) -> bool:
         """The bars of one moment, observed at ``observed`` (each pair's last close becomes
@@ -54,7 +59,7 @@ class WritesBehind:
             return
         with hx.db.write() as session:
             if moments:
-                hx.market.write_moments(session, self.interval, moments, "replay")
+                hx.market.write_moments(session, self.interval, moments, "replay", self.stored)
             lines = refusals.write_in(session) if refusals is not None else []
         if refusals is not None:
             refusals.log(lines)

@@ -74,6 +74,7 @@ from sqlalchemy import select
 
 from helios.clock import ManualClock, trading_day, trading_day_start
 from helios.db.models import Position
+from helios.market.write_plan import Stored
 from helios.positions.lifecycle import OPEN
 from helios.replay.bar_batches import Batches, bar_time, closed_bars, opening_bars
 from helios.replay.behind import WritesBehind
@@ -216,6 +217,8 @@ class ReplayEngine:
             else:
                 self._refusals = MemoryRefusals(self._memory)
             self._held = WritesBehind(hx, self.interval, self._memory, self._refusals)
+            if not self._verify_book:  # the run writes its candles alone: what it wrote is held
+                self._held.stored = Stored()
             self._warm_up()
             day = None  # the first step takes the run's first snapshot, as a day roll does
             i, light = 0, False
