@@ -431,9 +431,11 @@ def parity_lines(parity: Parity, show: int) -> list[str]:
 # what ReplayEngine.run, its _step and _light_step, and Replays.run call directly, by area
 AREAS = {
     "_take_signals": "trading loop",
-    "closed_bars": "price writes",
-    "opening_bars": "price writes",
+    "closed_bars": "price writes (with the refusals held behind)",
+    "opening_bars": "price writes (with the refusals held behind)",
     "write_held": "price writes (with the refusals held behind)",
+    "_write_held": "price writes (with the refusals held behind)",
+    "_hold_bars": "price writes (with the refusals held behind)",
     "_monitor": "monitor",
     "_submit": "trading loop",
     "process_pending": "trading loop",
