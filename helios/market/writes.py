@@ -37,14 +37,16 @@ from helios.market.write_plan import (
 # Core statements built once (the compiled form is cached): a write is a handful of
 # executemany round trips, not one ORM object per bar (issue 19: a replay writes every bar).
 _CANDLES = Candle.__table__
-_STORED = select(
+# a stored bar as a write reads it (``write_plan.Bar``)
+_BAR = (
     _CANDLES.c.pair,
     _CANDLES.c.ts,
     _CANDLES.c.open,
     _CANDLES.c.high,
     _CANDLES.c.low,
     _CANDLES.c.volume,
-).where(
+)
+_STORED = select(*_BAR).where(
     _CANDLES.c.pair.in_(bindparam("pairs", expanding=True)),
     _CANDLES.c.interval_seconds == bindparam("seconds"),
     _CANDLES.c.ts >= bindparam("first"),
@@ -52,14 +54,7 @@ _STORED = select(
 _STORED_SPAN = _STORED.where(_CANDLES.c.ts <= bindparam("last"))
 # the daily bars of the written days, and each day's span of stored bars of the written interval
 # (what the roll-up reads)
-_DAILY = select(
-    _CANDLES.c.pair,
-    _CANDLES.c.ts,
-    _CANDLES.c.open,
-    _CANDLES.c.high,
-    _CANDLES.c.low,
-    _CANDLES.c.volume,
-).where(
+_DAILY = select(*_BAR).where(
     _CANDLES.c.pair.in_(bindparam("pairs", expanding=True)),
     _CANDLES.c.interval_seconds == DAY,
     _CANDLES.c.ts.in_(bindparam("days", expanding=True)),
