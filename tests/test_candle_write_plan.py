@@ -233,3 +233,66 @@ def test_a_writer_holding_what_it_wrote_leaves_the_same_rows(
         assert reads == [1, 0, 0, 0, 0, 1], reads
     finally:
         alone.close()
+
+
+def test_a_volume_beyond_18_places_is_kept_as_the_column_stores_it(
+    hx: helios.Helios, clock: ManualClock, tmp_path: Path
+) -> None:
+    """A volume with more than 18 decimal places (a float's shortest text, as a replay turns
+    its files' volumes into Decimals) is stored rounded; a later moment in the same write adds
+    to the day's volume as stored, as a write that read it back would: the day's volume is
+    that of each moment written alone (round(round(a + b) + c), not round(a + b + c))."""
+    from helios.market.write_plan import Stored
+
+    volume = Decimal(repr(1 / 3 * 1e-3))  # 0.0003333333333333333: 19 places
+    price = Decimal(100)
+    moments = [
+        Moment(
+            {"BTCZAR": [CandleRow(NIGHT + k * MINUTE, price, price, price, price, volume)]},
+            NIGHT + (k + 1) * MINUTE,
+            NIGHT + (k + 1) * MINUTE,
+        )
+        for k in range(3)
+    ]
+    clock.set(NIGHT + timedelta(days=1))
+    alone = helios.connect(f"sqlite:///{tmp_path / 'alone.db'}", clock=clock, market_feed="manual")
+    held = helios.connect(f"sqlite:///{tmp_path / 'held.db'}", clock=clock, market_feed="manual")
+    try:
+        for moment in moments:
+            with alone.db.write() as session:
+                write_moments(session, 60, "replay", [moment])
+        with hx.db.write() as session:
+            write_moments(session, 60, "replay", moments)
+        state = Stored()
+        for moment in moments:
+            with held.db.write() as session:
+                write_moments(session, 60, "replay", [moment], state)
+        expected = tables(alone)
+        day = [c for c in expected["candles"] if c[2] == 86400]
+        assert day[0][8] == Decimal("0.000999999999999999")  # each write rounded what it added
+        assert tables(hx) == expected
+        assert tables(held) == expected
+    finally:
+        alone.close()
+        held.close()
+
+
+def test_a_bar_the_session_holds_is_read_again_after_the_write(
+    hx: helios.Helios, clock: ManualClock
+) -> None:
+    """The updates go by the bar's unique key, not its id: a ``Candle`` the writing session
+    already holds (the bar and its day) is expired, so it shows what the write stored."""
+    clock.set(NIGHT + timedelta(days=1))
+    first = Moment({"BTCZAR": [opening(NIGHT, 100)]}, NIGHT, NIGHT)
+    whole = Moment({"BTCZAR": bars(NIGHT, 1, 100)}, NIGHT + MINUTE, NIGHT + MINUTE)
+    with hx.db.write() as session:
+        write_moments(session, 60, "replay", [first])
+    with hx.db.write() as session:
+        held = {
+            c.interval_seconds: c
+            for c in session.scalars(select(Candle).where(Candle.pair == "BTCZAR"))
+        }
+        assert held[60].close == held[86400].close == Decimal(100)
+        write_moments(session, 60, "replay", [whole])
+        assert held[60].close == held[86400].close == Decimal(101)
+        assert held[60].high == Decimal(102)

@@ -1,6 +1,6 @@
 """The market's pure rules, table-driven, without a database: a bar's open time on the UTC grid
 (``bar_time``), no price stamped ahead of the clock, what a candle write observed
-(``prices.new_prices``) and close-to-close returns (``series``)."""
+(``write_plan.new_prices``) and close-to-close returns (``series``)."""
 
 from __future__ import annotations
 

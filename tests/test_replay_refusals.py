@@ -12,7 +12,9 @@ import csv
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from replay_support import minute_bars, run_rows, write_csv
 
 import helios
@@ -73,3 +75,53 @@ def test_a_step_mixing_memory_refusals_and_live_calls_leaves_the_live_rows(tmp_p
     statuses = Counter(s["status"] for s in signals)
     assert statuses == {"REJECTED": 8, "EXECUTED": 1}, [s["status_reason"] for s in signals]
     assert sum("duplicate of signal" in (s["status_reason"] or "") for s in signals) == 1
+
+
+def test_a_run_that_fails_while_writes_are_held_writes_them_first(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A light step holds its bars (``helios.replay.behind``); a run that fails there (here: the
+    signals' intake raises at the step of 92 minutes, whose signal is known at the bar opening
+    at 95) is FAILED, and its file still holds every bar up to that bar's open, with its latest
+    prices: the trace of the run up to the failure, as when every step wrote at once."""
+    from sqlalchemy import create_engine, text
+
+    from helios.replay.refusals import MemoryRefusals
+
+    history = 30 * 288
+    bars = minute_bars("BTCZAR", START - timedelta(days=30), history + 48, 1_200_000.0, seed=3,
+                       bar_minutes=5)  # fmt: skip
+    candles = write_csv(bars, tmp_path / "BTC-5m.csv")
+    failing_at = START + timedelta(minutes=95)
+    take = MemoryRefusals.take
+
+    def failing(self: Any, hx: Any, raws: Any, now: datetime, *args: Any, **kwargs: Any) -> Any:
+        if now >= failing_at:
+            raise RuntimeError("the intake broke")
+        return take(self, hx, raws, now, *args, **kwargs)
+
+    monkeypatch.setattr(MemoryRefusals, "take", failing)
+    request = ReplayRequest(
+        start=START,
+        end=START + timedelta(hours=4),
+        candles=(f"BTCZAR={candles}",),
+        signals=str(_signals(tmp_path / "signals.csv")),
+        limits={"max_single_position_pct": 0.2},
+    )
+    url = f"sqlite:///{tmp_path / 'helios.db'}"
+    with helios.connect(url, replay_dir=str(tmp_path / "replays"), market_feed="manual") as hx:
+        with pytest.raises(RuntimeError, match="the intake broke"):
+            hx.replay.run(request, run_id="broken")
+        run = hx.replay.get("broken")
+    assert run.status == "FAILED" and "the intake broke" in (run.error or ""), run.error
+    engine = create_engine(f"sqlite:///{run.path}")
+    try:
+        with engine.connect() as conn:
+            newest = conn.execute(
+                text("SELECT max(ts) FROM candles WHERE interval_seconds = 300")
+            ).scalar_one()
+            observed = conn.execute(text("SELECT ts FROM latest_prices")).scalar_one()
+    finally:
+        engine.dispose()
+    stamp = failing_at.replace(tzinfo=None).isoformat(sep=" ")
+    assert str(newest).startswith(stamp) and str(observed).startswith(stamp), (newest, observed)

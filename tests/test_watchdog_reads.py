@@ -123,3 +123,32 @@ def test_a_book_that_misses_a_price_fails_the_check(priced_hx: helios.Helios) ->
     check.check_watchdog(hx, memory.watchdog(hx.clock.now(), limits, hx.settings))
     with pytest.raises(BookMismatch, match=r"watchdog at .*account: stored AccountFigures"):
         check.verdict()
+
+
+def test_a_pass_is_quiet_only_with_nothing_to_act_on(priced_hx: helios.Helios) -> None:
+    """``Halts.quiet`` (a replay writes behind while passes are quiet): a breach, an
+    acknowledgement to re-arm, a stale-feed warning or a close-out under way each make a pass
+    act (read the flags, write); a halt without a close-out with nothing else does not."""
+    from dataclasses import replace
+
+    from helios.config import HaltAction
+    from helios.trading_state import HaltState
+
+    hx = priced_hx
+    memory = memory_of(hx)
+    quiet = memory.watchdog(hx.clock.now(), hx.risk.limit_store.get_limits(), hx.settings)
+    assert quiet is not None and hx.halts.quiet(quiet)
+    now = hx.clock.now()
+    halted = HaltState(True, "by hand", now, "ops", "", HaltAction.HALT_ONLY)
+    assert hx.halts.quiet(replace(quiet, state=halted))
+    closing_out = replace(halted, action=HaltAction.CLOSE_ALL)
+    going_stale = replace(
+        quiet.prices, now=now + timedelta(seconds=hx.settings.halt_stale_price_seconds * 0.6)
+    )
+    for loud in (
+        replace(quiet, state=closing_out),
+        replace(quiet, acknowledged={DRAWDOWN: now}),
+        replace(quiet, prices=going_stale),  # past half the stale-price threshold: a warning
+        replace(quiet, errors=quiet.error_limit + 1),
+    ):
+        assert not hx.halts.quiet(loud), loud

@@ -63,8 +63,10 @@ def stored_form(number: Decimal, dialect_name: str) -> Decimal | str:
     On SQLite a number that needs no rounding and is in range (every price, quantity and
     amount Helios makes: 8 or 12 places) is its plain text at once, without the rounding
     (``_rounded``), which would only add zeros that the text then strips: every bar a feed or
-    a replay writes binds five of these (``tests/test_exact_text.py`` checks the two agree)."""
-    if dialect_name == "sqlite" and number.adjusted() < 20:
+    a replay writes binds five of these (``tests/test_exact_text.py`` checks the two agree).
+    A number whose first digit lies beyond the 18th place (``adjusted() < -18``: it needs
+    rounding, and its plain text could be as long as its exponent) takes the definition."""
+    if dialect_name == "sqlite" and -18 <= number.adjusted() < 20:
         text = format(number, "f")
         dot = text.find(".")
         if dot >= 0:
@@ -73,6 +75,16 @@ def stored_form(number: Decimal, dialect_name: str) -> Decimal | str:
         elif number.is_finite():  # an integer (NaN and infinities print without a dot)
             return text
     return _rounded(number, dialect_name)
+
+
+def exact_value(number: Decimal) -> Decimal:
+    """The value an exact column gives back for ``number`` (rounded half-even to 18 places, the
+    same on both databases): what a writer that keeps a row it wrote instead of reading it back
+    must compute with (``helios.market.write_plan``). A non-finite number is left for the
+    binding to refuse."""
+    if not number.is_finite():
+        return number
+    return number.quantize(SCALE, rounding=ROUND_HALF_EVEN, context=WIDE)
 
 
 def _rounded(number: Decimal, dialect_name: str) -> Decimal | str:

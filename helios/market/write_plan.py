@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from helios.clock import ensure_utc
+from helios.db.types import exact_value
 from helios.market.bar_time import floor_time, not_ahead
 from helios.market.candles import DAY, CandleRow
 from helios.market.rollup import DayFold, daily_change
@@ -115,6 +116,16 @@ class Stored:
         self.days = {day for day in self.days if day >= newest_day}
         self.daily = {key: bar for key, bar in self.daily.items() if key[1] >= newest_day}
         self.spans = {key: span for key, span in self.spans.items() if key[1] >= newest_day}
+
+
+def kept(
+    open_: Decimal, high: Decimal, low: Decimal, volume: Decimal, row: dict[str, Any] | None
+) -> Bar:
+    """A bar as the plan keeps it after writing it: its values as the exact columns give them
+    back (``db.types.exact_value``), so a later moment computes with what a read would find
+    (a volume with more than 18 places is stored rounded), and ``row``, its INSERT's values
+    while the plan inserts it."""
+    return Bar(exact_value(open_), exact_value(high), exact_value(low), exact_value(volume), row)
 
 
 def new_prices(row: CandleRow, high: Decimal | None, low: Decimal | None) -> list[Decimal]:
@@ -215,18 +226,13 @@ class WritePlan:
                 if old is None:
                     insert = {"pair": pair, "interval_seconds": seconds, "ts": row.ts, **values}
                     self.inserts.append(insert)
-                    bars[row.ts] = Bar(row.open, row.high, row.low, row.volume, insert)
+                    bars[row.ts] = kept(row.open, row.high, row.low, row.volume, insert)
                     new.add(row.ts)
                     delta = row.volume
                 else:
                     self._update((pair, seconds, row.ts), old, values)
                     delta = row.volume - old.volume
-                    old.open, old.high, old.low, old.volume = (
-                        row.open,
-                        row.high,
-                        row.low,
-                        row.volume,
-                    )
+                    bars[row.ts] = kept(row.open, row.high, row.low, row.volume, old.row)
                 if seconds < DAY:
                     day = floor_time(row.ts, DAY)
                     volume_change[day] = volume_change.get(day, Decimal(0)) + delta
@@ -287,12 +293,18 @@ class WritePlan:
             )
             if daily is None:
                 self.inserts.append(change)
-                stored.daily[(pair, day)] = Bar(
+                stored.daily[(pair, day)] = kept(
                     change["open"], change["high"], change["low"], change["volume"], change
                 )
                 continue
             self._update((pair, DAY, day), daily, change)
-            daily.high, daily.low, daily.volume = change["high"], change["low"], change["volume"]
+            stored.daily[(pair, day)] = kept(
+                change.get("open", daily.open),
+                change["high"],
+                change["low"],
+                change["volume"],
+                daily.row,
+            )
 
     def _latest(self, pair: str, close: Decimal, observed: datetime, now: datetime) -> None:
         """``close`` as the pair's latest price, observed at ``observed``, unless a newer one is

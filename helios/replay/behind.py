@@ -3,15 +3,16 @@
 The rule: while the book held in memory answers every read a step makes (the refusals decided
 from it, the watchdog judged on it), what the step writes is held: the bars of each moment,
 observed at that moment (``hold_bars``; the book is told the prices at once), and the refusals'
-records (``helios.replay.refusals``). ``write_held`` writes them in one transaction, before
+records (``helios.replay.refusals``). ``write_held`` writes them in one transaction before
 anything reads the database (the monitor, a live pass, a watchdog pass with something to do,
-the book read again, the end): the moments' bars as one write (``hx.market.write_moments``,
-each moment applied at its own instant by the live write's rule, the same rows as the moments
-written one by one; the run writes its candles alone, so what they read is held from one write
-to the next, ``Stored``, and read again only for a new day), then the refusals' records in the
-live code's order, then their log lines.
-Rows of different tables do not depend on each other's ids, so the rows, their ids and their
-values are those of an all-live run (``tests/test_replay_parity.py`` compares every table).
+the book read again, the end; and when the run fails, so its file traces it up to there):
+first the moments' bars as one write (``hx.market.write_moments``: each moment applied at its
+own instant by the live write's rule, the same rows as the moments written one by one; the run
+writes its candles alone, so what those writes read is held from one write to the next,
+``Stored``, and read again only for what it does not hold: a new day, a pair, an older bar),
+then the refusals' records in the live code's order, then their log lines. Rows of different
+tables do not depend on each other's ids, so the rows, their ids and their values are those of
+an all-live run (``tests/test_replay_parity.py`` compares every table).
 """
 
 from __future__ import annotations

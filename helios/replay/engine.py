@@ -252,6 +252,10 @@ class ReplayEngine:
             self._record_end(run_id, COMPLETE, steps, wall, None, checked)
         except BaseException as exc:
             wall = time.perf_counter() - began
+            try:  # what was held before the failure is written: the file traces the run so far
+                self._write_held()
+            except Exception:
+                log.exception("replay run %s: writing what was held failed too", run_id)
             try:  # the run is FAILED, never complete-looking; the error raised is the first
                 self._record_end(run_id, FAILED, steps, wall, f"{type(exc).__name__}: {exc}")
             except Exception:
@@ -302,11 +306,14 @@ class ReplayEngine:
         book in memory answers the reads: the bars, and the refusals decided from that book."""
         now, clock = _dt(t), self.clock
         assert clock is not None
-        self._hold_bars(closed_bars(self.candles, self._written, t), now - TICK)
-        self._hold_bars(opening_bars(self.candles, self._written, t, now), now)
+        for batches, at in (
+            (closed_bars(self.candles, self._written, t), now - TICK),
+            (opening_bars(self.candles, self._written, t, now), now),
+        ):
+            self._hold_bars(batches, at)
+            if self._verify_book:  # the reference: each moment written at its instant, alone
+                self._write_held()
         clock.set(now)
-        if self._verify_book:
-            self._write_held()
         self._watchdog(now)  # a loss realized earlier may still stand at a limit
         if any(o.position_id is not None for o in self._take_signals(t, light=True)):
             self._monitor()
