@@ -47,19 +47,24 @@ def _signals(path: Path) -> Path:
     return path
 
 
-def test_a_step_mixing_memory_refusals_and_live_calls_leaves_the_live_rows(tmp_path: Path):
+def _request(tmp_path: Path) -> ReplayRequest:
+    """Four hours of 5m bars from START, and the signals above."""
     # 30 days before the start too: the market statistics' warm-up (no check fails closed)
     history = 30 * 288
     first = START - timedelta(days=30)
     bars = minute_bars("BTCZAR", first, history + 48, 1_200_000.0, seed=3, bar_minutes=5)
     candles = write_csv(bars, tmp_path / "BTC-5m.csv")
-    request = ReplayRequest(
+    return ReplayRequest(
         start=START,
         end=START + timedelta(hours=4),
         candles=(f"BTCZAR={candles}",),
         signals=str(_signals(tmp_path / "signals.csv")),
         limits={"max_single_position_pct": 0.2},
     )
+
+
+def test_a_step_mixing_memory_refusals_and_live_calls_leaves_the_live_rows(tmp_path: Path):
+    request = _request(tmp_path)
     url = f"sqlite:///{tmp_path / 'helios.db'}"
     with helios.connect(url, replay_dir=str(tmp_path / "replays"), market_feed="manual") as hx:
         fast = hx.replay.run(request)
@@ -88,10 +93,6 @@ def test_a_run_that_fails_while_writes_are_held_writes_them_first(
 
     from helios.replay.refusals import MemoryRefusals
 
-    history = 30 * 288
-    bars = minute_bars("BTCZAR", START - timedelta(days=30), history + 48, 1_200_000.0, seed=3,
-                       bar_minutes=5)  # fmt: skip
-    candles = write_csv(bars, tmp_path / "BTC-5m.csv")
     failing_at = START + timedelta(minutes=95)
     take = MemoryRefusals.take
 
@@ -101,13 +102,7 @@ def test_a_run_that_fails_while_writes_are_held_writes_them_first(
         return take(self, hx, raws, now, *args, **kwargs)
 
     monkeypatch.setattr(MemoryRefusals, "take", failing)
-    request = ReplayRequest(
-        start=START,
-        end=START + timedelta(hours=4),
-        candles=(f"BTCZAR={candles}",),
-        signals=str(_signals(tmp_path / "signals.csv")),
-        limits={"max_single_position_pct": 0.2},
-    )
+    request = _request(tmp_path)
     url = f"sqlite:///{tmp_path / 'helios.db'}"
     with helios.connect(url, replay_dir=str(tmp_path / "replays"), market_feed="manual") as hx:
         with pytest.raises(RuntimeError, match="the intake broke"):
